@@ -40,6 +40,9 @@
 #define PC_TX_KEY_MAX 256          /* bytes per key */
 #define PC_TX_SIG_SIZE 64
 #define PC_TX_PUBKEY_SIZE 32
+#define PC_TX_SIG_TAG "parachain/tx/v1" /* signed with its NUL */
+/* Smallest valid encoding: one-byte names, no args, no declared sets. */
+#define PC_TX_MIN_SIZE (1 + 8 + PC_TX_PUBKEY_SIZE + 8 + 8 + 2 + 2 + 4 + 1 + PC_TX_SIG_SIZE)
 
 typedef struct {
   const uint8_t *p; /* view into the decoded buffer */
@@ -74,7 +77,9 @@ typedef struct {
 int pc_tx_decode(const void *buf, size_t len, pc_tx_t *tx);
 
 /* pc_tx_verify checks the Ed25519 signature of a decoded transaction:
- * 0 or PC_ERR_SIGNATURE. One libsodium verification (~50 µs). */
+ * 0 or PC_ERR_SIGNATURE (PC_ERR_NOMEM if a transaction above 4 KiB cannot
+ * get its temporary copy). One libsodium verification (~50 µs). Any thread;
+ * pc_crypto_init must have run. */
 int pc_tx_verify(const pc_tx_t *tx);
 
 /* pc_tx_hash_bytes computes the hash of an encoded transaction. */
@@ -85,5 +90,13 @@ void pc_tx_hash_bytes(pc_hash_t *out, const void *buf, size_t len);
  * encoded length, or PC_ERR_OVERFLOW / PC_ERR_TOO_LARGE / PC_ERR_INVALID.
  * tx->sig is ignored and overwritten in the output. */
 int pc_tx_encode_signed(void *out, size_t cap, const pc_tx_t *tx, const uint8_t seckey[64]);
+
+/* pc_tx_encoded_size returns the size pc_tx_encode_signed would write for
+ * tx (limits are not checked here). Pure. */
+size_t pc_tx_encoded_size(const pc_tx_t *tx);
+
+/* pc_tx_name_valid says whether s[0..len) is a valid contract or method
+ * name: 1..PC_TX_NAME_MAX bytes of [a-z0-9_.-]. Pure. */
+bool pc_tx_name_valid(const char *s, size_t len);
 
 #endif /* PC_TX_H */
