@@ -1,0 +1,539 @@
+/* pool.c — the pool stage: admission, the verify-once cache, the verify
+ * workers and client-transaction dissemination (see txpool.h).
+ *
+ * Verify once. The "seen" set maps a transaction hash to what this replica
+ * knows about it: PENDING (queued for verification), GOOD (signature
+ * verified), BAD (signature failed) or DECIDED (in a decided block). A
+ * signature is verified only when its hash is absent, whatever the origin;
+ * a GOOD transaction that did not fit the pool can be resubmitted and goes
+ * straight to the mempool without a second verification.
+ *
+ * Why a single-owner table and not liburcu's cds_lfht: every lookup and
+ * insert happens on the pool thread, before a transaction is dispatched to
+ * a worker and after its result comes back, so the set never has two
+ * threads on it. A lock-free shared table would add RCU read sections and
+ * deferred frees for no concurrency at all; the workers see only the
+ * messages handed to them through their rings. The table is bounded
+ * (seen_max nodes, preallocated, recycled in FIFO order): a hash that falls
+ * out of it is still caught before any verification by the mempool's own
+ * duplicate check while pooled, and by the nonce check once decided.
+ *
+ * Workers. One SPSC rte_ring pair per worker (pool → worker requests,
+ * worker → pool results), in plain memory (rte_ring_init needs no EAL).
+ * The pool never has more than ring capacity requests outstanding per
+ * worker, so a worker's result enqueue always fits. A worker spins briefly
+ * when idle, then yields, then sleeps, so idle verify threads do not starve
+ * other processes on a small machine.
+ */
+#include <hwloc.h>
+#include <pthread.h>
+#include <rte_pause.h>
+#include <rte_ring.h>
+#include <sched.h>
+#include <sodium.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/block.h"
+#include "txpool/txpool.h"
+
+#define BURST 32
+#define RECV_BATCH_CAP (4u << 20)
+#define RECV_PER_POLL 16
+
+enum { SEEN_FREE = 0, SEEN_PENDING, SEEN_GOOD, SEEN_BAD, SEEN_DECIDED };
+
+typedef struct seen_node {
+  struct seen_node *hnext;
+  pc_hash_t h;
+  uint8_t state;
+} seen_node_t;
+
+/* One transaction travelling to a worker and back. tx's views point into raw. */
+typedef struct {
+  pc_tx_t tx;
+  int result;
+  uint16_t origin;
+  uint8_t raw[];
+} vmsg_t;
+
+typedef struct {
+  /* written by the worker, read by the pool: own cache line */
+  _Alignas(64) _Atomic uint64_t verified;
+  _Alignas(64) _Atomic bool stop;
+  struct rte_ring *in, *out;
+  pthread_t thread;
+  bool started;
+  int core;
+  unsigned inflight; /* pool thread only */
+  hwloc_topology_t topo;
+  unsigned id;
+} worker_t;
+
+struct pc_txpool {
+  pc_txpool_cfg_t cfg;
+  pc_tx_state_view_t view;
+  pc_txpool_transport_t tp;
+  bool has_tp;
+  pc_mempool_t *mp;
+  uint64_t next_height;
+  /* seen set */
+  uint8_t sipkey[crypto_shorthash_KEYBYTES];
+  seen_node_t **stab;
+  uint64_t smask;
+  seen_node_t *nodes;
+  uint32_t seen_max, seen_head;
+  /* workers */
+  worker_t *workers;
+  unsigned next_worker, ring_cap;
+  hwloc_topology_t topo;
+  bool topo_loaded;
+  /* gossip */
+  uint8_t *gbuf;
+  pc_writer_t gw;
+  uint32_t gcount;
+  uint64_t gfirst_ns;
+  uint8_t *rbuf;
+  /* statistics (pool thread only) */
+  uint64_t inline_verified;
+  pc_txpool_stats_t st;
+  pc_tx_t scratch;
+};
+
+/* ----------------------------------------------------------- seen set */
+
+static uint64_t seen_index(const pc_txpool_t *p, const pc_hash_t *h) {
+  uint8_t out[crypto_shorthash_BYTES];
+  crypto_shorthash(out, h->b, PC_HASH_SIZE, p->sipkey);
+  return pc_load_le64(out) & p->smask;
+}
+
+static seen_node_t *seen_find(const pc_txpool_t *p, const pc_hash_t *h) {
+  for (seen_node_t *n = p->stab[seen_index(p, h)]; n; n = n->hnext)
+    if (pc_hash_equal(&n->h, h)) return n;
+  return NULL;
+}
+
+/* Sets h's state, adding it (and recycling the oldest node) if absent. */
+static void seen_set(pc_txpool_t *p, const pc_hash_t *h, uint8_t state) {
+  seen_node_t *n = seen_find(p, h);
+  if (n) {
+    n->state = state;
+    return;
+  }
+  n = &p->nodes[p->seen_head];
+  p->seen_head = (p->seen_head + 1) % p->seen_max;
+  if (n->state != SEEN_FREE) {
+    seen_node_t **pp = &p->stab[seen_index(p, &n->h)];
+    while (*pp != n) pp = &(*pp)->hnext;
+    *pp = n->hnext;
+  }
+  n->h = *h;
+  n->state = state;
+  seen_node_t **head = &p->stab[seen_index(p, h)];
+  n->hnext = *head;
+  *head = n;
+}
+
+/* Forgets h (its node stays in the FIFO, unlinked, until recycled). */
+static void seen_del(pc_txpool_t *p, const pc_hash_t *h) {
+  seen_node_t **pp = &p->stab[seen_index(p, h)];
+  while (*pp && !pc_hash_equal(&(*pp)->h, h)) pp = &(*pp)->hnext;
+  if (!*pp) return;
+  seen_node_t *n = *pp;
+  *pp = n->hnext;
+  n->state = SEEN_FREE;
+}
+
+/* ------------------------------------------------------------ workers */
+
+static void backoff(unsigned *idle) {
+  unsigned i = (*idle)++;
+  if (i < 256)
+    rte_pause();
+  else if (i < 320)
+    sched_yield();
+  else
+    pc_sleep_ns(i < 1000 ? 20000 : 200000);
+}
+
+static void *worker_main(void *arg) {
+  worker_t *w = arg;
+  if (w->core >= 0) {
+    hwloc_obj_t pu = hwloc_get_pu_obj_by_os_index(w->topo, (unsigned)w->core);
+    if (!pu || hwloc_set_cpubind(w->topo, pu->cpuset, HWLOC_CPUBIND_THREAD) < 0)
+      PC_WARN("txpool: verify worker %u: cannot pin to core %d; running unpinned", w->id, w->core);
+  }
+  void *ptrs[BURST];
+  unsigned idle = 0;
+  /* acquire: pairs with the release store in stop_workers */
+  while (!atomic_load_explicit(&w->stop, memory_order_acquire)) {
+    unsigned n = rte_ring_sc_dequeue_burst(w->in, ptrs, BURST, NULL);
+    if (!n) {
+      backoff(&idle);
+      continue;
+    }
+    idle = 0;
+    for (unsigned i = 0; i < n; i++) {
+      vmsg_t *m = ptrs[i];
+      m->result = pc_tx_verify(&m->tx);
+    }
+    /* relaxed: a statistic; the ring enqueue below (release) publishes it
+     * to the pool together with the results it counts */
+    atomic_fetch_add_explicit(&w->verified, n, memory_order_relaxed);
+    unsigned done = 0;
+    while (done < n) {
+      done += rte_ring_sp_enqueue_burst(w->out, ptrs + done, n - done, NULL);
+      if (done < n) rte_pause(); /* cannot happen: inflight ≤ capacity */
+    }
+  }
+  return NULL;
+}
+
+static struct rte_ring *ring_new(const char *name, unsigned size) {
+  ssize_t sz = rte_ring_get_memsize(size);
+  if (sz < 0) return NULL;
+  size_t bytes = ((size_t)sz + 63) & ~(size_t)63;
+  struct rte_ring *r = aligned_alloc(64, bytes);
+  if (!r) return NULL;
+  if (rte_ring_init(r, name, size, RING_F_SP_ENQ | RING_F_SC_DEQ) < 0) {
+    free(r);
+    return NULL;
+  }
+  return r;
+}
+
+static void free_ring_msgs(struct rte_ring *r) {
+  void *m;
+  while (r && rte_ring_sc_dequeue(r, &m) == 0) free(m);
+}
+
+/* --------------------------------------------------------- lifecycle */
+
+void pc_txpool_cfg_default(pc_txpool_cfg_t *cfg, uint64_t chain_id, uint16_t n_replicas, uint16_t self) {
+  memset(cfg, 0, sizeof *cfg);
+  cfg->chain_id = chain_id;
+  pc_mempool_cfg_default(&cfg->mempool, n_replicas, self);
+  for (unsigned i = 0; i < PC_TXPOOL_MAX_WORKERS; i++) cfg->worker_cores[i] = -1;
+  cfg->ring_size = 1024;
+  cfg->gossip_max_count = 256;
+  cfg->gossip_max_bytes = 1u << 20;
+  cfg->gossip_max_wait_ns = 2000000;
+}
+
+static void stop_workers(pc_txpool_t *p) {
+  if (!p->workers) return;
+  for (unsigned i = 0; i < p->cfg.n_workers; i++) {
+    worker_t *w = &p->workers[i];
+    /* release: pairs with the worker's acquire load of stop */
+    atomic_store_explicit(&w->stop, true, memory_order_release);
+    if (w->started) pthread_join(w->thread, NULL);
+    w->started = false;
+    free_ring_msgs(w->in);
+    free_ring_msgs(w->out);
+    free(w->in);
+    free(w->out);
+    w->in = w->out = NULL;
+  }
+}
+
+void pc_txpool_destroy(pc_txpool_t *p) {
+  if (!p) return;
+  stop_workers(p);
+  free(p->workers);
+  if (p->topo_loaded) hwloc_topology_destroy(p->topo);
+  pc_mempool_destroy(p->mp);
+  free(p->stab);
+  free(p->nodes);
+  free(p->gbuf);
+  free(p->rbuf);
+  free(p);
+}
+
+pc_txpool_t *pc_txpool_create(const pc_txpool_cfg_t *cfg, const pc_tx_state_view_t *view,
+                              const pc_txpool_transport_t *transport) {
+  if (cfg->n_workers > PC_TXPOOL_MAX_WORKERS || cfg->ring_size < 64 || (cfg->ring_size & (cfg->ring_size - 1)) ||
+      !cfg->gossip_max_count || cfg->gossip_max_bytes < PC_TX_MAX + 4 || cfg->gossip_max_bytes > RECV_BATCH_CAP) {
+    PC_ERROR("txpool: invalid configuration (n_workers ≤ %d, ring_size a power of two ≥ 64, "
+             "gossip_max_count ≥ 1, gossip_max_bytes in [%u, %u])",
+             PC_TXPOOL_MAX_WORKERS, PC_TX_MAX + 4, RECV_BATCH_CAP);
+    return NULL;
+  }
+  pc_txpool_t *p = calloc(1, sizeof *p);
+  if (!p) {
+    PC_ERROR("txpool: out of memory");
+    return NULL;
+  }
+  p->cfg = *cfg;
+  p->next_height = 1;
+  if (view) p->view = *view;
+  if (transport) {
+    p->tp = *transport;
+    p->has_tp = true;
+  }
+  p->mp = pc_mempool_create(&cfg->mempool, view);
+  if (!p->mp) goto fail;
+  randombytes_buf(p->sipkey, sizeof p->sipkey);
+  p->seen_max = cfg->seen_max ? cfg->seen_max : 4 * cfg->mempool.max_count;
+  uint64_t sz = 1;
+  while (sz < p->seen_max) sz <<= 1;
+  p->smask = sz - 1;
+  p->stab = calloc(sz, sizeof *p->stab);
+  p->nodes = calloc(p->seen_max, sizeof *p->nodes);
+  p->gbuf = malloc(cfg->gossip_max_bytes);
+  if (!p->stab || !p->nodes || !p->gbuf) goto nomem;
+  pc_writer_init(&p->gw, p->gbuf, cfg->gossip_max_bytes);
+  if (p->has_tp && !(p->rbuf = malloc(RECV_BATCH_CAP))) goto nomem;
+  p->ring_cap = cfg->ring_size - 1;
+  if (cfg->n_workers) {
+    bool pin = false;
+    for (unsigned i = 0; i < cfg->n_workers; i++) pin |= cfg->worker_cores[i] >= 0;
+    if (pin) {
+      if (hwloc_topology_init(&p->topo) == 0 && hwloc_topology_load(p->topo) == 0)
+        p->topo_loaded = true;
+      else
+        PC_WARN("txpool: hwloc topology unavailable; verify workers run unpinned");
+    }
+    p->workers = calloc(cfg->n_workers, sizeof *p->workers);
+    if (!p->workers) goto nomem;
+    for (unsigned i = 0; i < cfg->n_workers; i++) {
+      worker_t *w = &p->workers[i];
+      char name[32];
+      snprintf(name, sizeof name, "txv%u.in", i);
+      w->in = ring_new(name, cfg->ring_size);
+      snprintf(name, sizeof name, "txv%u.out", i);
+      w->out = ring_new(name, cfg->ring_size);
+      if (!w->in || !w->out) goto nomem;
+      w->id = i;
+      w->core = p->topo_loaded ? cfg->worker_cores[i] : -1;
+      w->topo = p->topo;
+      atomic_init(&w->verified, 0);
+      atomic_init(&w->stop, false);
+      if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
+        PC_ERROR("txpool: cannot start verify worker %u", i);
+        goto fail;
+      }
+      w->started = true;
+    }
+  }
+  return p;
+nomem:
+  PC_ERROR("txpool: out of memory");
+fail:
+  pc_txpool_destroy(p);
+  return NULL;
+}
+
+/* ------------------------------------------------------------ gossip */
+
+int pc_txpool_flush(pc_txpool_t *p) {
+  if (!p->gcount || !p->has_tp) return 0;
+  int rc = p->tp.broadcast(p->tp.ctx, p->gbuf, p->gw.len);
+  if (rc == PC_ERR_AGAIN) return rc;
+  if (rc < 0) {
+    p->st.gossip_batches_dropped++;
+  } else {
+    p->st.gossip_batches_sent++;
+    p->st.gossip_txs_sent += p->gcount;
+  }
+  pc_writer_init(&p->gw, p->gbuf, p->cfg.gossip_max_bytes);
+  p->gcount = 0;
+  return rc < 0 ? rc : 0;
+}
+
+static void gossip_add(pc_txpool_t *p, const uint8_t *raw, size_t len, uint64_t now) {
+  if (!p->has_tp) return;
+  if (p->gw.len + 4 + len > p->cfg.gossip_max_bytes && pc_txpool_flush(p) == PC_ERR_AGAIN) {
+    p->st.gossip_batches_dropped++; /* transport stalled and batch full: this tx is not sent */
+    return;
+  }
+  if (!p->gcount) p->gfirst_ns = now;
+  pc_batch_append(&p->gw, raw, len);
+  p->gcount++;
+  if (p->gcount >= p->cfg.gossip_max_count) pc_txpool_flush(p);
+}
+
+/* --------------------------------------------------------- admission */
+
+static int reject(pc_txpool_t *p, pc_txpool_reason_t r, int err, pc_txpool_reason_t *why) {
+  p->st.rejected[r]++;
+  if (why) *why = r;
+  return err;
+}
+
+/* Admits a verified transaction into the mempool (and gossip). */
+static int admit(pc_txpool_t *p, const pc_tx_t *tx, uint16_t origin, uint64_t now, pc_txpool_reason_t *why) {
+  pc_txpool_reason_t r;
+  int err = pc_mempool_insert(p->mp, tx, now, &r);
+  if (err) return reject(p, r, err, why);
+  p->st.admitted++;
+  if (origin == PC_ORIGIN_CLIENT) gossip_add(p, tx->raw, tx->raw_len, now);
+  return 0;
+}
+
+/* Takes a verification result back on the pool thread. */
+static int finish(pc_txpool_t *p, vmsg_t *m, uint64_t now, pc_txpool_reason_t *why) {
+  int err;
+  seen_set(p, &m->tx.hash, m->result == 0 ? SEEN_GOOD : SEEN_BAD);
+  if (m->result != 0)
+    err = reject(p, PC_TXR_BAD_SIGNATURE, PC_ERR_SIGNATURE, why);
+  else
+    err = admit(p, &m->tx, m->origin, now, why);
+  free(m);
+  return err;
+}
+
+/* Points the views of a copied pc_tx_t at the copy of its bytes. */
+static void rebase(pc_tx_t *tx, const uint8_t *from, uint8_t *to) {
+#define REBASE(ptr) ((ptr) ? to + ((const uint8_t *)(ptr) - from) : NULL)
+  tx->args = REBASE(tx->args);
+  for (uint16_t i = 0; i < tx->n_reads; i++) tx->reads[i].p = REBASE(tx->reads[i].p);
+  for (uint16_t i = 0; i < tx->n_writes; i++) tx->writes[i].p = REBASE(tx->writes[i].p);
+  tx->raw = to;
+#undef REBASE
+}
+
+int pc_txpool_submit(pc_txpool_t *p, const void *raw, size_t len, uint16_t origin, pc_hash_t *hash,
+                     pc_txpool_reason_t *why) {
+  p->st.submitted++;
+  pc_tx_t *tx = &p->scratch;
+  int err = pc_tx_decode(raw, len, tx);
+  if (err) return reject(p, err == PC_ERR_TOO_LARGE ? PC_TXR_TOO_LARGE : PC_TXR_BAD_FORMAT, err, why);
+  if (hash) *hash = tx->hash;
+  if (tx->chain_id != p->cfg.chain_id) return reject(p, PC_TXR_WRONG_CHAIN, PC_ERR_CHAIN, why);
+  if (tx->expiry_height && tx->expiry_height < p->next_height) return reject(p, PC_TXR_EXPIRED, PC_ERR_EXPIRED, why);
+  seen_node_t *s = seen_find(p, &tx->hash);
+  if (s) {
+    if (s->state == SEEN_BAD) return reject(p, PC_TXR_BAD_SIGNATURE, PC_ERR_SIGNATURE, why);
+    if (s->state == SEEN_GOOD && !pc_mempool_contains(p->mp, &tx->hash))
+      return admit(p, tx, origin, pc_now_ns(), why); /* verified before, did not fit then */
+    return reject(p, PC_TXR_DUPLICATE, PC_ERR_DUPLICATE, why);
+  }
+  pc_txpool_reason_t r;
+  err = pc_mempool_check(p->mp, tx, &r);
+  if (err) return reject(p, r, err, why);
+
+  worker_t *w = NULL;
+  for (unsigned k = 0; k < p->cfg.n_workers; k++) {
+    worker_t *c = &p->workers[(p->next_worker + k) % p->cfg.n_workers];
+    if (c->inflight < p->ring_cap) {
+      w = c;
+      p->next_worker = (p->next_worker + k + 1) % p->cfg.n_workers;
+      break;
+    }
+  }
+  if (p->cfg.n_workers && !w) return reject(p, PC_TXR_BUSY, PC_ERR_AGAIN, why);
+
+  vmsg_t *m = malloc(sizeof *m + len);
+  if (!m) return reject(p, PC_TXR_BUSY, PC_ERR_NOMEM, why);
+  memcpy(m->raw, raw, len);
+  m->tx = *tx;
+  rebase(&m->tx, raw, m->raw);
+  m->origin = origin;
+  if (!w) { /* no workers: verify here */
+    m->result = pc_tx_verify(&m->tx);
+    p->inline_verified++;
+    return finish(p, m, pc_now_ns(), why);
+  }
+  seen_set(p, &tx->hash, SEEN_PENDING);
+  void *ptr = m;
+  /* the enqueue (release) publishes m's contents to the worker's dequeue (acquire) */
+  if (rte_ring_sp_enqueue_burst(w->in, &ptr, 1, NULL) != 1) { /* cannot happen: inflight < capacity */
+    free(m);
+    seen_del(p, &tx->hash);
+    return reject(p, PC_TXR_BUSY, PC_ERR_AGAIN, why);
+  }
+  w->inflight++;
+  return 0;
+}
+
+/* --------------------------------------------------------------- poll */
+
+unsigned pc_txpool_poll(pc_txpool_t *p, uint64_t now) {
+  unsigned handled = 0;
+  void *ptrs[BURST];
+  for (unsigned i = 0; i < p->cfg.n_workers; i++) {
+    worker_t *w = &p->workers[i];
+    unsigned n = rte_ring_sc_dequeue_burst(w->out, ptrs, BURST, NULL);
+    w->inflight -= n;
+    for (unsigned k = 0; k < n; k++) finish(p, ptrs[k], now, NULL);
+    handled += n;
+  }
+  for (unsigned b = 0; p->has_tp && p->tp.recv && b < RECV_PER_POLL; b++) {
+    uint16_t from = 0;
+    int len = p->tp.recv(p->tp.ctx, &from, p->rbuf, RECV_BATCH_CAP);
+    if (len == 0) break;
+    handled++;
+    if (len < 0 || pc_batch_count(p->rbuf, (size_t)len) < 0 || from == PC_ORIGIN_CLIENT) {
+      p->st.gossip_bad_batches++;
+      pc_reject_note(PC_DEC_OTHER, len < 0 ? len : PC_ERR_INVALID);
+      continue;
+    }
+    size_t pos = 0, n;
+    const uint8_t *t;
+    while ((t = pc_batch_next(p->rbuf, (size_t)len, &pos, &n))) {
+      p->st.gossip_txs_received++;
+      pc_txpool_submit(p, t, n, from, NULL, NULL);
+    }
+  }
+  if (p->gcount && (now - p->gfirst_ns >= p->cfg.gossip_max_wait_ns || p->gcount >= p->cfg.gossip_max_count)) {
+    pc_txpool_flush(p);
+    handled++;
+  }
+  return handled;
+}
+
+static unsigned inflight(const pc_txpool_t *p) {
+  unsigned n = 0;
+  for (unsigned i = 0; i < p->cfg.n_workers; i++) n += p->workers[i].inflight;
+  return n;
+}
+
+void pc_txpool_drain(pc_txpool_t *p) {
+  unsigned idle = 0;
+  while (inflight(p)) {
+    if (pc_txpool_poll(p, pc_now_ns()))
+      idle = 0;
+    else
+      backoff(&idle);
+  }
+}
+
+/* ------------------------------------------------------------ blocks */
+
+void pc_txpool_set_next_height(pc_txpool_t *p, uint64_t next_height) { p->next_height = next_height; }
+
+int pc_txpool_decided(pc_txpool_t *p, uint64_t height, const uint8_t *batch, size_t len) {
+  size_t pos = 0, n;
+  const uint8_t *t;
+  while ((t = pc_batch_next(batch, len, &pos, &n))) {
+    pc_hash_t h;
+    pc_tx_hash_bytes(&h, t, n);
+    seen_set(p, &h, SEEN_DECIDED);
+  }
+  int rc = pc_mempool_remove_decided(p->mp, batch, len);
+  if (height + 1 > p->next_height) p->next_height = height + 1;
+  pc_mempool_evict_expired(p->mp, p->next_height);
+  return rc < 0 ? rc : 0;
+}
+
+/* ------------------------------------------------------------- state */
+
+bool pc_txpool_backpressure(const pc_txpool_t *p) {
+  if (pc_mempool_backpressure(p->mp)) return true;
+  return p->cfg.n_workers && inflight(p) * 4 > p->ring_cap * p->cfg.n_workers * 3;
+}
+
+pc_mempool_t *pc_txpool_mempool(pc_txpool_t *p) { return p->mp; }
+
+void pc_txpool_stats(const pc_txpool_t *p, pc_txpool_stats_t *st) {
+  *st = p->st;
+  st->verified = p->inline_verified;
+  for (unsigned i = 0; i < p->cfg.n_workers; i++)
+    /* relaxed: exact once the results it counts were dequeued (see worker_main) */
+    st->verified += atomic_load_explicit(&p->workers[i].verified, memory_order_relaxed);
+  st->verify_inflight = inflight(p);
+  pc_mempool_stats(p->mp, &st->pool);
+}
