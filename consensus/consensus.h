@@ -341,7 +341,10 @@ void pc_msg_put_header(pc_writer_t *w, const pc_msg_hdr_t *h);
  * on the body. Rejects (PC_DEC_CONSENSUS): truncated, len > PC_MSG_MAX
  * (PC_ERR_TOO_LARGE), version (PC_ERR_VERSION), unregistered type range
  * (PC_ERR_INVALID), chain id ≠ chain_id (PC_ERR_CHAIN), sender ≥ n or
- * sender ≠ from (PC_ERR_RANGE), height 0 (PC_ERR_RANGE). */
+ * sender ≠ from (PC_ERR_RANGE), height 0 (PC_ERR_RANGE). from =
+ * PC_MSG_ANY_SENDER skips the sender = from check (for messages relayed
+ * inside others, e.g. round-changes in a justification). */
+#define PC_MSG_ANY_SENDER 0xffffu
 int pc_msg_get_header(pc_reader_t *r, const uint8_t *msg, size_t len, uint64_t chain_id, uint16_t n,
                       uint16_t from, pc_msg_hdr_t *h);
 /* pc_msg_sign_finish appends the trailing signature over w's bytes so far

@@ -10,7 +10,8 @@
  *                          header's, its digest the block id
  *   nothing may follow.
  *
- * BLOCK_REQ (0x07): 32 block id; nothing may follow.
+ * BLOCK_REQ (0x07): 32 block id; nothing may follow. An all-zero id asks
+ *   for the DECISION of the header's height (catch-up of a lagging replica).
  * BLOCK (0x08): 91 block (height = header height) ‖ u32 length ‖ batch
  *   (hash = block.batch_hash); nothing may follow.
  *
@@ -52,7 +53,7 @@ int pc_msg_get_header(pc_reader_t *r, const uint8_t *msg, size_t len, uint64_t c
   if (version != PC_MSG_VERSION) return pc_cons_reject(PC_ERR_VERSION);
   if (!type_registered(h->type)) return pc_cons_reject(PC_ERR_INVALID);
   if (h->chain_id != chain_id) return pc_cons_reject(PC_ERR_CHAIN);
-  if (h->sender >= n || h->sender != from) return pc_cons_reject(PC_ERR_RANGE);
+  if (h->sender >= n || (from != PC_MSG_ANY_SENDER && h->sender != from)) return pc_cons_reject(PC_ERR_RANGE);
   if (h->height == 0) return pc_cons_reject(PC_ERR_RANGE);
   return 0;
 }

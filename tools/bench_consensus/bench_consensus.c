@@ -1,0 +1,112 @@
+/* bench_consensus — simulator sweep and real CPU cost per decided height.
+ *
+ *   bench_consensus [quick|full]
+ *
+ * Part 1 (simulated, stand-in signatures with LIMITS.md costs, 10 Gbit/s):
+ * for each n, protocol variant, RTT and batch size: messages, bytes and
+ * signature verifications per decided height (per replica), simulated
+ * throughput (tx/s) and decision latency p50/p99; each throughput is also
+ * printed as a ratio against the baseline variant measured in the same run
+ * (PBFT when it is built, else SBFT-broadcast with the fast path off).
+ * Part 2 (real): CPU time per decided height with real Ed25519, n = 4,
+ * measured with CLOCK_PROCESS_CPUTIME_ID over a whole clean run. */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "consensus/sim/sim.h"
+
+typedef struct {
+  const char *name;
+  uint8_t protocol, vote_mode;
+  bool fast;
+} variant_t;
+
+static const variant_t variants[] = {
+    {"pbft", PC_PROTO_PBFT, PC_VOTES_BROADCAST, false},
+    {"sbft-bcast-nofast", PC_PROTO_SBFT, PC_VOTES_BROADCAST, false},
+    {"sbft-bcast-fast", PC_PROTO_SBFT, PC_VOTES_BROADCAST, true},
+    {"sbft-coll-nofast", PC_PROTO_SBFT, PC_VOTES_COLLECTOR, false},
+    {"sbft-coll-fast", PC_PROTO_SBFT, PC_VOTES_COLLECTOR, true},
+};
+
+static bool run(const variant_t *v, uint16_t n, uint64_t rtt_ns, uint32_t batch, uint64_t heights, pc_sim_result_t *r) {
+  pc_sim_config_t cfg;
+  pc_sim_preset(&cfg, "clean", n, 1);
+  cfg.proto.protocol = v->protocol;
+  cfg.proto.vote_mode = v->vote_mode;
+  cfg.proto.fast_path = v->fast;
+  cfg.proto.delta_fast_ns = rtt_ns; /* wait about one round trip for the fast path */
+  cfg.proto.delta_collect_ns = 4 * rtt_ns;
+  cfg.proto.base_timeout_ns = 200 * rtt_ns + 50000000;
+  cfg.lat_min_ns = rtt_ns / 2;
+  cfg.lat_max_ns = rtt_ns / 2 + rtt_ns / 10;
+  cfg.batch_txs = batch;
+  cfg.target_height = heights;
+  cfg.liveness_bound_ns = 600000000000ull;
+  if (pc_sim_run(&cfg, r)) return false;
+  return true;
+}
+
+int main(int argc, char **argv) {
+  bool full = argc > 1 && !strcmp(argv[1], "full");
+  static const uint16_t ns_full[] = {4, 7, 16, 31, 64, 128}, ns_quick[] = {4, 7, 16, 31};
+  static const uint32_t batches_full[] = {1, 10, 100, 1000}, batches_quick[] = {1, 10, 100};
+  static const uint64_t rtts[] = {100000, 1000000};
+  const uint16_t *ns = full ? ns_full : ns_quick;
+  size_t n_ns = full ? 6 : 4;
+  const uint32_t *batches = full ? batches_full : batches_quick;
+  size_t n_b = full ? 4 : 3;
+  bool have_pbft = &pc_pbft_ops != NULL;
+  printf("# simulated: 10 Gbit/s, sign %.1f us, verify %.1f us, persist 160 us, W=4, tx 128 B; per decided height, per replica\n",
+         17.5, 49.0);
+  printf("%-18s %4s %6s %5s %9s %10s %9s %12s %9s %9s %7s\n", "variant", "n", "rtt_ms", "batch", "msgs/h", "bytes/h",
+         "verif/h", "tx/s", "p50_ms", "p99_ms", "ratio");
+  for (size_t a = 0; a < n_ns; a++)
+    for (size_t c = 0; c < 2; c++)
+      for (size_t b = 0; b < n_b; b++) {
+        uint16_t n = ns[a];
+        uint64_t heights = n >= 64 ? 6 : 20;
+        double base_tps = 0;
+        for (size_t v = 0; v < sizeof variants / sizeof variants[0]; v++) {
+          if (variants[v].protocol == PC_PROTO_PBFT && !have_pbft) continue;
+          if (n >= 64 && batches[b] >= 1000 && v != 2 && v != 4) continue; /* keep the full run short */
+          pc_sim_result_t r;
+          if (!run(&variants[v], n, rtts[c], batches[b], heights, &r)) {
+            printf("%-18s %4u %6.1f %5u  FAILED: %s\n", variants[v].name, n, rtts[c] / 1e6, batches[b], r.failure);
+            continue;
+          }
+          double hon = (double)(n - 0), dec = (double)r.decided;
+          double span = (double)(r.last_decide_ns - 0) / 1e9;
+          double tps = span > 0 ? (double)r.txs_decided / hon / span : 0;
+          if (base_tps == 0) base_tps = tps;
+          printf("%-18s %4u %6.1f %5u %9.1f %10.0f %9.1f %12.0f %9.3f %9.3f %7.2f\n", variants[v].name, n,
+                 rtts[c] / 1e6, batches[b], r.msgs / dec, r.bytes / dec, r.verifies / dec, tps, r.lat_p50_ns / 1e6,
+                 r.lat_p99_ns / 1e6, base_tps > 0 ? tps / base_tps : 0);
+          fflush(stdout);
+        }
+      }
+  /* Part 2: real CPU per decided height */
+  printf("\n# real CPU time per decided height (Ed25519, n = 4, batch 10, all replicas in one process)\n");
+  double base_ns = 0;
+  for (size_t v = 0; v < sizeof variants / sizeof variants[0]; v++) {
+    if (variants[v].protocol == PC_PROTO_PBFT && !have_pbft) continue;
+    pc_sim_config_t cfg;
+    pc_sim_preset(&cfg, "ed25519", 4, 1);
+    cfg.proto.protocol = variants[v].protocol;
+    cfg.proto.vote_mode = variants[v].vote_mode;
+    cfg.proto.fast_path = variants[v].fast;
+    cfg.target_height = 200;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t0);
+    pc_sim_result_t r;
+    int err = pc_sim_run(&cfg, &r);
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t1);
+    double ns = (double)(t1.tv_sec - t0.tv_sec) * 1e9 + (double)(t1.tv_nsec - t0.tv_nsec);
+    double per = r.decided ? ns / (double)r.decided : 0; /* per replica per height */
+    if (base_ns == 0) base_ns = per;
+    printf("%-18s %s cpu/height/replica %.0f ns  (ratio vs first %.2f)  verifies/h %.1f\n", variants[v].name,
+           err ? "FAILED" : "ok", per, base_ns / per, r.verifies / (double)(r.decided ? r.decided : 1));
+  }
+  return 0;
+}
