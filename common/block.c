@@ -157,13 +157,17 @@ void pc_cert_init(pc_cert_t *c, uint8_t protocol, uint8_t kind, uint64_t chain_i
   memset(c->bitmap, 0, sizeof c->bitmap);
 }
 
+/* Bitmap bytes in use. Capped at the array size so a certificate built with
+ * an out-of-range n (pc_cert_init does not check) never indexes past it. */
+static size_t bitmap_len(const pc_cert_t *c) { return PC_MIN((size_t)(c->n + 7) / 8, sizeof c->bitmap); }
+
 bool pc_cert_has(const pc_cert_t *c, uint16_t i) {
-  return i < c->n && (c->bitmap[i / 8] >> (i % 8)) & 1;
+  return i < c->n && i < PC_MAX_REPLICAS && (c->bitmap[i / 8] >> (i % 8)) & 1;
 }
 
 unsigned pc_cert_signers(const pc_cert_t *c) {
   unsigned k = 0;
-  for (unsigned i = 0; i < (unsigned)(c->n + 7) / 8; i++) k += (unsigned)__builtin_popcount(c->bitmap[i]);
+  for (size_t i = 0; i < bitmap_len(c); i++) k += (unsigned)__builtin_popcount(c->bitmap[i]);
   return k;
 }
 
@@ -175,7 +179,7 @@ static unsigned sig_slot(const pc_cert_t *c, uint16_t i) {
 }
 
 int pc_cert_add(pc_cert_t *c, uint16_t i, const uint8_t sig[PC_SIG_SIZE]) {
-  if (i >= c->n) return PC_ERR_RANGE;
+  if (i >= c->n || i >= PC_MAX_REPLICAS) return PC_ERR_RANGE;
   if (pc_cert_has(c, i)) return PC_ERR_DUPLICATE;
   unsigned slot = sig_slot(c, i), total = pc_cert_signers(c);
   memmove(c->sigs[slot + 1], c->sigs[slot], (size_t)(total - slot) * PC_SIG_SIZE);
@@ -185,7 +189,7 @@ int pc_cert_add(pc_cert_t *c, uint16_t i, const uint8_t sig[PC_SIG_SIZE]) {
 }
 
 size_t pc_cert_encoded_size(const pc_cert_t *c) {
-  return 1 + 1 + 1 + 8 + 8 + 4 + PC_HASH_SIZE + 2 + (size_t)(c->n + 7) / 8 + (size_t)pc_cert_signers(c) * PC_SIG_SIZE;
+  return 1 + 1 + 1 + 8 + 8 + 4 + PC_HASH_SIZE + 2 + bitmap_len(c) + (size_t)pc_cert_signers(c) * PC_SIG_SIZE;
 }
 
 /* Everything before the signatures; shared by encode and id. */
@@ -198,7 +202,7 @@ static void cert_encode_header(pc_writer_t *w, const pc_cert_t *c) {
   pc_put_u32(w, c->round);
   pc_put_bytes(w, c->digest.b, PC_HASH_SIZE);
   pc_put_u16(w, c->n);
-  pc_put_bytes(w, c->bitmap, (size_t)(c->n + 7) / 8);
+  pc_put_bytes(w, c->bitmap, bitmap_len(c));
 }
 
 void pc_cert_encode(pc_writer_t *w, const pc_cert_t *c) {
@@ -221,10 +225,10 @@ int pc_cert_decode(pc_reader_t *r, pc_cert_t *c) {
       c->height == 0 || c->n == 0 || c->n > PC_MAX_REPLICAS)
     return pc_reject_note(PC_DEC_CERT, PC_ERR_RANGE);
   memset(c->bitmap, 0, sizeof c->bitmap);
-  size_t bitmap_len = (size_t)(c->n + 7) / 8;
-  pc_get_bytes(r, c->bitmap, bitmap_len);
+  size_t blen = (size_t)(c->n + 7) / 8;
+  pc_get_bytes(r, c->bitmap, blen);
   if (pc_reader_ok(r)) return pc_reject_note(PC_DEC_CERT, pc_reader_ok(r));
-  if (c->n % 8 && (c->bitmap[bitmap_len - 1] >> (c->n % 8)))
+  if (c->n % 8 && (c->bitmap[blen - 1] >> (c->n % 8)))
     return pc_reject_note(PC_DEC_CERT, PC_ERR_INVALID); /* bits beyond n */
   unsigned k = pc_cert_signers(c);
   if (k == 0) return pc_reject_note(PC_DEC_CERT, PC_ERR_QUORUM);

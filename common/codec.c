@@ -86,6 +86,7 @@ static const uint8_t *reader_take(pc_reader_t *r, size_t n) {
     r->err = PC_ERR_TRUNCATED;
     return NULL;
   }
+  if (!r->p) return (const uint8_t *)""; /* n == 0 on an empty reader: a valid empty view, no NULL + 0 */
   const uint8_t *p = r->p + r->pos;
   r->pos += n;
   return p;

@@ -94,9 +94,20 @@ int pc_hash_from_hex(pc_hash_t *out, const char *hex) {
   return pc_hex_decode(out->b, PC_HASH_SIZE, hex, strlen(hex));
 }
 
-/* CRC32C through DPDK's rte_hash_crc (SSE4.2 crc32 instructions where the
- * CPU has them). rte_hash_crc is the raw register form: no pre/post
- * inversion, so we add the standard ones here. */
+/* CRC32C through DPDK's rte_hash_crc_*byte (SSE4.2 crc32 instructions where
+ * the CPU has them, a table otherwise). Those are the raw register form: no
+ * pre/post inversion, so we add the standard ones here. We feed them values
+ * loaded with pc_load_le*, not rte_hash_crc(): that one casts the byte
+ * pointer to uint64_t *, a misaligned load UBSan reports at odd offsets. */
 uint32_t pc_crc32c(uint32_t crc, const void *data, size_t len) {
-  return ~rte_hash_crc(data, (uint32_t)len, ~crc);
+  const uint8_t *p = data;
+  crc = ~crc;
+  for (; len >= 8; p += 8, len -= 8) crc = rte_hash_crc_8byte(pc_load_le64(p), crc);
+  if (len >= 4) {
+    crc = rte_hash_crc_4byte(pc_load_le32(p), crc);
+    p += 4;
+    len -= 4;
+  }
+  for (; len; p++, len--) crc = rte_hash_crc_1byte(*p, crc);
+  return ~crc;
 }

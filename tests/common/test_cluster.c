@@ -316,8 +316,10 @@ Test(cluster, unknown_section) {
 
 Test(cluster, key_outside_sections) {
   char *t = cluster_text(4, "", "");
-  char *t2 = malloc(strlen(t) + 20);
-  sprintf(t2, "window = 3\n%s", t);
+  size_t cap = strlen(t) + 20;
+  char *t2 = malloc(cap);
+  cr_assert_not_null(t2);
+  snprintf(t2, cap, "window = 3\n%s", t);
   ASSERT_FAILS(parse_text(t2), "c.conf:1: 'window' is outside any section");
   free(t);
   free(t2);
