@@ -174,7 +174,15 @@ static void entry_remove(pc_mempool_t *mp, entry_t *e) {
 static int sender_advance(pc_mempool_t *mp, sender_t *s, uint64_t next) {
   if (next <= s->base) return 0;
   int evicted = 0;
-  if (s->slots) {
+  if (s->slots && next - s->base < mp->slot_cap) { /* the usual step: visit only the used nonces */
+    for (uint64_t nonce = s->base; nonce < next && s->slots; nonce++) {
+      entry_t *e = slot_get(mp, s, nonce);
+      if (e) {
+        entry_remove(mp, e);
+        evicted++;
+      }
+    }
+  } else if (s->slots) {
     for (uint32_t i = 0; i < mp->slot_cap && s->slots; i++) {
       entry_t *e = s->slots[i];
       if (e && e->nonce < next) {

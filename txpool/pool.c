@@ -373,16 +373,17 @@ static int admit(pc_txpool_t *p, const pc_tx_t *tx, uint16_t origin, uint64_t no
   return 0;
 }
 
-/* Takes a verification result back on the pool thread. */
-static int finish(pc_txpool_t *p, vmsg_t *m, uint64_t now, pc_txpool_reason_t *why) {
-  int err;
-  seen_set(p, &m->tx.hash, m->result == 0 ? SEEN_GOOD : SEEN_BAD);
-  if (m->result != 0)
-    err = reject(p, PC_TXR_BAD_SIGNATURE, PC_ERR_SIGNATURE, why);
-  else
-    err = admit(p, &m->tx, m->origin, now, why);
+/* Takes a verification result on the pool thread. */
+static int finish(pc_txpool_t *p, const pc_tx_t *tx, int result, uint16_t origin, uint64_t now,
+                  pc_txpool_reason_t *why) {
+  seen_set(p, &tx->hash, result == 0 ? SEEN_GOOD : SEEN_BAD);
+  if (result != 0) return reject(p, PC_TXR_BAD_SIGNATURE, PC_ERR_SIGNATURE, why);
+  return admit(p, tx, origin, now, why);
+}
+
+static void finish_msg(pc_txpool_t *p, vmsg_t *m, uint64_t now) {
+  finish(p, &m->tx, m->result, m->origin, now, NULL);
   free(m);
-  return err;
 }
 
 /* Points the views of a copied pc_tx_t at the copy of its bytes. */
@@ -424,7 +425,11 @@ int pc_txpool_submit(pc_txpool_t *p, const void *raw, size_t len, uint16_t origi
       break;
     }
   }
-  if (p->cfg.n_workers && !w) return reject(p, PC_TXR_BUSY, PC_ERR_AGAIN, why);
+  if (!w && !p->cfg.n_workers) { /* no workers: verify here, in place */
+    p->inline_verified++;
+    return finish(p, tx, pc_tx_verify(tx), origin, pc_now_ns(), why);
+  }
+  if (!w) return reject(p, PC_TXR_BUSY, PC_ERR_AGAIN, why);
 
   vmsg_t *m = malloc(sizeof *m + len);
   if (!m) return reject(p, PC_TXR_BUSY, PC_ERR_NOMEM, why);
@@ -432,11 +437,6 @@ int pc_txpool_submit(pc_txpool_t *p, const void *raw, size_t len, uint16_t origi
   m->tx = *tx;
   rebase(&m->tx, raw, m->raw);
   m->origin = origin;
-  if (!w) { /* no workers: verify here */
-    m->result = pc_tx_verify(&m->tx);
-    p->inline_verified++;
-    return finish(p, m, pc_now_ns(), why);
-  }
   seen_set(p, &tx->hash, SEEN_PENDING);
   void *ptr = m;
   /* the enqueue (release) publishes m's contents to the worker's dequeue (acquire) */
@@ -458,7 +458,7 @@ unsigned pc_txpool_poll(pc_txpool_t *p, uint64_t now) {
     worker_t *w = &p->workers[i];
     unsigned n = rte_ring_sc_dequeue_burst(w->out, ptrs, BURST, NULL);
     w->inflight -= n;
-    for (unsigned k = 0; k < n; k++) finish(p, ptrs[k], now, NULL);
+    for (unsigned k = 0; k < n; k++) finish_msg(p, ptrs[k], now);
     handled += n;
   }
   for (unsigned b = 0; p->has_tp && p->tp.recv && b < RECV_PER_POLL; b++) {
