@@ -1,0 +1,89 @@
+/* test_pool.c — worker pool configuration, start and stop. */
+#include <criterion/criterion.h>
+
+#include "tests/executor/exec_testutil.h"
+
+Test(executor_pool, zero_or_too_many_workers_is_refused) {
+  pc_exec_config_t cfg = {.sched = PC_SCHED_DAG, .n_workers = 0};
+  cr_assert_null(pc_exec_create(&cfg));
+  cfg.n_workers = PC_EXEC_WORKERS_MAX + 1;
+  cr_assert_null(pc_exec_create(&cfg));
+  cfg.n_workers = 1;
+  cfg.sched = PC_SCHED_COUNT;
+  cr_assert_null(pc_exec_create(&cfg));
+}
+
+Test(executor_pool, a_core_missing_from_the_topology_is_refused) {
+  int cores[2] = {0, 4000};
+  pc_exec_config_t cfg = {.sched = PC_SCHED_DAG, .n_workers = 2, .cores = cores};
+  cr_assert_null(pc_exec_create(&cfg));
+  cores[1] = -1;
+  cr_assert_null(pc_exec_create(&cfg));
+}
+
+Test(executor_pool, explicit_cores_shared_by_many_workers_start_and_stop) {
+  int cores[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  pc_exec_config_t cfg = {.sched = PC_SCHED_DAG, .n_workers = 8, .cores = cores};
+  for (int round = 0; round < 3; round++) {
+    pc_executor_t *e = pc_exec_create(&cfg);
+    cr_assert_not_null(e);
+    cr_assert_eq(pc_exec_n_workers(e), 8);
+    pc_exec_destroy(e);
+  }
+  pc_exec_destroy(NULL);
+}
+
+/* More workers than cores, and one worker: the same block gives the same
+ * result (ran with no_fallback so the pool really runs it). */
+Test(executor_pool, worker_count_does_not_change_the_result) {
+  pc_hash_t ref;
+  unsigned counts[] = {1, 2, 5, 16};
+  for (size_t c = 0; c < PC_ARRAY_LEN(counts); c++) {
+    pc_exec_config_t cfg = {.sched = PC_SCHED_DAG, .n_workers = counts[c], .no_fallback = true};
+    pc_executor_t *e = pc_exec_create(&cfg);
+    cr_assert_not_null(e);
+    pc_memstate_t *m = pc_memstate_create();
+    pc_exec_state_t st = pc_memstate_iface(m);
+    for (uint32_t i = 0; i < 20; i++) ms_fund(m, i, 100);
+    tblock_t b;
+    tb_init(&b, 64);
+    for (uint32_t i = 0; i < 60; i++) tb_transfer(&b, i % 20, i / 20, (i * 7) % 20, 5, true);
+    pc_exec_block_t blk = {.height = 1, .txs = b.tx, .n_txs = b.n};
+    pc_exec_result_t r;
+    cr_assert_eq(pc_exec_run(e, &st, &blk, &r), 0);
+    cr_assert_eq(r.ran, PC_SCHED_DAG);
+    cr_assert_eq(pc_exec_commit(e, &st, &r), 0);
+    if (c == 0)
+      ref = r.exec_root;
+    else
+      cr_assert(pc_hash_equal(&ref, &r.exec_root), "%u workers differ", counts[c]);
+    tb_free(&b);
+    pc_memstate_destroy(m);
+    pc_exec_destroy(e);
+  }
+}
+
+Test(executor_pool, fallback_runs_tiny_and_fully_conflicting_blocks_serially) {
+  pc_exec_config_t cfg = {.sched = PC_SCHED_DAG, .n_workers = 2};
+  pc_executor_t *e = pc_exec_create(&cfg);
+  pc_memstate_t *m = pc_memstate_create();
+  pc_exec_state_t st = pc_memstate_iface(m);
+  tblock_t b;
+  tb_init(&b, 128);
+  uint8_t d[8];
+  pc_store_le64(d, 1);
+  for (uint32_t i = 0; i < 100; i++) tb_write(&b, tb_add(&b, i, 0, "counter", "add", d, 8), "n", 1);
+  pc_exec_block_t blk = {.height = 1, .txs = b.tx, .n_txs = b.n};
+  pc_exec_result_t r;
+  cr_assert_eq(pc_exec_run(e, &st, &blk, &r), 0);
+  cr_assert_eq(r.ran, PC_SCHED_SERIAL); /* a chain: cannot pay */
+  blk.n_txs = 2;
+  cr_assert_eq(pc_exec_run(e, &st, &blk, &r), 0);
+  cr_assert_eq(r.ran, PC_SCHED_SERIAL); /* tiny */
+  pc_exec_stats_t s;
+  pc_exec_stats(e, &s);
+  cr_assert_eq(s.fallbacks, 2);
+  tb_free(&b);
+  pc_memstate_destroy(m);
+  pc_exec_destroy(e);
+}
