@@ -281,13 +281,34 @@ int pc_format_duration(uint64_t ns, char *out, size_t len) {
 
 /* ------------------------------------------------------------- parser */
 
+/* One spare parser per thread: a pc_conf_t is ~400 KiB, which malloc (and
+ * ASan's allocator even more) maps and unmaps on every call; tools and the
+ * fuzz targets load many files in a row. The spare is never shared between
+ * threads, so no locking. */
+static _Thread_local pc_conf_t *conf_spare;
+
+static void conf_reset(pc_conf_t *c, const char *name);
+
 pc_conf_t *pc_conf_new(void) {
-  pc_conf_t *c = calloc(1, sizeof *c);
-  if (!c) PC_ERROR("config: out of memory for the parser (%zu bytes)", sizeof *c);
+  pc_conf_t *c = conf_spare;
+  conf_spare = NULL;
+  if (!c) c = malloc(sizeof *c);
+  if (!c) {
+    PC_ERROR("config: out of memory for the parser (%zu bytes)", sizeof *c);
+    return NULL;
+  }
+  conf_reset(c, NULL);
   return c;
 }
 
-void pc_conf_free(pc_conf_t *c) { free(c); }
+void pc_conf_free(pc_conf_t *c) {
+  if (!c) return;
+  if (!conf_spare) {
+    conf_spare = c;
+    return;
+  }
+  free(c);
+}
 
 int pc_conf_fail(pc_conf_t *c, pc_decoder_t dec, uint32_t line, const char *fmt, ...) {
   pc_reject_note(dec, PC_ERR_CONFIG);
