@@ -778,7 +778,9 @@ static void try_vote(sbft_t *s, hs_t *x) {
                       &b->id);
   persist_vote(s, x->h, x->round, PC_PHASE_PREPARE, &b->id, x->vote_sig);
   vote_msg(s, x, PC_MSG_SBFT_PREPARE, x->round, &b->id, x->vote_sig, false);
-  if (s->cfg.vote_mode == PC_VOTES_COLLECTOR && pc_sbft_proposer(x->h, x->round, s->n) != s->cfg.my_id) {
+  /* Collector mode: without a certificate within Δc everyone, the collector
+   * included, falls back to broadcasting its votes. */
+  if (s->cfg.vote_mode == PC_VOTES_COLLECTOR) {
     x->fallback_at = s->now + s->cfg.delta_collect_ns;
     x->fallback_done = false;
   }
@@ -800,7 +802,7 @@ static void commit_vote(sbft_t *s, hs_t *x) {
                       &x->lock_id);
   persist_vote(s, x->h, r, PC_PHASE_COMMIT, &x->lock_id, x->commit_sig);
   vote_msg(s, x, PC_MSG_SBFT_COMMIT, r, &x->lock_id, x->commit_sig, false);
-  if (s->cfg.vote_mode == PC_VOTES_COLLECTOR && pc_sbft_proposer(x->h, r, s->n) != s->cfg.my_id) {
+  if (s->cfg.vote_mode == PC_VOTES_COLLECTOR) {
     x->fallback_at = s->now + s->cfg.delta_collect_ns;
     x->fallback_done = false;
   }

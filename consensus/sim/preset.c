@@ -107,6 +107,43 @@ int pc_sim_preset(pc_sim_config_t *cfg, const char *name, uint16_t n, uint64_t s
     cfg->part[0].side[n] = 1;
     return 0;
   }
+  if (!strcmp(name, "adversarial") || !strncmp(name, "adv-mutant-", 11)) {
+    /* one equivocating, lying replica; heavy random delays that make rounds
+     * overlap; no loss; commit votes at once (Δf = 0) */
+    cfg->gst_ns = pick(&st, 500, 2000) * 1000000ull;
+    cfg->tail_prob = (double)pick(&st, 0, 200) / 1000.0;
+    cfg->tail_ns = pick(&st, 1, 4) * cfg->proto.base_timeout_ns;
+    cfg->sdelay_prob = (double)pick(&st, 200, 600) / 1000.0;
+    cfg->sdelay_max_ns = pick(&st, 1, 6) * cfg->proto.base_timeout_ns;
+    cfg->proto.window = 1;
+    cfg->proto.delta_fast_ns = pick(&st, 0, 1) ? 1000000 : 0;
+    cfg->byz[pick(&st, 0, n - 1u)] = PC_BYZ_EQUIVOCATE;
+    for (uint16_t k = 1; k < f; k++) {
+      uint16_t who = (uint16_t)pick(&st, 0, n - 1u);
+      if (!cfg->byz[who]) cfg->byz[who] = PC_BYZ_EQUIVOCATE;
+    }
+    if (name[0] == 'a' && name[3] == '-') {
+      static const struct {
+        const char *name;
+        uint32_t flag;
+      } m[] = {{"no-lock", PC_MUTANT_NO_LOCK},       {"no-justify", PC_MUTANT_NO_JUSTIFY},
+               {"old-rc", PC_MUTANT_OLD_RC},         {"vote-left-round", PC_MUTANT_VOTE_LEFT_ROUND},
+               {"quorum-2f", PC_MUTANT_QUORUM_2F}, {"forget-on-restart", PC_MUTANT_FORGET_ON_RESTART}};
+      for (size_t i = 0; i < sizeof m / sizeof m[0]; i++)
+        if (!strcmp(name + 11, m[i].name)) cfg->proto.test_mutants = m[i].flag;
+      if (!cfg->proto.test_mutants) return PC_ERR_NOT_FOUND;
+      if (cfg->proto.test_mutants == PC_MUTANT_FORGET_ON_RESTART) {
+        /* several quick crash/restart cycles of honest replicas */
+        cfg->n_crash = PC_SIM_MAX_CRASHES;
+        for (unsigned i = 0; i < cfg->n_crash; i++) {
+          cfg->crash[i].slot = (uint16_t)pick(&st, 0, n - 1u);
+          cfg->crash[i].at = pick(&st, 1, cfg->gst_ns);
+          cfg->crash[i].restart_at = cfg->crash[i].at + pick(&st, 0, 2) * 1000000ull + 1;
+        }
+      }
+    }
+    return 0;
+  }
   static const struct {
     const char *name;
     uint32_t flag;

@@ -137,6 +137,15 @@ struct pc_sim {
   size_t cap_h;
   pc_sim_result_t *res;
   bool failed;
+  /* every vote an honest replica sent: (slot, h, r, phase) -> block id */
+  struct vote_ent {
+    uint64_t key_h;
+    uint32_t r;
+    uint16_t slot;
+    uint8_t phase, used;
+    pc_hash_t id;
+  } *votes;
+  size_t votes_cap, votes_n;
   /* real crypto */
   uint8_t (*pk)[PC_PUBKEY_SIZE];
   uint8_t (*sk)[PC_SECKEY_SIZE];
@@ -273,10 +282,15 @@ static void deliver_one(pc_sim_t *s, uint16_t from, uint16_t to, uint64_t depart
   bool pre_gst = depart < s->cfg.gst_ns;
   if (pre_gst && partitioned(s, from, to, depart)) return;
   if (pre_gst && s->cfg.loss > 0 && rnd01(&s->rng) < s->cfg.loss) return;
+  if (pre_gst && s->cfg.sdelay_prob > 0 && len >= PC_MSG_HEADER_SIZE) {
+    uint64_t k = s->cfg.seed ^ ((uint64_t)to << 48) ^ ((uint64_t)info.type << 40) ^ (info.height << 20) ^ info.round;
+    uint64_t a = rnd(&k), b = rnd(&k);
+    if ((double)(a >> 11) / (double)(1ull << 53) < s->cfg.sdelay_prob) extra += b % (s->cfg.sdelay_max_ns + 1);
+  }
   unsigned copies = (pre_gst && s->cfg.dup > 0 && rnd01(&s->rng) < s->cfg.dup) ? 2 : 1;
   for (unsigned c = 0; c < copies; c++) {
     uint64_t lat = rnd_range(&s->rng, s->cfg.lat_min_ns, s->cfg.lat_max_ns);
-    if (s->cfg.tail_prob > 0 && rnd01(&s->rng) < s->cfg.tail_prob) lat += s->cfg.tail_ns;
+    if (s->cfg.tail_prob > 0 && rnd01(&s->rng) < s->cfg.tail_prob) lat += rnd_range(&s->rng, 0, s->cfg.tail_ns);
     ev_t e = {.t = t + lat + extra, .type = EV_DELIVER, .slot = to, .from = src->id, .epoch = s->nd[to].epoch};
     e.data = malloc(len ? len : 1);
     if (!e.data) return;
@@ -339,7 +353,9 @@ static uint8_t *byz_variant(pc_sim_t *s, node_t *d, uint16_t to, const uint8_t *
   uint8_t type = m[1];
   uint64_t h = pc_load_le64(m + 12);
   uint32_t r = pc_load_le32(m + 20);
-  bool odd = (to & 1) != 0;
+  /* the equivocator picks the variant per send, so a replayed proposal may
+   * differ from the first copy a replica got */
+  bool odd = d->byz == PC_BYZ_EQUIVOCATE ? (rnd(&s->rng) & 1) != 0 : (to & 1) != 0;
   switch (d->byz) {
   case PC_BYZ_EQUIVOCATE:
     if (type == PC_MSG_SBFT_PROPOSAL && odd) {
@@ -369,6 +385,7 @@ static uint8_t *byz_variant(pc_sim_t *s, node_t *d, uint16_t to, const uint8_t *
       *out_len = len;
       return v;
     }
+    if (type == PC_MSG_SBFT_ROUND_CHANGE) goto lying;
     return NULL;
   case PC_BYZ_BAD_SIG: {
     if (len < PC_MSG_HEADER_SIZE + 64) return NULL;
@@ -380,6 +397,7 @@ static uint8_t *byz_variant(pc_sim_t *s, node_t *d, uint16_t to, const uint8_t *
     return v;
   }
   case PC_BYZ_LYING_RC:
+  lying:
     if (type == PC_MSG_SBFT_ROUND_CHANGE && r >= 1) {
       /* keep flags' certificate part, replace the vote with a made-up one */
       pc_reader_t rd;
@@ -423,10 +441,60 @@ static uint8_t *byz_variant(pc_sim_t *s, node_t *d, uint16_t to, const uint8_t *
   }
 }
 
+static size_t vote_slot(const pc_sim_t *s, uint16_t slot, uint64_t h, uint32_t r, uint8_t phase) {
+  uint64_t k = h * 0x9e3779b97f4a7c15ull ^ ((uint64_t)r << 20) ^ ((uint64_t)slot << 4) ^ phase;
+  k ^= k >> 29;
+  k *= 0xbf58476d1ce4e5b9ull;
+  k ^= k >> 32;
+  return (size_t)(k & (s->votes_cap - 1));
+}
+
+static struct vote_ent *vote_find(pc_sim_t *s, uint16_t slot, uint64_t h, uint32_t r, uint8_t phase) {
+  for (size_t i = vote_slot(s, slot, h, r, phase);; i = (i + 1) & (s->votes_cap - 1)) {
+    struct vote_ent *e = &s->votes[i];
+    if (!e->used || (e->slot == slot && e->key_h == h && e->r == r && e->phase == phase)) return e;
+  }
+}
+
+/* Check: an honest replica never signs two different votes of one phase
+ * for one (h, r) — across restarts too. */
+static void note_vote(pc_sim_t *s, uint16_t slot, const uint8_t *m, size_t len) {
+  if (!is_honest(s, slot) || len != PC_MSG_HEADER_SIZE + 96) return;
+  uint8_t type = m[1];
+  if (type != PC_MSG_SBFT_PREPARE && type != PC_MSG_SBFT_COMMIT) return;
+  if (s->votes_n * 2 >= s->votes_cap) {
+    size_t old = s->votes_cap;
+    struct vote_ent *ov = s->votes;
+    s->votes_cap = old ? old * 2 : 4096;
+    s->votes = calloc(s->votes_cap, sizeof *s->votes);
+    if (!s->votes) {
+      s->votes = ov;
+      s->votes_cap = old;
+      return;
+    }
+    for (size_t i = 0; i < old; i++)
+      if (ov[i].used) *vote_find(s, ov[i].slot, ov[i].key_h, ov[i].r, ov[i].phase) = ov[i];
+    free(ov);
+  }
+  uint64_t h = pc_load_le64(m + 12);
+  uint32_t r = pc_load_le32(m + 20);
+  pc_hash_t id;
+  memcpy(id.b, m + PC_MSG_HEADER_SIZE, 32);
+  struct vote_ent *e = vote_find(s, slot, h, r, type);
+  if (!e->used) {
+    *e = (struct vote_ent){.key_h = h, .r = r, .slot = slot, .phase = type, .used = 1, .id = id};
+    s->votes_n++;
+  } else if (!pc_hash_equal(&e->id, &id)) {
+    fail(s, 0, "double vote: honest replica %u signed two %s votes at height %llu round %u", s->nd[slot].id,
+         type == PC_MSG_SBFT_PREPARE ? "prepare" : "commit", (unsigned long long)h, r);
+  }
+}
+
 static void transmit(pc_sim_t *s, uint16_t from_slot, int32_t to_id, const uint8_t *m, size_t len, uint64_t t) {
   node_t *d = &s->nd[from_slot];
   if (d->byz == PC_BYZ_SILENT) return;
   note_proposal(s, m, len, t);
+  note_vote(s, from_slot, m, len);
   unsigned fan = 0;
   for (uint16_t k = 0; k < s->slots; k++)
     if (k != from_slot && (to_id < 0 ? s->nd[k].id != d->id : s->nd[k].id == (uint16_t)to_id)) fan++;
@@ -439,7 +507,7 @@ static void transmit(pc_sim_t *s, uint16_t from_slot, int32_t to_id, const uint8
     deliver_one(s, from_slot, k, depart, v ? v : m, v ? vl : len);
     free(v);
   }
-  if (d->byz == PC_BYZ_REPLAY) {
+  if (d->byz == PC_BYZ_REPLAY || (d->byz == PC_BYZ_EQUIVOCATE && len >= 2 && m[1] == PC_MSG_SBFT_PROPOSAL)) {
     buf_t *b = &d->sent_ring[d->sent_pos++ % 16];
     free(b->data);
     b->data = malloc(len ? len : 1);
@@ -447,7 +515,13 @@ static void transmit(pc_sim_t *s, uint16_t from_slot, int32_t to_id, const uint8
     b->len = b->data ? len : 0;
     buf_t *old = &d->sent_ring[rnd(&s->rng) % 16];
     uint16_t k = (uint16_t)(rnd(&s->rng) % s->slots);
-    if (old->data && k != from_slot) deliver_one(s, from_slot, k, depart + 1000, old->data, old->len);
+    if (old->data && k != from_slot) {
+      size_t vl = 0;
+      uint8_t *v = d->byz == PC_BYZ_EQUIVOCATE ? byz_variant(s, d, k, old->data, old->len, &vl) : NULL;
+      deliver_one(s, from_slot, k, depart + 1000 + rnd(&s->rng) % (4 * s->cfg.proto.base_timeout_ns),
+                  v ? v : old->data, v ? vl : old->len);
+      free(v);
+    }
   }
   if (d->byz == PC_BYZ_FLOOD) {
     for (int j = 0; j < 3; j++) {
@@ -977,6 +1051,7 @@ out:
   free(s->n_seen);
   free(s->pk);
   free(s->sk);
+  free(s->votes);
   free(s);
   return rc;
 }

@@ -67,6 +67,12 @@ typedef struct {
   double tail_prob;                /* probability of an extra tail_ns delay (reordering) */
   uint64_t tail_ns;
   uint64_t bandwidth_bps;          /* per sender NIC; 0 = infinite */
+  /* structured delays (before GST): for each (receiver, type, height,
+   * round), with this probability every such message is held back by the
+   * same random extra delay up to sdelay_max_ns — the adversary's
+   * scheduling ("replica 2 sees the round-0 prepare votes late") */
+  double sdelay_prob;
+  uint64_t sdelay_max_ns;
   double loss, dup;                /* before GST only */
   struct {
     uint64_t start, end;
