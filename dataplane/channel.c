@@ -1,0 +1,811 @@
+/* channel.c — per-peer channels: sessions (HELLO, epochs), coalescing and
+ * fragmentation, sequencing, selective-repeat acknowledgement and
+ * retransmission, reassembly, delivery, counters, the poll loop. The wire
+ * rules are in dataplane.h; this file only uses a pc_dp_transport_t. */
+#include <sched.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dataplane/dp_private.h"
+
+#define RX_BURST_MAX 64
+#define HK_PERIOD_NS 100000ull   /* housekeeping timer */
+#define RTX_SCAN_NS 200000ull    /* retransmission scan period */
+#define RTO_MAX_NS 200000000ull  /* cap of the doubling timer */
+#define FAST_RTX_MIN_NS 100000ull
+
+/* A message waiting to be framed. */
+typedef struct qmsg {
+  struct qmsg *next;
+  uint32_t len;
+  uint32_t off; /* bytes already framed (fragmented messages) */
+  uint8_t data[];
+} qmsg_t;
+
+/* One unacknowledged (or not yet sent) frame. buf holds the whole frame:
+ * header space, payload, MAC space. */
+typedef struct {
+  uint8_t *buf;
+  uint64_t sent_ns; /* 0: never sent */
+  uint64_t rto_ns;
+  uint32_t payload_len;
+  uint32_t msg_len;
+  uint32_t acct; /* tx buffer bytes released when acked */
+  uint16_t frag_count, frag_index;
+  bool sacked;
+  bool retransmitted;
+} tx_slot_t;
+
+/* One frame received out of order. */
+typedef struct {
+  uint64_t seq; /* 0: empty */
+  pc_dp_hdr_t h;
+  uint8_t *payload; /* capacity frame_size */
+} rx_slot_t;
+
+typedef struct {
+  uint8_t tx_key[PC_DP_KEY_SIZE], rx_key[PC_DP_KEY_SIZE];
+  uint64_t peer_epoch;  /* 0: unknown */
+  bool peer_knows_me;   /* got a MAC-valid frame carrying our epoch */
+  bool up;              /* counted up (session established, not timed out) */
+  bool hello_due;
+  bool ack_pending;
+  uint64_t last_rx_ns, last_tx_ns, last_hello_ns;
+
+  /* tx */
+  qmsg_t *qhead, *qtail;
+  uint64_t tx_used; /* queued + unacked accounting bytes */
+  uint64_t una, next_seq, next_unsent;
+  uint64_t high_sacked;
+  tx_slot_t *tx;
+  uint64_t srtt_ns;
+  uint64_t rto_ns; /* current timer for new sends; doubles on timeouts */
+  uint64_t last_rtx_scan_ns;
+  bool rtx_scan_now;
+
+  /* rx */
+  uint64_t expected;
+  rx_slot_t *rx;
+  uint64_t rx_buffered; /* bytes held in rx slots */
+  uint8_t *reasm;
+  uint32_t reasm_len, reasm_off;
+  uint16_t reasm_count, reasm_next;
+  uint64_t reasm_start_ns;
+
+  pc_dp_counters_t c;
+} peer_t;
+
+struct pc_dp {
+  pc_dp_cfg_t cfg;
+  uint64_t epoch;
+  uint32_t cap; /* payload bytes per frame */
+  uint64_t mask;
+  pc_dp_deliver_fn deliver;
+  void *user;
+  pc_dp_transport_t *t;
+  peer_t *peers; /* n entries; peers[self] holds the port counters */
+  uint64_t next_hk_ns;
+  uint64_t drop_rng;
+  uint8_t ctl[PC_DP_OVERHEAD]; /* scratch for ACK/HELLO frames */
+};
+
+static uint64_t rng_next(uint64_t *s) {
+  uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+void pc_dp_cfg_default(pc_dp_cfg_t *cfg) {
+  memset(cfg, 0, sizeof *cfg);
+  cfg->kind = PC_DP_KIND_UDP;
+  cfg->max_msg = 16u << 20;
+  cfg->frame_size = 1472;
+  cfg->window = 512;
+  cfg->tx_buf_bytes = 0; /* derived in create when 0 */
+  cfg->rx_buf_bytes = 0;
+  cfg->rto_min_ns = 2000000;
+  cfg->hello_ns = 50000000;
+  cfg->peer_timeout_ns = 1000000000;
+  cfg->reasm_timeout_ns = 10000000000ull;
+  strcpy(cfg->memif_dir, "/tmp");
+  strcpy(cfg->memif_tag, "pc-memif");
+  cfg->mbufs = 4095;
+  cfg->burst = 32;
+}
+
+int pc_dp_cfg_check(const pc_dp_cfg_t *c) {
+#define BAD(...)                                                                             \
+  do {                                                                                       \
+    PC_ERROR("dataplane config: " __VA_ARGS__);                                              \
+    return PC_ERR_CONFIG;                                                                    \
+  } while (0)
+  if (c->kind != PC_DP_KIND_UDP && c->kind != PC_DP_KIND_DPDK && c->kind != PC_DP_KIND_LOOP)
+    BAD("unknown transport kind %d", (int)c->kind);
+  if (c->n < 2 || c->n > PC_MAX_REPLICAS) BAD("n = %u, want 2..%d", c->n, PC_MAX_REPLICAS);
+  if (c->self >= c->n) BAD("self = %u, want < n = %u", c->self, c->n);
+  if (c->frame_size < 256 || c->frame_size > PC_DP_MAX_FRAME)
+    BAD("frame_size = %u, want 256..%d", c->frame_size, PC_DP_MAX_FRAME);
+  if (c->window < 8 || c->window > 8192 || (c->window & (c->window - 1)))
+    BAD("window = %u, want a power of two 8..8192", c->window);
+  if (c->max_msg < 1 || c->max_msg > (256u << 20)) BAD("max_msg = %u, want 1..256 MiB", c->max_msg);
+  uint64_t fcap = c->frame_size - PC_DP_OVERHEAD - PC_DP_MSG_REC_SIZE;
+  if ((uint64_t)c->max_msg > fcap * 65535) BAD("max_msg %u needs more than 65535 fragments of %llu bytes: raise frame_size", c->max_msg, (unsigned long long)fcap);
+  if (c->tx_buf_bytes && c->tx_buf_bytes < (uint64_t)c->max_msg + PC_DP_MSG_REC_SIZE)
+    BAD("tx_buf_bytes below max_msg: the largest message could never be sent");
+  if (c->rx_buf_bytes && c->rx_buf_bytes < (uint64_t)c->max_msg + (uint64_t)c->window * c->frame_size)
+    BAD("rx_buf_bytes below max_msg + window x frame_size");
+  if (c->rto_min_ns == 0 || c->hello_ns == 0 || c->peer_timeout_ns <= c->hello_ns || c->reasm_timeout_ns == 0)
+    BAD("timers: rto_min, hello and reasm timeouts > 0, peer_timeout > hello");
+  if (c->kind == PC_DP_KIND_LOOP && !c->loop) BAD("kind loop needs cfg.loop");
+  if (c->burst == 0 || c->burst > RX_BURST_MAX) BAD("burst = %u, want 1..%d", c->burst, RX_BURST_MAX);
+  if (c->test_rx_drop_ppm > 1000000) BAD("test_rx_drop_ppm above one million");
+  return 0;
+#undef BAD
+}
+
+/* ------------------------------------------------------------- lifecycle */
+
+pc_dp_t *pc_dp_create(const pc_dp_cfg_t *cfg, pc_dp_deliver_fn deliver, void *user) {
+  if (pc_crypto_init() != 0) {
+    PC_ERROR("dataplane: libsodium init failed");
+    return NULL;
+  }
+  if (!cfg || !deliver || pc_dp_cfg_check(cfg) != 0) return NULL;
+  pc_dp_t *dp = calloc(1, sizeof *dp);
+  if (!dp) return NULL;
+  dp->cfg = *cfg;
+  if (!dp->cfg.tx_buf_bytes) dp->cfg.tx_buf_bytes = 2ull * cfg->max_msg + 4096;
+  if (!dp->cfg.rx_buf_bytes) dp->cfg.rx_buf_bytes = (uint64_t)cfg->max_msg + (uint64_t)cfg->window * cfg->frame_size;
+  dp->cap = cfg->frame_size - PC_DP_OVERHEAD;
+  dp->mask = cfg->window - 1;
+  dp->deliver = deliver;
+  dp->user = user;
+  dp->drop_rng = cfg->test_seed;
+  dp->epoch = (pc_wall_us() << 12) | randombytes_uniform(4096);
+  if (dp->epoch == 0) dp->epoch = 1;
+  dp->peers = calloc(cfg->n, sizeof *dp->peers);
+  if (!dp->peers) goto fail;
+  for (uint16_t i = 0; i < cfg->n; i++) {
+    peer_t *p = &dp->peers[i];
+    p->una = p->next_seq = p->next_unsent = 1;
+    p->expected = 1;
+    p->srtt_ns = cfg->rto_min_ns / 4;
+    p->rto_ns = cfg->rto_min_ns;
+    p->hello_due = true;
+    if (i == cfg->self) continue;
+    if (pc_dp_derive_keys(cfg->self, cfg->ed25519_sk, i, cfg->peers[i].ed25519_pk, p->tx_key, p->rx_key) != 0) {
+      PC_ERROR("dataplane: cannot derive channel keys with replica %u (bad public key?)", i);
+      goto fail;
+    }
+    p->tx = calloc(cfg->window, sizeof *p->tx);
+    p->rx = calloc(cfg->window, sizeof *p->rx);
+    if (!p->tx || !p->rx) goto fail;
+  }
+  pc_dp_counters_t *port = &dp->peers[cfg->self].c;
+  switch (cfg->kind) {
+  case PC_DP_KIND_UDP: dp->t = pc_dp_udp_open(&dp->cfg, port); break;
+  case PC_DP_KIND_LOOP: dp->t = pc_dp_loop_open(&dp->cfg, port); break;
+  case PC_DP_KIND_DPDK: dp->t = pc_dp_dpdk_open(&dp->cfg, port); break;
+  }
+  if (!dp->t) goto fail;
+  return dp;
+fail:
+  PC_ERROR("dataplane: create failed for replica %u", cfg->self);
+  pc_dp_destroy(dp);
+  return NULL;
+}
+
+/* The peer restarted: frames of the old session (and a message partly
+ * framed into them) are dropped and counted; messages not framed yet stay
+ * queued for the new session. */
+static void tx_reset(pc_dp_t *dp, peer_t *p) {
+  uint64_t dropped = 0;
+  for (uint64_t s = p->una; s < p->next_seq; s++) {
+    tx_slot_t *t = &p->tx[s & dp->mask];
+    dropped += t->frag_count == 1 ? t->msg_len : (t->frag_index + 1u == t->frag_count);
+  }
+  if (p->qhead && p->qhead->off) {
+    qmsg_t *m = p->qhead;
+    p->qhead = m->next;
+    if (!p->qhead) p->qtail = NULL;
+    free(m);
+    dropped++;
+  }
+  p->tx_used = 0;
+  for (qmsg_t *m = p->qhead; m; m = m->next) p->tx_used += m->len + PC_DP_MSG_REC_SIZE;
+  p->una = p->next_seq = p->next_unsent = 1;
+  p->high_sacked = 0;
+  p->c.tx_dropped_reset += dropped;
+}
+
+static void tx_free_queue(peer_t *p) {
+  for (qmsg_t *m = p->qhead, *nx; m; m = nx) {
+    nx = m->next;
+    free(m);
+  }
+  p->qhead = p->qtail = NULL;
+}
+
+static void reasm_evict(peer_t *p) {
+  if (!p->reasm) return;
+  free(p->reasm);
+  p->reasm = NULL;
+  p->c.reasm_evictions++;
+}
+
+static void rx_reset(pc_dp_t *dp, peer_t *p) {
+  for (uint32_t i = 0; i < dp->cfg.window; i++) p->rx[i].seq = 0;
+  p->rx_buffered = 0;
+  p->expected = 1;
+  p->ack_pending = false;
+  reasm_evict(p);
+}
+
+void pc_dp_destroy(pc_dp_t *dp) {
+  if (!dp) return;
+  if (dp->t) dp->t->destroy(dp->t);
+  if (dp->peers) {
+    for (uint16_t i = 0; i < dp->cfg.n; i++) {
+      peer_t *p = &dp->peers[i];
+      tx_free_queue(p);
+      if (p->tx)
+        for (uint32_t k = 0; k < dp->cfg.window; k++) free(p->tx[k].buf);
+      if (p->rx)
+        for (uint32_t k = 0; k < dp->cfg.window; k++) free(p->rx[k].payload);
+      free(p->tx);
+      free(p->rx);
+      free(p->reasm);
+    }
+    free(dp->peers);
+  }
+  sodium_memzero(dp, sizeof *dp);
+  free(dp);
+}
+
+uint64_t pc_dp_epoch(const pc_dp_t *dp) { return dp->epoch; }
+
+/* ------------------------------------------------------------------ send */
+
+static bool peer_ok(const pc_dp_t *dp, uint16_t peer) { return peer < dp->cfg.n && peer != dp->cfg.self; }
+
+uint64_t pc_dp_tx_room(const pc_dp_t *dp, uint16_t peer) {
+  if (!peer_ok(dp, peer)) return 0;
+  const peer_t *p = &dp->peers[peer];
+  uint64_t room = dp->cfg.tx_buf_bytes - PC_MIN(p->tx_used, dp->cfg.tx_buf_bytes);
+  return room > PC_DP_MSG_REC_SIZE ? room - PC_DP_MSG_REC_SIZE : 0;
+}
+
+bool pc_dp_tx_idle(const pc_dp_t *dp) {
+  for (uint16_t i = 0; i < dp->cfg.n; i++)
+    if (i != dp->cfg.self && dp->peers[i].tx_used) return false;
+  return true;
+}
+
+static int enqueue(pc_dp_t *dp, uint16_t peer, const void *msg, size_t len) {
+  peer_t *p = &dp->peers[peer];
+  qmsg_t *m = malloc(sizeof *m + len);
+  if (!m) return PC_ERR_NOMEM;
+  m->next = NULL;
+  m->len = (uint32_t)len;
+  m->off = 0;
+  if (len) memcpy(m->data, msg, len);
+  if (p->qtail)
+    p->qtail->next = m;
+  else
+    p->qhead = m;
+  p->qtail = m;
+  p->tx_used += len + PC_DP_MSG_REC_SIZE;
+  p->c.tx_msgs++;
+  return 0;
+}
+
+int pc_dp_send(pc_dp_t *dp, uint16_t peer, const void *msg, size_t len) {
+  if (!peer_ok(dp, peer)) return PC_ERR_RANGE;
+  if (len > dp->cfg.max_msg) return PC_ERR_TOO_LARGE;
+  if (pc_dp_tx_room(dp, peer) < len) {
+    dp->peers[peer].c.tx_full++;
+    return PC_ERR_FULL;
+  }
+  return enqueue(dp, peer, msg, len);
+}
+
+int pc_dp_broadcast(pc_dp_t *dp, const void *msg, size_t len) {
+  if (len > dp->cfg.max_msg) return PC_ERR_TOO_LARGE;
+  for (uint16_t i = 0; i < dp->cfg.n; i++)
+    if (i != dp->cfg.self && pc_dp_tx_room(dp, i) < len) {
+      dp->peers[i].c.tx_full++;
+      return PC_ERR_FULL;
+    }
+  for (uint16_t i = 0; i < dp->cfg.n; i++) {
+    if (i == dp->cfg.self) continue;
+    int rc = enqueue(dp, i, msg, len);
+    if (rc) return rc;
+  }
+  return 0;
+}
+
+/* Frames queued messages into free window slots. */
+static void fill_window(pc_dp_t *dp, peer_t *p) {
+  const uint32_t cap = dp->cap, fcap = cap - PC_DP_MSG_REC_SIZE;
+  while (p->qhead && p->next_seq - p->una < dp->cfg.window) {
+    tx_slot_t *t = &p->tx[p->next_seq & dp->mask];
+    if (!t->buf && !(t->buf = malloc(dp->cfg.frame_size))) return;
+    uint8_t *pl = t->buf + PC_DP_HDR_SIZE;
+    qmsg_t *m = p->qhead;
+    if (m->off == 0 && m->len <= fcap) {
+      uint32_t used = 0, count = 0;
+      while (m && m->off == 0 && m->len + PC_DP_MSG_REC_SIZE <= cap - used) {
+        pc_store_le32(pl + used, m->len);
+        memcpy(pl + used + PC_DP_MSG_REC_SIZE, m->data, m->len);
+        used += m->len + PC_DP_MSG_REC_SIZE;
+        count++;
+        p->qhead = m->next;
+        free(m);
+        m = p->qhead;
+      }
+      if (!p->qhead) p->qtail = NULL;
+      t->frag_count = 1;
+      t->frag_index = 0;
+      t->msg_len = count;
+      t->payload_len = used;
+      t->acct = used;
+    } else {
+      uint32_t nfrag = (m->len + fcap - 1) / fcap;
+      uint32_t chunk = PC_MIN(fcap, m->len - m->off);
+      memcpy(pl, m->data + m->off, chunk);
+      t->frag_count = (uint16_t)nfrag;
+      t->frag_index = (uint16_t)(m->off / fcap);
+      t->msg_len = m->len;
+      t->payload_len = chunk;
+      t->acct = chunk;
+      m->off += chunk;
+      if (m->off == m->len) {
+        t->acct += PC_DP_MSG_REC_SIZE;
+        p->qhead = m->next;
+        if (!p->qhead) p->qtail = NULL;
+        free(m);
+      }
+    }
+    t->sent_ns = 0;
+    t->rto_ns = 0;
+    t->sacked = false;
+    t->retransmitted = false;
+    p->next_seq++;
+  }
+}
+
+static uint64_t sack_bits(pc_dp_t *dp, const peer_t *p) {
+  uint64_t s = 0;
+  for (unsigned i = 0; i < 64; i++) {
+    uint64_t q = p->expected + 1 + i;
+    const rx_slot_t *r = &p->rx[q & dp->mask];
+    if (r->seq == q) s |= 1ull << i;
+  }
+  return s;
+}
+
+static void fill_hdr(pc_dp_t *dp, peer_t *p, uint16_t peer, pc_dp_hdr_t *h, uint8_t type) {
+  memset(h, 0, sizeof *h);
+  h->type = type;
+  h->src = dp->cfg.self;
+  h->dst = peer;
+  h->frag_count = 1;
+  h->snd_epoch = dp->epoch;
+  h->rcv_epoch = p->peer_epoch;
+  h->ack = p->expected;
+  h->sack = p->rx_buffered ? sack_bits(dp, p) : 0;
+}
+
+static unsigned tx_out(pc_dp_t *dp, uint16_t peer, uint8_t *const *f, const uint32_t *l, unsigned n,
+                       uint64_t now) {
+  peer_t *p = &dp->peers[peer];
+  unsigned k = dp->t->tx_burst(dp->t, peer, f, l, n);
+  for (unsigned i = 0; i < k; i++) p->c.tx_bytes += l[i];
+  p->c.tx_frames += k;
+  if (k < n) p->c.ring_full += n - k;
+  if (k) p->last_tx_ns = now;
+  return k;
+}
+
+static void send_ctl(pc_dp_t *dp, uint16_t peer, uint8_t type, uint64_t now) {
+  peer_t *p = &dp->peers[peer];
+  pc_dp_hdr_t h;
+  fill_hdr(dp, p, peer, &h, type);
+  uint32_t len = (uint32_t)pc_dp_frame_seal(dp->ctl, &h, p->tx_key);
+  uint8_t *f = dp->ctl;
+  if (tx_out(dp, peer, &f, &len, 1, now) == 1) {
+    if (type == PC_DP_HELLO) {
+      p->c.hellos_tx++;
+      p->hello_due = false;
+      p->last_hello_ns = now;
+    } else {
+      p->c.acks_tx++;
+    }
+    p->ack_pending = false;
+  }
+}
+
+static bool established(const peer_t *p) { return p->peer_epoch != 0 && p->peer_knows_me; }
+
+/* Seals and sends slot seq; returns false if the transport did not take it. */
+static int send_slots(pc_dp_t *dp, uint16_t peer, const uint64_t *seqs, unsigned n, uint64_t now) {
+  peer_t *p = &dp->peers[peer];
+  uint8_t *f[RX_BURST_MAX];
+  uint32_t l[RX_BURST_MAX];
+  for (unsigned i = 0; i < n; i++) {
+    tx_slot_t *t = &p->tx[seqs[i] & dp->mask];
+    pc_dp_hdr_t h;
+    fill_hdr(dp, p, peer, &h, PC_DP_DATA);
+    h.seq = seqs[i];
+    h.frag_count = t->frag_count;
+    h.frag_index = t->frag_index;
+    h.msg_len = t->msg_len;
+    h.payload_len = t->payload_len;
+    l[i] = (uint32_t)pc_dp_frame_seal(t->buf, &h, p->tx_key);
+    f[i] = t->buf;
+  }
+  unsigned k = tx_out(dp, peer, f, l, n, now);
+  for (unsigned i = 0; i < k; i++) {
+    tx_slot_t *t = &p->tx[seqs[i] & dp->mask];
+    if (t->sent_ns) {
+      p->c.retransmits++;
+      t->retransmitted = true;
+      t->rto_ns = PC_MAX(PC_MIN(t->rto_ns * 2, RTO_MAX_NS), p->rto_ns);
+    } else {
+      t->rto_ns = p->rto_ns;
+    }
+    t->sent_ns = now;
+  }
+  if (k) p->ack_pending = false;
+  return (int)k;
+}
+
+/* Sends new frames, then (when due) retransmissions, then a bare ACK. */
+static unsigned tx_peer(pc_dp_t *dp, uint16_t peer, uint64_t now) {
+  peer_t *p = &dp->peers[peer];
+  unsigned work = 0, burst = dp->cfg.burst;
+  uint64_t seqs[RX_BURST_MAX];
+  if (p->hello_due || (!established(p) && now - p->last_hello_ns >= dp->cfg.hello_ns)) {
+    send_ctl(dp, peer, PC_DP_HELLO, now);
+    work++;
+  }
+  if (!established(p)) return work;
+  fill_window(dp, p);
+  while (p->next_unsent < p->next_seq) {
+    unsigned n = 0;
+    while (n < burst && p->next_unsent + n < p->next_seq) {
+      seqs[n] = p->next_unsent + n;
+      n++;
+    }
+    int k = send_slots(dp, peer, seqs, n, now);
+    p->next_unsent += (uint64_t)k;
+    work += (unsigned)k;
+    if ((unsigned)k < n) break;
+  }
+  if (p->una < p->next_unsent && (p->rtx_scan_now || now - p->last_rtx_scan_ns >= RTX_SCAN_NS)) {
+    p->rtx_scan_now = false;
+    p->last_rtx_scan_ns = now;
+    uint64_t fast = PC_MAX(FAST_RTX_MIN_NS, 2 * p->srtt_ns);
+    /* At most one burst per scan, oldest first: a receiver that fell behind
+     * (descheduled, queues full) is not buried under copies it may have. */
+    uint64_t again = PC_MAX(FAST_RTX_MIN_NS, 4 * p->srtt_ns);
+    unsigned n = 0;
+    /* Only frames the receiver's SACK can describe (ack .. ack+64) are
+     * resent: beyond that we cannot tell a loss from a delayed report, and
+     * the window moves once the holes below are filled. */
+    uint64_t end = PC_MIN(p->next_unsent, p->una + 65);
+    for (uint64_t s = p->una; s < end && n < burst; s++) {
+      tx_slot_t *t = &p->tx[s & dp->mask];
+      if (t->sacked) continue;
+      uint64_t age = now - t->sent_ns;
+      /* A hole below a SACKed frame is resent after 2 RTTs, and again
+       * after 4 if that copy was lost too; otherwise the per-frame timer,
+       * which doubles at each resend, fires. */
+      if (age >= t->rto_ns || (s < p->high_sacked && age >= (t->retransmitted ? again : fast))) seqs[n++] = s;
+    }
+    if (n) work += (unsigned)send_slots(dp, peer, seqs, n, now);
+  }
+  if (p->ack_pending) {
+    send_ctl(dp, peer, PC_DP_ACK, now);
+    work++;
+  }
+  return work;
+}
+
+/* ------------------------------------------------------------------- rx */
+
+/* One RTT sample, from a frame sent once whose reception was reported as
+ * soon as it happened: the newest frame of a cumulative ACK that reports no
+ * holes (with holes, the ACK may have waited for a retransmission). There
+ * is no timestamp echo in the header; this is Karn's rule plus that. */
+static void rtt_sample(pc_dp_t *dp, peer_t *p, const tx_slot_t *t, uint64_t now) {
+  if (t->retransmitted || !t->sent_ns || now <= t->sent_ns) return;
+  uint64_t rtt = now - t->sent_ns;
+  p->srtt_ns = (7 * p->srtt_ns + rtt) / 8;
+  p->rto_ns = PC_MAX(dp->cfg.rto_min_ns, 4 * p->srtt_ns);
+}
+
+static void on_ack(pc_dp_t *dp, peer_t *p, const pc_dp_hdr_t *h, uint64_t now) {
+  uint64_t a = h->ack;
+  if (a > p->next_unsent) {
+    p->c.malformed++; /* acknowledges what was never sent: ignore it */
+    return;
+  }
+  if (a > p->una && h->sack == 0) rtt_sample(dp, p, &p->tx[(a - 1) & dp->mask], now);
+  while (p->una < a) {
+    tx_slot_t *t = &p->tx[p->una & dp->mask];
+    p->tx_used -= PC_MIN(p->tx_used, t->acct);
+    p->una++;
+  }
+  if (h->sack) {
+    for (unsigned i = 0; i < 64; i++) {
+      if (!(h->sack >> i & 1)) continue;
+      uint64_t s = a + 1 + i;
+      if (s >= p->next_unsent) break;
+      tx_slot_t *t = &p->tx[s & dp->mask];
+      t->sacked = true;
+      if (s > p->high_sacked) p->high_sacked = s;
+    }
+    p->rtx_scan_now = true;
+  }
+}
+
+/* Delivers one in-order DATA frame. */
+static void deliver_frame(pc_dp_t *dp, uint16_t peer, peer_t *p, const pc_dp_hdr_t *h, const uint8_t *pl,
+                          uint64_t now) {
+  if (h->frag_count == 1) {
+    if (p->reasm) {
+      reasm_evict(p);
+      p->c.malformed++;
+    }
+    size_t pos = 0;
+    uint32_t len;
+    const uint8_t *m;
+    while ((m = pc_dp_msgs_next(pl, h->payload_len, &pos, &len))) {
+      p->c.rx_msgs++;
+      dp->deliver(dp->user, peer, m, len);
+    }
+    return;
+  }
+  if (h->frag_index == 0) {
+    if (p->reasm) {
+      reasm_evict(p);
+      p->c.malformed++;
+    }
+    if (h->msg_len > dp->cfg.max_msg) {
+      p->c.malformed++;
+      pc_reject_note(PC_DEC_FRAME, PC_ERR_TOO_LARGE);
+      return;
+    }
+    if (!(p->reasm = malloc(h->msg_len))) {
+      p->c.rx_buf_full++;
+      return;
+    }
+    p->reasm_len = h->msg_len;
+    p->reasm_off = 0;
+    p->reasm_count = h->frag_count;
+    p->reasm_next = 0;
+    p->reasm_start_ns = now;
+  } else if (!p->reasm) {
+    return; /* the rest of an evicted message */
+  }
+  if (h->frag_index != p->reasm_next || h->frag_count != p->reasm_count || h->msg_len != p->reasm_len ||
+      h->payload_len > p->reasm_len - p->reasm_off) {
+    reasm_evict(p);
+    p->c.malformed++;
+    pc_reject_note(PC_DEC_FRAME, PC_ERR_RANGE);
+    return;
+  }
+  memcpy(p->reasm + p->reasm_off, pl, h->payload_len);
+  p->reasm_off += h->payload_len;
+  p->reasm_next++;
+  if (p->reasm_next == p->reasm_count) {
+    uint8_t *m = p->reasm;
+    p->reasm = NULL;
+    if (p->reasm_off == p->reasm_len) {
+      p->c.rx_msgs++;
+      dp->deliver(dp->user, peer, m, p->reasm_len);
+    } else {
+      p->c.malformed++;
+      p->c.reasm_evictions++;
+      pc_reject_note(PC_DEC_FRAME, PC_ERR_TRUNCATED);
+    }
+    free(m);
+  }
+}
+
+static void on_data(pc_dp_t *dp, uint16_t peer, peer_t *p, const pc_dp_hdr_t *h, const uint8_t *pl,
+                    uint64_t now) {
+  p->ack_pending = true;
+  if (h->seq < p->expected) {
+    p->c.replays++;
+    return;
+  }
+  if (h->seq - p->expected >= dp->cfg.window) {
+    p->c.out_of_window++;
+    return;
+  }
+  if (h->seq != p->expected) {
+    rx_slot_t *r = &p->rx[h->seq & dp->mask];
+    if (r->seq == h->seq) {
+      p->c.replays++;
+      return;
+    }
+    uint64_t held = p->rx_buffered + (p->reasm ? p->reasm_len : 0);
+    if (held + h->payload_len > dp->cfg.rx_buf_bytes) {
+      p->c.rx_buf_full++;
+      return;
+    }
+    if (!r->payload && !(r->payload = malloc(dp->cfg.frame_size))) {
+      p->c.rx_buf_full++;
+      return;
+    }
+    r->seq = h->seq;
+    r->h = *h;
+    memcpy(r->payload, pl, h->payload_len);
+    p->rx_buffered += h->payload_len;
+    return;
+  }
+  deliver_frame(dp, peer, p, h, pl, now);
+  p->expected++;
+  for (;;) {
+    rx_slot_t *r = &p->rx[p->expected & dp->mask];
+    if (r->seq != p->expected) break;
+    r->seq = 0;
+    p->rx_buffered -= r->h.payload_len;
+    deliver_frame(dp, peer, p, &r->h, r->payload, now);
+    p->expected++;
+  }
+}
+
+static void mark_up(peer_t *p) {
+  if (!p->up && established(p)) {
+    p->up = true;
+    p->c.link_up++;
+  }
+}
+
+static void rx_frame(pc_dp_t *dp, const uint8_t *f, uint32_t len, uint64_t now) {
+  pc_dp_counters_t *port = &dp->peers[dp->cfg.self].c;
+  port->rx_frames++;
+  port->rx_bytes += len;
+  if (dp->cfg.test_rx_drop_ppm && rng_next(&dp->drop_rng) % 1000000 < dp->cfg.test_rx_drop_ppm) {
+    port->test_dropped++;
+    return;
+  }
+  pc_dp_hdr_t h;
+  const uint8_t *pl;
+  if (pc_dp_frame_parse(f, len, &h, &pl) != 0) {
+    port->malformed++;
+    return;
+  }
+  if (h.src >= dp->cfg.n || h.src == dp->cfg.self || h.dst != dp->cfg.self) {
+    port->malformed++;
+    pc_reject_note(PC_DEC_FRAME, PC_ERR_RANGE);
+    return;
+  }
+  peer_t *p = &dp->peers[h.src];
+  if (pc_dp_frame_verify(f, len, p->rx_key) != 0) {
+    p->c.bad_mac++;
+    return;
+  }
+  p->c.rx_frames++;
+  p->c.rx_bytes += len;
+  /* Session rules (dataplane.h, "Sessions"). */
+  if (h.snd_epoch < p->peer_epoch) {
+    p->c.stale_epoch++;
+    return;
+  }
+  if (h.snd_epoch > p->peer_epoch) {
+    if (p->peer_epoch != 0) {
+      tx_reset(dp, p);
+      rx_reset(dp, p);
+      PC_INFO("dataplane: replica %u restarted (new session)", h.src);
+    }
+    p->peer_epoch = h.snd_epoch;
+    p->peer_knows_me = false;
+    p->hello_due = true;
+  }
+  if (h.rcv_epoch == dp->epoch) {
+    p->peer_knows_me = true;
+  } else {
+    /* The peer does not know our current session: tell it; nothing else
+     * from such a frame is trusted. */
+    p->hello_due = true;
+    if (h.type != PC_DP_HELLO) {
+      p->c.stale_epoch++;
+      return;
+    }
+  }
+  p->last_rx_ns = now;
+  mark_up(p);
+  if (h.type == PC_DP_HELLO) {
+    p->c.hellos_rx++;
+    if (h.rcv_epoch == dp->epoch && established(p)) on_ack(dp, p, &h, now);
+    return;
+  }
+  on_ack(dp, p, &h, now);
+  if (h.type == PC_DP_DATA) on_data(dp, h.src, p, &h, pl, now);
+}
+
+/* ----------------------------------------------------------- poll loop */
+
+void pc_dp_housekeeping(pc_dp_t *dp) {
+  uint64_t now = pc_now_ns();
+  dp->t->housekeeping(dp->t, now);
+  for (uint16_t i = 0; i < dp->cfg.n; i++) {
+    if (i == dp->cfg.self) continue;
+    peer_t *p = &dp->peers[i];
+    if (p->up && (now - p->last_rx_ns > dp->cfg.peer_timeout_ns || !dp->t->link_up(dp->t, i))) {
+      p->up = false;
+      p->peer_knows_me = false; /* re-handshake before data flows again */
+      p->c.link_down++;
+      PC_INFO("dataplane: replica %u down", i);
+    }
+    if (now - p->last_tx_ns >= dp->cfg.hello_ns && now - p->last_hello_ns >= dp->cfg.hello_ns) p->hello_due = true;
+    if (p->reasm && now - p->reasm_start_ns > dp->cfg.reasm_timeout_ns) reasm_evict(p);
+  }
+}
+
+int pc_dp_poll(pc_dp_t *dp, unsigned budget) {
+  pc_dp_rx_t rx[RX_BURST_MAX];
+  uint64_t now = pc_now_ns();
+  unsigned work = 0;
+  unsigned want = PC_MIN(PC_MAX(budget, 1u), (unsigned)dp->cfg.burst);
+  while (budget > 0) {
+    unsigned k = dp->t->rx_burst(dp->t, rx, PC_MIN(want, budget));
+    for (unsigned i = 0; i < k; i++) rx_frame(dp, rx[i].p, rx[i].len, now);
+    if (k) dp->t->rx_done(dp->t);
+    work += k;
+    budget -= PC_MIN(budget, k ? k : budget);
+  }
+  for (uint16_t i = 0; i < dp->cfg.n; i++)
+    if (i != dp->cfg.self) work += tx_peer(dp, i, now);
+  if (now >= dp->next_hk_ns) {
+    pc_dp_housekeeping(dp);
+    dp->next_hk_ns = now + HK_PERIOD_NS;
+  }
+  return (int)work;
+}
+
+void pc_dp_idle(unsigned idle_polls) {
+  if (idle_polls < 64) return;
+  if (idle_polls < 512) {
+#if defined(__x86_64__) || defined(__i386__)
+    for (int i = 0; i < 16; i++) __builtin_ia32_pause();
+#endif
+    return;
+  }
+  if (idle_polls < 1024) {
+    sched_yield();
+    return;
+  }
+  uint64_t ns = PC_MIN(200000ull, 10000ull * ((idle_polls - 1024) / 64 + 1));
+  pc_sleep_ns(ns);
+}
+
+void pc_dp_run(pc_dp_t *dp, const atomic_bool *stop) {
+  unsigned idle = 0;
+  /* acquire: pairs with the release store of whoever sets *stop */
+  while (!atomic_load_explicit(stop, memory_order_acquire)) {
+    if (pc_dp_poll(dp, 64) > 0)
+      idle = 0;
+    else
+      pc_dp_idle(++idle);
+  }
+}
+
+bool pc_dp_peer_up(const pc_dp_t *dp, uint16_t peer) {
+  return peer_ok(dp, peer) && dp->peers[peer].up && established(&dp->peers[peer]);
+}
+
+int pc_dp_counters(const pc_dp_t *dp, uint16_t peer, pc_dp_counters_t *out) {
+  if (peer >= dp->cfg.n) return PC_ERR_RANGE;
+  *out = dp->peers[peer].c;
+  return 0;
+}
+
+uint16_t pc_dp_n(const pc_dp_t *dp);
+uint16_t pc_dp_n(const pc_dp_t *dp) { return dp->cfg.n; }

@@ -1,0 +1,463 @@
+/* test_channel.c — channel logic over the in-process loop transport:
+ * sessions, coalescing, fragmentation up to 16 MiB, selective repeat under
+ * injected loss and corruption, replay and stale-session rejection, wrong
+ * keys, backpressure, restart of a peer, reassembly eviction. */
+#include <criterion/criterion.h>
+#include <stdlib.h>
+
+#include "tests/dataplane/dp_testlib.h"
+#include "tests/testutil.h"
+
+#define MAXN 4
+
+typedef struct {
+  uint16_t n;
+  pc_dp_loop_t *loop;
+  pc_dp_t *dp[MAXN];
+  pc_dp_cfg_t cfg[MAXN];
+  tl_rx_t rx[MAXN];
+  uint64_t sent[MAXN][MAXN]; /* messages queued s -> d */
+} cl_t;
+
+typedef void (*tweak_fn)(pc_dp_cfg_t *cfg);
+
+static void cl_make(cl_t *c, uint16_t n, tl_len_fn len_of, tweak_fn tweak) {
+  memset(c, 0, sizeof *c);
+  cr_assert_eq(pc_crypto_init(), 0);
+  c->n = n;
+  c->loop = pc_dp_loop_create(n, 8192);
+  cr_assert_not_null(c->loop);
+  for (uint16_t i = 0; i < n; i++) {
+    tl_cfg(&c->cfg[i], PC_DP_KIND_LOOP, i, n, 0);
+    c->cfg[i].loop = c->loop;
+    c->cfg[i].rto_min_ns = 1000000;
+    if (tweak) tweak(&c->cfg[i]);
+    c->rx[i].len_of = len_of;
+    c->dp[i] = pc_dp_create(&c->cfg[i], tl_deliver, &c->rx[i]);
+    cr_assert_not_null(c->dp[i]);
+  }
+}
+
+static void cl_free(cl_t *c) {
+  for (uint16_t i = 0; i < c->n; i++) pc_dp_destroy(c->dp[i]);
+  pc_dp_loop_destroy(c->loop);
+}
+
+static void cl_poll(cl_t *c) {
+  for (uint16_t i = 0; i < c->n; i++)
+    if (c->dp[i]) pc_dp_poll(c->dp[i], 512);
+}
+
+/* Queues as many of messages [sent, total) s -> d as backpressure allows. */
+static void feed(cl_t *c, uint16_t s, uint16_t d, uint64_t total, uint8_t *buf) {
+  while (c->sent[s][d] < total) {
+    uint64_t idx = c->sent[s][d];
+    size_t len = c->rx[d].len_of(idx);
+    tl_fill(buf, len, s, idx);
+    int rc = pc_dp_send(c->dp[s], d, buf, len);
+    if (rc == PC_ERR_FULL) return;
+    cr_assert_eq(rc, 0, "send: %s", pc_strerror(rc));
+    c->sent[s][d]++;
+  }
+}
+
+static void dump(cl_t *c) {
+  for (uint16_t i = 0; i < c->n; i++)
+    for (uint16_t j = 0; j < c->n; j++) {
+      pc_dp_counters_t k;
+      pc_dp_counters(c->dp[i], j, &k);
+      fprintf(stderr,
+              "dp%u/%u: txf %llu rxf %llu txm %llu rxm %llu mal %llu mac %llu rep %llu stale %llu oow %llu rtx %llu "
+              "evict %llu rxfull %llu ringfull %llu drop %llu up %llu down %llu hello %llu/%llu acks %llu\n",
+              i, j, (unsigned long long)k.tx_frames, (unsigned long long)k.rx_frames,
+              (unsigned long long)k.tx_msgs, (unsigned long long)k.rx_msgs, (unsigned long long)k.malformed,
+              (unsigned long long)k.bad_mac, (unsigned long long)k.replays, (unsigned long long)k.stale_epoch,
+              (unsigned long long)k.out_of_window, (unsigned long long)k.retransmits,
+              (unsigned long long)k.reasm_evictions, (unsigned long long)k.rx_buf_full,
+              (unsigned long long)k.ring_full, (unsigned long long)k.test_dropped, (unsigned long long)k.link_up,
+              (unsigned long long)k.link_down, (unsigned long long)k.hellos_tx, (unsigned long long)k.hellos_rx,
+              (unsigned long long)k.acks_tx);
+    }
+}
+
+/* Runs pairs s->d (flows[k][0] -> flows[k][1]) until every message of
+ * total arrived; fails after a generous wall-clock bound (a hang, not a
+ * performance check). */
+static void run_flows(cl_t *c, const uint16_t (*flows)[2], int nflows, uint64_t total, size_t maxlen) {
+  uint8_t *buf = malloc(maxlen ? maxlen : 1);
+  cr_assert_not_null(buf);
+  uint64_t deadline = pc_now_ns() + (getenv("TL_DEADLINE") ? 5ull : 120ull) * 1000000000ull;
+  for (;;) {
+    bool done = true;
+    for (int k = 0; k < nflows; k++) {
+      uint16_t s = flows[k][0], d = flows[k][1];
+      feed(c, s, d, total, buf);
+      if (c->rx[d].next[s] < total) done = false;
+    }
+    if (done) break;
+    cl_poll(c);
+    if (pc_now_ns() >= deadline) dump(c);
+    cr_assert_lt(pc_now_ns(), deadline, "stuck: flow 0 at %llu of %llu",
+                 (unsigned long long)c->rx[flows[0][1]].next[flows[0][0]], (unsigned long long)total);
+  }
+  free(buf);
+  for (uint16_t i = 0; i < c->n; i++) cr_assert_eq(c->rx[i].errors, 0, "%s", c->rx[i].first_error);
+}
+
+static size_t len_small(uint64_t idx) { return 1 + (idx * 37) % 200; }
+
+Test(channel, handshake_establishes_both_ways) {
+  cl_t c;
+  cl_make(&c, 2, len_small, NULL);
+  cr_assert(!pc_dp_peer_up(c.dp[0], 1));
+  for (int i = 0; i < 50; i++) cl_poll(&c);
+  cr_assert(pc_dp_peer_up(c.dp[0], 1));
+  cr_assert(pc_dp_peer_up(c.dp[1], 0));
+  cr_assert_neq(pc_dp_epoch(c.dp[0]), pc_dp_epoch(c.dp[1]));
+  pc_dp_counters_t k;
+  cr_assert_eq(pc_dp_counters(c.dp[0], 1, &k), 0);
+  cr_assert_eq(k.link_up, 1);
+  cr_assert_eq(k.bad_mac + k.malformed + k.stale_epoch, 0);
+  cl_free(&c);
+}
+
+Test(channel, small_messages_coalesced_in_order_both_ways) {
+  cl_t c;
+  cl_make(&c, 2, len_small, NULL);
+  const uint16_t flows[2][2] = {{0, 1}, {1, 0}};
+  uint64_t total = pc_test_iters(20000);
+  run_flows(&c, flows, 2, total, 256);
+  pc_dp_counters_t k;
+  pc_dp_counters(c.dp[0], 1, &k);
+  cr_assert_eq(k.tx_msgs, total);
+  uint64_t data_frames = k.tx_frames - k.hellos_tx - k.acks_tx;
+  cr_assert_lt(data_frames, total / 4, "coalescing: %llu data frames for %llu messages",
+               (unsigned long long)data_frames, (unsigned long long)total);
+  pc_dp_counters(c.dp[1], 0, &k);
+  cr_assert_eq(k.rx_msgs, total);
+  cl_free(&c);
+}
+
+/* Sizes around the frame capacity (1472 − 80 − 4 = 1388) and up to 16 MiB. */
+static const size_t sizes[] = {1, 2, 100, 1387, 1388, 1389, 1392, 1393, 2776, 2777, 4096,
+                               65536, 65537, 1 << 20, 3, (16u << 20) - 1, 16u << 20, 7};
+static size_t len_sizes(uint64_t idx) { return sizes[idx % PC_ARRAY_LEN(sizes)]; }
+
+Test(channel, messages_1B_to_16MiB_intact_in_order) {
+  cl_t c;
+  cl_make(&c, 2, len_sizes, NULL);
+  const uint16_t flows[1][2] = {{0, 1}};
+  run_flows(&c, flows, 1, PC_ARRAY_LEN(sizes), 16u << 20);
+  pc_dp_counters_t k;
+  pc_dp_counters(c.dp[1], 0, &k);
+  cr_assert_eq(k.rx_msgs, PC_ARRAY_LEN(sizes));
+  cr_assert_eq(k.reasm_evictions + k.malformed, 0);
+  cl_free(&c);
+}
+
+Test(channel, oversize_and_bad_peer_refused) {
+  cl_t c;
+  cl_make(&c, 2, len_small, NULL);
+  uint8_t b[4] = {0};
+  cr_assert_eq(pc_dp_send(c.dp[0], 0, b, 1), PC_ERR_RANGE);
+  cr_assert_eq(pc_dp_send(c.dp[0], 2, b, 1), PC_ERR_RANGE);
+  cr_assert_eq(pc_dp_send(c.dp[0], 1, b, (16u << 20) + 1), PC_ERR_TOO_LARGE);
+  cr_assert_eq(pc_dp_broadcast(c.dp[0], b, (16u << 20) + 1), PC_ERR_TOO_LARGE);
+  cl_free(&c);
+}
+
+static uint64_t loss_seed;
+static void tweak_loss(pc_dp_cfg_t *cfg) {
+  cfg->test_rx_drop_ppm = 50000; /* 5% */
+  cfg->test_seed = loss_seed + cfg->self;
+}
+static size_t len_mixed(uint64_t idx) {
+  static const size_t s[] = {10, 300, 5000, 200000, 1, 1500, 64};
+  return s[idx % PC_ARRAY_LEN(s)];
+}
+
+Test(channel, loss_injection_delivers_exactly_once) {
+  loss_seed = pc_test_seed(0x10551);
+  cl_t c;
+  cl_make(&c, 2, len_mixed, tweak_loss);
+  const uint16_t flows[2][2] = {{0, 1}, {1, 0}};
+  uint64_t total = pc_test_iters(700);
+  run_flows(&c, flows, 2, total, 200000);
+  pc_dp_counters_t k0, k1;
+  pc_dp_counters(c.dp[0], 0, &k0);
+  pc_dp_counters(c.dp[0], 1, &k1);
+  cr_assert_gt(k0.test_dropped, 0, "seed %llu", (unsigned long long)loss_seed);
+  cr_assert_gt(k1.retransmits, 0, "seed %llu", (unsigned long long)loss_seed);
+  pc_dp_counters(c.dp[1], 0, &k1);
+  cr_assert_eq(k1.rx_msgs, total, "seed %llu", (unsigned long long)loss_seed);
+  cl_free(&c);
+}
+
+/* Tamper: flip one bit in ~10% of frames (seeded). */
+static uint64_t flip_state;
+static bool tamper_flip(void *user, uint16_t from, uint16_t to, uint8_t *f, size_t *len) {
+  (void)user, (void)from, (void)to;
+  uint64_t r = pc_test_rand(&flip_state);
+  if (r % 10 == 0) f[(r >> 8) % *len] ^= (uint8_t)(1u << ((r >> 40) % 8));
+  return true;
+}
+
+Test(channel, corrupted_frames_rejected_and_recovered) {
+  uint64_t seed = pc_test_seed(0xb17f);
+  flip_state = seed;
+  cl_t c;
+  cl_make(&c, 2, len_mixed, NULL);
+  pc_dp_loop_tamper(c.loop, tamper_flip, NULL);
+  const uint16_t flows[1][2] = {{0, 1}};
+  uint64_t total = pc_test_iters(300);
+  run_flows(&c, flows, 1, total, 200000);
+  pc_dp_counters_t port, k;
+  pc_dp_counters(c.dp[1], 1, &port);
+  pc_dp_counters(c.dp[1], 0, &k);
+  cr_assert_gt(k.bad_mac + port.malformed, 0, "seed %llu", (unsigned long long)seed);
+  cr_assert_eq(k.rx_msgs, total);
+  cl_free(&c);
+}
+
+/* Tamper: keep copies of the first DATA frames 0 -> 1. */
+static uint8_t captured[16][2048];
+static size_t captured_len[16];
+static int ncaptured;
+static bool tamper_capture(void *user, uint16_t from, uint16_t to, uint8_t *f, size_t *len) {
+  (void)user;
+  if (from == 0 && to == 1 && f[5] == PC_DP_DATA && ncaptured < 16 && *len <= 2048) {
+    memcpy(captured[ncaptured], f, *len);
+    captured_len[ncaptured++] = *len;
+  }
+  return true;
+}
+
+Test(channel, replayed_frames_rejected_and_counted) {
+  ncaptured = 0;
+  cl_t c;
+  cl_make(&c, 2, len_small, NULL);
+  pc_dp_loop_tamper(c.loop, tamper_capture, NULL);
+  const uint16_t flows[1][2] = {{0, 1}};
+  run_flows(&c, flows, 1, 2000, 256);
+  cr_assert_gt(ncaptured, 0);
+  pc_dp_counters_t before, after;
+  pc_dp_counters(c.dp[1], 0, &before);
+  for (int i = 0; i < ncaptured; i++) cr_assert_eq(pc_dp_loop_inject(c.loop, 0, 1, captured[i], captured_len[i]), 0);
+  for (int i = 0; i < 10; i++) cl_poll(&c);
+  pc_dp_counters(c.dp[1], 0, &after);
+  cr_assert_eq(after.replays, before.replays + (uint64_t)ncaptured, "%llu -> %llu, %d injected",
+               (unsigned long long)before.replays, (unsigned long long)after.replays, ncaptured);
+  cr_assert_eq(c.rx[1].next[0], 2000);
+  cr_assert_eq(after.rx_msgs, before.rx_msgs);
+  cl_free(&c);
+}
+
+static void tweak_wrong_key(pc_dp_cfg_t *cfg) {
+  if (cfg->self == 1) {
+    uint8_t sk[64];
+    tl_key(77, cfg->peers[0].ed25519_pk, sk); /* replica 1 believes 0 has another key */
+  }
+}
+
+Test(channel, wrong_key_delivers_nothing) {
+  cl_t c;
+  cl_make(&c, 2, len_small, tweak_wrong_key);
+  uint8_t buf[256];
+  for (uint64_t i = 0; i < 100; i++) {
+    tl_fill(buf, len_small(i), 0, i);
+    cr_assert_eq(pc_dp_send(c.dp[0], 1, buf, len_small(i)), 0);
+  }
+  uint64_t until = pc_now_ns() + 300000000ull;
+  while (pc_now_ns() < until) cl_poll(&c);
+  pc_dp_counters_t k;
+  pc_dp_counters(c.dp[1], 0, &k);
+  cr_assert_gt(k.bad_mac, 0);
+  cr_assert_eq(k.rx_msgs, 0);
+  cr_assert_eq(c.rx[1].next[0], 0);
+  cr_assert(!pc_dp_peer_up(c.dp[1], 0));
+  cr_assert(!pc_dp_peer_up(c.dp[0], 1));
+  cl_free(&c);
+}
+
+static void tweak_small_buf(pc_dp_cfg_t *cfg) {
+  cfg->max_msg = 64 << 10;
+  cfg->tx_buf_bytes = 128 << 10;
+}
+
+Test(channel, backpressure_visible_and_released) {
+  cl_t c;
+  cl_make(&c, 3, len_small, tweak_small_buf);
+  uint8_t buf[60000] = {0};
+  int rc, sent = 0;
+  while ((rc = pc_dp_send(c.dp[0], 1, buf, sizeof buf)) == 0) sent++;
+  cr_assert_eq(rc, PC_ERR_FULL);
+  cr_assert_eq(sent, 2);
+  pc_dp_counters_t k;
+  pc_dp_counters(c.dp[0], 1, &k);
+  cr_assert_eq(k.tx_full, 1);
+  /* Broadcast is all or nothing: peer 2 gets nothing while peer 1 is full. */
+  uint64_t room2 = pc_dp_tx_room(c.dp[0], 2);
+  cr_assert_eq(pc_dp_broadcast(c.dp[0], buf, sizeof buf), PC_ERR_FULL);
+  cr_assert_eq(pc_dp_tx_room(c.dp[0], 2), room2);
+  uint64_t deadline = pc_now_ns() + 60ull * 1000000000ull;
+  while (!pc_dp_tx_idle(c.dp[0])) {
+    cl_poll(&c);
+    cr_assert_lt(pc_now_ns(), deadline);
+  }
+  cr_assert_eq(pc_dp_broadcast(c.dp[0], buf, sizeof buf), 0);
+  cl_free(&c);
+}
+
+Test(channel, config_rejected_as_a_whole) {
+  pc_dp_cfg_t cfg;
+  tl_cfg(&cfg, PC_DP_KIND_UDP, 0, 2, 40000);
+  cr_assert_eq(pc_dp_cfg_check(&cfg), 0);
+  cfg.window = 100;
+  cr_assert_eq(pc_dp_cfg_check(&cfg), PC_ERR_CONFIG);
+  tl_cfg(&cfg, PC_DP_KIND_UDP, 0, 2, 40000);
+  cfg.frame_size = 100;
+  cr_assert_eq(pc_dp_cfg_check(&cfg), PC_ERR_CONFIG);
+  tl_cfg(&cfg, PC_DP_KIND_UDP, 0, 2, 40000);
+  cfg.frame_size = 300;
+  cfg.max_msg = 64u << 20; /* needs > 65535 fragments */
+  cr_assert_eq(pc_dp_cfg_check(&cfg), PC_ERR_CONFIG);
+  tl_cfg(&cfg, PC_DP_KIND_UDP, 2, 2, 40000);
+  cr_assert_eq(pc_dp_cfg_check(&cfg), PC_ERR_CONFIG);
+  tl_cfg(&cfg, PC_DP_KIND_LOOP, 0, 2, 40000);
+  cr_assert_eq(pc_dp_cfg_check(&cfg), PC_ERR_CONFIG); /* loop without cfg.loop */
+  cr_assert_null(pc_dp_create(&cfg, tl_deliver, NULL));
+}
+
+/* Tamper: keep the first DATA frame 1 -> 0. */
+static uint8_t old_frame[2048];
+static size_t old_len;
+static bool tamper_keep_1to0(void *user, uint16_t from, uint16_t to, uint8_t *f, size_t *len) {
+  (void)user;
+  if (from == 1 && to == 0 && f[5] == PC_DP_DATA && !old_len && *len <= sizeof old_frame) {
+    memcpy(old_frame, f, *len);
+    old_len = *len;
+  }
+  return true;
+}
+
+Test(channel, restarted_peer_gets_new_session_and_old_frames_are_stale) {
+  old_len = 0;
+  cl_t c;
+  cl_make(&c, 2, len_small, NULL);
+  pc_dp_loop_tamper(c.loop, tamper_keep_1to0, NULL);
+  const uint16_t flows[2][2] = {{0, 1}, {1, 0}};
+  run_flows(&c, flows, 2, 500, 256);
+  cr_assert_gt(old_len, 0);
+  /* Replica 1 "restarts": new process state, new epoch. */
+  uint64_t old_epoch = pc_dp_epoch(c.dp[1]);
+  pc_dp_destroy(c.dp[1]);
+  pc_sleep_ns(2000); /* epochs carry microseconds: make the new one larger */
+  memset(&c.rx[1].next, 0, sizeof c.rx[1].next);
+  c.sent[0][1] = 0;
+  c.dp[1] = pc_dp_create(&c.cfg[1], tl_deliver, &c.rx[1]);
+  cr_assert_not_null(c.dp[1]);
+  cr_assert_gt(pc_dp_epoch(c.dp[1]), old_epoch);
+  /* Let the HELLOs run: messages queued before replica 0 learns of the new
+   * session would be framed for the old one and dropped (by design). */
+  for (int i = 0; i < 20; i++) cl_poll(&c);
+  const uint16_t flow01[1][2] = {{0, 1}};
+  run_flows(&c, flow01, 1, 300, 256);
+  cr_assert(pc_dp_peer_up(c.dp[0], 1));
+  pc_dp_counters_t before, after;
+  pc_dp_counters(c.dp[0], 1, &before);
+  cr_assert_eq(pc_dp_loop_inject(c.loop, 1, 0, old_frame, old_len), 0);
+  for (int i = 0; i < 5; i++) cl_poll(&c);
+  pc_dp_counters(c.dp[0], 1, &after);
+  cr_assert_eq(after.stale_epoch, before.stale_epoch + 1);
+  cr_assert_eq(after.rx_msgs, before.rx_msgs);
+  cl_free(&c);
+}
+
+/* Reassembly eviction: fragments after the first are lost until the
+ * receiver has evicted the partial message. */
+static pc_dp_t *evict_rx;
+static bool tamper_hold_fragments(void *user, uint16_t from, uint16_t to, uint8_t *f, size_t *len) {
+  (void)user, (void)len;
+  if (from != 0 || to != 1 || f[5] != PC_DP_DATA) return true;
+  pc_dp_counters_t k;
+  pc_dp_counters(evict_rx, 0, &k);
+  return k.reasm_evictions > 0 || pc_load_le16(f + 12) == 0; /* frag_index */
+}
+static size_t len_evict(uint64_t idx) { return idx == 0 ? 100000 : 50; }
+static void tweak_reasm(pc_dp_cfg_t *cfg) { cfg->reasm_timeout_ns = 20000000; }
+
+static uint64_t evict_got;
+static size_t evict_len;
+static void deliver_count(void *user, uint16_t peer, const uint8_t *m, size_t len) {
+  (void)user, (void)peer, (void)m;
+  evict_got++;
+  evict_len = len;
+}
+
+Test(channel, partial_message_evicted_after_timeout) {
+  cl_t c;
+  cl_make(&c, 2, len_evict, tweak_reasm);
+  pc_dp_destroy(c.dp[1]);
+  evict_got = 0;
+  c.dp[1] = pc_dp_create(&c.cfg[1], deliver_count, NULL);
+  evict_rx = c.dp[1];
+  pc_dp_loop_tamper(c.loop, tamper_hold_fragments, NULL);
+  uint8_t *buf = malloc(100000);
+  tl_fill(buf, 100000, 0, 0);
+  cr_assert_eq(pc_dp_send(c.dp[0], 1, buf, 100000), 0);
+  cr_assert_eq(pc_dp_send(c.dp[0], 1, buf, 50), 0);
+  uint64_t deadline = pc_now_ns() + 60ull * 1000000000ull;
+  while (evict_got == 0) {
+    cl_poll(&c);
+    cr_assert_lt(pc_now_ns(), deadline);
+  }
+  pc_dp_counters_t k;
+  pc_dp_counters(c.dp[1], 0, &k);
+  cr_assert_eq(k.reasm_evictions, 1);
+  cr_assert_eq(evict_got, 1);
+  cr_assert_eq(evict_len, 50); /* only the message after the evicted one */
+  free(buf);
+  cl_free(&c);
+}
+
+/* Frames forged by a holder of the channel key (a faulty peer). */
+Test(channel, key_holder_frames_out_of_window_and_bad_ack_counted) {
+  cl_t c;
+  cl_make(&c, 2, len_small, NULL);
+  for (int i = 0; i < 50; i++) cl_poll(&c);
+  cr_assert(pc_dp_peer_up(c.dp[1], 0));
+  uint8_t pk[32], sk0[64], tx[32], rx[32];
+  tl_key(0, pk, sk0);
+  tl_key(1, pk, (uint8_t[64]){0});
+  cr_assert_eq(pc_dp_derive_keys(0, sk0, 1, c.cfg[0].peers[1].ed25519_pk, tx, rx), 0);
+  uint8_t f[256];
+  pc_dp_hdr_t h = {0};
+  h.type = PC_DP_DATA;
+  h.src = 0;
+  h.dst = 1;
+  h.frag_count = 1;
+  h.snd_epoch = pc_dp_epoch(c.dp[0]);
+  h.rcv_epoch = pc_dp_epoch(c.dp[1]);
+  h.seq = 1 + c.cfg[1].window; /* next expected is 1 */
+  h.ack = 1;
+  h.msg_len = 1;
+  h.payload_len = 5;
+  pc_store_le32(f + PC_DP_HDR_SIZE, 1);
+  f[PC_DP_HDR_SIZE + 4] = 'x';
+  size_t len = pc_dp_frame_seal(f, &h, tx);
+  cr_assert_eq(pc_dp_loop_inject(c.loop, 0, 1, f, len), 0);
+  h.type = PC_DP_ACK;
+  h.seq = 0;
+  h.msg_len = 0;
+  h.payload_len = 0;
+  h.ack = 1000; /* acknowledges frames 1 never sent */
+  len = pc_dp_frame_seal(f, &h, tx);
+  cr_assert_eq(pc_dp_loop_inject(c.loop, 0, 1, f, len), 0);
+  pc_dp_poll(c.dp[1], 64);
+  pc_dp_counters_t k;
+  pc_dp_counters(c.dp[1], 0, &k);
+  cr_assert_eq(k.out_of_window, 1);
+  cr_assert_eq(k.malformed, 1);
+  cr_assert_eq(k.rx_msgs, 0);
+  cl_free(&c);
+}
