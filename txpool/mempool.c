@@ -64,6 +64,10 @@ struct pc_mempool {
   uint32_t count, cut;
   uint64_t bytes;
   uint64_t inserted, removed_decided, evicted_expired, evicted_superseded;
+  /* No pooled transaction expires below this height (a lower bound, made
+   * exact by each scan): most calls of pc_mempool_evict_expired return at
+   * once instead of visiting every sender. */
+  uint64_t min_expiry;
   sender_t **sv; /* scratch: owned senders during a cut (max_count) */
   entry_t **cand; /* scratch: candidates during a cut */
   uint32_t cand_cap;
@@ -226,6 +230,7 @@ pc_mempool_t *pc_mempool_create(const pc_mempool_cfg_t *cfg, const pc_tx_state_v
   if (!mp) goto nomem;
   mp->cfg = *cfg;
   if (!mp->cfg.max_senders) mp->cfg.max_senders = 2 * cfg->max_count;
+  mp->min_expiry = UINT64_MAX;
   if (view) {
     mp->view = *view;
     mp->has_view = true;
@@ -315,6 +320,7 @@ int pc_mempool_insert(pc_mempool_t *mp, const pc_tx_t *tx, uint64_t now_ns, pc_t
   e->hash = tx->hash;
   e->nonce = tx->nonce;
   e->expiry = tx->expiry_height;
+  if (e->expiry && e->expiry < mp->min_expiry) mp->min_expiry = e->expiry;
   e->arrival_ns = now_ns;
   e->len = (uint32_t)tx->raw_len;
   e->cut = false;
@@ -444,14 +450,18 @@ int pc_mempool_remove_decided(pc_mempool_t *mp, const uint8_t *batch, size_t len
 }
 
 int pc_mempool_evict_expired(pc_mempool_t *mp, uint64_t next_height) {
+  if (mp->min_expiry >= next_height) return 0;
   int left = 0;
+  uint64_t min_left = UINT64_MAX;
   for (uint32_t b = 0; b < mp->cfg.n_buckets; b++) {
     for (sender_t *s = mp->buckets[b].head, *next; s; s = next) {
       next = s->next; /* s may move to the empty list below */
       uint64_t first = UINT64_MAX;
       for (uint32_t i = 0; i < mp->slot_cap; i++) {
         entry_t *e = s->slots[i];
-        if (e && e->expiry && e->expiry < next_height && e->nonce < first) first = e->nonce;
+        if (!e || !e->expiry) continue;
+        if (e->expiry < next_height && e->nonce < first) first = e->nonce;
+        if (e->expiry >= next_height && e->expiry < min_left) min_left = e->expiry;
       }
       if (first == UINT64_MAX) continue;
       for (uint32_t i = 0; i < mp->slot_cap && s->slots; i++) {
@@ -464,6 +474,7 @@ int pc_mempool_evict_expired(pc_mempool_t *mp, uint64_t next_height) {
       }
     }
   }
+  mp->min_expiry = min_left; /* may stay low if a kept one was evicted as a successor: harmless */
   return left;
 }
 
