@@ -6,6 +6,7 @@
 
 #include <sodium.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "dataplane/dataplane.h"
@@ -66,6 +67,66 @@ static inline void tl_deliver(void *user, uint16_t peer, const uint8_t *msg, siz
                (unsigned long long)idx, len, want);
     r->errors++;
   }
+}
+
+/* tl_exchange: the body of one replica in a multi-process test (rx is the
+ * callback state given to pc_dp_create with tl_deliver). It sends
+ * messages 0..total-1 (sizes from len_of) to every other replica, polls
+ * until it has received total from each of them and everything it sent is
+ * acknowledged, then keeps answering for linger_ns so the peers' last ACKs
+ * get through. Returns 0 on success, 1 on a content error, 2 on timeout. */
+static inline int tl_exchange(pc_dp_t *dp, tl_rx_t *rx, uint16_t self, uint16_t n, uint64_t total,
+                              uint64_t timeout_ns, uint64_t linger_ns) {
+  tl_len_fn len_of = rx->len_of;
+  size_t maxlen = 0;
+  for (uint64_t i = 0; i < total; i++) maxlen = len_of(i) > maxlen ? len_of(i) : maxlen;
+  uint8_t *buf = malloc(maxlen ? maxlen : 1);
+  uint64_t sent[PC_MAX_REPLICAS] = {0};
+  uint64_t deadline = pc_now_ns() + timeout_ns;
+  unsigned idle = 0;
+  int rc = 0;
+  for (;;) {
+    bool done = true;
+    for (uint16_t p = 0; p < n; p++) {
+      if (p == self) continue;
+      while (sent[p] < total) {
+        size_t len = len_of(sent[p]);
+        tl_fill(buf, len, self, sent[p]);
+        if (pc_dp_send(dp, p, buf, len) != 0) break;
+        sent[p]++;
+      }
+      if (sent[p] < total || rx->next[p] < total) done = false;
+    }
+    if (done && pc_dp_tx_idle(dp)) break;
+    if (rx->errors) {
+      rc = 1;
+      break;
+    }
+    if (pc_now_ns() > deadline) {
+      fprintf(stderr, "replica %u: timeout (received", self);
+      for (uint16_t p = 0; p < n; p++) fprintf(stderr, " %llu", (unsigned long long)rx->next[p]);
+      fprintf(stderr, ", tx idle %d)\n", pc_dp_tx_idle(dp));
+      rc = 2;
+      break;
+    }
+    if (pc_dp_poll(dp, 256) > 0)
+      idle = 0;
+    else
+      pc_dp_idle(++idle);
+  }
+  uint64_t end = pc_now_ns() + linger_ns;
+  while (rc == 0 && pc_now_ns() < end) {
+    if (pc_dp_poll(dp, 256) > 0)
+      idle = 0;
+    else
+      pc_dp_idle(++idle);
+  }
+  if (rx->errors) {
+    fprintf(stderr, "replica %u: %s\n", self, rx->first_error);
+    rc = 1;
+  }
+  free(buf);
+  return rc;
 }
 
 #endif
