@@ -535,19 +535,31 @@ void pbft_answer_decided(pbft_t *s, uint16_t to, uint64_t h) {
 /* --------------------------------------------------------------- receiving */
 
 /* Common window checks for messages about one sequence number. */
+/* Returns 1 (ignore quietly) for a straggler about a height decided here
+ * and still in the log (a slow replica's vote: it gets the other votes
+ * anyway). Below the low watermark the message is stale: rejected, and
+ * its sender, evidently behind, gets the DECISION (once per height). */
 static int window_check(pbft_t *s, uint16_t from, uint64_t seq, pbft_slot_t **out) {
   if (seq < s->next) {
-    pbft_answer_decided(s, from, seq);
+    if (seq >= pbft_base(s)) return 1;
+    if (s->answered[from] < seq) {
+      s->answered[from] = seq;
+      pbft_answer_decided(s, from, seq);
+    }
     return pc_cons_reject(PC_ERR_EXPIRED);
   }
-  pbft_slot_t *x = pbft_slot(s, seq);
-  if (!x) {
-    if (seq > s->seen_high) {
-      s->seen_high = seq; /* someone is far ahead: catch up */
+  /* a primary pre-prepares seq only below its next + W, so whoever works
+   * on seq has decided seq − W: if that is beyond us, catch up */
+  if (seq >= s->next + s->W && seq - s->W > s->seen_high) {
+    bool was_behind = s->seen_high >= s->next;
+    s->seen_high = seq - s->W;
+    if (!was_behind && s->started) {
       send_dec_req(s, from);
+      s->req_at = s->now + s->cfg.base_timeout_ns;
     }
-    return pc_cons_reject(PC_ERR_RANGE);
   }
+  pbft_slot_t *x = pbft_slot(s, seq);
+  if (!x) return pc_cons_reject(PC_ERR_RANGE);
   *out = x;
   return 0;
 }
@@ -558,14 +570,14 @@ static int on_pre_prepare(pbft_t *s, uint16_t from, const pc_msg_hdr_t *hd, pc_r
   if (from != pc_pbft_primary(hd->round, s->n)) return pc_cons_reject(PC_ERR_INVALID);
   pbft_slot_t *x;
   int err = window_check(s, from, hd->height, &x);
-  if (err) return err;
+  if (err) return err < 0 ? err : 0;
   if (hd->height <= s->max_issued || hd->height > s->stable_h + s->L) return pc_cons_reject(PC_ERR_RANGE);
   pc_pbft_pp_t pp;
   if ((err = pc_pbft_pp_decode(r, hd, s->cfg.batch_max_bytes, &pp))) return err;
   if (pp.block.creator != from) return pc_cons_reject(PC_ERR_INVALID);
   pc_hash_t id;
   pc_block_id(&pp.block, &id);
-  if (x->decided) return pc_cons_reject(PC_ERR_DUPLICATE);
+  if (x->decided) return 0; /* decided already (emitted once the lower heights are) */
   if (x->pp && x->pp_view == hd->round) return pc_cons_reject(pc_hash_equal(&x->pp_id, &id) ? PC_ERR_DUPLICATE : PC_ERR_INVALID);
   if (pbft_tally_voted(x, hd->round, PC_PHASE_PREPARE, from)) return pc_cons_reject(PC_ERR_DUPLICATE);
   s->st.verifies++;
@@ -584,14 +596,14 @@ static int on_pre_prepare(pbft_t *s, uint16_t from, const pc_msg_hdr_t *hd, pc_r
 static int on_vote(pbft_t *s, uint16_t from, const pc_msg_hdr_t *hd, pc_reader_t *r, uint8_t phase) {
   pbft_slot_t *x;
   int err = window_check(s, from, hd->height, &x);
-  if (err) return err;
+  if (err) return err < 0 ? err : 0;
   if (hd->round > s->view + 2) return pc_cons_reject(PC_ERR_RANGE);
   if (phase == PC_PHASE_PREPARE && hd->round < s->view) return pc_cons_reject(PC_ERR_EXPIRED);
   if (phase == PC_PHASE_PREPARE && from == pc_pbft_primary(hd->round, s->n)) return pc_cons_reject(PC_ERR_INVALID);
   pc_hash_t id;
   uint8_t sig[PC_SIG_SIZE];
   if ((err = pc_pbft_vote_decode(r, &id, sig))) return err;
-  if (x->decided) return pc_cons_reject(PC_ERR_DUPLICATE);
+  if (x->decided) return 0; /* a straggler: decided here, the decision is being emitted */
   if (pbft_tally_voted(x, hd->round, phase, from)) return pc_cons_reject(PC_ERR_DUPLICATE);
   s->st.verifies++;
   if (pc_signer_vote_verify(&s->cfg.signer, from, sig, s->cfg.chain_id, PC_PROTO_PBFT, phase, hd->height, hd->round,
@@ -607,10 +619,11 @@ static int on_decision(pbft_t *s, uint16_t from, const pc_msg_hdr_t *hd, pc_read
   int err = pc_msg_decision_decode(r, hd, &d);
   if (err) return err;
   if (d.cert->protocol != PC_PROTO_PBFT || d.cert->kind != PC_CERT_COMMIT) return pc_cons_reject(PC_ERR_INVALID);
-  if (hd->height < s->next) return pc_cons_reject(PC_ERR_DUPLICATE);
+  if (hd->height < s->next) return 0; /* have it already (answers can cross) */
   pbft_slot_t *x = pbft_slot(s, hd->height);
   if (!x) return pc_cons_reject(PC_ERR_RANGE);
-  if (x->decided && pbft_blk_find(x, &x->dec_id) && pbft_blk_find(x, &x->dec_id)->has_batch) return pc_cons_reject(PC_ERR_DUPLICATE);
+  pbft_blk_t *have = x->decided ? pbft_blk_find(x, &x->dec_id) : NULL;
+  if (have && have->has_batch) return 0; /* decided here, emitted once lower heights are */
   if ((err = pbft_cert_check(s, d.cert, PC_CERT_COMMIT))) return pc_cons_reject(err);
   pc_hash_t id;
   pc_block_id(&d.block, &id);
@@ -835,6 +848,7 @@ static void pbft_destroy(pc_consensus_t *c) {
   free(s->vc_msg);
   free(s->vc_len);
   free(s->vc_view);
+  free(s->answered);
   free(s->nv_msg);
   free(s->stable_cert);
   free(s->tmp_cert);
@@ -867,9 +881,10 @@ static pc_consensus_t *pbft_create(const pc_consensus_config_t *cfg, const pc_co
   s->vc_msg = calloc(s->n, sizeof *s->vc_msg);
   s->vc_len = calloc(s->n, sizeof *s->vc_len);
   s->vc_view = calloc(s->n, sizeof *s->vc_view);
+  s->answered = calloc(s->n, sizeof *s->answered);
   s->tmp_cert = malloc(sizeof *s->tmp_cert);
   s->tmp_cert2 = malloc(sizeof *s->tmp_cert2);
-  if (!s->slots || !s->vc_msg || !s->vc_len || !s->vc_view || !s->tmp_cert || !s->tmp_cert2) {
+  if (!s->slots || !s->vc_msg || !s->vc_len || !s->vc_view || !s->answered || !s->tmp_cert || !s->tmp_cert2) {
     PC_ERROR("pbft: out of memory");
     pbft_destroy((pc_consensus_t *)s);
     return NULL;

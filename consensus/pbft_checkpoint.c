@@ -147,7 +147,8 @@ int pbft_on_checkpoint(pbft_t *s, const pc_msg_hdr_t *hd, pc_reader_t *r) {
   if (err) return pc_cons_reject(err);
   uint64_t h = hd->height;
   if (hd->round != 0 || h % s->K) return pc_cons_reject(PC_ERR_INVALID);
-  if (h <= s->stable_h) return pc_cons_reject(PC_ERR_EXPIRED);
+  if (h == s->stable_h) return 0; /* a straggler for the checkpoint just made stable */
+  if (h < s->stable_h) return pc_cons_reject(PC_ERR_EXPIRED);
   if (h > s->stable_h + 2 * s->L) return pc_cons_reject(PC_ERR_RANGE);
   if (ckpt_voted(s, h, hd->sender)) return pc_cons_reject(PC_ERR_DUPLICATE);
   pc_hash_t d;

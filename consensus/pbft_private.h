@@ -220,6 +220,7 @@ typedef struct pbft {
     pc_hash_t root;
   } roots[PBFT_ROOT_RING];
   uint64_t last_executed;
+  uint64_t *answered;     /* per sender: highest stale height answered with a DECISION */
   uint64_t seen_high;     /* highest sequence number known decided elsewhere (catch-up target) */
   uint64_t req_at;        /* next DEC-REQ retry time */
   uint16_t req_peer;
