@@ -106,6 +106,8 @@ static int check_cluster(const pc_cluster_t *c, vctx_t *v) {
     uint32_t ln = v->replica_line[i];
     if (r->id != i) return vfail(v, ln, "replica %u has id %u: ids must equal their index 0..n-1", i, r->id);
     if (r->port == 0) return vfail(v, ln, "replica %u has port 0: use 1..65535", i);
+    if (!(r->ip[0] | r->ip[1] | r->ip[2] | r->ip[3]))
+      return vfail(v, ln, "replica %u has ip 0.0.0.0: give the address its peers send to", i);
     if (crypto_core_ed25519_is_valid_point(r->pubkey) != 1)
       return vfail(v, ln, "replica %u: key is not a valid Ed25519 public key (copy it from the keygen output)", i);
     for (unsigned j = 0; j < i; j++) {

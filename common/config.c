@@ -494,12 +494,13 @@ int pc_conf_parse_file(pc_conf_t *c, const char *path) {
     snprintf(c->err, sizeof c->err, "%s: out of memory", c->file);
     return PC_ERR_NOMEM;
   }
+  errno = 0;
   size_t n = fread(buf, 1, PC_CONF_FILE_MAX + 1, f);
-  int rd_err = ferror(f);
+  int rd_err = ferror(f) ? (errno ? errno : EIO) : 0;
   fclose(f);
   int rc;
   if (rd_err) {
-    snprintf(c->err, sizeof c->err, "%s: read error", c->file);
+    snprintf(c->err, sizeof c->err, "%s: cannot read: %s", c->file, strerror(rd_err));
     pc_reject_note(PC_DEC_CONFIG, PC_ERR_IO);
     rc = PC_ERR_IO;
   } else {

@@ -180,7 +180,7 @@ const char *pc_conf_suggest(const char *word, const char *const *known, unsigned
  *                (1..65535); all required
  *   [plugins]    name = BLAKE2b-256 hex, ≤ PC_CLUSTER_PLUGINS_MAX
  * Whole-file rules: replica ids dense (0..n−1) and unique, public keys
- * unique, (ip, port) unique. D = 2W; quorum q = ⌈(n+f+1)/2⌉. */
+ * valid Ed25519 points and unique, (ip, port) unique, ip not 0.0.0.0. D = 2W; quorum q = ⌈(n+f+1)/2⌉. */
 
 #define PC_CLUSTER_PLUGINS_MAX 32
 #define PC_CLUSTER_WINDOW_MAX 1024

@@ -201,10 +201,12 @@ int pc_coremap_numa_warning(const pc_topo_t *t, int port_node, const pc_coreset_
   pc_coreset_clear(&remote);
   pc_coreset_clear(&local);
   int other = -1;
+  bool several = false; /* remote cores on more than one node */
   for (int c = pc_coreset_next(cores, 0); c >= 0; c = pc_coreset_next(cores, (unsigned)c + 1)) {
     int node = pc_topo_core_numa(t, (unsigned)c);
     if (node >= 0 && node != port_node) {
       pc_coreset_add(&remote, (unsigned)c);
+      if (other >= 0 && node != other) several = true;
       if (other < 0) other = node;
     }
   }
@@ -213,15 +215,19 @@ int pc_coremap_numa_warning(const pc_topo_t *t, int port_node, const pc_coreset_
   pc_topo_cores(t, &all);
   for (int c = pc_coreset_next(&all, 0); c >= 0; c = pc_coreset_next(&all, (unsigned)c + 1))
     if (pc_topo_core_numa(t, (unsigned)c) == port_node) pc_coreset_add(&local, (unsigned)c);
-  char rl[128], ll[128];
+  char rl[128], ll[128], where[32];
   pc_coreset_format(&remote, rl, sizeof rl);
   pc_coreset_format(&local, ll, sizeof ll);
+  if (several)
+    snprintf(where, sizeof where, "other NUMA nodes");
+  else
+    snprintf(where, sizeof where, "NUMA node %d", other);
   snprintf(msg, len,
-           "port on NUMA node %d is polled by cores %s on NUMA node %d: every packet's descriptors and buffers "
+           "port on NUMA node %d is polled by cores %s on %s: every packet's descriptors and buffers "
            "(allocated on the port's node) are then a remote memory access, typically 1.5-2x the latency of a "
            "local one, paid per packet, and they load the link between sockets; poll it from cores of node %d "
            "(%s) or move the port",
-           port_node, rl, other, port_node, ll[0] ? ll : "none");
+           port_node, rl, where, port_node, ll[0] ? ll : "none");
   return 1;
 }
 

@@ -273,6 +273,10 @@ Test(cluster, duplicate_keys) {
   free(t);
 }
 
+Test(cluster, unspecified_address) {
+  ASSERT_EDIT_FAILS("[replica 1]", "ip = 10.0.0.1", "ip = 0.0.0.0", "replica 1 has ip 0.0.0.0");
+}
+
 Test(cluster, duplicate_address) {
   ASSERT_EDIT_FAILS("[replica 3]", "port = 7003", "port = 7001",
                     "replica 3 has the same address 10.0.0.1:7001 as replica 1: change its ip or port");

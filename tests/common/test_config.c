@@ -365,6 +365,11 @@ Test(config_parser, missing_file) {
   cr_assert(strstr(conf->err, "/nonexistent/x.conf: cannot open"), "%s", conf->err);
 }
 
+Test(config_parser, directory_is_a_read_error) {
+  cr_assert_eq(pc_conf_parse_file(conf, "/tmp"), PC_ERR_IO);
+  cr_assert(strstr(conf->err, "/tmp: cannot read: Is a directory"), "%s", conf->err);
+}
+
 Test(config_parser, long_file_name_keeps_its_tail) {
   char name[300];
   memset(name, 'd', sizeof name);

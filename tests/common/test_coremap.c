@@ -217,6 +217,17 @@ Test(coremap, numa_warning_names_only_remote_cores) {
   cr_assert(strstr(msg, "polled by cores 2-3 on NUMA node 0"), "%s", msg);
 }
 
+Test(coremap, numa_warning_with_several_remote_nodes) {
+  pc_topo_t *t4 = pc_topo_open("pack:4 [numa] core:2 pu:1"); /* nodes 0..3, two CPUs each */
+  cr_assert_not_null(t4);
+  pc_coreset_t cores;
+  char msg[512];
+  pc_coreset_parse("1-5", &cores, NULL);
+  cr_assert_eq(pc_coremap_numa_warning(t4, 0, &cores, msg, sizeof msg), 1);
+  cr_assert(strstr(msg, "polled by cores 2-5 on other NUMA nodes"), "%s", msg);
+  pc_topo_close(t4);
+}
+
 Test(coremap, no_numa_warning_when_local_or_unknown) {
   pc_coreset_t cores;
   char msg[512] = "junk";
