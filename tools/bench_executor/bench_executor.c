@@ -1,0 +1,360 @@
+/* bench_executor — throughput of each scheduler against serial execution of
+ * the same blocks, measured in the same run.
+ *
+ *   bench_executor [-w max_workers] [-b blocks] [-n txs_per_block] [-k workload_substring]
+ *
+ * Workloads (1000-transaction blocks by default, all transactions declare
+ * their keys; the optimistic scheduler ignores declarations for scheduling):
+ *   transfer-{uniform,zipf}-A  token transfers between A accounts (A = 2, 10,
+ *                              100, 1k, 10k; Zipf s = 1.1), each sender's
+ *                              nonce chain included
+ *   counter                    every transaction adds to one hot key (100% conflict)
+ *   kvput                      puts of distinct names by distinct senders
+ *   compute-Xus                compute calls of ~X µs (X = 1, 10, 100;
+ *                              iterations calibrated at start)
+ * For each workload: serial, then taskset, dag and optimistic with 1..W
+ * workers (fallback to serial enabled, as in production). Only pc_exec_run
+ * is timed; every run starts from the same state and commits each block.
+ * Prints transactions per second, the ratio to serial, and how many blocks
+ * fell back to serial. Then the scheduling overhead per transaction: the
+ * extra time per transaction over serial on compute calls of 0 iterations
+ * with one worker and no fallback.
+ */
+#include <getopt.h>
+#include <hwloc.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "executor/executor.h"
+
+static unsigned g_blocks = 4, g_ntx = 1000, g_maxw = 0;
+static const char *g_only;
+
+static uint64_t rnd(uint64_t *s) {
+  uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+static void bacct(uint8_t out[32], uint32_t id) {
+  memset(out, 0, 32);
+  pc_store_le32(out, id);
+  out[31] = 0xbe;
+}
+
+/* ------------------------------------------------------------ workloads */
+
+typedef struct {
+  pc_tx_t *tx;      /* g_blocks × g_ntx */
+  uint8_t *mem;     /* args and keys */
+  size_t used, cap;
+  uint32_t n_accounts; /* funded accounts */
+} work_t;
+
+static uint8_t *wmem(work_t *w, const void *p, size_t n) {
+  if (w->used + n > w->cap) {
+    fprintf(stderr, "bench: workload arena too small\n");
+    exit(1);
+  }
+  uint8_t *d = w->mem + w->used;
+  memcpy(d, p, n);
+  w->used += n;
+  return d;
+}
+
+static void hash_tx(pc_tx_t *t, uint64_t salt) {
+  uint8_t b[48];
+  memcpy(b, t->sender, 32);
+  pc_store_le64(b + 32, t->nonce);
+  pc_store_le64(b + 40, salt);
+  pc_hash_blake2b(&t->hash, b, sizeof b);
+}
+
+static pc_tx_t *new_tx(work_t *w, size_t i, uint32_t sender, uint64_t nonce, const char *c, const char *m,
+                       const void *args, size_t alen) {
+  pc_tx_t *t = &w->tx[i];
+  memset(t, 0, sizeof *t);
+  bacct(t->sender, sender);
+  t->nonce = nonce;
+  snprintf(t->contract, sizeof t->contract, "%s", c);
+  snprintf(t->method, sizeof t->method, "%s", m);
+  t->args = wmem(w, args, alen);
+  t->args_len = (uint32_t)alen;
+  t->declared = true;
+  hash_tx(t, i);
+  return t;
+}
+
+static void declare_w(work_t *w, pc_tx_t *t, const void *k, size_t kl) {
+  t->writes[t->n_writes++] = (pc_tx_key_t){wmem(w, k, kl), (uint16_t)kl};
+}
+
+static void work_init(work_t *w) {
+  memset(w, 0, sizeof *w);
+  w->tx = calloc((size_t)g_blocks * g_ntx, sizeof *w->tx);
+  w->cap = (size_t)g_blocks * g_ntx * 160;
+  w->mem = malloc(w->cap);
+  if (!w->tx || !w->mem) {
+    fprintf(stderr, "bench: out of memory\n");
+    exit(1);
+  }
+}
+
+static void work_free(work_t *w) {
+  free(w->tx);
+  free(w->mem);
+}
+
+static void gen_transfers(work_t *w, uint32_t accounts, bool zipf, uint64_t seed) {
+  double *cdf = NULL;
+  if (zipf) {
+    cdf = malloc(sizeof *cdf * accounts);
+    double sum = 0;
+    for (uint32_t k = 0; k < accounts; k++) sum += 1.0 / pow(k + 1, 1.1);
+    double acc = 0;
+    for (uint32_t k = 0; k < accounts; k++) cdf[k] = (acc += 1.0 / pow(k + 1, 1.1) / sum);
+  }
+  uint64_t *nonce = calloc(accounts, sizeof *nonce);
+  for (size_t i = 0; i < (size_t)g_blocks * g_ntx; i++) {
+    uint32_t pick[2];
+    for (int j = 0; j < 2; j++) {
+      if (zipf) {
+        double u = (double)(rnd(&seed) >> 11) / 9007199254740992.0;
+        uint32_t lo = 0, hi = accounts - 1;
+        while (lo < hi) {
+          uint32_t mid = (lo + hi) / 2;
+          if (cdf[mid] < u)
+            lo = mid + 1;
+          else
+            hi = mid;
+        }
+        pick[j] = lo;
+      } else {
+        pick[j] = (uint32_t)(rnd(&seed) % accounts);
+      }
+    }
+    uint8_t a[40], k[PC_TOKEN_BALANCE_KEY_LEN], who[32];
+    bacct(a, pick[1]);
+    pc_store_le64(a + 32, 1);
+    pc_tx_t *t = new_tx(w, i, pick[0], nonce[pick[0]]++, "token", "transfer", a, 40);
+    bacct(who, pick[0]);
+    pc_token_balance_key(k, who);
+    declare_w(w, t, k, sizeof k);
+    bacct(who, pick[1]);
+    pc_token_balance_key(k, who);
+    declare_w(w, t, k, sizeof k);
+  }
+  w->n_accounts = accounts;
+  free(cdf);
+  free(nonce);
+}
+
+/* one fresh sender per transaction: no nonce conflicts */
+static uint32_t fresh_sender(size_t i) { return 0x100000u + (uint32_t)i; }
+
+static void gen_counter(work_t *w) {
+  for (size_t i = 0; i < (size_t)g_blocks * g_ntx; i++) {
+    uint8_t d[8];
+    pc_store_le64(d, 1);
+    declare_w(w, new_tx(w, i, fresh_sender(i), 0, "counter", "add", d, 8), "n", 1);
+  }
+}
+
+static void gen_kvput(work_t *w) {
+  for (size_t i = 0; i < (size_t)g_blocks * g_ntx; i++) {
+    uint8_t a[2 + 12 + 32], k[13];
+    int nl = snprintf((char *)k + 1, 12, "n%zu", i);
+    k[0] = 'e';
+    pc_store_le16(a, (uint16_t)nl);
+    memcpy(a + 2, k + 1, (size_t)nl);
+    memset(a + 2 + nl, 0x5a, 32);
+    declare_w(w, new_tx(w, i, fresh_sender(i), 0, "kv", "put", a, 2 + (size_t)nl + 32), k, (size_t)nl + 1);
+  }
+}
+
+static void gen_compute(work_t *w, uint32_t iters) {
+  for (size_t i = 0; i < (size_t)g_blocks * g_ntx; i++) {
+    uint8_t a[36];
+    pc_store_le32(a, iters);
+    memset(a + 4, (int)i, 32);
+    new_tx(w, i, fresh_sender(i), 0, "compute", "run", a, 36);
+  }
+}
+
+/* ------------------------------------------------------------ measuring */
+
+typedef struct {
+  double secs;
+  unsigned fallbacks;
+  pc_hash_t last_root;
+} meas_t;
+
+/* executors are made once per (scheduler, workers, fallback) and reused:
+ * creating one loads the hwloc topology, which is slow and disturbs the
+ * other core (dlopen/munmap TLB shootdowns) */
+static pc_executor_t *g_exec[PC_SCHED_COUNT][PC_EXEC_WORKERS_MAX + 1][2];
+
+static pc_executor_t *get_exec(pc_sched_t s, unsigned workers, bool fallback) {
+  pc_executor_t **slot = &g_exec[s][workers][fallback];
+  if (!*slot) {
+    pc_exec_config_t cfg = {.sched = s, .n_workers = workers, .no_fallback = !fallback};
+    *slot = pc_exec_create(&cfg);
+    if (!*slot) exit(1);
+  }
+  return *slot;
+}
+
+static int measure(const work_t *w, pc_sched_t s, unsigned workers, bool fallback, meas_t *out) {
+  pc_executor_t *e = get_exec(s, workers, fallback);
+  pc_memstate_t *m = pc_memstate_create();
+  if (!e || !m) return -1;
+  pc_exec_state_t st = pc_memstate_iface(m);
+  for (uint32_t a = 0; a < w->n_accounts; a++) {
+    uint8_t who[32], k[PC_TOKEN_BALANCE_KEY_LEN], sk[64], v[8];
+    bacct(who, a);
+    pc_token_balance_key(k, who);
+    int n = pc_exec_state_key(sk, sizeof sk, "token", k, sizeof k);
+    pc_store_le64(v, 1ull << 40);
+    pc_memstate_put(m, sk, (size_t)n, v, 8);
+  }
+  out->secs = 0;
+  out->fallbacks = 0;
+  for (unsigned b = 0; b < g_blocks; b++) {
+    pc_exec_block_t blk = {.height = b + 1, .time_us = b + 1, .txs = w->tx + (size_t)b * g_ntx, .n_txs = g_ntx};
+    pc_exec_result_t r;
+    uint64_t t0 = pc_now_ns();
+    int rc = pc_exec_run(e, &st, &blk, &r);
+    out->secs += (double)(pc_now_ns() - t0) / 1e9;
+    if (rc) return rc;
+    for (size_t i = 0; i < r.n_receipts; i++)
+      if (r.receipts[i].status != PC_TX_OK) {
+        fprintf(stderr, "bench: tx %zu of block %u failed (%s): workload bug\n", i, b, pc_tx_status_name(r.receipts[i].status));
+        return -1;
+      }
+    if (r.ran == PC_SCHED_SERIAL && s != PC_SCHED_SERIAL) out->fallbacks++;
+    if ((rc = pc_exec_commit(e, &st, &r))) return rc;
+    out->last_root = r.exec_root;
+  }
+  pc_memstate_destroy(m);
+  return 0;
+}
+
+static bool wanted(const char *name) { return !g_only || strstr(name, g_only); }
+
+static void run_workload(const char *name, const work_t *w) {
+  meas_t ser;
+  if (measure(w, PC_SCHED_SERIAL, 1, true, &ser)) exit(1);
+  double total = (double)g_blocks * g_ntx;
+  printf("%-22s %-10s %2s %10.0f tx/s  1.00x\n", name, "serial", "-", total / ser.secs);
+  static const pc_sched_t sch[] = {PC_SCHED_TASKSET, PC_SCHED_DAG, PC_SCHED_OPTIMISTIC};
+  for (size_t k = 0; k < 3; k++)
+    for (unsigned wk = 1; wk <= g_maxw; wk++) {
+      meas_t m;
+      if (measure(w, sch[k], wk, true, &m)) exit(1);
+      if (!pc_hash_equal(&m.last_root, &ser.last_root)) {
+        fprintf(stderr, "bench: %s %s with %u workers: execution root differs from serial!\n", name,
+                pc_sched_name(sch[k]), wk);
+        exit(1);
+      }
+      char fb[48] = "";
+      if (m.fallbacks) snprintf(fb, sizeof fb, "  (%u/%u blocks fell back to serial)", m.fallbacks, g_blocks);
+      printf("%-22s %-10s %2u %10.0f tx/s  %.2fx%s\n", name, pc_sched_name(sch[k]), wk, total / m.secs,
+             ser.secs / m.secs, fb);
+    }
+  fflush(stdout);
+}
+
+static double calibrate_ns_per_iter(void) {
+  pc_hash_t h = {{0}};
+  uint64_t t0 = pc_now_ns();
+  for (int i = 0; i < 200000; i++) pc_hash_blake2b(&h, h.b, 32);
+  double ns = (double)(pc_now_ns() - t0) / 200000.0;
+  return ns > 1 ? ns : 1;
+}
+
+int main(int argc, char **argv) {
+  int c;
+  while ((c = getopt(argc, argv, "w:b:n:k:")) != -1) {
+    switch (c) {
+      case 'w': g_maxw = (unsigned)atoi(optarg); break;
+      case 'b': g_blocks = (unsigned)atoi(optarg); break;
+      case 'n': g_ntx = (unsigned)atoi(optarg); break;
+      case 'k': g_only = optarg; break;
+      default:
+        fprintf(stderr, "usage: %s [-w max_workers] [-b blocks] [-n txs_per_block] [-k workload_substring]\n", argv[0]);
+        return 2;
+    }
+  }
+  if (!g_blocks || !g_ntx) return 2;
+  pc_log_set_level(PC_LOG_WARN);
+  if (!g_maxw) {
+    hwloc_topology_t t;
+    hwloc_topology_init(&t);
+    hwloc_topology_load(t);
+    g_maxw = (unsigned)hwloc_get_nbobjs_by_type(t, HWLOC_OBJ_PU);
+    hwloc_topology_destroy(t);
+    if (!g_maxw) g_maxw = 1;
+  }
+  double nspi = calibrate_ns_per_iter();
+  printf("# bench_executor: %u blocks x %u txs, workers 1..%u, BLAKE2b round %.0f ns\n", g_blocks, g_ntx, g_maxw, nspi);
+  printf("%-22s %-10s %2s %15s  %s\n", "workload", "scheduler", "w", "throughput", "vs serial");
+
+  work_t w;
+  static const uint32_t accs[] = {2, 10, 100, 1000, 10000};
+  for (int z = 0; z < 2; z++)
+    for (size_t k = 0; k < PC_ARRAY_LEN(accs); k++) {
+      char name[64];
+      snprintf(name, sizeof name, "transfer-%s-%u", z ? "zipf" : "uniform", accs[k]);
+      if (!wanted(name)) continue;
+      work_init(&w);
+      gen_transfers(&w, accs[k], z, 42 + k);
+      run_workload(name, &w);
+      work_free(&w);
+    }
+  if (wanted("counter")) {
+    work_init(&w);
+    gen_counter(&w);
+    run_workload("counter", &w);
+    work_free(&w);
+  }
+  if (wanted("kvput")) {
+    work_init(&w);
+    gen_kvput(&w);
+    run_workload("kvput", &w);
+    work_free(&w);
+  }
+  static const unsigned us[] = {1, 10, 100};
+  for (size_t k = 0; k < 3; k++) {
+    char name[64];
+    snprintf(name, sizeof name, "compute-%uus", us[k]);
+    if (!wanted(name)) continue;
+    work_init(&w);
+    gen_compute(&w, (uint32_t)(us[k] * 1000.0 / nspi + 0.5));
+    run_workload(name, &w);
+    work_free(&w);
+  }
+
+  /* scheduling overhead: empty compute calls, one worker, no fallback */
+  if (wanted("overhead")) {
+    work_init(&w);
+    gen_compute(&w, 0);
+    meas_t ser, m;
+    if (measure(&w, PC_SCHED_SERIAL, 1, false, &ser)) return 1;
+    double total = (double)g_blocks * g_ntx;
+    printf("# scheduling overhead per transaction (compute 0 iterations, 1 worker, no fallback; serial %.0f ns/tx):\n",
+           ser.secs * 1e9 / total);
+    static const pc_sched_t sch[] = {PC_SCHED_TASKSET, PC_SCHED_DAG, PC_SCHED_OPTIMISTIC};
+    for (size_t k = 0; k < 3; k++) {
+      if (measure(&w, sch[k], 1, false, &m)) return 1;
+      printf("overhead %-10s %+7.0f ns/tx\n", pc_sched_name(sch[k]), (m.secs - ser.secs) * 1e9 / total);
+    }
+    work_free(&w);
+  }
+  for (size_t a = 0; a < PC_SCHED_COUNT; a++)
+    for (size_t b = 0; b <= PC_EXEC_WORKERS_MAX; b++)
+      for (size_t c = 0; c < 2; c++) pc_exec_destroy(g_exec[a][b][c]);
+  return 0;
+}
