@@ -86,6 +86,7 @@ struct pc_dp {
   pc_dp_transport_t *t;
   peer_t *peers; /* n entries; peers[self] holds the port counters */
   uint64_t next_hk_ns;
+  uint64_t next_publish_ns;
   uint64_t drop_rng;
   uint8_t ctl[PC_DP_OVERHEAD]; /* scratch for ACK/HELLO frames */
 };
@@ -747,6 +748,10 @@ void pc_dp_housekeeping(pc_dp_t *dp) {
     if (now - p->last_tx_ns >= dp->cfg.hello_ns && now - p->last_hello_ns >= dp->cfg.hello_ns) p->hello_due = true;
     if (p->reasm && now - p->reasm_start_ns > dp->cfg.reasm_timeout_ns) reasm_evict(p);
   }
+  if (dp->cfg.kind == PC_DP_KIND_DPDK && now >= dp->next_publish_ns) {
+    pc_dp_telemetry_publish(dp);
+    dp->next_publish_ns = now + 10000000; /* telemetry sees counters at most 10 ms old */
+  }
 }
 
 int pc_dp_poll(pc_dp_t *dp, unsigned budget) {
@@ -807,5 +812,5 @@ int pc_dp_counters(const pc_dp_t *dp, uint16_t peer, pc_dp_counters_t *out) {
   return 0;
 }
 
-uint16_t pc_dp_n(const pc_dp_t *dp);
 uint16_t pc_dp_n(const pc_dp_t *dp) { return dp->cfg.n; }
+uint16_t pc_dp_self(const pc_dp_t *dp) { return dp->cfg.self; }

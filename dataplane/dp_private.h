@@ -39,4 +39,11 @@ pc_dp_transport_t *pc_dp_udp_open(const pc_dp_cfg_t *cfg, pc_dp_counters_t *port
 pc_dp_transport_t *pc_dp_loop_open(const pc_dp_cfg_t *cfg, pc_dp_counters_t *port);
 pc_dp_transport_t *pc_dp_dpdk_open(const pc_dp_cfg_t *cfg, pc_dp_counters_t *port);
 
+/* Accessors for the transports (channel.c). */
+uint16_t pc_dp_n(const pc_dp_t *dp);
+uint16_t pc_dp_self(const pc_dp_t *dp);
+/* pc_dp_telemetry_publish copies dp's counters for the telemetry thread
+ * (no-op unless pc_dp_telemetry_register succeeded). Stage thread. */
+void pc_dp_telemetry_publish(const pc_dp_t *dp);
+
 #endif

@@ -1,14 +1,453 @@
-/* transport_dpdk.c — placeholder until the DPDK memif transport lands. */
+/* transport_dpdk.c — DPDK transport: one memif port per peer (one socket
+ * per replica pair, lower id = memif server), frames wrapped in
+ * Ethernet+IPv4+UDP, RX/TX bursts, link watching, and DPDK telemetry.
+ *
+ * EAL: rte_eal_init runs once per process, with cfg.eal_args (or, if empty,
+ * "--no-huge -m 64 --no-shconf --no-pci --file-prefix pc-dp-<pid>-<self>
+ * --log-level=*:warning -l <current cpu>"). Ports are hot-plugged with
+ * rte_dev_probe("net_memif_pc<self>_<peer>,role=...,socket=<dir>/<tag>-<lo>-<hi>.sock,id=0")
+ * so the node needs no --vdev arguments.
+ *
+ * Peer death (kill -9): the memif control thread notices the closed socket,
+ * marks the link down and unmaps the shared regions. In DPDK 22.11 an
+ * rx/tx burst already running on the polling thread at that moment reads
+ * the unmapped rings and faults. We (1) check the link before every burst
+ * and poll only ports whose link is up, which closes most of the window,
+ * and (2) run the bursts under a SIGSEGV/SIGBUS guard: a fault inside a
+ * burst jumps back, the port is counted down and restarted (stop/start, so
+ * a client port reconnects when the server returns). A fault anywhere else
+ * is re-raised with the default action.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <rte_eal.h>
+#include <rte_ethdev.h>
+#include <rte_lcore.h>
+#include <rte_mbuf.h>
+#include <rte_mempool.h>
+#include <rte_telemetry.h>
+
 #include "dataplane/dp_private.h"
 
+#define DP_BURST 64
+
+typedef struct {
+  uint16_t port_id;
+  bool valid;
+  bool up;
+  bool server;
+  char name[64];
+  uint64_t down_since_ns;
+} dport_t;
+
+typedef struct {
+  pc_dp_transport_t base;
+  uint16_t self, n;
+  uint32_t frame_size;
+  pc_dp_addr_t *addrs;
+  dport_t *ports; /* per replica; ports[self] unused */
+  struct rte_mempool *pool;
+  struct rte_mbuf *rx_held[DP_BURST];
+  unsigned nheld;
+  uint8_t *lin;   /* linearised multi-segment frames, DP_BURST × frame */
+  uint16_t next_rx; /* round-robin start */
+  uint16_t burst;
+  uint64_t last_link_ns;
+} dpdk_t;
+
+static bool eal_ready;
+
+/* ------------------------------------------------------------ fault guard */
+
+static __thread sigjmp_buf *burst_jmp;
+static struct sigaction old_segv, old_bus;
+static bool guard_installed;
+
+static void burst_fault(int sig, siginfo_t *si, void *uc) {
+  (void)si, (void)uc;
+  sigjmp_buf *j = burst_jmp;
+  if (j) {
+    burst_jmp = NULL;
+    siglongjmp(*j, sig);
+  }
+  /* Not ours: restore the default action and let the fault happen again. */
+  signal(sig, SIG_DFL);
+}
+
+static void guard_install(void) {
+  if (guard_installed) return;
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_sigaction = burst_fault;
+  sa.sa_flags = SA_SIGINFO | SA_NODEFER;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGSEGV, &sa, &old_segv);
+  sigaction(SIGBUS, &sa, &old_bus);
+  guard_installed = true;
+}
+
+/* Runs one rx (tx == NULL) or tx burst under the fault guard; *faulted is
+ * set when the burst faulted. Kept apart so no caller local lives across
+ * the sigsetjmp. */
+static __attribute__((noinline)) uint16_t guarded_burst(uint16_t port, struct rte_mbuf **mb, uint16_t n,
+                                                        bool tx, bool *faulted) {
+  sigjmp_buf jb;
+  volatile uint16_t got = 0;
+  *faulted = false;
+  if (sigsetjmp(jb, 1) == 0) {
+    burst_jmp = &jb;
+    got = tx ? rte_eth_tx_burst(port, 0, mb, n) : rte_eth_rx_burst(port, 0, mb, n);
+    burst_jmp = NULL;
+  } else {
+    *faulted = true;
+    return 0;
+  }
+  return got;
+}
+
+/* ------------------------------------------------------------- EAL + ports */
+
+static int eal_init(const pc_dp_cfg_t *cfg) {
+  if (eal_ready) return 0;
+  char args[640];
+  if (cfg->eal_args[0])
+    snprintf(args, sizeof args, "%s", cfg->eal_args);
+  else
+    snprintf(args, sizeof args,
+             "--no-huge -m 64 --no-shconf --no-pci --file-prefix pc-dp-%d-%u --log-level=*:warning -l %d",
+             (int)getpid(), cfg->self, sched_getcpu() < 0 ? 0 : sched_getcpu());
+  char *argv[64];
+  int argc = 0;
+  argv[argc++] = "parachain-dp";
+  for (char *save = NULL, *tok = strtok_r(args, " ", &save); tok && argc < 63; tok = strtok_r(NULL, " ", &save))
+    argv[argc++] = tok;
+  argv[argc] = NULL;
+  int rc = rte_eal_init(argc, argv);
+  if (rc < 0) {
+    PC_ERROR("dataplane dpdk: rte_eal_init failed: %s (args: %s)", rte_strerror(rte_errno), cfg->eal_args);
+    return PC_ERR_IO;
+  }
+  eal_ready = true;
+  return 0;
+}
+
+static int port_start(dpdk_t *d, dport_t *p) {
+  struct rte_eth_conf conf;
+  memset(&conf, 0, sizeof conf);
+  int rc = rte_eth_dev_configure(p->port_id, 1, 1, &conf);
+  if (rc == 0) rc = rte_eth_rx_queue_setup(p->port_id, 0, 1024, (unsigned)rte_socket_id(), NULL, d->pool);
+  if (rc == 0) rc = rte_eth_tx_queue_setup(p->port_id, 0, 1024, (unsigned)rte_socket_id(), NULL);
+  if (rc != 0) {
+    PC_ERROR("dataplane dpdk: port %s setup: %s", p->name, rte_strerror(-rc));
+    return PC_ERR_IO;
+  }
+  rc = rte_eth_dev_start(p->port_id);
+  if (rc != 0 && p->server) {
+    PC_ERROR("dataplane dpdk: port %s start: %s", p->name, rte_strerror(-rc));
+    return PC_ERR_IO;
+  }
+  /* A memif client fails to start while its server is not there yet:
+   * link_check retries it. */
+  if (rc != 0) PC_DEBUG("dataplane dpdk: %s waits for its server", p->name);
+  int sock = rte_eth_dev_socket_id(p->port_id);
+  if (sock >= 0 && (unsigned)sock != rte_socket_id())
+    PC_WARN("dataplane dpdk: port %s is on NUMA node %d, polling core on node %u", p->name, sock,
+            rte_socket_id());
+  return 0;
+}
+
+/* Stops and starts a port whose link dropped, so a memif client reconnects
+ * when its server comes back (the server side simply listens again). */
+static void port_restart(dpdk_t *d, dport_t *p) {
+  (void)rte_eth_dev_stop(p->port_id);
+  if (rte_eth_dev_start(p->port_id) != 0) PC_WARN("dataplane dpdk: restart of %s failed", p->name);
+  (void)d;
+}
+
+static bool link_is_up(dport_t *p) {
+  struct rte_eth_link l;
+  if (rte_eth_link_get_nowait(p->port_id, &l) != 0) return false;
+  return l.link_status == RTE_ETH_LINK_UP;
+}
+
+static void link_check(dpdk_t *d, uint64_t now) {
+  for (uint16_t i = 0; i < d->n; i++) {
+    dport_t *p = &d->ports[i];
+    if (!p->valid) continue;
+    bool up = link_is_up(p);
+    if (up && !p->up) {
+      d->base.port->link_up++;
+      PC_INFO("dataplane dpdk: link to replica %u up", i);
+    } else if (!up && p->up) {
+      d->base.port->link_down++;
+      p->down_since_ns = now;
+      PC_INFO("dataplane dpdk: link to replica %u down", i);
+      if (!p->server) port_restart(d, p);
+    } else if (!up && !p->server && now - p->down_since_ns > 200000000ull) {
+      /* still down: retry the client connection five times a second */
+      p->down_since_ns = now;
+      port_restart(d, p);
+    }
+    p->up = up;
+  }
+}
+
+/* A burst faulted on a port whose peer vanished: count, take the port down,
+ * restart it. */
+static void burst_faulted(dpdk_t *d, dport_t *p, uint64_t now) {
+  PC_WARN("dataplane dpdk: fault in a burst on %s (peer closed under us); restarting the port", p->name);
+  if (p->up) d->base.port->link_down++;
+  p->up = false;
+  p->down_since_ns = now;
+  port_restart(d, p);
+}
+
+/* ---------------------------------------------------------------- rx / tx */
+
+static unsigned dpdk_rx(pc_dp_transport_t *t, pc_dp_rx_t *rx, unsigned max) {
+  dpdk_t *d = (dpdk_t *)t;
+  if (max > DP_BURST) max = DP_BURST;
+  unsigned got = 0;
+  d->nheld = 0;
+  for (uint16_t k = 0; k < d->n && got < max; k++) {
+    uint16_t i = (uint16_t)((d->next_rx + k) % d->n);
+    dport_t *p = &d->ports[i];
+    if (!p->valid || !p->up || !link_is_up(p)) continue;
+    struct rte_mbuf **mb = d->rx_held + d->nheld;
+    uint16_t want = (uint16_t)PC_MIN(max - got, (unsigned)d->burst);
+    bool faulted;
+    uint16_t nb = guarded_burst(p->port_id, mb, want, false, &faulted);
+    if (faulted) {
+      burst_faulted(d, p, pc_now_ns());
+      continue;
+    }
+    for (uint16_t j = 0; j < nb; j++) {
+      struct rte_mbuf *m = mb[j];
+      const uint8_t *data;
+      size_t len = rte_pktmbuf_pkt_len(m);
+      if (m->nb_segs == 1) {
+        data = rte_pktmbuf_mtod(m, const uint8_t *);
+      } else if (len <= (size_t)d->frame_size + PC_DP_L2_SIZE) {
+        uint8_t *dst = d->lin + (size_t)(d->nheld + j) * (d->frame_size + PC_DP_L2_SIZE);
+        data = rte_pktmbuf_read(m, 0, (uint32_t)len, dst);
+      } else {
+        t->port->malformed++;
+        pc_reject_note(PC_DEC_FRAME, PC_ERR_TOO_LARGE);
+        continue;
+      }
+      size_t pc_len;
+      int off = pc_dp_l2_parse(data, len, &pc_len, NULL);
+      if (off < 0) {
+        t->port->malformed++;
+        continue;
+      }
+      rx[got].p = data + off;
+      rx[got].len = (uint32_t)pc_len;
+      got++;
+    }
+    d->nheld += nb;
+  }
+  d->next_rx = (uint16_t)((d->next_rx + 1) % d->n);
+  return got;
+}
+
+static void dpdk_rx_done(pc_dp_transport_t *t) {
+  dpdk_t *d = (dpdk_t *)t;
+  if (d->nheld) rte_pktmbuf_free_bulk(d->rx_held, d->nheld);
+  d->nheld = 0;
+}
+
+static unsigned dpdk_tx(pc_dp_transport_t *t, uint16_t peer, uint8_t *const *frames, const uint32_t *lens,
+                        unsigned n) {
+  dpdk_t *d = (dpdk_t *)t;
+  dport_t *p = &d->ports[peer];
+  if (!p->valid || !p->up || !link_is_up(p)) return 0;
+  if (n > DP_BURST) n = DP_BURST;
+  struct rte_mbuf *mb[DP_BURST];
+  if (rte_pktmbuf_alloc_bulk(d->pool, mb, n) != 0) return 0;
+  for (unsigned i = 0; i < n; i++) {
+    uint8_t *o = (uint8_t *)rte_pktmbuf_append(mb[i], (uint16_t)(PC_DP_L2_SIZE + lens[i]));
+    if (!o) {
+      rte_pktmbuf_free_bulk(mb, n);
+      return 0;
+    }
+    pc_dp_l2_write(o, &d->addrs[d->self], &d->addrs[peer], lens[i]);
+    memcpy(o + PC_DP_L2_SIZE, frames[i], lens[i]);
+  }
+  bool faulted;
+  uint16_t k = guarded_burst(p->port_id, mb, (uint16_t)n, true, &faulted);
+  if (faulted) {
+    burst_faulted(d, p, pc_now_ns());
+    return 0; /* the mbufs may be half-owned by the driver: leak them */
+  }
+  if (k < n) rte_pktmbuf_free_bulk(mb + k, n - k);
+  return k;
+}
+
+static void dpdk_hk(pc_dp_transport_t *t, uint64_t now) {
+  dpdk_t *d = (dpdk_t *)t;
+  if (now - d->last_link_ns < 1000000) return; /* link checks once a millisecond */
+  d->last_link_ns = now;
+  link_check(d, now);
+}
+
+static bool dpdk_link_up(pc_dp_transport_t *t, uint16_t peer) {
+  dpdk_t *d = (dpdk_t *)t;
+  return peer < d->n && d->ports[peer].valid && d->ports[peer].up;
+}
+
+static void dpdk_destroy(pc_dp_transport_t *t) {
+  dpdk_t *d = (dpdk_t *)t;
+  dpdk_rx_done(t);
+  for (uint16_t i = 0; d->ports && i < d->n; i++) {
+    dport_t *p = &d->ports[i];
+    if (!p->valid) continue;
+    struct rte_eth_dev_info info;
+    bool have = rte_eth_dev_info_get(p->port_id, &info) == 0 && info.device;
+    (void)rte_eth_dev_stop(p->port_id);
+    (void)rte_eth_dev_close(p->port_id);
+    if (have) (void)rte_dev_remove(info.device);
+  }
+  if (d->pool) rte_mempool_free(d->pool);
+  free(d->ports);
+  free(d->addrs);
+  free(d->lin);
+  free(d);
+}
+
 pc_dp_transport_t *pc_dp_dpdk_open(const pc_dp_cfg_t *cfg, pc_dp_counters_t *port) {
-  (void)cfg;
-  (void)port;
-  PC_ERROR("dataplane: DPDK transport not built yet");
+  if (cfg->frame_size + PC_DP_L2_SIZE > 9000) {
+    PC_ERROR("dataplane dpdk: frame_size %u too large for a port (≤ %d)", cfg->frame_size, 9000 - PC_DP_L2_SIZE);
+    return NULL;
+  }
+  if (eal_init(cfg) != 0) return NULL;
+  guard_install();
+  dpdk_t *d = calloc(1, sizeof *d);
+  if (!d) return NULL;
+  d->base = (pc_dp_transport_t){dpdk_rx, dpdk_rx_done, dpdk_tx, dpdk_hk, dpdk_link_up, dpdk_destroy, port};
+  d->self = cfg->self;
+  d->n = cfg->n;
+  d->frame_size = cfg->frame_size;
+  d->burst = cfg->burst;
+  d->addrs = calloc(cfg->n, sizeof *d->addrs);
+  d->ports = calloc(cfg->n, sizeof *d->ports);
+  d->lin = malloc((size_t)DP_BURST * (cfg->frame_size + PC_DP_L2_SIZE));
+  if (!d->addrs || !d->ports || !d->lin) goto fail;
+  for (uint16_t i = 0; i < cfg->n; i++) d->addrs[i] = cfg->peers[i].addr;
+  char pname[64];
+  snprintf(pname, sizeof pname, "pcdp_%d_%u", (int)getpid(), cfg->self);
+  uint16_t room = (uint16_t)PC_MAX(2048, cfg->frame_size + PC_DP_L2_SIZE);
+  d->pool = rte_pktmbuf_pool_create(pname, cfg->mbufs ? cfg->mbufs : 4095, 256, 0,
+                                    (uint16_t)(RTE_PKTMBUF_HEADROOM + room), (int)rte_socket_id());
+  if (!d->pool) {
+    PC_ERROR("dataplane dpdk: mbuf pool: %s", rte_strerror(rte_errno));
+    goto fail;
+  }
+  for (uint16_t i = 0; i < cfg->n; i++) {
+    if (i == cfg->self) continue;
+    dport_t *p = &d->ports[i];
+    uint16_t lo = PC_MIN(i, cfg->self), hi = PC_MAX(i, cfg->self);
+    p->server = cfg->self == lo;
+    snprintf(p->name, sizeof p->name, "net_memif_pc%u_%u", cfg->self, i);
+    char args[320];
+    snprintf(args, sizeof args, "%s,role=%s,socket=%s/%s-%u-%u.sock,id=0,bsize=%u", p->name,
+             p->server ? "server" : "client", cfg->memif_dir, cfg->memif_tag, lo, hi, (unsigned)room);
+    int rc = rte_dev_probe(args);
+    if (rc != 0) {
+      PC_ERROR("dataplane dpdk: probe %s: %s", args, rte_strerror(-rc));
+      goto fail;
+    }
+    if (rte_eth_dev_get_port_by_name(p->name, &p->port_id) != 0) {
+      PC_ERROR("dataplane dpdk: no port named %s after probe", p->name);
+      goto fail;
+    }
+    p->valid = true;
+    if (port_start(d, p) != 0) goto fail;
+  }
+  return &d->base;
+fail:
+  dpdk_destroy(&d->base);
   return NULL;
 }
 
+/* -------------------------------------------------------------- telemetry */
+
+/* The telemetry thread must not read counters the stage thread is writing,
+ * so the stage thread publishes a copy under a mutex (pc_dp_telemetry_publish
+ * is called from housekeeping through the hook below) and the callbacks read
+ * that copy. */
+static pthread_mutex_t tel_lock = PTHREAD_MUTEX_INITIALIZER;
+static pc_dp_counters_t *tel_copy; /* n entries */
+static uint16_t tel_n, tel_self;
+static bool tel_registered;
+
+void pc_dp_telemetry_publish(const pc_dp_t *dp) {
+  if (!tel_registered) return;
+  pthread_mutex_lock(&tel_lock);
+  for (uint16_t i = 0; i < tel_n; i++) pc_dp_counters(dp, i, &tel_copy[i]);
+  pthread_mutex_unlock(&tel_lock);
+}
+
+static void tel_dict(struct rte_tel_data *d, const pc_dp_counters_t *c) {
+#define F(x) rte_tel_data_add_dict_u64(d, #x, c->x)
+  F(tx_frames), F(tx_bytes), F(rx_frames), F(rx_bytes), F(tx_msgs), F(rx_msgs), F(malformed), F(bad_mac);
+  F(replays), F(stale_epoch), F(out_of_window), F(retransmits), F(reasm_evictions), F(rx_buf_full);
+  F(tx_full), F(tx_dropped_reset), F(ring_full), F(test_dropped), F(link_down), F(link_up), F(hellos_tx);
+  F(hellos_rx), F(acks_tx);
+#undef F
+}
+
+static int tel_peers(const char *cmd, const char *params, struct rte_tel_data *d) {
+  (void)cmd, (void)params;
+  rte_tel_data_start_array(d, RTE_TEL_INT_VAL);
+  for (uint16_t i = 0; i < tel_n; i++)
+    if (i != tel_self) rte_tel_data_add_array_int(d, i);
+  return 0;
+}
+
+static int tel_peer(const char *cmd, const char *params, struct rte_tel_data *d) {
+  (void)cmd;
+  if (!params || !*params) return -EINVAL;
+  char *end;
+  long id = strtol(params, &end, 10);
+  if (*end || id < 0 || id >= tel_n || id == tel_self) return -EINVAL;
+  rte_tel_data_start_dict(d);
+  pthread_mutex_lock(&tel_lock);
+  tel_dict(d, &tel_copy[id]);
+  pthread_mutex_unlock(&tel_lock);
+  return 0;
+}
+
+static int tel_port(const char *cmd, const char *params, struct rte_tel_data *d) {
+  (void)cmd, (void)params;
+  rte_tel_data_start_dict(d);
+  pthread_mutex_lock(&tel_lock);
+  tel_dict(d, &tel_copy[tel_self]);
+  pthread_mutex_unlock(&tel_lock);
+  return 0;
+}
+
 int pc_dp_telemetry_register(pc_dp_t *dp) {
-  (void)dp;
-  return PC_ERR_UNSUPPORTED;
+  if (!eal_ready) return PC_ERR_UNSUPPORTED;
+  if (tel_registered) return PC_ERR_STATE;
+  tel_n = pc_dp_n(dp);
+  tel_self = pc_dp_self(dp);
+  tel_copy = calloc(tel_n, sizeof *tel_copy);
+  if (!tel_copy) return PC_ERR_NOMEM;
+  if (rte_telemetry_register_cmd("/parachain/peers", tel_peers, "Peer replica ids. No parameters") != 0 ||
+      rte_telemetry_register_cmd("/parachain/peer", tel_peer,
+                                 "Channel counters of one peer. Parameter: replica id") != 0 ||
+      rte_telemetry_register_cmd("/parachain/port", tel_port, "Transport-level counters. No parameters") != 0)
+    return PC_ERR_STATE;
+  tel_registered = true;
+  pc_dp_telemetry_publish(dp);
+  return 0;
 }

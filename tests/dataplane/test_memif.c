@@ -1,0 +1,240 @@
+/* test_memif.c — DPDK memif transport, each replica its own process (its
+ * own EAL, --no-huge): two processes exchange 1 B..16 MiB messages both
+ * ways; and kill -9 of one replica of three: the others survive, count the
+ * link going down, and exchange messages again with the restarted replica.
+ * The parent only forks and supervises (it never starts an EAL). */
+#include <criterion/criterion.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "tests/dataplane/dp_testlib.h"
+#include "tests/testutil.h"
+
+static const size_t sizes[] = {1, 2, 100, 1387, 1388, 1389, 4096, 65536, 1 << 20, 3, 16u << 20, 7, 200, 9000};
+static size_t len_sizes(uint64_t idx) { return sizes[idx % PC_ARRAY_LEN(sizes)]; }
+static size_t len_small(uint64_t idx) { return 1 + (idx * 53) % 3000; }
+
+static void memif_cfg(pc_dp_cfg_t *cfg, uint16_t self, uint16_t n, const char *tag) {
+  tl_cfg(cfg, PC_DP_KIND_DPDK, self, n, 9000);
+  snprintf(cfg->memif_tag, sizeof cfg->memif_tag, "%s", tag);
+  snprintf(cfg->eal_args, sizeof cfg->eal_args,
+           "--no-huge -m 48 --no-shconf --no-pci --file-prefix %s-r%u-%d --log-level=*:error -l %u", tag, self,
+           (int)getpid(), self % 2);
+  cfg->mbufs = 2047;
+}
+
+/* Writes one status character to the supervisor. */
+static void report(int fd, char c) {
+  if (write(fd, &c, 1) != 1) _exit(9);
+}
+
+static int child_pair(uint16_t self, const char *tag, uint64_t total) {
+  pc_dp_cfg_t cfg;
+  memif_cfg(&cfg, self, 2, tag);
+  tl_rx_t rx = {.len_of = len_sizes};
+  pc_dp_t *dp = pc_dp_create(&cfg, tl_deliver, &rx);
+  if (!dp) return 3;
+  int rc = tl_exchange(dp, &rx, self, 2, total, 150ull * 1000000000ull, 500000000ull);
+  pc_dp_counters_t k;
+  pc_dp_counters(dp, (uint16_t)(1 - self), &k);
+  fprintf(stderr, "memif replica %u: rx %llu msgs, %llu frames, %llu retransmits\n", self,
+          (unsigned long long)k.rx_msgs, (unsigned long long)k.rx_frames, (unsigned long long)k.retransmits);
+  /* Replica 1 leaves first, replica 0 waits for it: stop peers in order. */
+  if (self == 0) pc_sleep_ns(300000000);
+  pc_dp_destroy(dp);
+  return rc;
+}
+
+static void tag_for(char *tag, size_t n, const char *what) { snprintf(tag, n, "pct-%s-%d", what, (int)getpid()); }
+
+Test(memif, two_processes_1B_to_16MiB_both_ways, .timeout = 220) {
+  char tag[32];
+  tag_for(tag, sizeof tag, "pair");
+  uint64_t total = 2 * PC_ARRAY_LEN(sizes);
+  pid_t kids[2];
+  for (uint16_t r = 0; r < 2; r++) {
+    kids[r] = fork();
+    cr_assert_geq(kids[r], 0);
+    if (kids[r] == 0) _exit(child_pair(r, tag, total));
+  }
+  int st[2];
+  for (int r = 0; r < 2; r++) cr_assert_eq(waitpid(kids[r], &st[r], 0), kids[r]);
+  for (int r = 0; r < 2; r++)
+    cr_assert(WIFEXITED(st[r]) && WEXITSTATUS(st[r]) == 0, "replica %d failed (status 0x%x)", r, st[r]);
+}
+
+/* ----------------------------------------------------------- kill -9 */
+
+/* Survivor (0 or 1) and victim (2, first life) and restarted victim. Status
+ * characters: 'A' phase A done, 'D' link to 2 seen down, 'B' phase B done,
+ * 'E' error. The supervisor closes cmd to say "exit now". */
+static int child_three(uint16_t self, const char *tag, uint64_t total, bool restarted, int st_fd, int cmd_fd) {
+  pc_dp_cfg_t cfg;
+  memif_cfg(&cfg, self, 3, tag);
+  cfg.peer_timeout_ns = 500000000;
+  tl_rx_t *rx = calloc(1, sizeof *rx);
+  rx->len_of = len_small;
+  pc_dp_t *dp = pc_dp_create(&cfg, tl_deliver, rx);
+  if (!dp) {
+    report(st_fd, 'E');
+    return 3;
+  }
+  uint8_t *buf = malloc(4096);
+  /* Message indices continue across the restart: the first life of replica
+   * 2 exchanges [0, total) with each survivor, the second [total, 2 total),
+   * so every receiver checks one unbroken sequence per sender. */
+  uint64_t sent[3] = {0};
+  if (restarted)
+    for (int p = 0; p < 3; p++) sent[p] = rx->next[p] = total;
+  int phase = restarted ? 2 : 0; /* 0: A, 1: wait down+up of 2, 2: B (with 2 only), 3: idle */
+  unsigned idle = 0;
+  uint64_t deadline = pc_now_ns() + 150ull * 1000000000ull;
+  int rc = 0;
+  for (;;) {
+    char c;
+    ssize_t r = read(cmd_fd, &c, 1);
+    if (r == 0) break; /* supervisor closed: exit */
+    if (pc_now_ns() > deadline || rx->errors) {
+      fprintf(stderr, "replica %u: %s in phase %d (rx %llu %llu %llu)\n", self,
+              rx->errors ? rx->first_error : "timeout", phase, (unsigned long long)rx->next[0],
+              (unsigned long long)rx->next[1], (unsigned long long)rx->next[2]);
+      report(st_fd, 'E');
+      rc = 1;
+      break;
+    }
+    bool with2_only = phase == 2 && !restarted;
+    if (phase == 0 || phase == 2) {
+      bool done = true;
+      for (uint16_t p = 0; p < 3; p++) {
+        if (p == self || (with2_only && p != 2)) continue;
+        uint64_t target = phase == 2 ? 2 * total : total;
+        while (sent[p] < target) {
+          size_t len = len_small(sent[p]);
+          tl_fill(buf, len, self, sent[p]);
+          if (pc_dp_send(dp, p, buf, len) != 0) break;
+          sent[p]++;
+        }
+        if (sent[p] < target || rx->next[p] < target) done = false;
+      }
+      if (done && pc_dp_tx_idle(dp)) {
+        report(st_fd, phase == 0 ? 'A' : 'B');
+        phase = phase == 0 && self != 2 ? 1 : 3;
+      }
+    } else if (phase == 1) {
+      pc_dp_counters_t port;
+      pc_dp_counters(dp, self, &port);
+      static bool saw_down;
+      if (!saw_down && port.link_down > 0 && !pc_dp_peer_up(dp, 2)) {
+        saw_down = true;
+        report(st_fd, 'D');
+      }
+      if (saw_down && pc_dp_peer_up(dp, 2)) phase = 2;
+    }
+    if (pc_dp_poll(dp, 256) > 0)
+      idle = 0;
+    else
+      pc_dp_idle(++idle);
+  }
+  pc_dp_destroy(dp);
+  free(buf);
+  free(rx);
+  return rc;
+}
+
+typedef struct {
+  pid_t pid;
+  int st_fd;  /* supervisor reads status */
+  int cmd_fd; /* supervisor closes to stop the child */
+} kid_t;
+
+static kid_t spawn(uint16_t self, const char *tag, uint64_t total, bool restarted) {
+  int st[2], cmd[2];
+  cr_assert_eq(pipe(st), 0);
+  cr_assert_eq(pipe(cmd), 0);
+  pid_t pid = fork();
+  cr_assert_geq(pid, 0);
+  if (pid == 0) {
+    close(st[0]);
+    close(cmd[1]);
+    fcntl(cmd[0], F_SETFL, O_NONBLOCK);
+    _exit(child_three(self, tag, total, restarted, st[1], cmd[0]));
+  }
+  close(st[1]);
+  close(cmd[0]);
+  return (kid_t){pid, st[0], cmd[1]};
+}
+
+/* Waits (bounded) for status character want from k. */
+static bool await(kid_t *k, char want, int timeout_ms) {
+  struct pollfd p = {.fd = k->st_fd, .events = POLLIN};
+  uint64_t end = pc_now_ns() + (uint64_t)timeout_ms * 1000000ull;
+  while (pc_now_ns() < end) {
+    if (poll(&p, 1, 100) == 1) {
+      char c;
+      if (read(k->st_fd, &c, 1) != 1) return false;
+      if (c == want) return true;
+      if (c == 'E') return false;
+    }
+  }
+  return false;
+}
+
+static void stop_kid(kid_t *k, int *status) {
+  close(k->cmd_fd);
+  uint64_t end = pc_now_ns() + 20ull * 1000000000ull;
+  while (waitpid(k->pid, status, WNOHANG) == 0) {
+    if (pc_now_ns() > end) {
+      kill(k->pid, SIGKILL);
+      waitpid(k->pid, status, 0);
+      break;
+    }
+    pc_sleep_ns(10000000);
+  }
+  close(k->st_fd);
+}
+
+static kid_t kids[3];
+static void kill_all(void) {
+  for (int i = 0; i < 3; i++)
+    if (kids[i].pid > 0) kill(kids[i].pid, SIGKILL);
+}
+
+Test(memif, kill9_one_of_three_others_survive_and_resume, .timeout = 220) {
+  char tag[32];
+  tag_for(tag, sizeof tag, "k9");
+  uint64_t total = pc_test_iters(3000);
+  for (uint16_t r = 0; r < 3; r++) kids[r] = spawn(r, tag, total, false);
+  for (int r = 0; r < 3; r++)
+    if (!await(&kids[r], 'A', 120000)) {
+      kill_all();
+      cr_assert_fail("replica %d did not finish phase A", r);
+    }
+  kill(kids[2].pid, SIGKILL);
+  int st;
+  waitpid(kids[2].pid, &st, 0);
+  close(kids[2].st_fd);
+  close(kids[2].cmd_fd);
+  kids[2].pid = 0;
+  for (int r = 0; r < 2; r++)
+    if (!await(&kids[r], 'D', 30000)) {
+      kill_all();
+      cr_assert_fail("replica %d did not see the link to 2 go down (or died)", r);
+    }
+  kids[2] = spawn(2, tag, total, true);
+  for (int r = 0; r < 3; r++)
+    if (!await(&kids[r], 'B', 120000)) {
+      kill_all();
+      cr_assert_fail("replica %d did not finish phase B with the restarted replica", r);
+    }
+  /* Stop in order: the restarted replica, then 1, then 0. */
+  int status[3];
+  for (int r = 2; r >= 0; r--) {
+    stop_kid(&kids[r], &status[r]);
+    kids[r].pid = 0;
+  }
+  for (int r = 0; r < 3; r++)
+    cr_assert(WIFEXITED(status[r]) && WEXITSTATUS(status[r]) == 0, "replica %d exit status 0x%x", r, status[r]);
+}
