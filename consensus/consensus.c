@@ -45,7 +45,11 @@ pc_consensus_t *pc_consensus_create(const pc_consensus_config_t *cfg, const pc_c
   if (!cfg || !io || !io->action || pc_consensus_config_check(cfg)) return NULL;
   const pc_consensus_ops_t *ops = NULL;
   if (cfg->protocol == PC_PROTO_SBFT) ops = &pc_sbft_ops;
+#ifdef PC_HAVE_PBFT
+  else ops = &pc_pbft_ops;
+#else
   else if (&pc_pbft_ops != NULL && pc_pbft_ops.create) ops = &pc_pbft_ops;
+#endif
   if (!ops) {
     PC_ERROR("consensus: protocol %u is not built in", cfg->protocol);
     return NULL;

@@ -278,8 +278,14 @@ struct pc_consensus {
 };
 
 extern const pc_consensus_ops_t pc_sbft_ops;
-/* Defined by pbft*.c when present (weak here so SBFT builds alone). */
+/* Defined by pbft*.c when present. Weak for everyone but consensus.c
+ * (built with PC_HAVE_PBFT when pbft.c exists), whose strong reference
+ * makes the static linker pull PBFT in; SBFT still builds alone. */
+#ifdef PC_HAVE_PBFT
+extern const pc_consensus_ops_t pc_pbft_ops;
+#else
 extern const pc_consensus_ops_t pc_pbft_ops __attribute__((weak));
+#endif
 
 /* pc_consensus_create checks cfg (pc_consensus_config_check) and creates an
  * instance of cfg->protocol that emits actions through io (copied). Returns
