@@ -1,0 +1,666 @@
+/* state.c — the authenticated state: a persistent 16-ary Merkle radix trie
+ * over the key hash, versions published with RCU.
+ *
+ * ============================================================ structure
+ * kh = BLAKE2b-256("parachain/state/key" ‖ 0 ‖ key). nibble(kh, d) is the
+ * d-th 4-bit digit of kh, most significant first (d = 0..63).
+ * The trie is canonical — one shape per key set, whatever the insertion
+ * order: a leaf holds one (key, value); a branch exists exactly where at
+ * least two keys of its subtree differ first, at nibble `depth`, and has
+ * ≥ 2 children indexed by that nibble. Nibbles between a branch and its
+ * parent are shared by the whole subtree (no explicit extension nodes).
+ *
+ * Hashes (all BLAKE2b-256 with a domain tag, pc_hash_tagged / pc_hasher):
+ *   value hash  vh   = H("parachain/state/value" ‖ 0 ‖ value)
+ *   leaf hash        = H("parachain/state/leaf" ‖ 0 ‖ kh ‖ vh)
+ *   branch hash      = H("parachain/state/branch" ‖ 0 ‖ depth u8 ‖
+ *                        bitmap u16 LE ‖ child hashes in nibble order)
+ *   root             = hash of the root node; 32 zero bytes when empty.
+ *
+ * ================================================================ proof
+ * Bytes, produced by pc_state_prove, checked by pc_state_proof_verify:
+ *   1   version   1
+ *   1   kind      1 present | 2 absent: empty slot | 3 absent: another leaf
+ *                 sits where the key would | 4 absent: empty trie
+ *   1   steps     S ≤ 64, branches from the root down
+ *   S × step      depth u8 (strictly increasing), bitmap u16 (≥ 2 bits),
+ *                 index u8 = nibble(kh, depth), then 32-byte hashes of every
+ *                 child in the bitmap except `index`, in nibble order. In
+ *                 the last step of kind 2, index is not in the bitmap.
+ *   kind 3 only:  other kh 32, other vh 32 (other kh ≠ kh, and it has the
+ *                 same nibble as kh at every step's depth)
+ * Nothing may follow. Kind 4 has S = 0 and needs the zero root.
+ *
+ * ============================================================ memory
+ * Nodes are shared between versions (path copying). Each node counts the
+ * pointers to it (from nodes, versions and the open batch); only the writer
+ * thread touches counts. A node whose count reaches zero is freed at once
+ * if no reader could ever have seen it (created by the open batch), else
+ * after an RCU grace period (call_rcu on the released version).
+ */
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <urcu.h>
+
+#include "storage/storage.h"
+
+enum { N_LEAF = 1, N_BRANCH = 2 };
+
+typedef struct node {
+  uint32_t ref;
+  uint32_t gen;
+  uint8_t kind;
+  uint8_t depth;
+  uint16_t bitmap;
+  pc_hash_t hash;
+  struct node *next_free;
+} node_t;
+
+typedef struct {
+  node_t h;
+  pc_hash_t prefix; /* kh of some key below: its first `depth` nibbles are the subtree's */
+  node_t *child[16];
+} branch_t;
+
+typedef struct {
+  node_t h;
+  pc_hash_t kh;
+  pc_hash_t vh;
+  uint32_t vlen;
+  uint16_t klen;
+  uint8_t data[]; /* key then value */
+} leaf_t;
+
+struct pc_state_version {
+  uint64_t number;
+  node_t *root;
+  pc_hash_t root_hash;
+  uint64_t count;
+  uint32_t holders; /* ring slot + current pointer; writer only */
+  node_t *free_list;
+  struct rcu_head rcu;
+};
+
+struct pc_state {
+  pc_state_version_t *current; /* RCU-published */
+  pc_state_version_t **ring;   /* RCU-published slots, ring[v % retain] */
+  unsigned retain;
+  uint64_t head;
+  uint32_t gen;
+  size_t mem;
+  pc_state_batch_t *open_batch;
+};
+
+struct pc_state_batch {
+  pc_state_t *s;
+  node_t *root; /* owns one reference */
+  uint64_t count;
+  uint32_t gen;
+};
+
+/* ---------------------------------------------------------------- helpers */
+
+static inline unsigned nib(const pc_hash_t *h, unsigned d) {
+  uint8_t b = h->b[d >> 1];
+  return (d & 1) ? (b & 15u) : (b >> 4);
+}
+
+static unsigned first_diff(const pc_hash_t *a, const pc_hash_t *b, unsigned from, unsigned limit) {
+  for (unsigned d = from; d < limit; d++)
+    if (nib(a, d) != nib(b, d)) return d;
+  return limit;
+}
+
+static void key_hash(pc_hash_t *kh, const void *key, size_t klen) {
+  pc_hash_tagged(kh, "parachain/state/key", key, klen);
+}
+
+static void leaf_hash(pc_hash_t *out, const pc_hash_t *kh, const pc_hash_t *vh) {
+  pc_hash_pair(out, "parachain/state/leaf", kh, vh);
+}
+
+static void branch_hash_from(pc_hash_t *out, unsigned depth, uint16_t bitmap, const pc_hash_t *const *hs,
+                             unsigned n) {
+  pc_hasher_t h;
+  pc_hasher_init_tagged(&h, "parachain/state/branch");
+  uint8_t hdr[3] = {(uint8_t)depth, (uint8_t)bitmap, (uint8_t)(bitmap >> 8)};
+  pc_hasher_update(&h, hdr, 3);
+  for (unsigned i = 0; i < n; i++) pc_hasher_update(&h, hs[i]->b, PC_HASH_SIZE);
+  pc_hasher_final(&h, out);
+}
+
+static const uint8_t *leaf_key(const leaf_t *l) { return l->data; }
+static const uint8_t *leaf_val(const leaf_t *l) { return l->data + l->klen; }
+
+static size_t node_size(const node_t *n) {
+  if (n->kind == N_BRANCH) return sizeof(branch_t);
+  const leaf_t *l = (const leaf_t *)n;
+  return sizeof(leaf_t) + l->klen + l->vlen;
+}
+
+/* ---------------------------------------------------------------- refcounts */
+
+static void free_list_now(node_t *n) {
+  while (n) {
+    node_t *nx = n->next_free;
+    free(n);
+    n = nx;
+  }
+}
+
+/* unref drops one pointer to n. Nodes reaching zero are freed now when
+ * they belong to the open batch (gen == fresh_gen: no reader saw them),
+ * else chained on *deferred for a grace period. Iterative: no deep stack. */
+static void unref(pc_state_t *s, node_t *n, uint32_t fresh_gen, node_t **deferred) {
+  node_t *stack = NULL;
+  if (!n) return;
+  n->next_free = NULL;
+  if (--n->ref) return;
+  stack = n;
+  while (stack) {
+    node_t *x = stack;
+    stack = x->next_free;
+    if (x->kind == N_BRANCH) {
+      branch_t *b = (branch_t *)x;
+      for (int i = 0; i < 16; i++) {
+        node_t *c = b->child[i];
+        if (c && --c->ref == 0) {
+          c->next_free = stack;
+          stack = c;
+        }
+      }
+    }
+    s->mem -= node_size(x);
+    if (fresh_gen && x->gen == fresh_gen) {
+      free(x);
+    } else {
+      x->next_free = *deferred;
+      *deferred = x;
+    }
+  }
+}
+
+static void version_free_cb(struct rcu_head *h) {
+  pc_state_version_t *v = caa_container_of(h, pc_state_version_t, rcu);
+  free_list_now(v->free_list);
+  free(v);
+}
+
+/* version_drop removes one holder; the last one releases the nodes and
+ * defers the frees past a grace period. Writer thread. */
+static void version_drop(pc_state_t *s, pc_state_version_t *v) {
+  if (!v || --v->holders) return;
+  node_t *deferred = NULL;
+  unref(s, v->root, 0, &deferred);
+  v->free_list = deferred;
+  call_rcu(&v->rcu, version_free_cb);
+}
+
+/* ---------------------------------------------------------------- nodes */
+
+static leaf_t *new_leaf(pc_state_t *s, uint32_t gen, const pc_hash_t *kh, const void *key, size_t klen,
+                        const void *val, size_t vlen) {
+  leaf_t *l = malloc(sizeof *l + klen + vlen);
+  if (!l) return NULL;
+  memset(&l->h, 0, sizeof l->h);
+  l->h.ref = 1;
+  l->h.gen = gen;
+  l->h.kind = N_LEAF;
+  l->kh = *kh;
+  l->klen = (uint16_t)klen;
+  l->vlen = (uint32_t)vlen;
+  memcpy(l->data, key, klen);
+  if (vlen) memcpy(l->data + klen, val, vlen);
+  pc_hash_tagged(&l->vh, "parachain/state/value", val, vlen);
+  s->mem += sizeof *l + klen + vlen;
+  return l;
+}
+
+static branch_t *new_branch(pc_state_t *s, uint32_t gen, unsigned depth, const pc_hash_t *prefix) {
+  branch_t *b = calloc(1, sizeof *b);
+  if (!b) return NULL;
+  b->h.ref = 1;
+  b->h.gen = gen;
+  b->h.kind = N_BRANCH;
+  b->h.depth = (uint8_t)depth;
+  b->prefix = *prefix;
+  s->mem += sizeof *b;
+  return b;
+}
+
+/* own makes *slot a node of the batch (copying it if it is shared), so it
+ * can be changed in place. Returns it, or NULL on OOM. */
+static branch_t *own(pc_state_batch_t *bt, node_t **slot) {
+  node_t *n = *slot;
+  if (n->gen == bt->gen) return (branch_t *)n;
+  branch_t *src = (branch_t *)n;
+  branch_t *c = new_branch(bt->s, bt->gen, src->h.depth, &src->prefix);
+  if (!c) return NULL;
+  c->h.bitmap = src->h.bitmap;
+  for (int i = 0; i < 16; i++) {
+    c->child[i] = src->child[i];
+    if (c->child[i]) c->child[i]->ref++;
+  }
+  node_t *deferred = NULL;
+  unref(bt->s, n, bt->gen, &deferred);
+  /* n is still held by a committed version: never freed here */
+  *slot = &c->h;
+  return c;
+}
+
+static const leaf_t *lookup(const node_t *n, const pc_hash_t *kh) {
+  while (n && n->kind == N_BRANCH) n = ((const branch_t *)n)->child[nib(kh, n->depth)];
+  if (!n) return NULL;
+  const leaf_t *l = (const leaf_t *)n;
+  return pc_hash_equal(&l->kh, kh) ? l : NULL;
+}
+
+static const pc_hash_t *node_kh(const node_t *n) {
+  return n->kind == N_LEAF ? &((const leaf_t *)n)->kh : &((const branch_t *)n)->prefix;
+}
+
+static int insert(pc_state_batch_t *bt, const pc_hash_t *kh, const void *key, size_t klen, const void *val,
+                  size_t vlen) {
+  pc_state_t *s = bt->s;
+  node_t **slot = &bt->root;
+  unsigned depth = 0;
+  for (;;) {
+    node_t *n = *slot;
+    if (!n) {
+      leaf_t *l = new_leaf(s, bt->gen, kh, key, klen, val, vlen);
+      if (!l) return PC_ERR_NOMEM;
+      *slot = &l->h;
+      bt->count++;
+      return 0;
+    }
+    unsigned limit = n->kind == N_BRANCH ? n->depth : 64;
+    unsigned d = first_diff(kh, node_kh(n), depth, limit);
+    if (n->kind == N_LEAF && d == 64) {
+      /* Same key hash: replace the value. */
+      leaf_t *l = new_leaf(s, bt->gen, kh, key, klen, val, vlen);
+      if (!l) return PC_ERR_NOMEM;
+      node_t *deferred = NULL;
+      unref(s, n, bt->gen, &deferred);
+      *slot = &l->h;
+      return 0;
+    }
+    if (d < limit) {
+      /* Diverges above n: a new branch at d holds n and the new leaf. */
+      leaf_t *l = new_leaf(s, bt->gen, kh, key, klen, val, vlen);
+      branch_t *b = new_branch(s, bt->gen, d, kh);
+      if (!l || !b) {
+        free(l);
+        free(b);
+        return PC_ERR_NOMEM;
+      }
+      b->child[nib(kh, d)] = &l->h;
+      b->child[nib(node_kh(n), d)] = n; /* takes over the slot's reference */
+      b->h.bitmap = (uint16_t)((1u << nib(kh, d)) | (1u << nib(node_kh(n), d)));
+      *slot = &b->h;
+      bt->count++;
+      return 0;
+    }
+    branch_t *b = own(bt, slot);
+    if (!b) return PC_ERR_NOMEM;
+    unsigned i = nib(kh, b->h.depth);
+    b->h.bitmap |= (uint16_t)(1u << i);
+    depth = b->h.depth + 1u;
+    slot = &b->child[i];
+  }
+}
+
+/* delete_at removes kh (known present) below *slot. */
+static int delete_at(pc_state_batch_t *bt, node_t **slot, const pc_hash_t *kh) {
+  pc_state_t *s = bt->s;
+  node_t *n = *slot;
+  node_t *deferred = NULL;
+  if (n->kind == N_LEAF) {
+    *slot = NULL;
+    unref(s, n, bt->gen, &deferred);
+    bt->count--;
+    return 0;
+  }
+  branch_t *b = own(bt, slot);
+  if (!b) return PC_ERR_NOMEM;
+  unsigned i = nib(kh, b->h.depth);
+  int e = delete_at(bt, &b->child[i], kh);
+  if (e) return e;
+  if (!b->child[i]) b->h.bitmap &= (uint16_t)~(1u << i);
+  if (__builtin_popcount(b->h.bitmap) == 1) {
+    /* One child left: it moves up (the trie stays canonical). */
+    unsigned j = (unsigned)__builtin_ctz(b->h.bitmap);
+    node_t *c = b->child[j];
+    b->child[j] = NULL;
+    b->h.bitmap = 0;
+    *slot = c;
+    unref(s, &b->h, bt->gen, &deferred);
+  }
+  return 0;
+}
+
+/* rehash computes the hashes of the batch's nodes (the only ones that
+ * changed), bottom-up. Recursion depth ≤ 65. */
+static void rehash(node_t *n, uint32_t gen) {
+  if (!n || n->gen != gen) return;
+  if (n->kind == N_LEAF) {
+    leaf_t *l = (leaf_t *)n;
+    leaf_hash(&n->hash, &l->kh, &l->vh);
+    return;
+  }
+  branch_t *b = (branch_t *)n;
+  const pc_hash_t *hs[16];
+  unsigned k = 0;
+  for (int i = 0; i < 16; i++) {
+    if (!b->child[i]) continue;
+    rehash(b->child[i], gen);
+    hs[k++] = &b->child[i]->hash;
+  }
+  branch_hash_from(&n->hash, n->depth, n->bitmap, hs, k);
+}
+
+/* ---------------------------------------------------------------- state */
+
+pc_state_t *pc_state_new(unsigned retain) {
+  pc_state_t *s = calloc(1, sizeof *s);
+  if (!s) {
+    PC_ERROR("state: out of memory");
+    return NULL;
+  }
+  s->retain = retain ? retain : 16;
+  s->ring = calloc(s->retain, sizeof *s->ring);
+  pc_state_version_t *v0 = calloc(1, sizeof *v0);
+  if (!s->ring || !v0) {
+    PC_ERROR("state: out of memory");
+    free(s->ring);
+    free(v0);
+    free(s);
+    return NULL;
+  }
+  v0->holders = 2;
+  s->ring[0] = v0;
+  s->current = v0;
+  s->gen = 1;
+  return s;
+}
+
+void pc_state_free(pc_state_t *s) {
+  if (!s) return;
+  if (s->open_batch) pc_state_abort(s->open_batch);
+  pc_state_version_t *cur = s->current;
+  rcu_assign_pointer(s->current, NULL);
+  for (unsigned i = 0; i < s->retain; i++) {
+    pc_state_version_t *v = s->ring[i];
+    rcu_assign_pointer(s->ring[i], NULL);
+    version_drop(s, v);
+  }
+  version_drop(s, cur);
+  synchronize_rcu();
+  rcu_barrier();
+  free(s->ring);
+  free(s);
+}
+
+const pc_state_version_t *pc_state_current(pc_state_t *s) { return rcu_dereference(s->current); }
+
+const pc_state_version_t *pc_state_at(pc_state_t *s, uint64_t v) {
+  pc_state_version_t *x = rcu_dereference(s->ring[v % s->retain]);
+  return x && x->number == v ? x : NULL;
+}
+
+uint64_t pc_state_version_number(const pc_state_version_t *v) { return v->number; }
+void pc_state_version_root(const pc_state_version_t *v, pc_hash_t *root) { *root = v->root_hash; }
+uint64_t pc_state_version_count(const pc_state_version_t *v) { return v->count; }
+uint64_t pc_state_head(const pc_state_t *s) { return s->head; }
+size_t pc_state_memory(const pc_state_t *s) { return s->mem; }
+
+static int check_key(size_t klen) { return klen == 0 || klen > PC_STATE_KEY_MAX ? PC_ERR_INVALID : 0; }
+
+int pc_state_get(const pc_state_version_t *v, const void *key, size_t klen, const uint8_t **val, size_t *vlen) {
+  if (check_key(klen)) return PC_ERR_INVALID;
+  pc_hash_t kh;
+  key_hash(&kh, key, klen);
+  const leaf_t *l = lookup(v->root, &kh);
+  if (!l || l->klen != klen || memcmp(leaf_key(l), key, klen) != 0) return PC_ERR_NOT_FOUND;
+  *val = leaf_val(l);
+  *vlen = l->vlen;
+  return 0;
+}
+
+static int iter_node(const node_t *n,
+                     int (*fn)(void *, const uint8_t *, size_t, const uint8_t *, size_t), void *arg) {
+  if (!n) return 0;
+  if (n->kind == N_LEAF) {
+    const leaf_t *l = (const leaf_t *)n;
+    return fn(arg, leaf_key(l), l->klen, leaf_val(l), l->vlen);
+  }
+  const branch_t *b = (const branch_t *)n;
+  for (int i = 0; i < 16; i++) {
+    int e = iter_node(b->child[i], fn, arg);
+    if (e) return e;
+  }
+  return 0;
+}
+
+int pc_state_iter(const pc_state_version_t *v,
+                  int (*fn)(void *arg, const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen),
+                  void *arg) {
+  return iter_node(v->root, fn, arg);
+}
+
+/* ---------------------------------------------------------------- batches */
+
+pc_state_batch_t *pc_state_batch_new(pc_state_t *s) {
+  if (s->open_batch) {
+    PC_ERROR("state: a write batch is already open");
+    return NULL;
+  }
+  pc_state_batch_t *b = calloc(1, sizeof *b);
+  if (!b) {
+    PC_ERROR("state: out of memory");
+    return NULL;
+  }
+  pc_state_version_t *head = s->ring[s->head % s->retain];
+  b->s = s;
+  b->root = head->root;
+  if (b->root) b->root->ref++;
+  b->count = head->count;
+  b->gen = ++s->gen;
+  s->open_batch = b;
+  return b;
+}
+
+int pc_state_batch_put(pc_state_batch_t *b, const void *key, size_t klen, const void *val, size_t vlen) {
+  if (check_key(klen) || (vlen && !val)) return PC_ERR_INVALID;
+  if (vlen > PC_STATE_VALUE_MAX) return PC_ERR_TOO_LARGE;
+  pc_hash_t kh;
+  key_hash(&kh, key, klen);
+  return insert(b, &kh, key, klen, val, vlen);
+}
+
+int pc_state_batch_delete(pc_state_batch_t *b, const void *key, size_t klen) {
+  if (check_key(klen)) return PC_ERR_INVALID;
+  pc_hash_t kh;
+  key_hash(&kh, key, klen);
+  if (!lookup(b->root, &kh)) return 0;
+  return delete_at(b, &b->root, &kh);
+}
+
+int pc_state_batch_get(pc_state_batch_t *b, const void *key, size_t klen, const uint8_t **val, size_t *vlen) {
+  pc_state_version_t tmp = {.root = b->root};
+  return pc_state_get(&tmp, key, klen, val, vlen);
+}
+
+void pc_state_abort(pc_state_batch_t *b) {
+  if (!b) return;
+  node_t *deferred = NULL;
+  unref(b->s, b->root, b->gen, &deferred);
+  /* Nothing of the batch was ever visible; shared nodes never reach zero
+   * here (their versions still hold them). */
+  free_list_now(deferred);
+  b->s->open_batch = NULL;
+  free(b);
+}
+
+int64_t pc_state_commit(pc_state_batch_t *b, pc_hash_t *root) {
+  pc_state_t *s = b->s;
+  pc_state_version_t *v = calloc(1, sizeof *v);
+  if (!v) return PC_ERR_NOMEM;
+  rehash(b->root, b->gen);
+  v->number = s->head + 1;
+  v->root = b->root; /* the batch's reference moves to the version */
+  if (v->root) v->root_hash = v->root->hash;
+  v->count = b->count;
+  v->holders = 1;
+  if (root) *root = v->root_hash;
+  s->open_batch = NULL;
+  free(b);
+  unsigned slot = (unsigned)(v->number % s->retain);
+  pc_state_version_t *old = s->ring[slot];
+  /* rcu_assign_pointer: readers that find v see its nodes fully built. */
+  rcu_assign_pointer(s->ring[slot], v);
+  s->head = v->number;
+  version_drop(s, old);
+  return (int64_t)v->number;
+}
+
+int pc_state_publish(pc_state_t *s, uint64_t number) {
+  pc_state_version_t *v = s->ring[number % s->retain];
+  if (!v || v->number != number) return PC_ERR_NOT_FOUND;
+  pc_state_version_t *old = s->current;
+  if (old == v) return 0;
+  v->holders++;
+  rcu_assign_pointer(s->current, v);
+  version_drop(s, old);
+  return 0;
+}
+
+/* ---------------------------------------------------------------- proofs */
+
+int pc_state_prove(const pc_state_version_t *v, const void *key, size_t klen, uint8_t *out, size_t cap,
+                   size_t *len) {
+  if (check_key(klen)) return PC_ERR_INVALID;
+  pc_hash_t kh;
+  key_hash(&kh, key, klen);
+  pc_writer_t w;
+  pc_writer_init(&w, out, cap);
+  pc_put_u8(&w, 1);
+  uint8_t *kind = pc_writer_reserve(&w, 1);
+  uint8_t *steps = pc_writer_reserve(&w, 1);
+  if (!kind || !steps) return PC_ERR_OVERFLOW;
+  unsigned n_steps = 0;
+  uint8_t k;
+  const node_t *n = v->root;
+  if (!n) {
+    k = 4;
+  } else {
+    for (;;) {
+      if (n->kind == N_LEAF) {
+        const leaf_t *l = (const leaf_t *)n;
+        if (pc_hash_equal(&l->kh, &kh)) {
+          k = 1;
+        } else {
+          k = 3;
+          pc_put_bytes(&w, l->kh.b, PC_HASH_SIZE);
+          pc_put_bytes(&w, l->vh.b, PC_HASH_SIZE);
+        }
+        break;
+      }
+      const branch_t *b = (const branch_t *)n;
+      unsigned i = nib(&kh, n->depth);
+      pc_put_u8(&w, n->depth);
+      pc_put_u16(&w, n->bitmap);
+      pc_put_u8(&w, (uint8_t)i);
+      for (unsigned j = 0; j < 16; j++)
+        if (j != i && b->child[j]) pc_put_bytes(&w, b->child[j]->hash.b, PC_HASH_SIZE);
+      n_steps++;
+      if (!b->child[i]) {
+        k = 2;
+        break;
+      }
+      n = b->child[i];
+    }
+  }
+  if (pc_writer_finish(&w)) return PC_ERR_OVERFLOW;
+  *kind = k;
+  *steps = (uint8_t)n_steps;
+  *len = w.len;
+  return 0;
+}
+
+static int proof_bad(int e) { return pc_reject_note(PC_DEC_OTHER, e); }
+
+int pc_state_proof_verify(const pc_hash_t *root, const void *key, size_t klen, const void *val, size_t vlen,
+                          const uint8_t *proof, size_t proof_len) {
+  if (check_key(klen) || vlen > PC_STATE_VALUE_MAX || (vlen && !val)) return PC_ERR_INVALID;
+  pc_reader_t r;
+  pc_reader_init(&r, proof, proof_len);
+  if (pc_get_u8(&r) != 1) return proof_bad(PC_ERR_VERSION);
+  uint8_t kind = pc_get_u8(&r);
+  unsigned n_steps = pc_get_u8(&r);
+  if (pc_reader_ok(&r)) return proof_bad(pc_reader_ok(&r));
+  if (kind < 1 || kind > 4 || n_steps > 64) return proof_bad(PC_ERR_INVALID);
+  pc_hash_t kh;
+  key_hash(&kh, key, klen);
+  struct {
+    uint8_t depth, index;
+    uint16_t bitmap;
+    const uint8_t *hashes;
+  } st[64];
+  int last_depth = -1;
+  for (unsigned s = 0; s < n_steps; s++) {
+    st[s].depth = pc_get_u8(&r);
+    st[s].bitmap = pc_get_u16(&r);
+    st[s].index = pc_get_u8(&r);
+    if (pc_reader_ok(&r)) return proof_bad(pc_reader_ok(&r));
+    if ((int)st[s].depth <= last_depth || st[s].depth >= 64 || st[s].index > 15 ||
+        __builtin_popcount(st[s].bitmap) < 2 || st[s].index != nib(&kh, st[s].depth))
+      return proof_bad(PC_ERR_INVALID);
+    last_depth = st[s].depth;
+    bool in = (st[s].bitmap >> st[s].index) & 1u;
+    bool last_absent = kind == 2 && s + 1 == n_steps;
+    if (in == last_absent) return proof_bad(PC_ERR_INVALID);
+    unsigned nh = (unsigned)__builtin_popcount(st[s].bitmap) - (in ? 1u : 0u);
+    st[s].hashes = pc_get_view(&r, (size_t)nh * PC_HASH_SIZE);
+    if (!st[s].hashes) return proof_bad(pc_reader_ok(&r));
+  }
+  pc_hash_t cur;
+  if (kind == 1) {
+    pc_hash_t vh;
+    pc_hash_tagged(&vh, "parachain/state/value", val, vlen);
+    leaf_hash(&cur, &kh, &vh);
+  } else if (kind == 3) {
+    pc_hash_t okh, ovh;
+    pc_get_bytes(&r, okh.b, PC_HASH_SIZE);
+    pc_get_bytes(&r, ovh.b, PC_HASH_SIZE);
+    if (pc_reader_ok(&r)) return proof_bad(pc_reader_ok(&r));
+    if (pc_hash_equal(&okh, &kh)) return proof_bad(PC_ERR_INVALID);
+    for (unsigned s = 0; s < n_steps; s++)
+      if (nib(&okh, st[s].depth) != st[s].index) return proof_bad(PC_ERR_INVALID);
+    leaf_hash(&cur, &okh, &ovh);
+  } else if (kind == 4) {
+    if (n_steps) return proof_bad(PC_ERR_INVALID);
+  } else if (n_steps == 0) {
+    return proof_bad(PC_ERR_INVALID);
+  }
+  int e = pc_reader_finish(&r);
+  if (e) return proof_bad(e);
+  /* Fold up to the root. */
+  for (unsigned s = n_steps; s-- > 0;) {
+    const pc_hash_t *hs[16];
+    unsigned k = 0, g = 0;
+    bool absent_here = kind == 2 && s + 1 == n_steps;
+    for (unsigned j = 0; j < 16; j++) {
+      if (!((st[s].bitmap >> j) & 1u)) continue;
+      if (j == st[s].index && !absent_here) hs[k++] = &cur;
+      else hs[k++] = (const pc_hash_t *)(st[s].hashes + (size_t)(g++) * PC_HASH_SIZE);
+    }
+    pc_hash_t up;
+    branch_hash_from(&up, st[s].depth, st[s].bitmap, hs, k);
+    cur = up;
+  }
+  if (kind == 4) memset(cur.b, 0, PC_HASH_SIZE);
+  bool proves_present = kind == 1;
+  if (proves_present != (val != NULL)) return PC_ERR_SIGNATURE;
+  return pc_hash_equal(&cur, root) ? 0 : PC_ERR_SIGNATURE;
+}
