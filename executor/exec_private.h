@@ -180,6 +180,7 @@ typedef struct txrec {
   rrec_t *r;
   uint32_t n_r;
   uint32_t inc;
+  pc_hash_t leaf; /* receipts-root leaf of this result */
   /* scheduling */
   atomic_uint pending;   /* DAG: unfinished predecessors */
   atomic_uint state;     /* optimistic: TX_* */
@@ -243,6 +244,11 @@ void exec_tx(blockctx_t *b, exec_scratch_t *s, uint32_t i, int mode);
 /* exec_publish writes tx i's write list into the MV store (incarnation
  * r->inc); false when the MV store is full (b->abort is then set). */
 bool exec_publish(blockctx_t *b, exec_scratch_t *s, uint32_t i);
+
+/* exec_receipt_leaf hashes one receipt's encoding (the receipts-root leaf);
+ * exec_merkle_root folds leaves in place into the receipts root. */
+void exec_receipt_leaf(const pc_receipt_t *r, pc_hash_t *leaf);
+int exec_merkle_root(pc_hash_t *leaves, size_t n, pc_hash_t *out);
 
 /* ------------------------------------------------------------ worker pool */
 

@@ -339,6 +339,8 @@ static int prepare(pc_executor_t *e, blockctx_t *b) {
     }
     if (r->pre_status != 0xff) {
       r->status = r->pre_status;
+      pc_receipt_t rc = {.status = r->status};
+      exec_receipt_leaf(&rc, &r->leaf);
       continue;
     }
     pc_exec_nonce_key(r->nonce_key, r->tx->sender);
@@ -395,7 +397,10 @@ static int build_output(pc_executor_t *e, blockctx_t *b, bool serial, pc_exec_re
   out->receipts = e->receipts;
   out->n_receipts = b->n;
   out->batch = (pc_write_batch_t){e->batch, nw};
-  return pc_receipts_root(e->receipts, b->n, &out->receipts_root);
+  pc_hash_t *lv = arena_alloc(&e->arena, sizeof *lv * (b->n + 1));
+  if (!lv) return PC_ERR_NOMEM;
+  for (uint32_t i = 0; i < b->n; i++) lv[i] = b->tx[i].leaf;
+  return exec_merkle_root(lv, b->n, &out->receipts_root);
 }
 
 static void block_init(pc_executor_t *e, blockctx_t *b, const pc_exec_state_t *state, const pc_exec_block_t *blk) {

@@ -351,6 +351,9 @@ void exec_tx(blockctx_t *b, exec_scratch_t *s, uint32_t i, int mode) {
     r->n_r = r->r ? s->n_reads : 0;
     if (!r->r) fatal(b, PC_ERR_NOMEM);
   }
+  /* the receipt's Merkle leaf, hashed here so workers share that work */
+  pc_receipt_t rc = {.status = r->status, .budget_used = r->used, .output = r->out, .n_events = r->n_ev, .events = r->ev};
+  exec_receipt_leaf(&rc, &r->leaf);
 }
 
 bool exec_publish(blockctx_t *b, exec_scratch_t *s, uint32_t i) {
@@ -416,29 +419,31 @@ int pc_receipt_decode(const uint8_t *buf, size_t len, pc_receipt_t *r, pc_bytes_
   return 0;
 }
 
-int pc_receipts_root(const pc_receipt_t *r, size_t n, pc_hash_t *out) {
+void exec_receipt_leaf(const pc_receipt_t *r, pc_hash_t *leaf) {
+  /* an encoding is at most this big: status, budget, output, events */
+  static _Thread_local uint8_t buf[1 + 8 + 4 + PC_EXEC_OUTPUT_MAX + 2 + PC_EXEC_EVENTS_MAX * (4 + PC_EXEC_EVENT_MAX)];
+  int len = pc_receipt_encode(r, buf, sizeof buf);
+  pc_hash_tagged(leaf, "parachain/receipt", buf, len > 0 ? (size_t)len : 0);
+}
+
+int exec_merkle_root(pc_hash_t *lv, size_t n, pc_hash_t *out) {
   if (n == 0) {
     pc_hash_tagged(out, "parachain/receipts-empty", "", 0);
     return 0;
-  }
-  pc_hash_t *lv = malloc(sizeof *lv * n);
-  size_t cap = 1 + 8 + 4 + PC_EXEC_OUTPUT_MAX + 2 + PC_EXEC_EVENTS_MAX * (4 + PC_EXEC_EVENT_MAX);
-  uint8_t *buf = malloc(cap);
-  if (!lv || !buf) {
-    free(lv);
-    free(buf);
-    return PC_ERR_NOMEM;
-  }
-  for (size_t i = 0; i < n; i++) {
-    int len = pc_receipt_encode(&r[i], buf, cap);
-    pc_hash_tagged(&lv[i], "parachain/receipt", buf, len > 0 ? (size_t)len : 0);
   }
   for (size_t m = n; m > 1; m = (m + 1) / 2) {
     for (size_t i = 0; i < m / 2; i++) pc_hash_pair(&lv[i], "parachain/receipts-node", &lv[2 * i], &lv[2 * i + 1]);
     if (m & 1) lv[m / 2] = lv[m - 1];
   }
   *out = lv[0];
-  free(lv);
-  free(buf);
   return 0;
+}
+
+int pc_receipts_root(const pc_receipt_t *r, size_t n, pc_hash_t *out) {
+  pc_hash_t *lv = malloc(sizeof *lv * (n ? n : 1));
+  if (!lv) return PC_ERR_NOMEM;
+  for (size_t i = 0; i < n; i++) exec_receipt_leaf(&r[i], &lv[i]);
+  int rc = exec_merkle_root(lv, n, out);
+  free(lv);
+  return rc;
 }
