@@ -44,6 +44,7 @@
 #include <urcu.h>
 
 #include "storage/storage.h"
+#include "storage/storage_private.h"
 
 enum { N_LEAF = 1, N_BRANCH = 2 };
 
@@ -115,6 +116,8 @@ static unsigned first_diff(const pc_hash_t *a, const pc_hash_t *b, unsigned from
 static void key_hash(pc_hash_t *kh, const void *key, size_t klen) {
   pc_hash_tagged(kh, "parachain/state/key", key, klen);
 }
+
+void pc_state_key_hash(pc_hash_t *kh, const void *key, size_t klen) { key_hash(kh, key, klen); }
 
 static void leaf_hash(pc_hash_t *out, const pc_hash_t *kh, const pc_hash_t *vh) {
   pc_hash_pair(out, "parachain/state/leaf", kh, vh);

@@ -42,4 +42,7 @@ static inline int io_read_all(const pc_io_t *io, int fd, void *buf, size_t n, of
   return 0;
 }
 
+/* pc_state_key_hash: the trie's key hash (see state.c), for snapshots. */
+void pc_state_key_hash(pc_hash_t *kh, const void *key, size_t klen);
+
 #endif
