@@ -1,7 +1,7 @@
 /* bench_executor — throughput of each scheduler against serial execution of
  * the same blocks, measured in the same run.
  *
- *   bench_executor [-w max_workers] [-b blocks] [-n txs_per_block] [-k workload_substring]
+ *   bench_executor [-w max_workers] [-b blocks] [-n txs_per_block] [-r rounds] [-k workload_substring]
  *
  * Workloads (1000-transaction blocks by default, all transactions declare
  * their keys; the optimistic scheduler ignores declarations for scheduling):
@@ -30,7 +30,7 @@
 
 #include "executor/executor.h"
 
-static unsigned g_blocks = 4, g_ntx = 1000, g_maxw = 0;
+static unsigned g_blocks = 4, g_ntx = 1000, g_maxw = 0, g_rounds = 3;
 static const char *g_only;
 
 static uint64_t rnd(uint64_t *s) {
@@ -254,25 +254,37 @@ static int measure(const work_t *w, pc_sched_t s, unsigned workers, bool fallbac
 static bool wanted(const char *name) { return !g_only || strstr(name, g_only); }
 
 static void run_workload(const char *name, const work_t *w) {
-  meas_t ser;
-  if (measure(w, PC_SCHED_SERIAL, 1, true, &ser)) exit(1);
-  double total = (double)g_blocks * g_ntx;
-  printf("%-22s %-10s %2s %10.0f tx/s  1.00x\n", name, "serial", "-", total / ser.secs);
+  /* R rounds, serial and every configuration alternating, keeping each
+   * one's fastest round: the minimum is what the code costs, the rest is
+   * other processes (the machine is shared) */
   static const pc_sched_t sch[] = {PC_SCHED_TASKSET, PC_SCHED_DAG, PC_SCHED_OPTIMISTIC};
-  for (size_t k = 0; k < 3; k++)
-    for (unsigned wk = 1; wk <= g_maxw; wk++) {
-      meas_t m;
-      if (measure(w, sch[k], wk, true, &m)) exit(1);
-      if (!pc_hash_equal(&m.last_root, &ser.last_root)) {
+  unsigned nc = 3 * g_maxw;
+  meas_t best_ser = {.secs = 1e30}, best[3 * PC_EXEC_WORKERS_MAX];
+  for (unsigned c = 0; c < nc; c++) best[c].secs = 1e30;
+  for (unsigned round = 0; round < g_rounds; round++) {
+    meas_t m;
+    if (measure(w, PC_SCHED_SERIAL, 1, true, &m)) exit(1);
+    if (m.secs < best_ser.secs) best_ser = m;
+    for (unsigned c = 0; c < nc; c++) {
+      pc_sched_t s = sch[c / g_maxw];
+      unsigned wk = c % g_maxw + 1;
+      if (measure(w, s, wk, true, &m)) exit(1);
+      if (!pc_hash_equal(&m.last_root, &best_ser.last_root)) {
         fprintf(stderr, "bench: %s %s with %u workers: execution root differs from serial!\n", name,
-                pc_sched_name(sch[k]), wk);
+                pc_sched_name(s), wk);
         exit(1);
       }
-      char fb[48] = "";
-      if (m.fallbacks) snprintf(fb, sizeof fb, "  (%u/%u blocks fell back to serial)", m.fallbacks, g_blocks);
-      printf("%-22s %-10s %2u %10.0f tx/s  %.2fx%s\n", name, pc_sched_name(sch[k]), wk, total / m.secs,
-             ser.secs / m.secs, fb);
+      if (m.secs < best[c].secs) best[c] = m;
     }
+  }
+  double total = (double)g_blocks * g_ntx;
+  printf("%-22s %-10s %2s %10.0f tx/s  1.00x\n", name, "serial", "-", total / best_ser.secs);
+  for (unsigned c = 0; c < nc; c++) {
+    char fb[48] = "";
+    if (best[c].fallbacks) snprintf(fb, sizeof fb, "  (%u/%u blocks fell back to serial)", best[c].fallbacks, g_blocks);
+    printf("%-22s %-10s %2u %10.0f tx/s  %.2fx%s\n", name, pc_sched_name(sch[c / g_maxw]), c % g_maxw + 1,
+           total / best[c].secs, best_ser.secs / best[c].secs, fb);
+  }
   fflush(stdout);
 }
 
@@ -286,18 +298,20 @@ static double calibrate_ns_per_iter(void) {
 
 int main(int argc, char **argv) {
   int c;
-  while ((c = getopt(argc, argv, "w:b:n:k:")) != -1) {
+  while ((c = getopt(argc, argv, "w:b:n:k:r:")) != -1) {
     switch (c) {
       case 'w': g_maxw = (unsigned)atoi(optarg); break;
       case 'b': g_blocks = (unsigned)atoi(optarg); break;
       case 'n': g_ntx = (unsigned)atoi(optarg); break;
       case 'k': g_only = optarg; break;
+      case 'r': g_rounds = (unsigned)atoi(optarg); break;
       default:
-        fprintf(stderr, "usage: %s [-w max_workers] [-b blocks] [-n txs_per_block] [-k workload_substring]\n", argv[0]);
+        fprintf(stderr, "usage: %s [-w max_workers] [-b blocks] [-n txs_per_block] [-r rounds] [-k workload_substring]\n", argv[0]);
         return 2;
     }
   }
-  if (!g_blocks || !g_ntx) return 2;
+  if (!g_blocks || !g_ntx || !g_rounds) return 2;
+  if (g_maxw > PC_EXEC_WORKERS_MAX) g_maxw = PC_EXEC_WORKERS_MAX;
   pc_log_set_level(PC_LOG_WARN);
   if (!g_maxw) {
     hwloc_topology_t t;
@@ -308,7 +322,8 @@ int main(int argc, char **argv) {
     if (!g_maxw) g_maxw = 1;
   }
   double nspi = calibrate_ns_per_iter();
-  printf("# bench_executor: %u blocks x %u txs, workers 1..%u, BLAKE2b round %.0f ns\n", g_blocks, g_ntx, g_maxw, nspi);
+  printf("# bench_executor: %u blocks x %u txs, workers 1..%u, best of %u rounds, BLAKE2b round %.0f ns\n", g_blocks,
+         g_ntx, g_maxw, g_rounds, nspi);
   printf("%-22s %-10s %2s %15s  %s\n", "workload", "scheduler", "w", "throughput", "vs serial");
 
   work_t w;
@@ -350,15 +365,23 @@ int main(int argc, char **argv) {
   if (wanted("overhead")) {
     work_init(&w);
     gen_compute(&w, 0);
-    meas_t ser, m;
-    if (measure(&w, PC_SCHED_SERIAL, 1, false, &ser)) return 1;
+    meas_t ser = {.secs = 1e30}, m, best[3];
+    for (int k = 0; k < 3; k++) best[k].secs = 1e30;
+    static const pc_sched_t sch[] = {PC_SCHED_TASKSET, PC_SCHED_DAG, PC_SCHED_OPTIMISTIC};
+    for (unsigned round = 0; round < g_rounds; round++) {
+      if (measure(&w, PC_SCHED_SERIAL, 1, false, &m)) return 1;
+      if (m.secs < ser.secs) ser = m;
+      for (size_t k = 0; k < 3; k++) {
+        if (measure(&w, sch[k], 1, false, &m)) return 1;
+        if (m.secs < best[k].secs) best[k] = m;
+      }
+    }
     double total = (double)g_blocks * g_ntx;
     printf("# scheduling overhead per transaction (compute 0 iterations, 1 worker, no fallback;\n"
            "# serial %.0f ns/tx wall, %.0f ns/tx CPU); wall = what a block waits, CPU = work added:\n",
            ser.secs * 1e9 / total, ser.cpu * 1e9 / total);
-    static const pc_sched_t sch[] = {PC_SCHED_TASKSET, PC_SCHED_DAG, PC_SCHED_OPTIMISTIC};
     for (size_t k = 0; k < 3; k++) {
-      if (measure(&w, sch[k], 1, false, &m)) return 1;
+      m = best[k];
       printf("overhead %-10s %+7.0f ns/tx wall %+7.0f ns/tx CPU\n", pc_sched_name(sch[k]),
              (m.secs - ser.secs) * 1e9 / total, (m.cpu - ser.cpu) * 1e9 / total);
     }
