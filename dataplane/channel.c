@@ -416,16 +416,17 @@ static void send_ctl(pc_dp_t *dp, uint16_t peer, uint8_t type, uint64_t now) {
   fill_hdr(dp, p, peer, &h, type);
   uint32_t len = (uint32_t)pc_dp_frame_seal(dp->ctl, &h, p->tx_key);
   uint8_t *f = dp->ctl;
-  if (tx_out(dp, peer, &f, &len, 1, now) == 1) {
-    if (type == PC_DP_HELLO) {
-      p->c.hellos_tx++;
-      p->hello_due = false;
-      p->last_hello_ns = now;
-    } else {
-      p->c.acks_tx++;
-    }
-    p->ack_pending = false;
+  bool taken = tx_out(dp, peer, &f, &len, 1, now) == 1;
+  if (type == PC_DP_HELLO) {
+    /* Not taken (link down, ring full): retried after hello_ns, not on
+     * every poll. */
+    p->hello_due = false;
+    p->last_hello_ns = now;
+    p->c.hellos_tx += taken;
+  } else {
+    p->c.acks_tx += taken;
   }
+  if (taken) p->ack_pending = false;
 }
 
 static bool established(const peer_t *p) { return p->peer_epoch != 0 && p->peer_knows_me; }

@@ -238,3 +238,60 @@ Test(memif, kill9_one_of_three_others_survive_and_resume, .timeout = 220) {
   for (int r = 0; r < 3; r++)
     cr_assert(WIFEXITED(status[r]) && WEXITSTATUS(status[r]) == 0, "replica %d exit status 0x%x", r, status[r]);
 }
+
+/* ---------------------------------------------------------- telemetry */
+
+#include <rte_eal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+/* Sends cmd to the EAL telemetry socket and returns the JSON reply. */
+static int tel_query(const char *path, const char *cmd, char *out, size_t cap) {
+  int fd = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+  if (fd < 0) return -1;
+  struct sockaddr_un sun = {.sun_family = AF_UNIX};
+  snprintf(sun.sun_path, sizeof sun.sun_path, "%s", path);
+  if (connect(fd, (struct sockaddr *)&sun, sizeof sun) != 0) {
+    close(fd);
+    return -1;
+  }
+  ssize_t n = read(fd, out, cap - 1); /* greeting */
+  if (n <= 0 || write(fd, cmd, strlen(cmd)) < 0) {
+    close(fd);
+    return -1;
+  }
+  n = read(fd, out, cap - 1);
+  close(fd);
+  if (n <= 0) return -1;
+  out[n] = 0;
+  return 0;
+}
+
+Test(memif, telemetry_exposes_port_and_peer_counters, .timeout = 60) {
+  char tag[32];
+  tag_for(tag, sizeof tag, "tel");
+  pc_dp_cfg_t cfg;
+  memif_cfg(&cfg, 0, 2, tag); /* replica 0 serves; no peer ever comes */
+  tl_rx_t rx = {.len_of = len_small};
+  pc_dp_t *dp = pc_dp_create(&cfg, tl_deliver, &rx);
+  cr_assert_not_null(dp);
+  cr_assert_eq(pc_dp_telemetry_register(dp), 0);
+  cr_assert_eq(pc_dp_telemetry_register(dp), PC_ERR_STATE);
+  for (int i = 0; i < 100; i++) {
+    pc_dp_poll(dp, 32);
+    pc_sleep_ns(200000);
+  }
+  char path[256], reply[4096];
+  snprintf(path, sizeof path, "%s/dpdk_telemetry.v2", rte_eal_get_runtime_dir());
+  cr_assert_eq(tel_query(path, "/parachain/peers", reply, sizeof reply), 0, "no telemetry socket at %s", path);
+  cr_assert(strstr(reply, "\"/parachain/peers\":[1]"), "%s", reply);
+  cr_assert_eq(tel_query(path, "/parachain/peer,1", reply, sizeof reply), 0);
+  /* No peer: the HELLOs found the link down and were counted as not taken. */
+  cr_assert(strstr(reply, "\"hellos_tx\":0,"), "%s", reply);
+  cr_assert(!strstr(reply, "\"ring_full\":0,"), "%s", reply);
+  cr_assert_eq(tel_query(path, "/parachain/peer,0", reply, sizeof reply), 0);
+  cr_assert(strstr(reply, "null"), "self is not a peer: %s", reply);
+  cr_assert_eq(tel_query(path, "/parachain/port", reply, sizeof reply), 0);
+  cr_assert(strstr(reply, "\"link_down\":0"), "%s", reply);
+  pc_dp_destroy(dp);
+}
