@@ -102,6 +102,7 @@ typedef struct {
   int (*filter)(void *ctx, const pc_sim_msg_t *m, uint64_t *extra_delay);
   void *filter_ctx;
   bool verbose;
+  bool light_checks; /* skip re-verifying decision certificates (CPU benchmarks only) */
 } pc_sim_config_t;
 
 typedef struct {

@@ -36,9 +36,14 @@ static bool run(const variant_t *v, uint16_t n, uint64_t rtt_ns, uint32_t batch,
   cfg.proto.protocol = v->protocol;
   cfg.proto.vote_mode = v->vote_mode;
   cfg.proto.fast_path = v->fast;
-  cfg.proto.delta_fast_ns = rtt_ns; /* wait about one round trip for the fast path */
-  cfg.proto.delta_collect_ns = 4 * rtt_ns;
-  cfg.proto.base_timeout_ns = 200 * rtt_ns + 50000000;
+  /* Δf: a round trip plus verifying n votes; Δc: Δf plus two more round
+   * trips and the collector's verifications */
+  cfg.proto.delta_fast_ns = 2 * rtt_ns + n * cfg.verify_ns;
+  cfg.proto.window = 16;
+  cfg.proto.base_timeout_ns = 200 * rtt_ns + 200000000;
+  /* Δc only matters when the collector fails; under load its CPU queue
+   * (W heights × n verifications) must not trigger the fallback */
+  cfg.proto.delta_collect_ns = cfg.proto.base_timeout_ns / 2;
   cfg.lat_min_ns = rtt_ns / 2;
   cfg.lat_max_ns = rtt_ns / 2 + rtt_ns / 10;
   cfg.batch_txs = batch;
@@ -58,7 +63,7 @@ int main(int argc, char **argv) {
   const uint32_t *batches = full ? batches_full : batches_quick;
   size_t n_b = full ? 4 : 3;
   bool have_pbft = &pc_pbft_ops != NULL;
-  printf("# simulated: 10 Gbit/s, sign %.1f us, verify %.1f us, persist 160 us, W=4, tx 128 B; per decided height, per replica\n",
+  printf("# simulated: 10 Gbit/s, sign %.1f us, verify %.1f us, persist 160 us, W=16, tx 128 B; per decided height, per replica\n",
          17.5, 49.0);
   printf("%-18s %4s %6s %5s %9s %10s %9s %12s %9s %9s %7s\n", "variant", "n", "rtt_ms", "batch", "msgs/h", "bytes/h",
          "verif/h", "tx/s", "p50_ms", "p99_ms", "ratio");
@@ -66,7 +71,7 @@ int main(int argc, char **argv) {
     for (size_t c = 0; c < 2; c++)
       for (size_t b = 0; b < n_b; b++) {
         uint16_t n = ns[a];
-        uint64_t heights = n >= 64 ? 6 : 20;
+        uint64_t heights = n >= 64 ? 24 : n >= 31 ? 48 : 120;
         double base_tps = 0;
         for (size_t v = 0; v < sizeof variants / sizeof variants[0]; v++) {
           if (variants[v].protocol == PC_PROTO_PBFT && !have_pbft) continue;
@@ -97,6 +102,7 @@ int main(int argc, char **argv) {
     cfg.proto.vote_mode = variants[v].vote_mode;
     cfg.proto.fast_path = variants[v].fast;
     cfg.target_height = 200;
+    cfg.light_checks = true; /* measure the protocol, not the simulator's checks */
     struct timespec t0, t1;
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t0);
     pc_sim_result_t r;
