@@ -8,9 +8,9 @@
 
 #include "common/config.h"
 
-#define DEF_COLLECTOR_WAIT_NS 2000000ull /* 2ms */
+#define DEF_COLLECTOR_WAIT_NS 2000000ull  /* 2ms */
 #define DEF_ROUND_TIMEOUT_NS 500000000ull /* 500ms */
-#define DEF_BATCH_WAIT_NS 1000000ull     /* 1ms */
+#define DEF_BATCH_WAIT_NS 1000000ull      /* 1ms */
 
 static const char *const protocol_names[] = {"sbft", "pbft"}; /* index + 1 = pc_protocol_t */
 static const char *const vote_names[] = {"broadcast", "collector"};
@@ -69,12 +69,15 @@ static bool valid_plugin_name(const char *s) {
   size_t n = strnlen(s, PC_CONF_NAME_MAX);
   if (n == 0 || n >= PC_CONF_NAME_MAX) return false;
   for (size_t i = 0; i < n; i++)
-    if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '_' || s[i] == '-' || s[i] == '.'))
+    if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '_' || s[i] == '-' ||
+          s[i] == '.'))
       return false;
   return true;
 }
 
-static void fmt_ip(const uint8_t ip[4], char out[16]) { snprintf(out, 16, "%u.%u.%u.%u", ip[0], ip[1], ip[2], ip[3]); }
+static void fmt_ip(const uint8_t ip[4], char out[16]) {
+  snprintf(out, 16, "%u.%u.%u.%u", ip[0], ip[1], ip[2], ip[3]);
+}
 
 /* The whole-struct rules, shared by the loader (with lines) and pc_cluster_validate. */
 static int check_cluster(const pc_cluster_t *c, vctx_t *v) {
@@ -83,8 +86,8 @@ static int check_cluster(const pc_cluster_t *c, vctx_t *v) {
     return vfail(v, v->n_line, "n = %u is out of range: use 1..%d", c->n, PC_MAX_REPLICAS);
   if ((unsigned)c->n < 3u * c->f + 1)
     return vfail(v, v->f_line ? v->f_line : v->n_line,
-                 "n = %u is too small for f = %u: BFT needs n >= 3f+1 = %u (add replicas or lower f)", c->n, c->f,
-                 3u * c->f + 1);
+                 "n = %u is too small for f = %u: BFT needs n >= 3f+1 = %u (add replicas or lower f)", c->n,
+                 c->f, 3u * c->f + 1);
   if (c->protocol != PC_PROTO_SBFT && c->protocol != PC_PROTO_PBFT)
     return vfail(v, 0, "protocol %u is not sbft (1) or pbft (2)", c->protocol);
   if (c->vote_mode != PC_VOTES_BROADCAST && c->vote_mode != PC_VOTES_COLLECTOR)
@@ -109,16 +112,18 @@ static int check_cluster(const pc_cluster_t *c, vctx_t *v) {
     if (!(r->ip[0] | r->ip[1] | r->ip[2] | r->ip[3]))
       return vfail(v, ln, "replica %u has ip 0.0.0.0: give the address its peers send to", i);
     if (crypto_core_ed25519_is_valid_point(r->pubkey) != 1)
-      return vfail(v, ln, "replica %u: key is not a valid Ed25519 public key (copy it from the keygen output)", i);
+      return vfail(v, ln,
+                   "replica %u: key is not a valid Ed25519 public key (copy it from the keygen output)", i);
     for (unsigned j = 0; j < i; j++) {
       const pc_replica_addr_t *o = &c->replicas[j];
       if (!memcmp(o->pubkey, r->pubkey, PC_PUBKEY_SIZE))
-        return vfail(v, ln, "replica %u has the same key as replica %u: every replica needs its own key", i, j);
+        return vfail(v, ln, "replica %u has the same key as replica %u: every replica needs its own key", i,
+                     j);
       if (!memcmp(o->ip, r->ip, 4) && o->port == r->port) {
         char ip[16];
         fmt_ip(r->ip, ip);
-        return vfail(v, ln, "replica %u has the same address %s:%u as replica %u: change its ip or port", i, ip,
-                     r->port, j);
+        return vfail(v, ln, "replica %u has the same address %s:%u as replica %u: change its ip or port", i,
+                     ip, r->port, j);
       }
     }
   }
@@ -153,8 +158,9 @@ int pc_cluster_validate(const pc_cluster_t *c, char *err, size_t errlen) {
 
 static const char *const section_names[] = {"chain", "consensus", "batch", "replica", "plugins"};
 static const char *const chain_keys[] = {"id", "n", "f"};
-static const char *const consensus_keys[] = {"protocol", "votes", "fast_path", "fast_wait", "collector_wait",
-                                             "round_timeout", "window", "checkpoint_interval"};
+static const char *const consensus_keys[] = {
+    "protocol",       "votes",         "fast_path", "fast_wait",
+    "collector_wait", "round_timeout", "window",    "checkpoint_interval"};
 static const char *const batch_keys[] = {"size", "bytes", "wait"};
 static const char *const replica_keys[] = {"key", "mac", "ip", "port"};
 
@@ -170,10 +176,11 @@ static int need(pc_conf_t *cf, int sec, int got, const char *key, const char *fo
 static int check_sections(pc_conf_t *cf) {
   if (cf->sections[0].count) {
     const pc_conf_entry_t *e = &cf->entries[cf->sections[0].first];
-    return pc_conf_fail(cf, PC_DEC_CONFIG, e->line,
-                        "'%s' is outside any section: put it under [chain], [consensus], [batch], [replica N] or "
-                        "[plugins]",
-                        e->key);
+    return pc_conf_fail(
+        cf, PC_DEC_CONFIG, e->line,
+        "'%s' is outside any section: put it under [chain], [consensus], [batch], [replica N] or "
+        "[plugins]",
+        e->key);
   }
   for (unsigned i = 1; i < cf->n_sections; i++) {
     const pc_conf_section_t *s = &cf->sections[i];
@@ -181,16 +188,20 @@ static int check_sections(pc_conf_t *cf) {
     for (unsigned k = 0; k < PC_ARRAY_LEN(section_names); k++) known |= !strcmp(s->name, section_names[k]);
     if (!known) {
       const char *hint = pc_conf_suggest(s->name, section_names, PC_ARRAY_LEN(section_names));
-      if (hint) return pc_conf_fail(cf, PC_DEC_CONFIG, s->line, "unknown section [%s] (did you mean [%s]?)", s->name, hint);
+      if (hint)
+        return pc_conf_fail(cf, PC_DEC_CONFIG, s->line, "unknown section [%s] (did you mean [%s]?)", s->name,
+                            hint);
       return pc_conf_fail(cf, PC_DEC_CONFIG, s->line,
-                          "unknown section [%s]: use [chain], [consensus], [batch], [replica N] or [plugins]", s->name);
+                          "unknown section [%s]: use [chain], [consensus], [batch], [replica N] or [plugins]",
+                          s->name);
     }
     bool is_replica = !strcmp(s->name, "replica");
     if (is_replica && !s->has_arg)
-      return pc_conf_fail(cf, PC_DEC_CONFIG, s->line, "[replica] needs its id: write [replica N] with N in 0..n-1");
+      return pc_conf_fail(cf, PC_DEC_CONFIG, s->line,
+                          "[replica] needs its id: write [replica N] with N in 0..n-1");
     if (!is_replica && s->has_arg)
-      return pc_conf_fail(cf, PC_DEC_CONFIG, s->line, "[%s %s] takes no argument: write [%s]", s->name, s->arg,
-                          s->name);
+      return pc_conf_fail(cf, PC_DEC_CONFIG, s->line, "[%s %s] takes no argument: write [%s]", s->name,
+                          s->arg, s->name);
   }
   return 0;
 }
@@ -201,7 +212,8 @@ static int load_chain(pc_cluster_t *c, pc_conf_t *cf, vctx_t *v) {
   int rc = pc_conf_check_unknown(cf, sec, chain_keys, PC_ARRAY_LEN(chain_keys));
   if (rc) return rc;
   uint64_t x = 0;
-  rc = need(cf, sec, pc_conf_u64(cf, sec, "id", 0, UINT64_MAX, &x), "id", "<chain id, e.g. 0x7061726163686e31>");
+  rc = need(cf, sec, pc_conf_u64(cf, sec, "id", 0, UINT64_MAX, &x), "id",
+            "<chain id, e.g. 0x7061726163686e31>");
   if (rc) return rc;
   c->chain_id = x;
   rc = need(cf, sec, pc_conf_u64(cf, sec, "n", 1, PC_MAX_REPLICAS, &x), "n", "<number of replicas>");
@@ -228,10 +240,13 @@ static int load_consensus(pc_cluster_t *c, pc_conf_t *cf) {
   if ((rc = pc_conf_choice(cf, sec, "votes", vote_names, 2, &choice)) < 0) return rc;
   if (rc) c->vote_mode = (uint8_t)choice;
   if ((rc = pc_conf_bool(cf, sec, "fast_path", &c->fast_path)) < 0) return rc;
-  if ((rc = pc_conf_duration(cf, sec, "fast_wait", 0, PC_CLUSTER_TIMEOUT_MAX, &c->fast_wait_ns)) < 0) return rc;
-  if ((rc = pc_conf_duration(cf, sec, "collector_wait", 0, PC_CLUSTER_TIMEOUT_MAX, &c->collector_wait_ns)) < 0)
+  if ((rc = pc_conf_duration(cf, sec, "fast_wait", 0, PC_CLUSTER_TIMEOUT_MAX, &c->fast_wait_ns)) < 0)
     return rc;
-  if ((rc = pc_conf_duration(cf, sec, "round_timeout", 1000, PC_CLUSTER_TIMEOUT_MAX, &c->round_timeout_ns)) < 0)
+  if ((rc = pc_conf_duration(cf, sec, "collector_wait", 0, PC_CLUSTER_TIMEOUT_MAX, &c->collector_wait_ns)) <
+      0)
+    return rc;
+  if ((rc = pc_conf_duration(cf, sec, "round_timeout", 1000, PC_CLUSTER_TIMEOUT_MAX, &c->round_timeout_ns)) <
+      0)
     return rc;
   uint64_t x = c->window;
   if ((rc = pc_conf_u64(cf, sec, "window", 1, PC_CLUSTER_WINDOW_MAX, &x)) < 0) return rc;
@@ -259,29 +274,33 @@ static int load_replica(pc_cluster_t *c, pc_conf_t *cf, vctx_t *v, int sec, bool
   const pc_conf_section_t *s = &cf->sections[sec];
   uint64_t id;
   if (pc_parse_u64(s->arg, &id) || id >= c->n)
-    return pc_conf_fail(cf, PC_DEC_CLUSTER, s->line, "[replica %s] is not a replica of this cluster: n = %u, so ids run 0..%u",
-                        s->arg, c->n, c->n - 1u);
+    return pc_conf_fail(cf, PC_DEC_CLUSTER, s->line,
+                        "[replica %s] is not a replica of this cluster: n = %u, so ids run 0..%u", s->arg,
+                        c->n, c->n - 1u);
   if (seen[id])
-    return pc_conf_fail(cf, PC_DEC_CLUSTER, s->line, "replica %llu is defined twice (first at line %u): keep one",
-                        (unsigned long long)id, v->replica_line[id]);
+    return pc_conf_fail(cf, PC_DEC_CLUSTER, s->line,
+                        "replica %llu is defined twice (first at line %u): keep one", (unsigned long long)id,
+                        v->replica_line[id]);
   seen[id] = true;
   v->replica_line[id] = s->line;
   pc_replica_addr_t *r = &c->replicas[id];
   r->id = (uint16_t)id;
   int rc = pc_conf_check_unknown(cf, sec, replica_keys, PC_ARRAY_LEN(replica_keys));
   if (rc) return rc;
-  rc = need(cf, sec, pc_conf_hex(cf, sec, "key", r->pubkey, PC_PUBKEY_SIZE), "key", "<Ed25519 public key, 64 hex>");
+  rc = need(cf, sec, pc_conf_hex(cf, sec, "key", r->pubkey, PC_PUBKEY_SIZE), "key",
+            "<Ed25519 public key, 64 hex>");
   if (rc) return rc;
   pc_conf_entry_t *e = pc_conf_entry(cf, sec, "mac");
   if (!e) return need(cf, sec, 0, "mac", "xx:xx:xx:xx:xx:xx");
   if (pc_parse_mac(e->value, r->mac))
-    return pc_conf_fail(cf, PC_DEC_CONFIG, e->line, "mac = %s is not a MAC address: write six hex pairs like 02:00:00:00:00:01",
+    return pc_conf_fail(cf, PC_DEC_CONFIG, e->line,
+                        "mac = %s is not a MAC address: write six hex pairs like 02:00:00:00:00:01",
                         e->value);
   e = pc_conf_entry(cf, sec, "ip");
   if (!e) return need(cf, sec, 0, "ip", "<IPv4 address, e.g. 10.0.0.1>");
   if (pc_parse_ipv4(e->value, r->ip))
-    return pc_conf_fail(cf, PC_DEC_CONFIG, e->line, "ip = %s is not an IPv4 address: write four numbers 0..255 like 10.0.0.1",
-                        e->value);
+    return pc_conf_fail(cf, PC_DEC_CONFIG, e->line,
+                        "ip = %s is not an IPv4 address: write four numbers 0..255 like 10.0.0.1", e->value);
   uint64_t port;
   rc = need(cf, sec, pc_conf_u64(cf, sec, "port", 1, 65535, &port), "port", "<UDP port 1..65535>");
   if (rc) return rc;
@@ -296,7 +315,8 @@ static int load_plugins(pc_cluster_t *c, pc_conf_t *cf, vctx_t *v) {
   for (uint32_t i = s->first; i < s->first + s->count; i++) {
     pc_conf_entry_t *e = &cf->entries[i];
     if (c->n_plugins >= PC_CLUSTER_PLUGINS_MAX)
-      return pc_conf_fail(cf, PC_DEC_CLUSTER, e->line, "too many plugins: at most %d may be pinned", PC_CLUSTER_PLUGINS_MAX);
+      return pc_conf_fail(cf, PC_DEC_CLUSTER, e->line, "too many plugins: at most %d may be pinned",
+                          PC_CLUSTER_PLUGINS_MAX);
     pc_plugin_pin_t *p = &c->plugins[c->n_plugins];
     int rc = pc_conf_hex(cf, sec, e->key, p->hash.b, PC_HASH_SIZE);
     if (rc < 0) return rc;
@@ -319,13 +339,14 @@ static int cluster_from_conf(pc_cluster_t *c, pc_conf_t *cf, vctx_t *v) {
   for (unsigned i = 0; i < c->n; i++)
     if (!seen[i])
       return pc_conf_fail(cf, PC_DEC_CLUSTER, v->n_line,
-                          "n = %u but replica %u is not defined: add a [replica %u] section (ids run 0..n-1)", c->n, i,
-                          i);
+                          "n = %u but replica %u is not defined: add a [replica %u] section (ids run 0..n-1)",
+                          c->n, i, i);
   if ((rc = load_plugins(c, cf, v))) return rc;
   return check_cluster(c, v);
 }
 
-int pc_cluster_parse(pc_cluster_t *c, const char *name, const char *buf, size_t len, char *err, size_t errlen) {
+int pc_cluster_parse(pc_cluster_t *c, const char *name, const char *buf, size_t len, char *err,
+                     size_t errlen) {
   pc_conf_t *cf = pc_conf_new();
   vctx_t *v = calloc(1, sizeof *v);
   int rc;
@@ -397,8 +418,8 @@ int pc_cluster_encode(const pc_cluster_t *c, char *out, size_t cap, char *err, s
   emit(&b,
        "\n[consensus]\nprotocol = %s\nvotes = %s\nfast_path = %s\nfast_wait = %s\ncollector_wait = %s\n"
        "round_timeout = %s\nwindow = %u\ncheckpoint_interval = %u\n",
-       protocol_names[c->protocol - 1], vote_names[c->vote_mode], c->fast_path ? "yes" : "no", t1, t2, t3, c->window,
-       c->checkpoint_interval);
+       protocol_names[c->protocol - 1], vote_names[c->vote_mode], c->fast_path ? "yes" : "no", t1, t2, t3,
+       c->window, c->checkpoint_interval);
   pc_format_size(c->batch_bytes, t1, sizeof t1);
   pc_format_duration(c->batch_wait_ns, t2, sizeof t2);
   emit(&b, "\n[batch]\nsize = %u\nbytes = %s\nwait = %s\n", c->batch_size, t1, t2);
@@ -407,8 +428,8 @@ int pc_cluster_encode(const pc_cluster_t *c, char *out, size_t cap, char *err, s
     char key[2 * PC_PUBKEY_SIZE + 1], ip[16];
     pc_hex_encode(key, r->pubkey, PC_PUBKEY_SIZE);
     fmt_ip(r->ip, ip);
-    emit(&b, "\n[replica %u]\nkey = %s\nmac = %02x:%02x:%02x:%02x:%02x:%02x\nip = %s\nport = %u\n", i, key, r->mac[0],
-         r->mac[1], r->mac[2], r->mac[3], r->mac[4], r->mac[5], ip, r->port);
+    emit(&b, "\n[replica %u]\nkey = %s\nmac = %02x:%02x:%02x:%02x:%02x:%02x\nip = %s\nport = %u\n", i, key,
+         r->mac[0], r->mac[1], r->mac[2], r->mac[3], r->mac[4], r->mac[5], ip, r->port);
   }
   if (c->n_plugins) {
     emit(&b, "\n[plugins]\n");

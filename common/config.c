@@ -1,13 +1,13 @@
 /* config.c — core sets, value parsers and the config-file parser (syntax
  * in config.h). The parser never allocates beyond its fixed-capacity
  * pc_conf_t and the file buffer (≤ PC_CONF_FILE_MAX). */
+#include "common/config.h"
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include "common/config.h"
 
 /* ------------------------------------------------------------ core sets */
 
@@ -124,10 +124,14 @@ static int parse_number(const char *s, uint64_t *out, const char **end) {
     const char *start = p;
     for (;; p++) {
       int d;
-      if (is_digit(*p)) d = *p - '0';
-      else if (*p >= 'a' && *p <= 'f') d = *p - 'a' + 10;
-      else if (*p >= 'A' && *p <= 'F') d = *p - 'A' + 10;
-      else break;
+      if (is_digit(*p))
+        d = *p - '0';
+      else if (*p >= 'a' && *p <= 'f')
+        d = *p - 'a' + 10;
+      else if (*p >= 'A' && *p <= 'F')
+        d = *p - 'A' + 10;
+      else
+        break;
       if (v >> 60) return PC_ERR_RANGE;
       v = v << 4 | (uint64_t)d;
     }
@@ -162,12 +166,16 @@ int pc_parse_size(const char *s, uint64_t *bytes) {
   if (e) return e;
   unsigned shift = 0;
   switch (*end) {
-  case 'K': case 'k': shift = 10; break;
-  case 'M': case 'm': shift = 20; break;
-  case 'G': case 'g': shift = 30; break;
-  case 'T': case 't': shift = 40; break;
-  case '\0': break;
-  default: return PC_ERR_INVALID;
+    case 'K':
+    case 'k': shift = 10; break;
+    case 'M':
+    case 'm': shift = 20; break;
+    case 'G':
+    case 'g': shift = 30; break;
+    case 'T':
+    case 't': shift = 40; break;
+    case '\0': break;
+    default: return PC_ERR_INVALID;
   }
   if (shift) {
     end++;
@@ -185,12 +193,18 @@ int pc_parse_duration(const char *s, uint64_t *ns) {
   int e = parse_number(s, &v, &end);
   if (e) return e;
   uint64_t mult;
-  if (!strcmp(end, "ns")) mult = 1;
-  else if (!strcmp(end, "us")) mult = 1000;
-  else if (!strcmp(end, "ms")) mult = 1000000;
-  else if (!strcmp(end, "s")) mult = 1000000000;
-  else if (*end == '\0' && v == 0) mult = 1;
-  else return PC_ERR_INVALID;
+  if (!strcmp(end, "ns"))
+    mult = 1;
+  else if (!strcmp(end, "us"))
+    mult = 1000;
+  else if (!strcmp(end, "ms"))
+    mult = 1000000;
+  else if (!strcmp(end, "s"))
+    mult = 1000000000;
+  else if (*end == '\0' && v == 0)
+    mult = 1;
+  else
+    return PC_ERR_INVALID;
   if (v > UINT64_MAX / mult) return PC_ERR_RANGE;
   *ns = v * mult;
   return 0;
@@ -261,7 +275,8 @@ int pc_format_size(uint64_t bytes, char *out, size_t len) {
   for (int i = 0; i < 4; i++) {
     unsigned shift = (unsigned)(40 - 10 * i);
     if (bytes && bytes % (1ull << shift) == 0)
-      return format_checked(out, len, snprintf(out, len, "%llu%c", (unsigned long long)(bytes >> shift), units[i]));
+      return format_checked(out, len,
+                            snprintf(out, len, "%llu%c", (unsigned long long)(bytes >> shift), units[i]));
   }
   return format_checked(out, len, snprintf(out, len, "%llu", (unsigned long long)bytes));
 }
@@ -274,8 +289,8 @@ int pc_format_duration(uint64_t ns, char *out, size_t len) {
   if (ns == 0) return format_checked(out, len, snprintf(out, len, "0"));
   for (unsigned i = 0; i < PC_ARRAY_LEN(units); i++)
     if (ns % units[i].mult == 0)
-      return format_checked(out, len,
-                            snprintf(out, len, "%llu%s", (unsigned long long)(ns / units[i].mult), units[i].unit));
+      return format_checked(
+          out, len, snprintf(out, len, "%llu%s", (unsigned long long)(ns / units[i].mult), units[i].unit));
   return format_checked(out, len, snprintf(out, len, "%lluns", (unsigned long long)ns));
 }
 
@@ -327,7 +342,9 @@ static bool is_key_char(char ch) {
   return (ch >= 'a' && ch <= 'z') || is_digit(ch) || ch == '_' || ch == '-' || ch == '.';
 }
 static bool is_arg_char(char ch) { return is_key_char(ch) || (ch >= 'A' && ch <= 'Z'); }
-static bool is_name_char(char ch) { return (ch >= 'a' && ch <= 'z') || is_digit(ch) || ch == '_' || ch == '-'; }
+static bool is_name_char(char ch) {
+  return (ch >= 'a' && ch <= 'z') || is_digit(ch) || ch == '_' || ch == '-';
+}
 
 static void set_name(const char *file, char *dst) {
   size_t n = strlen(file);
@@ -358,7 +375,8 @@ static const char *where(const pc_conf_t *c, int sec, char *buf, size_t len) {
 /* Parses a section header; s points after '[' and line is the trimmed text. */
 static int parse_header(pc_conf_t *c, uint32_t ln, char *s) {
   char *close = strchr(s, ']');
-  if (!close) return pc_conf_fail(c, PC_DEC_CONFIG, ln, "section header without ']': write [name] or [name arg]");
+  if (!close)
+    return pc_conf_fail(c, PC_DEC_CONFIG, ln, "section header without ']': write [name] or [name arg]");
   if (close[1] != '\0')
     return pc_conf_fail(c, PC_DEC_CONFIG, ln, "text after ']' in a section header: put it on its own line");
   *close = '\0';
@@ -372,9 +390,10 @@ static int parse_header(pc_conf_t *c, uint32_t ln, char *s) {
   size_t arg_len = (size_t)(s - arg);
   while (is_space(*s)) s++;
   if (name_len == 0 || *s != '\0')
-    return pc_conf_fail(c, PC_DEC_CONFIG, ln,
-                        "bad section header: write [name] or [name arg], name of a-z 0-9 _ -, arg of letters, "
-                        "digits, _ . -");
+    return pc_conf_fail(
+        c, PC_DEC_CONFIG, ln,
+        "bad section header: write [name] or [name arg], name of a-z 0-9 _ -, arg of letters, "
+        "digits, _ . -");
   if (name_len >= PC_CONF_NAME_MAX || arg_len >= PC_CONF_NAME_MAX)
     return pc_conf_fail(c, PC_DEC_CONFIG, ln, "section name or argument longer than %d characters",
                         PC_CONF_NAME_MAX - 1);
@@ -415,8 +434,8 @@ static int parse_line(pc_conf_t *c, uint32_t ln, char *s) {
   while (is_space(*s)) s++;
   if (key_len == 0 || *s != '=') {
     if (key_len > 0 && *s == '\0')
-      return pc_conf_fail(c, PC_DEC_CONFIG, ln, "'%.*s' has no value: write '%.*s = value'", (int)PC_MIN(key_len, 64),
-                          key, (int)PC_MIN(key_len, 64), key);
+      return pc_conf_fail(c, PC_DEC_CONFIG, ln, "'%.*s' has no value: write '%.*s = value'",
+                          (int)PC_MIN(key_len, 64), key, (int)PC_MIN(key_len, 64), key);
     return pc_conf_fail(c, PC_DEC_CONFIG, ln,
                         "expected 'key = value' or '[section]' (keys use a-z 0-9 _ . -, lower case)");
   }
@@ -425,16 +444,17 @@ static int parse_line(pc_conf_t *c, uint32_t ln, char *s) {
   while (is_space(*s)) s++;
   char *value = s;
   size_t value_len = strlen(value);
-  if (value_len == 0) return pc_conf_fail(c, PC_DEC_CONFIG, ln, "'%s' has no value: write '%s = value'", key, key);
+  if (value_len == 0)
+    return pc_conf_fail(c, PC_DEC_CONFIG, ln, "'%s' has no value: write '%s = value'", key, key);
   if (key_len >= PC_CONF_NAME_MAX)
     return pc_conf_fail(c, PC_DEC_CONFIG, ln, "key longer than %d characters", PC_CONF_NAME_MAX - 1);
   if (value_len >= PC_CONF_VALUE_MAX)
-    return pc_conf_fail(c, PC_DEC_CONFIG, ln, "value of '%s' longer than %d characters", key, PC_CONF_VALUE_MAX - 1);
+    return pc_conf_fail(c, PC_DEC_CONFIG, ln, "value of '%s' longer than %d characters", key,
+                        PC_CONF_VALUE_MAX - 1);
   unsigned cur = c->n_sections - 1;
   pc_conf_section_t *sec = &c->sections[cur];
   for (uint32_t i = sec->first; i < sec->first + sec->count; i++)
-    if (!strcmp(c->entries[i].key, key))
-    {
+    if (!strcmp(c->entries[i].key, key)) {
       char w[80];
       return pc_conf_fail(c, PC_DEC_CONFIG, ln, "'%s' is set twice in %s (first at line %u): keep one", key,
                           where(c, (int)cur, w, sizeof w), c->entries[i].line);
@@ -470,7 +490,8 @@ int pc_conf_parse_buf(pc_conf_t *c, const char *name, const char *buf, size_t le
     for (size_t i = 0; i < n; i++) {
       unsigned char ch = (unsigned char)start[i];
       if ((ch < 0x20 && ch != '\t') || ch == 0x7f)
-        return pc_conf_fail(c, PC_DEC_CONFIG, ln, "control character 0x%02x at column %zu: remove it", ch, i + 1);
+        return pc_conf_fail(c, PC_DEC_CONFIG, ln, "control character 0x%02x at column %zu: remove it", ch,
+                            i + 1);
     }
     memcpy(line, start, n);
     line[n] = '\0';
@@ -531,14 +552,14 @@ pc_conf_entry_t *pc_conf_entry(pc_conf_t *c, int sec, const char *key) {
   return NULL;
 }
 
-
 /* Reports a value outside [min, max], formatted by fmt_fn. */
 static int range_fail(pc_conf_t *c, const pc_conf_entry_t *e, uint64_t min, uint64_t max,
                       int (*fmt_fn)(uint64_t, char *, size_t)) {
   char lo[32], hi[32];
   fmt_fn(min, lo, sizeof lo);
   fmt_fn(max, hi, sizeof hi);
-  return pc_conf_fail(c, PC_DEC_CONFIG, e->line, "%s = %s is out of range: use %s..%s", e->key, e->value, lo, hi);
+  return pc_conf_fail(c, PC_DEC_CONFIG, e->line, "%s = %s is out of range: use %s..%s", e->key, e->value, lo,
+                      hi);
 }
 
 static int fmt_plain(uint64_t v, char *out, size_t len) {
@@ -552,8 +573,8 @@ int pc_conf_u64(pc_conf_t *c, int sec, const char *key, uint64_t min, uint64_t m
   int err = pc_parse_u64(e->value, &v);
   if (err == PC_ERR_RANGE || (!err && (v < min || v > max))) return range_fail(c, e, min, max, fmt_plain);
   if (err)
-    return pc_conf_fail(c, PC_DEC_CONFIG, e->line, "%s = %s is not an integer: write decimal digits or 0x hex", key,
-                        e->value);
+    return pc_conf_fail(c, PC_DEC_CONFIG, e->line,
+                        "%s = %s is not an integer: write decimal digits or 0x hex", key, e->value);
   *out = v;
   return 1;
 }
@@ -563,11 +584,13 @@ int pc_conf_size(pc_conf_t *c, int sec, const char *key, uint64_t min, uint64_t 
   if (!e) return 0;
   uint64_t v;
   int err = pc_parse_size(e->value, &v);
-  if (err == PC_ERR_RANGE || (!err && (v < min || v > max))) return range_fail(c, e, min, max, pc_format_size);
+  if (err == PC_ERR_RANGE || (!err && (v < min || v > max)))
+    return range_fail(c, e, min, max, pc_format_size);
   if (err)
-    return pc_conf_fail(c, PC_DEC_CONFIG, e->line,
-                        "%s = %s is not a size: write a number with an optional unit K, M, G or T (e.g. 64K, 16M)",
-                        key, e->value);
+    return pc_conf_fail(
+        c, PC_DEC_CONFIG, e->line,
+        "%s = %s is not a size: write a number with an optional unit K, M, G or T (e.g. 64K, 16M)", key,
+        e->value);
   *out = v;
   return 1;
 }
@@ -580,9 +603,10 @@ int pc_conf_duration(pc_conf_t *c, int sec, const char *key, uint64_t min_ns, ui
   if (err == PC_ERR_RANGE || (!err && (v < min_ns || v > max_ns)))
     return range_fail(c, e, min_ns, max_ns, pc_format_duration);
   if (err)
-    return pc_conf_fail(c, PC_DEC_CONFIG, e->line,
-                        "%s = %s is not a duration: write a number with a unit ns, us, ms or s (e.g. 200us, 5ms)",
-                        key, e->value);
+    return pc_conf_fail(
+        c, PC_DEC_CONFIG, e->line,
+        "%s = %s is not a duration: write a number with a unit ns, us, ms or s (e.g. 200us, 5ms)", key,
+        e->value);
   *ns = v;
   return 1;
 }
@@ -591,11 +615,13 @@ int pc_conf_bool(pc_conf_t *c, int sec, const char *key, bool *out) {
   pc_conf_entry_t *e = pc_conf_entry(c, sec, key);
   if (!e) return 0;
   if (pc_parse_bool(e->value, out))
-    return pc_conf_fail(c, PC_DEC_CONFIG, e->line, "%s = %s is not a boolean: write yes or no", key, e->value);
+    return pc_conf_fail(c, PC_DEC_CONFIG, e->line, "%s = %s is not a boolean: write yes or no", key,
+                        e->value);
   return 1;
 }
 
-int pc_conf_choice(pc_conf_t *c, int sec, const char *key, const char *const *names, unsigned n, unsigned *out) {
+int pc_conf_choice(pc_conf_t *c, int sec, const char *key, const char *const *names, unsigned n,
+                   unsigned *out) {
   pc_conf_entry_t *e = pc_conf_entry(c, sec, key);
   if (!e) return 0;
   for (unsigned i = 0; i < n; i++)
@@ -615,8 +641,9 @@ int pc_conf_hex(pc_conf_t *c, int sec, const char *key, void *out, size_t n) {
   pc_conf_entry_t *e = pc_conf_entry(c, sec, key);
   if (!e) return 0;
   if (pc_hex_decode(out, n, e->value, strlen(e->value)))
-    return pc_conf_fail(c, PC_DEC_CONFIG, e->line, "%s must be exactly %zu hex digits (%zu bytes), got '%.20s%s'", key,
-                        2 * n, n, e->value, strlen(e->value) > 20 ? "..." : "");
+    return pc_conf_fail(c, PC_DEC_CONFIG, e->line,
+                        "%s must be exactly %zu hex digits (%zu bytes), got '%.20s%s'", key, 2 * n, n,
+                        e->value, strlen(e->value) > 20 ? "..." : "");
   return 1;
 }
 
@@ -625,7 +652,8 @@ int pc_conf_cores(pc_conf_t *c, int sec, const char *key, pc_coreset_t *out) {
   if (!e) return 0;
   const char *why;
   if (pc_coreset_parse(e->value, out, &why))
-    return pc_conf_fail(c, PC_DEC_CONFIG, e->line, "%s = %s: %s: write a core list such as 2,4-7", key, e->value, why);
+    return pc_conf_fail(c, PC_DEC_CONFIG, e->line, "%s = %s: %s: write a core list such as 2,4-7", key,
+                        e->value, why);
   return 1;
 }
 
@@ -675,8 +703,8 @@ int pc_conf_check_unknown(pc_conf_t *c, int sec, const char *const *known, unsig
     if (hint)
       return pc_conf_fail(c, PC_DEC_CONFIG, e->line, "unknown key '%s' in %s (did you mean '%s'?)", e->key,
                           where(c, sec, w, sizeof w), hint);
-    return pc_conf_fail(c, PC_DEC_CONFIG, e->line, "unknown key '%s' in %s (remove it; see docs/config.md)", e->key,
-                        where(c, sec, w, sizeof w));
+    return pc_conf_fail(c, PC_DEC_CONFIG, e->line, "unknown key '%s' in %s (remove it; see docs/config.md)",
+                        e->key, where(c, sec, w, sizeof w));
   }
   return 0;
 }

@@ -39,7 +39,7 @@
 #include "common/common.h"
 
 #define PC_CONF_LINE_MAX 512
-#define PC_CONF_NAME_MAX 32  /* section names, section args, keys (NUL included) */
+#define PC_CONF_NAME_MAX 32   /* section names, section args, keys (NUL included) */
 #define PC_CONF_VALUE_MAX 160 /* NUL included */
 #define PC_CONF_SECTIONS_MAX 320
 #define PC_CONF_ENTRIES_MAX 2048
@@ -95,7 +95,7 @@ typedef struct {
   char name[PC_CONF_NAME_MAX]; /* "" for the global section */
   char arg[PC_CONF_NAME_MAX];  /* "" when the header has no argument */
   bool has_arg;
-  uint32_t line; /* line of the header, 0 for the global section */
+  uint32_t line;         /* line of the header, 0 for the global section */
   uint32_t first, count; /* its entries: entries[first .. first+count) */
 } pc_conf_section_t;
 
@@ -149,7 +149,8 @@ int pc_conf_size(pc_conf_t *c, int sec, const char *key, uint64_t min, uint64_t 
 int pc_conf_duration(pc_conf_t *c, int sec, const char *key, uint64_t min_ns, uint64_t max_ns, uint64_t *ns);
 int pc_conf_bool(pc_conf_t *c, int sec, const char *key, bool *out);
 /* pc_conf_choice accepts one of names[0..n) and stores its index. */
-int pc_conf_choice(pc_conf_t *c, int sec, const char *key, const char *const *names, unsigned n, unsigned *out);
+int pc_conf_choice(pc_conf_t *c, int sec, const char *key, const char *const *names, unsigned n,
+                   unsigned *out);
 int pc_conf_hex(pc_conf_t *c, int sec, const char *key, void *out, size_t n);
 int pc_conf_cores(pc_conf_t *c, int sec, const char *key, pc_coreset_t *out);
 
@@ -208,12 +209,12 @@ typedef struct {
   uint8_t protocol;  /* pc_protocol_t */
   uint8_t vote_mode; /* pc_vote_mode_t */
   bool fast_path;
-  uint64_t fast_wait_ns;      /* Δf */
-  uint64_t collector_wait_ns; /* Δc */
-  uint64_t round_timeout_ns;  /* base; doubles per round */
-  uint32_t window;            /* W; D = 2W */
+  uint64_t fast_wait_ns;        /* Δf */
+  uint64_t collector_wait_ns;   /* Δc */
+  uint64_t round_timeout_ns;    /* base; doubles per round */
+  uint32_t window;              /* W; D = 2W */
   uint32_t checkpoint_interval; /* K */
-  uint32_t batch_size;        /* transactions */
+  uint32_t batch_size;          /* transactions */
   uint64_t batch_bytes;
   uint64_t batch_wait_ns;
   unsigned n_plugins;
@@ -228,7 +229,8 @@ void pc_cluster_defaults(pc_cluster_t *c);
  * Returns 0, or PC_ERR_CONFIG with "name:line: message" in err (errlen
  * bytes, always NUL-terminated). On error *c is unspecified. Any thread;
  * allocates a pc_conf_t for the duration of the call (PC_ERR_NOMEM). */
-int pc_cluster_parse(pc_cluster_t *c, const char *name, const char *buf, size_t len, char *err, size_t errlen);
+int pc_cluster_parse(pc_cluster_t *c, const char *name, const char *buf, size_t len, char *err,
+                     size_t errlen);
 /* pc_cluster_load does the same for a file path (PC_ERR_IO if unreadable). */
 int pc_cluster_load(pc_cluster_t *c, const char *path, char *err, size_t errlen);
 /* pc_cluster_validate checks a struct as a whole (the rules above), e.g.

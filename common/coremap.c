@@ -12,7 +12,8 @@ struct pc_topo {
   hwloc_topology_t topo;
 };
 
-static const char *const stage_names[PC_STAGE_COUNT] = {"rx", "tx", "verify", "consensus", "exec", "store", "gateway"};
+static const char *const stage_names[PC_STAGE_COUNT] = {"rx",   "tx",    "verify", "consensus",
+                                                        "exec", "store", "gateway"};
 
 const char *pc_stage_name(pc_stage_t s) { return (unsigned)s < PC_STAGE_COUNT ? stage_names[s] : "?"; }
 
@@ -57,7 +58,8 @@ bool pc_topo_has_core(const pc_topo_t *t, unsigned core) {
 void pc_topo_cores(const pc_topo_t *t, pc_coreset_t *out) {
   pc_coreset_clear(out);
   hwloc_obj_t pu = NULL;
-  while ((pu = hwloc_get_next_obj_by_type(t->topo, HWLOC_OBJ_PU, pu)) != NULL) pc_coreset_add(out, pu->os_index);
+  while ((pu = hwloc_get_next_obj_by_type(t->topo, HWLOC_OBJ_PU, pu)) != NULL)
+    pc_coreset_add(out, pu->os_index);
 }
 
 int pc_topo_core_numa(const pc_topo_t *t, unsigned core) {
@@ -82,7 +84,8 @@ static int coremap_from_conf(pc_coremap_t *m, pc_conf_t *cf, const pc_topo_t *t)
   memset(m, 0, sizeof *m);
   if (cf->n_sections > 1)
     return pc_conf_fail(cf, PC_DEC_CONFIG, cf->sections[1].line,
-                        "a core map has no sections: remove [%s] and write 'stage = cores' lines", cf->sections[1].name);
+                        "a core map has no sections: remove [%s] and write 'stage = cores' lines",
+                        cf->sections[1].name);
   int rc;
   if ((rc = pc_conf_check_unknown(cf, 0, coremap_keys, PC_ARRAY_LEN(coremap_keys)))) return rc;
   if ((rc = pc_conf_bool(cf, 0, "shared", &m->shared)) < 0) return rc;
@@ -110,8 +113,10 @@ static int coremap_from_conf(pc_coremap_t *m, pc_conf_t *cf, const pc_topo_t *t)
   for (int s = 0; s < PC_STAGE_GATEWAY; s++) {
     if (set[s]) continue;
     if (s == PC_STAGE_RX || s == PC_STAGE_TX)
-      return pc_conf_fail(cf, PC_DEC_COREMAP, 0, "stage %s has no cores: add '%s = <cores>' (or 'net = <cores>' for rx and tx together)",
-                          stage_names[s], stage_names[s]);
+      return pc_conf_fail(
+          cf, PC_DEC_COREMAP, 0,
+          "stage %s has no cores: add '%s = <cores>' (or 'net = <cores>' for rx and tx together)",
+          stage_names[s], stage_names[s]);
     return pc_conf_fail(cf, PC_DEC_COREMAP, 0, "stage %s has no cores: add '%s = <cores>', e.g. %s = 4",
                         stage_names[s], stage_names[s], stage_names[s]);
   }
@@ -127,10 +132,12 @@ static int coremap_from_conf(pc_coremap_t *m, pc_conf_t *cf, const pc_topo_t *t)
   char avail[128];
   pc_coreset_format(&all, avail, sizeof avail);
   for (int s = 0; s < PC_STAGE_COUNT; s++) {
-    for (int core = pc_coreset_next(&m->cores[s], 0); core >= 0; core = pc_coreset_next(&m->cores[s], (unsigned)core + 1)) {
+    for (int core = pc_coreset_next(&m->cores[s], 0); core >= 0;
+         core = pc_coreset_next(&m->cores[s], (unsigned)core + 1)) {
       if (!pc_coreset_has(&all, (unsigned)core))
-        return pc_conf_fail(cf, PC_DEC_COREMAP, line[s], "core %d (%s) does not exist on this machine: use cores %s",
-                            core, s <= PC_STAGE_TX && m->net ? "net" : stage_names[s], avail);
+        return pc_conf_fail(cf, PC_DEC_COREMAP, line[s],
+                            "core %d (%s) does not exist on this machine: use cores %s", core,
+                            s <= PC_STAGE_TX && m->net ? "net" : stage_names[s], avail);
     }
   }
 
@@ -145,7 +152,8 @@ static int coremap_from_conf(pc_coremap_t *m, pc_conf_t *cf, const pc_topo_t *t)
           return pc_conf_fail(cf, PC_DEC_COREMAP, line[b],
                               "core %d is in both %s (line %u) and %s: give each stage its own cores, or set "
                               "shared = yes to let stages share",
-                              core, a <= PC_STAGE_TX && m->net ? "net" : stage_names[a], line[a], stage_names[b]);
+                              core, a <= PC_STAGE_TX && m->net ? "net" : stage_names[a], line[a],
+                              stage_names[b]);
       }
     }
   }
@@ -166,8 +174,8 @@ static int coremap_run(pc_coremap_t *m, const char *name, const char *path, cons
   return rc;
 }
 
-int pc_coremap_parse(pc_coremap_t *m, const char *name, const char *buf, size_t len, const pc_topo_t *t, char *err,
-                     size_t errlen) {
+int pc_coremap_parse(pc_coremap_t *m, const char *name, const char *buf, size_t len, const pc_topo_t *t,
+                     char *err, size_t errlen) {
   return coremap_run(m, name, NULL, buf, len, t, err, errlen);
 }
 
@@ -178,14 +186,16 @@ int pc_coremap_load(pc_coremap_t *m, const char *path, const pc_topo_t *t, char 
 int pc_coremap_encode(const pc_coremap_t *m, char *out, size_t cap) {
   size_t pos = 0;
   char list[512];
-  int n = snprintf(out, cap, "# ParaChain core map (format: docs/config.md)\nshared = %s\n", m->shared ? "yes" : "no");
+  int n = snprintf(out, cap, "# ParaChain core map (format: docs/config.md)\nshared = %s\n",
+                   m->shared ? "yes" : "no");
   if (n < 0 || (size_t)n >= cap) return PC_ERR_OVERFLOW;
   pos = (size_t)n;
   for (int s = 0; s < PC_STAGE_COUNT; s++) {
     if (s == PC_STAGE_TX && m->net) continue;
     if (s == PC_STAGE_GATEWAY && !m->gateway_set) continue;
     if (pc_coreset_format(&m->cores[s], list, sizeof list) < 0) return PC_ERR_OVERFLOW;
-    n = snprintf(out + pos, cap - pos, "%s = %s\n", s == PC_STAGE_RX && m->net ? "net" : stage_names[s], list);
+    n = snprintf(out + pos, cap - pos, "%s = %s\n", s == PC_STAGE_RX && m->net ? "net" : stage_names[s],
+                 list);
     if (n < 0 || (size_t)n >= cap - pos) return PC_ERR_OVERFLOW;
     pos += (size_t)n;
   }
@@ -194,7 +204,8 @@ int pc_coremap_encode(const pc_coremap_t *m, char *out, size_t cap) {
 
 /* ----------------------------------------------------------------- NUMA */
 
-int pc_coremap_numa_warning(const pc_topo_t *t, int port_node, const pc_coreset_t *cores, char *msg, size_t len) {
+int pc_coremap_numa_warning(const pc_topo_t *t, int port_node, const pc_coreset_t *cores, char *msg,
+                            size_t len) {
   if (len) msg[0] = '\0';
   if (port_node < 0) return 0;
   pc_coreset_t remote, local;
@@ -222,18 +233,20 @@ int pc_coremap_numa_warning(const pc_topo_t *t, int port_node, const pc_coreset_
     snprintf(where, sizeof where, "other NUMA nodes");
   else
     snprintf(where, sizeof where, "NUMA node %d", other);
-  snprintf(msg, len,
-           "port on NUMA node %d is polled by cores %s on %s: every packet's descriptors and buffers "
-           "(allocated on the port's node) are then a remote memory access, typically 1.5-2x the latency of a "
-           "local one, paid per packet, and they load the link between sockets; poll it from cores of node %d "
-           "(%s) or move the port",
-           port_node, rl, where, port_node, ll[0] ? ll : "none");
+  snprintf(
+      msg, len,
+      "port on NUMA node %d is polled by cores %s on %s: every packet's descriptors and buffers "
+      "(allocated on the port's node) are then a remote memory access, typically 1.5-2x the latency of a "
+      "local one, paid per packet, and they load the link between sockets; poll it from cores of node %d "
+      "(%s) or move the port",
+      port_node, rl, where, port_node, ll[0] ? ll : "none");
   return 1;
 }
 
 /* --------------------------------------------------------------- proposer */
 
-int pc_coremap_propose(const pc_topo_t *t, unsigned ncores, int port_node, pc_coremap_t *m, char *msg, size_t len) {
+int pc_coremap_propose(const pc_topo_t *t, unsigned ncores, int port_node, pc_coremap_t *m, char *msg,
+                       size_t len) {
   if (len) msg[0] = '\0';
   memset(m, 0, sizeof *m);
   pc_coreset_t all;
@@ -257,12 +270,12 @@ int pc_coremap_propose(const pc_topo_t *t, unsigned ncores, int port_node, pc_co
 #define ON(stage, idx) pc_coreset_add(&m->cores[stage], order[idx])
   unsigned rx = 0, tx = 0, cons = 0, store = 0, verify = 0, exec = 0;
   switch (ncores) {
-  case 1: break; /* everything on one CPU */
-  case 2: verify = exec = 1; break;
-  case 3: store = verify = 1, exec = 2; break;
-  case 4: cons = store = 1, verify = 2, exec = 3; break;
-  case 5: cons = 1, store = 2, verify = 3, exec = 4; break;
-  default: tx = 1, cons = 2, store = 3, verify = 4, exec = 5; break;
+    case 1: break; /* everything on one CPU */
+    case 2: verify = exec = 1; break;
+    case 3: store = verify = 1, exec = 2; break;
+    case 4: cons = store = 1, verify = 2, exec = 3; break;
+    case 5: cons = 1, store = 2, verify = 3, exec = 4; break;
+    default: tx = 1, cons = 2, store = 3, verify = 4, exec = 5; break;
   }
   m->net = rx == tx;
   ON(PC_STAGE_RX, rx);

@@ -20,8 +20,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (n < 0) __builtin_trap();
   if (pc_cluster_parse(&b, "enc", text, (size_t)n, err, sizeof err) != 0) __builtin_trap();
   if (a.chain_id != b.chain_id || a.n != b.n || a.f != b.f || a.window != b.window ||
-      a.round_timeout_ns != b.round_timeout_ns || a.batch_bytes != b.batch_bytes || a.n_plugins != b.n_plugins ||
-      memcmp(a.replicas, b.replicas, sizeof a.replicas[0] * a.n))
+      a.round_timeout_ns != b.round_timeout_ns || a.batch_bytes != b.batch_bytes ||
+      a.n_plugins != b.n_plugins || memcmp(a.replicas, b.replicas, sizeof a.replicas[0] * a.n))
     __builtin_trap();
   return 0;
 }

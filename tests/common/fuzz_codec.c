@@ -21,19 +21,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     uint64_t v = 0;
     const uint8_t *view = NULL;
     switch (ops[i] & 7) {
-    case 0: v = pc_get_u8(&r); break;
-    case 1: v = pc_get_u16(&r); break;
-    case 2: v = pc_get_u32(&r); break;
-    case 3: v = pc_get_u64(&r); break;
-    case 4:
-      pc_get_bytes(&r, out, n);
-      if (pc_reader_ok(&r))
-        for (size_t k = 0; k < n; k++)
-          if (out[k]) __builtin_trap(); /* must zero-fill on error */
-      break;
-    case 5: view = pc_get_view(&r, n); break;
-    case 6: view = pc_get_blob16(&r, n, &n); break;
-    default: view = pc_get_blob32(&r, n, &n); break;
+      case 0: v = pc_get_u8(&r); break;
+      case 1: v = pc_get_u16(&r); break;
+      case 2: v = pc_get_u32(&r); break;
+      case 3: v = pc_get_u64(&r); break;
+      case 4:
+        pc_get_bytes(&r, out, n);
+        if (pc_reader_ok(&r))
+          for (size_t k = 0; k < n; k++)
+            if (out[k]) __builtin_trap(); /* must zero-fill on error */
+        break;
+      case 5: view = pc_get_view(&r, n); break;
+      case 6: view = pc_get_blob16(&r, n, &n); break;
+      default: view = pc_get_blob32(&r, n, &n); break;
     }
     if (pc_reader_ok(&r) && v != 0) __builtin_trap();     /* failed reads return 0 */
     if (had && pc_reader_ok(&r) != had) __builtin_trap(); /* the first error sticks */
@@ -48,10 +48,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     size_t len_before = w.len;
     bool over_before = w.overflow;
     switch (ops[i] & 3) {
-    case 0: pc_put_u16(&w, (uint16_t)i); break;
-    case 1: pc_put_u64(&w, i); break;
-    case 2: pc_put_blob16(&w, in, PC_MIN(in_len, (size_t)ops[i])); break;
-    default: pc_put_bytes(&w, in, PC_MIN(in_len, (size_t)ops[i] / 2)); break;
+      case 0: pc_put_u16(&w, (uint16_t)i); break;
+      case 1: pc_put_u64(&w, i); break;
+      case 2: pc_put_blob16(&w, in, PC_MIN(in_len, (size_t)ops[i])); break;
+      default: pc_put_bytes(&w, in, PC_MIN(in_len, (size_t)ops[i] / 2)); break;
     }
     if (w.len > w.cap) __builtin_trap();
     if (over_before && w.len != len_before) __builtin_trap(); /* overflow is sticky */

@@ -16,7 +16,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (strncmp(c->err, "f.conf:", 7) != 0) __builtin_trap();
     return 0;
   }
-  if (c->n_sections < 1 || c->n_sections > PC_CONF_SECTIONS_MAX || c->n_entries > PC_CONF_ENTRIES_MAX) __builtin_trap();
+  if (c->n_sections < 1 || c->n_sections > PC_CONF_SECTIONS_MAX || c->n_entries > PC_CONF_ENTRIES_MAX)
+    __builtin_trap();
   for (unsigned i = 0; i < c->n_entries; i++) {
     int sec = c->entries[i].section;
     char key[PC_CONF_NAME_MAX];

@@ -84,12 +84,12 @@ Test(block, every_field_changes_the_id) {
   for (int f = 0; f < 6; f++) {
     c = b;
     switch (f) {
-    case 0: c.chain_id++; break;
-    case 1: c.height++; break;
-    case 2: c.creator++; break;
-    case 3: c.timestamp_us++; break;
-    case 4: c.exec_root.b[31] ^= 1; break;
-    default: c.batch_hash.b[0] ^= 1; break;
+      case 0: c.chain_id++; break;
+      case 1: c.height++; break;
+      case 2: c.creator++; break;
+      case 3: c.timestamp_us++; break;
+      case 4: c.exec_root.b[31] ^= 1; break;
+      default: c.batch_hash.b[0] ^= 1; break;
     }
     pc_block_id(&c, &other);
     cr_assert_not(pc_hash_equal(&id, &other), "field %d", f);
@@ -205,7 +205,8 @@ Test(block, batch_framing_errors) {
   size_t len = make_batch(buf, sizeof buf, 3);
   for (size_t cut = 1; cut < len; cut++) {
     int rc = pc_batch_count(buf, cut);
-    if (cut != 14 && cut != 14 + 15) cr_assert_eq(rc, PC_ERR_TRUNCATED, "cut %zu", cut); /* not at a tx boundary */
+    if (cut != 14 && cut != 14 + 15)
+      cr_assert_eq(rc, PC_ERR_TRUNCATED, "cut %zu", cut); /* not at a tx boundary */
   }
   uint8_t empty_tx[8] = {0};
   cr_assert_eq(pc_batch_count(empty_tx, 4), PC_ERR_INVALID, "a zero-length transaction");
@@ -357,7 +358,8 @@ static pc_hash_t digest(void) {
 static void sign_cert(pc_cert_t *c, const int *who, int k) {
   for (int j = 0; j < k; j++) {
     uint8_t sig[PC_SIG_SIZE];
-    pc_vote_sign(sig, sk[who[j]], c->chain_id, c->protocol, pc_cert_phase(c->kind), c->height, c->round, &c->digest);
+    pc_vote_sign(sig, sk[who[j]], c->chain_id, c->protocol, pc_cert_phase(c->kind), c->height, c->round,
+                 &c->digest);
     cr_assert_eq(pc_cert_add(c, (uint16_t)who[j], sig), 0);
   }
 }
@@ -531,7 +533,7 @@ Test(cert, verify_rejects_wrong_chain_and_too_few) {
 
 Test(cert, signature_for_another_phase_does_not_verify) {
   pc_cert_t *c = make_cert(PC_CERT_PREPARE, q5, 5); /* prepare votes */
-  c->kind = PC_CERT_COMMIT;                          /* relabelled as commit */
+  c->kind = PC_CERT_COMMIT;                         /* relabelled as commit */
   cr_assert_eq(pc_cert_verify(c, 77, (const uint8_t(*)[PC_PUBKEY_SIZE])pk, N, 5), PC_ERR_SIGNATURE);
   c->kind = PC_CERT_FAST; /* fast and prepare certificates hold the same prepare votes */
   cr_assert_eq(pc_cert_verify(c, 77, (const uint8_t(*)[PC_PUBKEY_SIZE])pk, N, 5), 0);

@@ -27,7 +27,8 @@ static size_t add_replica(char *out, size_t cap, unsigned i) {
   char hex[65];
   key_of(i, 0, pk);
   pc_hex_encode(hex, pk, 32);
-  return (size_t)snprintf(out, cap, "[replica %u]\nkey = %s\nmac = 02:00:00:00:00:%02x\nip = 10.0.0.1\nport = %u\n\n",
+  return (size_t)snprintf(out, cap,
+                          "[replica %u]\nkey = %s\nmac = 02:00:00:00:00:%02x\nip = 10.0.0.1\nport = %u\n\n",
                           i, hex, i & 0xff, 7000 + i);
 }
 
@@ -41,7 +42,9 @@ static char *cluster_text(unsigned n, const char *chain_extra, const char *after
   return t;
 }
 
-static int parse_text(const char *text) { return pc_cluster_parse(&cl, "c.conf", text, strlen(text), err, sizeof err); }
+static int parse_text(const char *text) {
+  return pc_cluster_parse(&cl, "c.conf", text, strlen(text), err, sizeof err);
+}
 
 static int parse4(const char *chain_extra, const char *after) {
   char *t = cluster_text(4, chain_extra, after);
@@ -50,10 +53,10 @@ static int parse4(const char *chain_extra, const char *after) {
   return rc;
 }
 
-#define ASSERT_FAILS(rc_expr, needle)                                                          \
-  do {                                                                                         \
-    cr_assert_eq((rc_expr), PC_ERR_CONFIG, "accepted; wanted '%s'", needle);                    \
-    cr_assert(strstr(err, needle), "error '%s' lacks '%s'", err, needle);                      \
+#define ASSERT_FAILS(rc_expr, needle)                                        \
+  do {                                                                       \
+    cr_assert_eq((rc_expr), PC_ERR_CONFIG, "accepted; wanted '%s'", needle); \
+    cr_assert(strstr(err, needle), "error '%s' lacks '%s'", err, needle);    \
   } while (0)
 
 static void init(void) { cr_assert_eq(pc_crypto_init(), 0); }
@@ -141,7 +144,8 @@ Test(cluster, quorum) {
   struct {
     uint16_t n, f;
     unsigned q;
-  } cases[] = {{1, 0, 1}, {4, 1, 3}, {5, 1, 4}, {6, 1, 4}, {7, 2, 5}, {10, 3, 7}, {100, 33, 67}, {256, 85, 171}};
+  } cases[] = {{1, 0, 1}, {4, 1, 3},  {5, 1, 4},     {6, 1, 4},
+               {7, 2, 5}, {10, 3, 7}, {100, 33, 67}, {256, 85, 171}};
   for (unsigned i = 0; i < PC_ARRAY_LEN(cases); i++) {
     cl.n = cases[i].n;
     cl.f = cases[i].f;
@@ -248,15 +252,18 @@ static char *edit(const char *anchor, const char *from, const char *to) {
 Test(cluster, bad_replica_values) {
   ASSERT_EDIT_FAILS("[replica 2]", "mac = 02:00:00:00:00:02", "mac = 02:00:00:00:02",
                     "mac = 02:00:00:00:02 is not a MAC address: write six hex pairs");
-  ASSERT_EDIT_FAILS("[replica 2]", "ip = 10.0.0.1", "ip = 10.0.0.300", "ip = 10.0.0.300 is not an IPv4 address");
+  ASSERT_EDIT_FAILS("[replica 2]", "ip = 10.0.0.1", "ip = 10.0.0.300",
+                    "ip = 10.0.0.300 is not an IPv4 address");
   ASSERT_EDIT_FAILS("[replica 2]", "port = 7002", "port = 0", "port = 0 is out of range: use 1..65535");
-  ASSERT_EDIT_FAILS("[replica 2]", "port = 7002", "port = 70000", "port = 70000 is out of range: use 1..65535");
+  ASSERT_EDIT_FAILS("[replica 2]", "port = 7002", "port = 70000",
+                    "port = 70000 is out of range: use 1..65535");
   ASSERT_EDIT_FAILS("[replica 2]", "key = ", "key = 00", "key must be exactly 64 hex digits (32 bytes)");
   ASSERT_EDIT_FAILS("[replica 2]", "key = ", "key = zz", "key must be exactly 64 hex digits");
 }
 
 Test(cluster, key_not_a_valid_point) {
-  char *t = edit("[replica 2]", "key = ", "key = 0000000000000000000000000000000000000000000000000000000000000000#");
+  char *t = edit("[replica 2]",
+                 "key = ", "key = 0000000000000000000000000000000000000000000000000000000000000000#");
   ASSERT_FAILS(parse_text(t), "replica 2: key is not a valid Ed25519 public key");
   free(t);
 }
@@ -330,14 +337,18 @@ Test(cluster, key_outside_sections) {
 }
 
 Test(cluster, bad_consensus_values) {
-  ASSERT_FAILS(parse4("", "[consensus]\nprotocol = raft\n"), "protocol = raft is not allowed: write sbft or pbft");
-  ASSERT_FAILS(parse4("", "[consensus]\nvotes = all\n"), "votes = all is not allowed: write broadcast or collector");
+  ASSERT_FAILS(parse4("", "[consensus]\nprotocol = raft\n"),
+               "protocol = raft is not allowed: write sbft or pbft");
+  ASSERT_FAILS(parse4("", "[consensus]\nvotes = all\n"),
+               "votes = all is not allowed: write broadcast or collector");
   ASSERT_FAILS(parse4("", "[consensus]\nfast_path = 1\n"), "fast_path = 1 is not a boolean: write yes or no");
   ASSERT_FAILS(parse4("", "[consensus]\nround_timeout = 500\n"), "round_timeout = 500 is not a duration");
-  ASSERT_FAILS(parse4("", "[consensus]\nround_timeout = 0\n"), "round_timeout = 0 is out of range: use 1us..3600s");
+  ASSERT_FAILS(parse4("", "[consensus]\nround_timeout = 0\n"),
+               "round_timeout = 0 is out of range: use 1us..3600s");
   ASSERT_FAILS(parse4("", "[consensus]\nwindow = 0\n"), "window = 0 is out of range: use 1..1024");
   ASSERT_FAILS(parse4("", "[consensus]\nwindow = 2000\n"), "window = 2000 is out of range: use 1..1024");
-  ASSERT_FAILS(parse4("", "[consensus]\ncheckpoint_interval = 0\n"), "checkpoint_interval = 0 is out of range");
+  ASSERT_FAILS(parse4("", "[consensus]\ncheckpoint_interval = 0\n"),
+               "checkpoint_interval = 0 is out of range");
   ASSERT_FAILS(parse4("", "[consensus]\nfast_wait = 2h\n"), "fast_wait = 2h is not a duration");
 }
 
@@ -360,7 +371,8 @@ Test(cluster, bad_plugins) {
 }
 
 Test(cluster, errors_are_counted) {
-  uint64_t sem = pc_reject_count(PC_DEC_CLUSTER, PC_ERR_CONFIG), syn = pc_reject_count(PC_DEC_CONFIG, PC_ERR_CONFIG);
+  uint64_t sem = pc_reject_count(PC_DEC_CLUSTER, PC_ERR_CONFIG),
+           syn = pc_reject_count(PC_DEC_CONFIG, PC_ERR_CONFIG);
   cr_assert_eq(parse4("f = 2", ""), PC_ERR_CONFIG);
   cr_assert_eq(pc_reject_count(PC_DEC_CLUSTER, PC_ERR_CONFIG), sem + 1);
   cr_assert_eq(parse4("", "[batch\n"), PC_ERR_CONFIG);
@@ -463,7 +475,8 @@ Test(cluster, encode_refuses_invalid_struct) {
   cr_assert_eq(parse4("", ""), 0, "%s", err);
   cl.f = 2;
   cr_assert_eq(pc_cluster_encode(&cl, text, sizeof text, err, sizeof err), PC_ERR_CONFIG);
-  cr_assert_str_eq(err, "cluster: n = 4 is too small for f = 2: BFT needs n >= 3f+1 = 7 (add replicas or lower f)");
+  cr_assert_str_eq(
+      err, "cluster: n = 4 is too small for f = 2: BFT needs n >= 3f+1 = 7 (add replicas or lower f)");
   cl.f = 1;
   cl.replicas[2].id = 7;
   cr_assert_eq(pc_cluster_encode(&cl, text, sizeof text, err, sizeof err), PC_ERR_CONFIG);

@@ -124,10 +124,10 @@ Test(codec_reader, round_trip_random_fields) {
       kinds[i] = (int)(pc_test_rand(&st) % 4);
       vals[i] = pc_test_rand(&st);
       switch (kinds[i]) {
-      case 0: pc_put_u8(&w, (uint8_t)vals[i]); break;
-      case 1: pc_put_u16(&w, (uint16_t)vals[i]); break;
-      case 2: pc_put_u32(&w, (uint32_t)vals[i]); break;
-      default: pc_put_u64(&w, vals[i]); break;
+        case 0: pc_put_u8(&w, (uint8_t)vals[i]); break;
+        case 1: pc_put_u16(&w, (uint16_t)vals[i]); break;
+        case 2: pc_put_u32(&w, (uint32_t)vals[i]); break;
+        default: pc_put_u64(&w, vals[i]); break;
       }
     }
     cr_assert_eq(pc_writer_finish(&w), 0);
@@ -136,10 +136,10 @@ Test(codec_reader, round_trip_random_fields) {
     for (unsigned i = 0; i < n; i++) {
       uint64_t got, want = vals[i];
       switch (kinds[i]) {
-      case 0: got = pc_get_u8(&r), want = (uint8_t)want; break;
-      case 1: got = pc_get_u16(&r), want = (uint16_t)want; break;
-      case 2: got = pc_get_u32(&r), want = (uint32_t)want; break;
-      default: got = pc_get_u64(&r); break;
+        case 0: got = pc_get_u8(&r), want = (uint8_t)want; break;
+        case 1: got = pc_get_u16(&r), want = (uint16_t)want; break;
+        case 2: got = pc_get_u32(&r), want = (uint32_t)want; break;
+        default: got = pc_get_u64(&r); break;
       }
       cr_assert_eq(got, want, "seed %llu field %u", (unsigned long long)seed, i);
     }
@@ -152,7 +152,10 @@ Test(codec_reader, truncated_each_width) {
   for (int width = 1; width <= 8; width *= 2) {
     pc_reader_t r;
     pc_reader_init(&r, buf, (size_t)width - 1);
-    uint64_t v = width == 1 ? pc_get_u8(&r) : width == 2 ? pc_get_u16(&r) : width == 4 ? pc_get_u32(&r) : pc_get_u64(&r);
+    uint64_t v = width == 1   ? pc_get_u8(&r)
+                 : width == 2 ? pc_get_u16(&r)
+                 : width == 4 ? pc_get_u32(&r)
+                              : pc_get_u64(&r);
     cr_assert_eq(v, 0, "a failed read returns 0 (width %d)", width);
     cr_assert_eq(pc_reader_ok(&r), PC_ERR_TRUNCATED);
     cr_assert_eq(pc_reader_finish(&r), PC_ERR_TRUNCATED);

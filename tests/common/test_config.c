@@ -15,10 +15,10 @@ static void teardown(void) { pc_conf_free(conf); }
 
 static int parse(const char *text) { return pc_conf_parse_buf(conf, "t.conf", text, strlen(text)); }
 
-#define ASSERT_ERR(text, needle)                                                                      \
-  do {                                                                                                \
-    cr_assert_eq(parse(text), PC_ERR_CONFIG);                                                         \
-    cr_assert(strstr(conf->err, needle), "error '%s' lacks '%s'", conf->err, needle);                \
+#define ASSERT_ERR(text, needle)                                                      \
+  do {                                                                                \
+    cr_assert_eq(parse(text), PC_ERR_CONFIG);                                         \
+    cr_assert(strstr(conf->err, needle), "error '%s' lacks '%s'", conf->err, needle); \
   } while (0)
 
 /* ------------------------------------------------------------ values */
@@ -28,9 +28,17 @@ Test(config_values, sizes) {
   struct {
     const char *s;
     uint64_t want;
-  } ok[] = {{"0", 0},          {"100", 100},           {"64K", 65536},       {"64k", 65536},
-            {"64KiB", 65536},  {"64KB", 65536},        {"16M", 16u << 20},   {"1G", 1ull << 30},
-            {"2T", 2ull << 40}, {"0x10K", 16 * 1024}, {"16777215T", 16777215ull << 40}};
+  } ok[] = {{"0", 0},
+            {"100", 100},
+            {"64K", 65536},
+            {"64k", 65536},
+            {"64KiB", 65536},
+            {"64KB", 65536},
+            {"16M", 16u << 20},
+            {"1G", 1ull << 30},
+            {"2T", 2ull << 40},
+            {"0x10K", 16 * 1024},
+            {"16777215T", 16777215ull << 40}};
   for (unsigned i = 0; i < PC_ARRAY_LEN(ok); i++) {
     cr_assert_eq(pc_parse_size(ok[i].s, &v), 0, "%s", ok[i].s);
     cr_assert_eq(v, ok[i].want, "%s", ok[i].s);
@@ -40,7 +48,8 @@ Test(config_values, sizes) {
 Test(config_values, bad_sizes) {
   uint64_t v = 7;
   const char *bad[] = {"", "K", "12X", "1KK", "-1", "1 K", "1Kb", "0x", "1.5M", " 1"};
-  for (unsigned i = 0; i < PC_ARRAY_LEN(bad); i++) cr_assert_eq(pc_parse_size(bad[i], &v), PC_ERR_INVALID, "%s", bad[i]);
+  for (unsigned i = 0; i < PC_ARRAY_LEN(bad); i++)
+    cr_assert_eq(pc_parse_size(bad[i], &v), PC_ERR_INVALID, "%s", bad[i]);
   cr_assert_eq(pc_parse_size("16777216T", &v), PC_ERR_RANGE);
   cr_assert_eq(pc_parse_size("18446744073709551616", &v), PC_ERR_RANGE);
   cr_assert_eq(v, 7, "failed parses leave the output alone");
@@ -97,7 +106,8 @@ Test(config_values, integers) {
   cr_assert_eq(pc_parse_u64("18446744073709551616", &v), PC_ERR_RANGE);
   cr_assert_eq(pc_parse_u64("0x10000000000000000", &v), PC_ERR_RANGE);
   const char *bad[] = {"", "0x", "1e3", "-1", "+1", "12a", "0xg"};
-  for (unsigned i = 0; i < PC_ARRAY_LEN(bad); i++) cr_assert_eq(pc_parse_u64(bad[i], &v), PC_ERR_INVALID, "%s", bad[i]);
+  for (unsigned i = 0; i < PC_ARRAY_LEN(bad); i++)
+    cr_assert_eq(pc_parse_u64(bad[i], &v), PC_ERR_INVALID, "%s", bad[i]);
 }
 
 Test(config_values, booleans) {
@@ -118,17 +128,21 @@ Test(config_values, mac_addresses) {
   uint8_t m[6], want[6] = {0x02, 0, 0, 0xab, 0xCD, 0x0f};
   cr_assert_eq(pc_parse_mac("02:00:00:ab:CD:0f", m), 0);
   cr_assert_arr_eq(m, want, 6);
-  const char *bad[] = {"02:00:00:ab:cd", "02:00:00:ab:cd:0f:11", "02-00-00-ab-cd-0f", "2:0:0:ab:cd:f",
-                       "02:00:00:ab:cd:0g", "", "02:00:00:ab:cd:0f "};
-  for (unsigned i = 0; i < PC_ARRAY_LEN(bad); i++) cr_assert_eq(pc_parse_mac(bad[i], m), PC_ERR_INVALID, "%s", bad[i]);
+  const char *bad[] = {"02:00:00:ab:cd",    "02:00:00:ab:cd:0f:11", "02-00-00-ab-cd-0f",
+                       "2:0:0:ab:cd:f",     "02:00:00:ab:cd:0g",    "",
+                       "02:00:00:ab:cd:0f "};
+  for (unsigned i = 0; i < PC_ARRAY_LEN(bad); i++)
+    cr_assert_eq(pc_parse_mac(bad[i], m), PC_ERR_INVALID, "%s", bad[i]);
 }
 
 Test(config_values, ipv4_addresses) {
   uint8_t ip[4], want[4] = {10, 0, 255, 1};
   cr_assert_eq(pc_parse_ipv4("10.0.255.1", ip), 0);
   cr_assert_arr_eq(ip, want, 4);
-  const char *bad[] = {"10.0.0", "10.0.0.1.2", "10.0.0.01", "10..0.1", "10.0.0.1.", "a.b.c.d", "", " 10.0.0.1"};
-  for (unsigned i = 0; i < PC_ARRAY_LEN(bad); i++) cr_assert_eq(pc_parse_ipv4(bad[i], ip), PC_ERR_INVALID, "%s", bad[i]);
+  const char *bad[] = {"10.0.0",    "10.0.0.1.2", "10.0.0.01", "10..0.1",
+                       "10.0.0.1.", "a.b.c.d",    "",          " 10.0.0.1"};
+  for (unsigned i = 0; i < PC_ARRAY_LEN(bad); i++)
+    cr_assert_eq(pc_parse_ipv4(bad[i], ip), PC_ERR_INVALID, "%s", bad[i]);
   cr_assert_eq(pc_parse_ipv4("10.0.0.256", ip), PC_ERR_RANGE);
 }
 
@@ -282,14 +296,18 @@ Test(config_parser, line_too_long) {
 }
 
 Test(config_parser, control_characters) {
-  ASSERT_ERR("k = a\x01" "b\n", "t.conf:1: control character 0x01 at column 6");
+  ASSERT_ERR(
+      "k = a\x01"
+      "b\n",
+      "t.conf:1: control character 0x01 at column 6");
   const char nul[] = "k = a\0b\n";
   cr_assert_eq(pc_conf_parse_buf(conf, "t.conf", nul, sizeof nul - 1), PC_ERR_CONFIG);
   cr_assert(strstr(conf->err, "control character 0x00"), "%s", conf->err);
 }
 
 Test(config_parser, duplicate_key) {
-  ASSERT_ERR("[c]\nwindow = 1\nn = 2\nwindow = 3\n", "t.conf:4: 'window' is set twice in [c] (first at line 2)");
+  ASSERT_ERR("[c]\nwindow = 1\nn = 2\nwindow = 3\n",
+             "t.conf:4: 'window' is set twice in [c] (first at line 2)");
   ASSERT_ERR("a = 1\na = 2\n", "in the global section");
 }
 
@@ -431,8 +449,9 @@ Test(config_getters, size_and_duration_ranges_use_units) {
   cr_assert_str_eq(conf->err, "t.conf:2: b = 32M is out of range: use 1K..16M");
   conf->err[0] = '\0';
   cr_assert_eq(pc_conf_duration(conf, 1, "t", 0, 1000000000, &v), PC_ERR_CONFIG);
-  cr_assert(strstr(conf->err, "t.conf:3: t = 2h is not a duration: write a number with a unit ns, us, ms or s"),
-            "%s", conf->err);
+  cr_assert(
+      strstr(conf->err, "t.conf:3: t = 2h is not a duration: write a number with a unit ns, us, ms or s"),
+      "%s", conf->err);
   conf->err[0] = '\0';
   cr_assert_eq(pc_conf_duration(conf, 1, "u", 1000, 1000000000, &v), PC_ERR_CONFIG);
   cr_assert_str_eq(conf->err, "t.conf:4: u = 0 is out of range: use 1us..1s");
@@ -484,7 +503,8 @@ Test(config_getters, unknown_key_without_suggestion) {
   cr_assert_eq(parse("zzzzzz = 1\n"), 0);
   static const char *const known[] = {"protocol", "window"};
   cr_assert_eq(pc_conf_check_unknown(conf, 0, known, 2), PC_ERR_CONFIG);
-  cr_assert_str_eq(conf->err, "t.conf:1: unknown key 'zzzzzz' in the global section (remove it; see docs/config.md)");
+  cr_assert_str_eq(conf->err,
+                   "t.conf:1: unknown key 'zzzzzz' in the global section (remove it; see docs/config.md)");
 }
 
 Test(config_getters, suggestions) {

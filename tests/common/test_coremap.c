@@ -9,8 +9,8 @@
 
 static pc_coremap_t m;
 static char err[PC_CONF_ERR_MAX];
-static pc_topo_t *topo8;   /* one node, CPUs 0-7 */
-static pc_topo_t *numa2;   /* two nodes: CPUs 0-3 on node 0, 4-7 on node 1 */
+static pc_topo_t *topo8; /* one node, CPUs 0-7 */
+static pc_topo_t *numa2; /* two nodes: CPUs 0-3 on node 0, 4-7 on node 1 */
 
 static void setup(void) {
   topo8 = pc_topo_open("pack:1 core:8 pu:1");
@@ -28,10 +28,10 @@ static int parse(const char *text, const pc_topo_t *t) {
   return pc_coremap_parse(&m, "cm.conf", text, strlen(text), t, err, sizeof err);
 }
 
-#define ASSERT_FAILS(text, needle)                                                   \
-  do {                                                                               \
+#define ASSERT_FAILS(text, needle)                                                    \
+  do {                                                                                \
     cr_assert_eq(parse(text, topo8), PC_ERR_CONFIG, "accepted; wanted '%s'", needle); \
-    cr_assert(strstr(err, needle), "error '%s' lacks '%s'", err, needle);            \
+    cr_assert(strstr(err, needle), "error '%s' lacks '%s'", err, needle);             \
   } while (0)
 
 static const char *full = "rx = 1\ntx = 2\nverify = 3-4\nconsensus = 5\nexec = 6\nstore = 7\ngateway = 0\n";
@@ -99,9 +99,11 @@ Test(coremap, shared_allows_overlap) {
 Test(coremap, example_files_load) {
   pc_topo_t *t16 = pc_topo_open("pack:1 core:16 pu:1");
   cr_assert_eq(pc_coremap_load(&m, PC_EXAMPLES_DIR "/coremap.conf", t16, err, sizeof err), 0, "%s", err);
-  cr_assert_eq(pc_coremap_load(&m, PC_EXAMPLES_DIR "/coremap-shared.conf", t16, err, sizeof err), 0, "%s", err);
+  cr_assert_eq(pc_coremap_load(&m, PC_EXAMPLES_DIR "/coremap-shared.conf", t16, err, sizeof err), 0, "%s",
+               err);
   pc_topo_t *t2 = pc_topo_open("pack:1 core:2 pu:1");
-  cr_assert_eq(pc_coremap_load(&m, PC_EXAMPLES_DIR "/coremap-shared.conf", t2, err, sizeof err), 0, "%s", err);
+  cr_assert_eq(pc_coremap_load(&m, PC_EXAMPLES_DIR "/coremap-shared.conf", t2, err, sizeof err), 0, "%s",
+               err);
   pc_topo_close(t2);
   pc_topo_close(t16);
 }
@@ -134,11 +136,13 @@ Test(coremap, unknown_core) {
 }
 
 Test(coremap, unknown_core_under_net) {
-  ASSERT_FAILS("net = 12\nverify = 2\nconsensus = 3\nexec = 4\nstore = 7\n", "cm.conf:1: core 12 (net) does not exist");
+  ASSERT_FAILS("net = 12\nverify = 2\nconsensus = 3\nexec = 4\nstore = 7\n",
+               "cm.conf:1: core 12 (net) does not exist");
 }
 
 Test(coremap, missing_stages) {
-  ASSERT_FAILS("net = 1\nconsensus = 3\nexec = 4\nstore = 7\n", "cm.conf: stage verify has no cores: add 'verify = <cores>'");
+  ASSERT_FAILS("net = 1\nconsensus = 3\nexec = 4\nstore = 7\n",
+               "cm.conf: stage verify has no cores: add 'verify = <cores>'");
   ASSERT_FAILS("net = 1\nverify = 2\nexec = 4\nstore = 7\n", "stage consensus has no cores");
   ASSERT_FAILS("net = 1\nverify = 2\nconsensus = 3\nstore = 7\n", "stage exec has no cores");
   ASSERT_FAILS("net = 1\nverify = 2\nconsensus = 3\nexec = 4\n", "stage store has no cores");
@@ -149,8 +153,9 @@ Test(coremap, missing_stages) {
 }
 
 Test(coremap, net_and_rx_conflict) {
-  ASSERT_FAILS("rx = 1\nnet = 2\nverify = 3\nconsensus = 4\nexec = 5\nstore = 6\n",
-               "cm.conf:2: net and rx are both set: use net (rx and tx on one thread) or rx and tx, not both");
+  ASSERT_FAILS(
+      "rx = 1\nnet = 2\nverify = 3\nconsensus = 4\nexec = 5\nstore = 6\n",
+      "cm.conf:2: net and rx are both set: use net (rx and tx on one thread) or rx and tx, not both");
 }
 
 Test(coremap, unknown_key_suggests) {
@@ -163,7 +168,8 @@ Test(coremap, sections_are_refused) {
 }
 
 Test(coremap, bad_values) {
-  ASSERT_FAILS("net = 1-\n", "cm.conf:1: net = 1-: expected a core number after '-': write a core list such as 2,4-7");
+  ASSERT_FAILS("net = 1-\n",
+               "cm.conf:1: net = 1-: expected a core number after '-': write a core list such as 2,4-7");
   ASSERT_FAILS("shared = maybe\n", "cm.conf:1: shared = maybe is not a boolean");
   ASSERT_FAILS("exec = 4,4\n", "a core is listed twice");
 }
@@ -182,8 +188,9 @@ Test(coremap, missing_file) {
 /* ------------------------------------------------------------------ encode */
 
 Test(coremap, encode_round_trip) {
-  const char *maps[] = {full, "net = 1\nverify = 2\nconsensus = 3\nexec = 4-6\nstore = 7\n",
-                        "shared = yes\nnet = 0\nconsensus = 0\nstore = 0\nverify = 1\nexec = 1\ngateway = 1\n"};
+  const char *maps[] = {
+      full, "net = 1\nverify = 2\nconsensus = 3\nexec = 4-6\nstore = 7\n",
+      "shared = yes\nnet = 0\nconsensus = 0\nstore = 0\nverify = 1\nexec = 1\ngateway = 1\n"};
   for (unsigned i = 0; i < PC_ARRAY_LEN(maps); i++) {
     cr_assert_eq(parse(maps[i], topo8), 0, "%s", err);
     pc_coremap_t a = m;

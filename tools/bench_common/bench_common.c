@@ -57,15 +57,17 @@ static void pair(const char *name, const char *unit, double scale, void (*ours)(
   qsort(a, ROUNDS, sizeof a[0], cmp_double);
   qsort(b, ROUNDS, sizeof b[0], cmp_double);
   qsort(r, ROUNDS, sizeof r[0], cmp_double);
-  printf("%-32s %12.0f %-8s | baseline %-29s %12.0f | ratio %.2f (%.2f-%.2f)\n", name, a[ROUNDS / 2], unit, base_name,
-         b[ROUNDS / 2], r[ROUNDS / 2], r[0], r[ROUNDS - 1]);
+  printf("%-32s %12.0f %-8s | baseline %-29s %12.0f | ratio %.2f (%.2f-%.2f)\n", name, a[ROUNDS / 2], unit,
+         base_name, b[ROUNDS / 2], r[ROUNDS / 2], r[0], r[ROUNDS - 1]);
 }
 
 /* ----------------------------------------------------------------- crc */
 static uint8_t crc_buf[4096 + 8];
 static size_t crc_len, crc_off;
 static void run_pc_crc(void *a) { (void)a, sink += pc_crc32c(0, crc_buf + crc_off, crc_len); }
-static void run_rte_crc(void *a) { (void)a, sink += ~rte_hash_crc(crc_buf + crc_off, (uint32_t)crc_len, ~0u); }
+static void run_rte_crc(void *a) {
+  (void)a, sink += ~rte_hash_crc(crc_buf + crc_off, (uint32_t)crc_len, ~0u);
+}
 
 /* ---------------------------------------------------------------- hash */
 static size_t hash_len;
@@ -113,7 +115,8 @@ static void run_cert(void *a) {
 static void run_raw_verify(void *a) {
   uint8_t msg[PC_VOTE_BYTES_SIZE];
   pc_vote_bytes(msg, 1, PC_PROTO_SBFT, PC_PHASE_COMMIT, 5, 0, &cert.digest);
-  for (int k = 0; k < 3; k++) sink += (uint64_t)crypto_sign_verify_detached(cert.sigs[k], msg, sizeof msg, pks[k]);
+  for (int k = 0; k < 3; k++)
+    sink += (uint64_t)crypto_sign_verify_detached(cert.sigs[k], msg, sizeof msg, pks[k]);
   (void)a;
 }
 
@@ -131,7 +134,8 @@ static void run_cluster(void *a) {
 }
 /* The part of a load no parser can avoid: checking each key is a valid point. */
 static void run_points(void *a) {
-  for (unsigned i = 0; i < cl.n; i++) sink += (uint64_t)crypto_core_ed25519_is_valid_point(cl.replicas[i].pubkey);
+  for (unsigned i = 0; i < cl.n; i++)
+    sink += (uint64_t)crypto_core_ed25519_is_valid_point(cl.replicas[i].pubkey);
   (void)a;
 }
 
@@ -140,8 +144,9 @@ int main(int argc, char **argv) {
   if (budget_s <= 0) budget_s = 1.0;
   if (pc_crypto_init()) return 1;
   for (size_t i = 0; i < sizeof crc_buf; i++) crc_buf[i] = (uint8_t)(i * 31 + 7);
-  printf("bench_common: %.2f s per figure, %d alternating rounds; medians; ratio = ours / baseline (min-max)\n",
-         budget_s, ROUNDS);
+  printf(
+      "bench_common: %.2f s per figure, %d alternating rounds; medians; ratio = ours / baseline (min-max)\n",
+      budget_s, ROUNDS);
 
   crc_len = 4096;
   crc_off = 0;
