@@ -161,10 +161,15 @@ typedef struct {
 
 /* The state the executor needs. get is called concurrently from every
  * worker thread while a block runs and must read the base version (the
- * state before the block); the view it returns must stay valid and
- * unchanged until apply. apply is called once per block from the thread that
- * called pc_exec_commit, with no get running; it applies the batch as the
- * next version and returns that version's root. */
+ * state before the block); the view it returns need only stay valid until
+ * pc_exec_run returns (the executor copies what it keeps). Workers are
+ * registered liburcu (memb) readers and run each block inside
+ * rcu_read_lock(), so get may return views of an RCU-published version;
+ * serial blocks call get on the thread calling pc_exec_run, which must then
+ * be a registered reader inside a read section itself if the binding needs
+ * it. apply is called once per block from the thread that called
+ * pc_exec_commit, with no get running; it applies the batch as the next
+ * version and returns that version's root. */
 typedef struct {
   void *self;
   /* get: 0 (found), PC_ERR_NOT_FOUND, or another PC_ERR_* (fatal for the block). */

@@ -23,6 +23,7 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <urcu.h> /* default (memb) flavour, as storage/ uses */
 #include <urcu/arch.h>
 
 #include "executor/exec_private.h"
@@ -59,6 +60,10 @@ static void *worker_main(void *arg) {
   arena_init(&w->perm, e->topo, pu ? pu->nodeset : NULL);
   w->scratch = arena_alloc(&w->perm, sizeof *w->scratch);
   int err = w->scratch ? scratch_init(w->scratch, &w->arena) : PC_ERR_NOMEM;
+  /* every worker is a liburcu reader, inside a read section for a whole
+   * block: a state bound to storage/ may hand out views of an RCU-published
+   * version, and they stay valid until the block's job returns */
+  rcu_register_thread();
 
   pthread_mutex_lock(&e->mu);
   w->init_err = err;
@@ -72,11 +77,14 @@ static void *worker_main(void *arg) {
     pool_job_fn job = e->job;
     void *ja = e->job_arg;
     pthread_mutex_unlock(&e->mu);
+    rcu_read_lock();
     job(ja, w->id);
+    rcu_read_unlock();
     pthread_mutex_lock(&e->mu);
     if (--e->running == 0) pthread_cond_signal(&e->cv_done);
   }
   pthread_mutex_unlock(&e->mu);
+  rcu_unregister_thread();
   if (w->scratch && !err) scratch_fini(w->scratch);
   arena_fini(&w->arena);
   arena_fini(&w->perm);

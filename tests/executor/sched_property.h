@@ -130,7 +130,7 @@ static void gen_block(tblock_t *b, uint64_t *rng, const uint64_t *next, int decl
 
 static uint8_t ref_bytes[MAXTX * 8192], got_bytes[MAXTX * 8192];
 
-static void property(pc_sched_t sched, int decl, bool fallback, uint64_t seed_def, unsigned base_blocks) {
+static inline void property(pc_sched_t sched, int decl, bool fallback, uint64_t seed_def, unsigned base_blocks) {
   static const unsigned wcounts[] = {1, 2, 3, 8};
   runner_t ref, run[PC_ARRAY_LEN(wcounts)];
   runner_open(&ref, PC_SCHED_SERIAL, 1, false);
