@@ -226,6 +226,8 @@ typedef struct {
   char eal_args[512];  /* space-separated EAL arguments (argv[0] not included) */
   char memif_dir[96];  /* where memif sockets live, default /tmp */
   char memif_tag[32];  /* socket name prefix; one socket per pair: <dir>/<tag>-<lo>-<hi>.sock */
+  char dpdk_port[64];  /* if set: use this existing ethdev (NIC, af_packet, tap, ring, null...)
+                        * for all peers instead of generated memif ports */
   uint32_t mbufs;      /* mbufs per pool, default 4095 */
   uint16_t burst;      /* RX/TX burst, default 32 */
 

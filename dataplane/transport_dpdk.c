@@ -2,11 +2,14 @@
  * per replica pair, lower id = memif server), frames wrapped in
  * Ethernet+IPv4+UDP, RX/TX bursts, link watching, and DPDK telemetry.
  *
- * EAL: rte_eal_init runs once per process, with cfg.eal_args (or, if empty,
+ * EAL: rte_eal_init runs once per process (unless the caller already ran
+ * it), with cfg.eal_args (or, if empty,
  * "--no-huge -m 64 --no-shconf --no-pci --file-prefix pc-dp-<pid>-<self>
  * --log-level=*:warning -l <current cpu>"). Ports are hot-plugged with
  * rte_dev_probe("net_memif_pc<self>_<peer>,role=...,socket=<dir>/<tag>-<lo>-<hi>.sock,id=0")
- * so the node needs no --vdev arguments.
+ * so the node needs no --vdev arguments. Alternatively cfg.dpdk_port names
+ * one existing ethdev (a NIC by PCI address, or an af_packet / tap / ring /
+ * null vdev given in eal_args) that carries the frames of every peer.
  *
  * Peer death (kill -9): the memif control thread notices the closed socket,
  * marks the link down and unmaps the shared regions. In DPDK 22.11 an
@@ -53,7 +56,10 @@ typedef struct {
   uint16_t self, n;
   uint32_t frame_size;
   pc_dp_addr_t *addrs;
-  dport_t *ports; /* per replica; ports[self] unused */
+  dport_t *ports;    /* nports entries */
+  uint16_t nports;
+  dport_t **by_peer; /* per replica id: the port that reaches it (NULL for self) */
+  bool probed;       /* ports are our memif vdevs (removed at destroy) */
   struct rte_mempool *pool;
   struct rte_mbuf *rx_held[DP_BURST];
   unsigned nheld;
@@ -131,6 +137,7 @@ static int eal_init(const pc_dp_cfg_t *cfg) {
     argv[argc++] = tok;
   argv[argc] = NULL;
   int rc = rte_eal_init(argc, argv);
+  if (rc < 0 && rte_errno == EALREADY) rc = 0; /* the caller started the EAL itself */
   if (rc < 0) {
     PC_ERROR("dataplane dpdk: rte_eal_init failed: %s (args: %s)", rte_strerror(rte_errno), cfg->eal_args);
     return PC_ERR_IO;
@@ -180,17 +187,17 @@ static bool link_is_up(dport_t *p) {
 }
 
 static void link_check(dpdk_t *d, uint64_t now) {
-  for (uint16_t i = 0; i < d->n; i++) {
+  for (uint16_t i = 0; i < d->nports; i++) {
     dport_t *p = &d->ports[i];
     if (!p->valid) continue;
     bool up = link_is_up(p);
     if (up && !p->up) {
       d->base.port->link_up++;
-      PC_INFO("dataplane dpdk: link to replica %u up", i);
+      PC_INFO("dataplane dpdk: link %s up", p->name);
     } else if (!up && p->up) {
       d->base.port->link_down++;
       p->down_since_ns = now;
-      PC_INFO("dataplane dpdk: link to replica %u down", i);
+      PC_INFO("dataplane dpdk: link %s down", p->name);
       if (!p->server) port_restart(d, p);
     } else if (!up && !p->server && now - p->down_since_ns > 200000000ull) {
       /* still down: retry the client connection five times a second */
@@ -218,9 +225,8 @@ static unsigned dpdk_rx(pc_dp_transport_t *t, pc_dp_rx_t *rx, unsigned max) {
   if (max > DP_BURST) max = DP_BURST;
   unsigned got = 0;
   d->nheld = 0;
-  for (uint16_t k = 0; k < d->n && got < max; k++) {
-    uint16_t i = (uint16_t)((d->next_rx + k) % d->n);
-    dport_t *p = &d->ports[i];
+  for (uint16_t k = 0; k < d->nports && got < max; k++) {
+    dport_t *p = &d->ports[(d->next_rx + k) % d->nports];
     if (!p->valid || !p->up || !link_is_up(p)) continue;
     struct rte_mbuf **mb = d->rx_held + d->nheld;
     uint16_t want = (uint16_t)PC_MIN(max - got, (unsigned)d->burst);
@@ -256,7 +262,7 @@ static unsigned dpdk_rx(pc_dp_transport_t *t, pc_dp_rx_t *rx, unsigned max) {
     }
     d->nheld += nb;
   }
-  d->next_rx = (uint16_t)((d->next_rx + 1) % d->n);
+  d->next_rx = (uint16_t)((d->next_rx + 1) % d->nports);
   return got;
 }
 
@@ -269,8 +275,8 @@ static void dpdk_rx_done(pc_dp_transport_t *t) {
 static unsigned dpdk_tx(pc_dp_transport_t *t, uint16_t peer, uint8_t *const *frames, const uint32_t *lens,
                         unsigned n) {
   dpdk_t *d = (dpdk_t *)t;
-  dport_t *p = &d->ports[peer];
-  if (!p->valid || !p->up || !link_is_up(p)) return 0;
+  dport_t *p = d->by_peer[peer];
+  if (!p || !p->valid || !p->up || !link_is_up(p)) return 0;
   if (n > DP_BURST) n = DP_BURST;
   struct rte_mbuf *mb[DP_BURST];
   if (rte_pktmbuf_alloc_bulk(d->pool, mb, n) != 0) return 0;
@@ -302,23 +308,25 @@ static void dpdk_hk(pc_dp_transport_t *t, uint64_t now) {
 
 static bool dpdk_link_up(pc_dp_transport_t *t, uint16_t peer) {
   dpdk_t *d = (dpdk_t *)t;
-  return peer < d->n && d->ports[peer].valid && d->ports[peer].up;
+  return peer < d->n && d->by_peer[peer] && d->by_peer[peer]->valid && d->by_peer[peer]->up;
 }
 
 static void dpdk_destroy(pc_dp_transport_t *t) {
   dpdk_t *d = (dpdk_t *)t;
   dpdk_rx_done(t);
-  for (uint16_t i = 0; d->ports && i < d->n; i++) {
+  for (uint16_t i = 0; d->ports && i < d->nports; i++) {
     dport_t *p = &d->ports[i];
     if (!p->valid) continue;
     struct rte_eth_dev_info info;
-    bool have = rte_eth_dev_info_get(p->port_id, &info) == 0 && info.device;
+    bool have = d->probed && rte_eth_dev_info_get(p->port_id, &info) == 0 && info.device;
     (void)rte_eth_dev_stop(p->port_id);
+    if (!d->probed) continue; /* ports given by the caller stay configured for it */
     (void)rte_eth_dev_close(p->port_id);
     if (have) (void)rte_dev_remove(info.device);
   }
   if (d->pool) rte_mempool_free(d->pool);
   free(d->ports);
+  free(d->by_peer);
   free(d->addrs);
   free(d->lin);
   free(d);
@@ -340,8 +348,9 @@ pc_dp_transport_t *pc_dp_dpdk_open(const pc_dp_cfg_t *cfg, pc_dp_counters_t *por
   d->burst = cfg->burst;
   d->addrs = calloc(cfg->n, sizeof *d->addrs);
   d->ports = calloc(cfg->n, sizeof *d->ports);
+  d->by_peer = calloc(cfg->n, sizeof *d->by_peer);
   d->lin = malloc((size_t)DP_BURST * (cfg->frame_size + PC_DP_L2_SIZE));
-  if (!d->addrs || !d->ports || !d->lin) goto fail;
+  if (!d->addrs || !d->ports || !d->by_peer || !d->lin) goto fail;
   for (uint16_t i = 0; i < cfg->n; i++) d->addrs[i] = cfg->peers[i].addr;
   char pname[64];
   snprintf(pname, sizeof pname, "pcdp_%d_%u", (int)getpid(), cfg->self);
@@ -352,9 +361,32 @@ pc_dp_transport_t *pc_dp_dpdk_open(const pc_dp_cfg_t *cfg, pc_dp_counters_t *por
     PC_ERROR("dataplane dpdk: mbuf pool: %s", rte_strerror(rte_errno));
     goto fail;
   }
+  if (cfg->dpdk_port[0]) {
+    /* One existing port (NIC, af_packet, tap, ring, ...) for every peer:
+     * frames go to the peer's MAC, the receiver reads the sender from the
+     * ParaChain header. */
+    dport_t *p = &d->ports[0];
+    snprintf(p->name, sizeof p->name, "%s", cfg->dpdk_port);
+    if (rte_eth_dev_get_port_by_name(p->name, &p->port_id) != 0) {
+      PC_ERROR("dataplane dpdk: no port named %s (give it to the EAL with --vdev or a PCI address)", p->name);
+      goto fail;
+    }
+    p->valid = true;
+    p->server = true; /* never restarted: a NIC link comes back on its own */
+    d->nports = 1;
+    for (uint16_t i = 0; i < cfg->n; i++)
+      if (i != cfg->self) d->by_peer[i] = p;
+    if (port_start(d, p) != 0) goto fail;
+    uint16_t mtu = (uint16_t)(cfg->frame_size + 28);
+    if (mtu > 1500 && rte_eth_dev_set_mtu(p->port_id, mtu) != 0)
+      PC_WARN("dataplane dpdk: port %s refuses MTU %u: keep frame_size <= 1472", p->name, mtu);
+    (void)rte_eth_promiscuous_enable(p->port_id); /* several replica MACs may share a link */
+    return &d->base;
+  }
+  d->probed = true;
   for (uint16_t i = 0; i < cfg->n; i++) {
     if (i == cfg->self) continue;
-    dport_t *p = &d->ports[i];
+    dport_t *p = &d->ports[d->nports];
     uint16_t lo = PC_MIN(i, cfg->self), hi = PC_MAX(i, cfg->self);
     p->server = cfg->self == lo;
     snprintf(p->name, sizeof p->name, "net_memif_pc%u_%u", cfg->self, i);
@@ -371,6 +403,8 @@ pc_dp_transport_t *pc_dp_dpdk_open(const pc_dp_cfg_t *cfg, pc_dp_counters_t *por
       goto fail;
     }
     p->valid = true;
+    d->nports++;
+    d->by_peer[i] = p;
     if (port_start(d, p) != 0) goto fail;
   }
   return &d->base;
