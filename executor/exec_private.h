@@ -72,8 +72,7 @@ void kvmap_fini(pc_kvmap_t *m);
 void kvmap_clear(pc_kvmap_t *m);
 kv_slot_t *kvmap_find(const pc_kvmap_t *m, const void *k, size_t kl, uint64_t h);
 /* kvmap_put inserts or replaces; returns the slot or NULL on NOMEM. */
-kv_slot_t *kvmap_put(pc_kvmap_t *m, const void *k, size_t kl, uint64_t h, const void *v, size_t vl,
-                     bool del);
+kv_slot_t *kvmap_put(pc_kvmap_t *m, const void *k, size_t kl, uint64_t h, const void *v, size_t vl, bool del);
 static inline const uint8_t *kv_key(const pc_kvmap_t *m, const kv_slot_t *s) { return m->buf + s->koff; }
 static inline const uint8_t *kv_val(const pc_kvmap_t *m, const kv_slot_t *s) { return m->buf + s->voff; }
 /* kvmap_sorted returns n slot pointers in batch key order (malloc'd array
@@ -107,9 +106,9 @@ typedef struct {
 typedef struct mv_entry {
   atomic_uint lock; /* spin lock over nver/cap/v (held a few dozen instructions) */
   uint32_t nver, cap;
-  mv_ver_t *v;     /* ascending idx */
-  int32_t last_w;  /* build time: last declared writer so far (-1) */
-  uint32_t id;     /* build time: dense id for union-find */
+  mv_ver_t *v;    /* ascending idx */
+  int32_t last_w; /* build time: last declared writer so far (-1) */
+  uint32_t id;    /* build time: dense id for union-find */
   uint64_t h;
   uint16_t klen;
   uint8_t key[];
@@ -182,8 +181,8 @@ typedef struct txrec {
   uint32_t inc;
   pc_hash_t leaf; /* receipts-root leaf of this result */
   /* scheduling */
-  atomic_uint pending;   /* DAG: unfinished predecessors */
-  atomic_uint state;     /* optimistic: TX_* */
+  atomic_uint pending;     /* DAG: unfinished predecessors */
+  atomic_uint state;       /* optimistic: TX_* */
   uint32_t dep_off, n_dep; /* DAG: dependents in blockctx.deps */
   struct cds_lfs_node qnode;
 } txrec_t;
@@ -218,7 +217,7 @@ typedef struct blockctx {
   const pc_exec_block_t *blk;
   txrec_t *tx;
   uint32_t n;
-  uint32_t n_exec; /* txs without a static status */
+  uint32_t n_exec;     /* txs without a static status */
   pc_kvmap_t *overlay; /* serial */
   mv_table_t *mv;
   /* DAG */
@@ -260,8 +259,8 @@ typedef struct {
   struct pc_executor *e;
   unsigned id;
   int core;
-  pc_arena_t arena;     /* per-block data, rewound before each block */
-  pc_arena_t perm;      /* the scratch, kept for the worker's life */
+  pc_arena_t arena; /* per-block data, rewound before each block */
+  pc_arena_t perm;  /* the scratch, kept for the worker's life */
   exec_scratch_t *scratch;
   int init_err;
 } worker_t;

@@ -62,7 +62,9 @@ static int register_def(pc_executor_t *e, const pc_contract_def_t *def, void *dl
 
 int pc_exec_register(pc_executor_t *e, const pc_contract_def_t *def) {
   int rc = register_def(e, def, NULL);
-  if (rc) PC_ERROR("executor: cannot register contract %s: %s", def && def->name ? def->name : "(null)", pc_strerror(rc));
+  if (rc)
+    PC_ERROR("executor: cannot register contract %s: %s", def && def->name ? def->name : "(null)",
+             pc_strerror(rc));
   return rc;
 }
 
@@ -106,9 +108,10 @@ int pc_exec_load_plugin(pc_executor_t *e, const char *path, const pc_hash_t *pin
   }
   char hx[PC_HASH_HEX_SIZE], px[PC_HASH_HEX_SIZE];
   if (!pin || !pc_hash_equal(&h, pin)) {
-    PC_ERROR("plugin %s: BLAKE2b-256 %s does not match the cluster file's pin %s; refusing to load it "
-             "(install the pinned build or update the pin on every replica)",
-             path, pc_hash_to_hex(&h, hx), pin ? pc_hash_to_hex(pin, px) : "(none)");
+    PC_ERROR(
+        "plugin %s: BLAKE2b-256 %s does not match the cluster file's pin %s; refusing to load it "
+        "(install the pinned build or update the pin on every replica)",
+        path, pc_hash_to_hex(&h, hx), pin ? pc_hash_to_hex(pin, px) : "(none)");
     close(fd);
     return PC_ERR_CHECKSUM;
   }
@@ -191,8 +194,9 @@ int pc_exec_load_plugin_dir(pc_executor_t *e, const char *dir, const pc_exec_plu
         if (k < 256) used[k] = true;
       }
     if (!p) {
-      PC_ERROR("plugin %s/%s has no hash pinned in the cluster file; pin it (tools print it) or remove the file",
-               dir, names[i]);
+      PC_ERROR(
+          "plugin %s/%s has no hash pinned in the cluster file; pin it (tools print it) or remove the file",
+          dir, names[i]);
       rc = PC_ERR_CONFIG;
       break;
     }
@@ -212,9 +216,11 @@ int pc_exec_load_plugin_dir(pc_executor_t *e, const char *dir, const pc_exec_plu
 /* ------------------------------------------------------------ lifecycle */
 
 pc_executor_t *pc_exec_create(const pc_exec_config_t *cfg) {
-  if (!cfg || cfg->n_workers == 0 || cfg->n_workers > PC_EXEC_WORKERS_MAX || (unsigned)cfg->sched >= PC_SCHED_COUNT) {
-    PC_ERROR("executor: bad config (workers must be 1..%d, scheduler one of serial|taskset|dag|optimistic|auto)",
-             PC_EXEC_WORKERS_MAX);
+  if (!cfg || cfg->n_workers == 0 || cfg->n_workers > PC_EXEC_WORKERS_MAX ||
+      (unsigned)cfg->sched >= PC_SCHED_COUNT) {
+    PC_ERROR(
+        "executor: bad config (workers must be 1..%d, scheduler one of serial|taskset|dag|optimistic|auto)",
+        PC_EXEC_WORKERS_MAX);
     return NULL;
   }
   if (pc_crypto_init() != 0) {
@@ -238,7 +244,8 @@ pc_executor_t *pc_exec_create(const pc_exec_config_t *cfg) {
   for (unsigned i = 0; i < cfg->n_workers; i++) {
     if (cfg->cores) {
       if (cfg->cores[i] < 0 || !hwloc_get_pu_obj_by_os_index(e->topo, (unsigned)cfg->cores[i])) {
-        PC_ERROR("executor: exec core %d (worker %u) does not exist on this machine; fix the core map", cfg->cores[i], i);
+        PC_ERROR("executor: exec core %d (worker %u) does not exist on this machine; fix the core map",
+                 cfg->cores[i], i);
         hwloc_topology_destroy(e->topo);
         free(e);
         return NULL;
@@ -253,7 +260,8 @@ pc_executor_t *pc_exec_create(const pc_exec_config_t *cfg) {
   e->scratch = malloc(sizeof *e->scratch);
   bool ok = e->scratch && scratch_init(e->scratch, &e->arena) == 0 && kvmap_init(&e->overlay, 1024) == 0 &&
             kvmap_init(&e->dups, 1024) == 0 && mv_table_init(&e->mv, 1024) == 0;
-  const pc_contract_def_t *builtins[] = {&pc_builtin_token, &pc_builtin_kv, &pc_builtin_counter, &pc_builtin_compute};
+  const pc_contract_def_t *builtins[] = {&pc_builtin_token, &pc_builtin_kv, &pc_builtin_counter,
+                                         &pc_builtin_compute};
   for (size_t i = 0; ok && i < PC_ARRAY_LEN(builtins); i++) ok = register_def(e, builtins[i], NULL) == 0;
   if (!ok || pool_start(e) != 0) {
     PC_ERROR("executor: cannot start (out of memory or threads)");
@@ -332,8 +340,8 @@ static int prepare(pc_executor_t *e, blockctx_t *b) {
           r->pre_status = PC_TX_LIMIT; /* cannot come from pc_tx_decode */
           break;
         }
-        r->dk[k] = (dkey_t){.sk = arena_dup(&e->arena, sk, (size_t)n), .sklen = (uint16_t)n,
-                            .write = k >= tx->n_reads};
+        r->dk[k] = (dkey_t){
+            .sk = arena_dup(&e->arena, sk, (size_t)n), .sklen = (uint16_t)n, .write = k >= tx->n_reads};
         if (!r->dk[k].sk) return PC_ERR_NOMEM;
       }
     }
@@ -377,8 +385,10 @@ static int build_output(pc_executor_t *e, blockctx_t *b, bool serial, pc_exec_re
   }
   for (size_t k = 0; k < nw; k++) {
     const kv_slot_t *s = sorted[k];
-    e->batch[k] = (pc_write_t){.key = kv_key(&e->overlay, s), .klen = s->klen,
-                               .val = s->del ? NULL : kv_val(&e->overlay, s), .vlen = s->del ? 0 : s->vlen,
+    e->batch[k] = (pc_write_t){.key = kv_key(&e->overlay, s),
+                               .klen = s->klen,
+                               .val = s->del ? NULL : kv_val(&e->overlay, s),
+                               .vlen = s->del ? 0 : s->vlen,
                                .del = s->del};
   }
   free(sorted);
@@ -390,8 +400,8 @@ static int build_output(pc_executor_t *e, blockctx_t *b, bool serial, pc_exec_re
   }
   for (uint32_t i = 0; i < b->n; i++) {
     const txrec_t *r = &b->tx[i];
-    e->receipts[i] = (pc_receipt_t){.status = r->status, .budget_used = r->used, .output = r->out,
-                                    .n_events = r->n_ev, .events = r->ev};
+    e->receipts[i] = (pc_receipt_t){
+        .status = r->status, .budget_used = r->used, .output = r->out, .n_events = r->n_ev, .events = r->ev};
   }
   memset(out, 0, sizeof *out);
   out->receipts = e->receipts;
@@ -403,7 +413,8 @@ static int build_output(pc_executor_t *e, blockctx_t *b, bool serial, pc_exec_re
   return exec_merkle_root(lv, b->n, &out->receipts_root);
 }
 
-static void block_init(pc_executor_t *e, blockctx_t *b, const pc_exec_state_t *state, const pc_exec_block_t *blk) {
+static void block_init(pc_executor_t *e, blockctx_t *b, const pc_exec_state_t *state,
+                       const pc_exec_block_t *blk) {
   memset(b, 0, sizeof *b);
   b->e = e;
   b->state = state;
@@ -413,8 +424,10 @@ static void block_init(pc_executor_t *e, blockctx_t *b, const pc_exec_state_t *s
   b->mv = &e->mv;
 }
 
-int pc_exec_run(pc_executor_t *e, const pc_exec_state_t *state, const pc_exec_block_t *blk, pc_exec_result_t *out) {
-  if (!e || !state || !blk || !out || (blk->n_txs && !blk->txs) || blk->n_txs > UINT32_MAX / 2) return PC_ERR_INVALID;
+int pc_exec_run(pc_executor_t *e, const pc_exec_state_t *state, const pc_exec_block_t *blk,
+                pc_exec_result_t *out) {
+  if (!e || !state || !blk || !out || (blk->n_txs && !blk->txs) || blk->n_txs > UINT32_MAX / 2)
+    return PC_ERR_INVALID;
   /* every worker is idle between blocks (pool_run returned): their arenas can be rewound here */
   arena_reset(&e->arena);
   for (unsigned i = 0; i < e->n_workers; i++) arena_reset(&e->w[i].arena);
@@ -459,8 +472,10 @@ int pc_exec_run(pc_executor_t *e, const pc_exec_state_t *state, const pc_exec_bl
   atomic_fetch_add_explicit(&e->st_blocks, 1, memory_order_relaxed);
   atomic_fetch_add_explicit(&e->st_txs, b.n, memory_order_relaxed);
   if (fell_back) atomic_fetch_add_explicit(&e->st_fallbacks, 1, memory_order_relaxed);
-  atomic_fetch_add_explicit(&e->st_reexec, atomic_load_explicit(&b.reexec, memory_order_relaxed), memory_order_relaxed);
-  atomic_fetch_add_explicit(&e->st_steals, atomic_load_explicit(&b.steals, memory_order_relaxed), memory_order_relaxed);
+  atomic_fetch_add_explicit(&e->st_reexec, atomic_load_explicit(&b.reexec, memory_order_relaxed),
+                            memory_order_relaxed);
+  atomic_fetch_add_explicit(&e->st_steals, atomic_load_explicit(&b.steals, memory_order_relaxed),
+                            memory_order_relaxed);
   return 0;
 }
 

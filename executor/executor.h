@@ -57,13 +57,13 @@
 #define PC_CONTRACT_ABI_VERSION 1u
 
 /* Limits a contract sees (a call past them aborts with PC_TX_LIMIT). */
-#define PC_EXEC_KEY_MAX PC_TX_KEY_MAX  /* contract key bytes, 1..256 */
-#define PC_EXEC_VALUE_MAX (64u << 10)  /* value bytes */
-#define PC_EXEC_OUTPUT_MAX (4u << 10)  /* output bytes */
-#define PC_EXEC_EVENT_MAX 1024u        /* bytes per event */
-#define PC_EXEC_EVENTS_MAX 16u         /* events per transaction */
-#define PC_EXEC_METHODS_MAX 64u        /* methods per contract */
-#define PC_EXEC_CONTRACTS_MAX 64u      /* registered contracts */
+#define PC_EXEC_KEY_MAX PC_TX_KEY_MAX /* contract key bytes, 1..256 */
+#define PC_EXEC_VALUE_MAX (64u << 10) /* value bytes */
+#define PC_EXEC_OUTPUT_MAX (4u << 10) /* output bytes */
+#define PC_EXEC_EVENT_MAX 1024u       /* bytes per event */
+#define PC_EXEC_EVENTS_MAX 16u        /* events per transaction */
+#define PC_EXEC_METHODS_MAX 64u       /* methods per contract */
+#define PC_EXEC_CONTRACTS_MAX 64u     /* registered contracts */
 
 /* Budget charges (units). */
 #define PC_COST_TX_BASE 200u
@@ -104,13 +104,13 @@ typedef struct pc_contract_host {
 
 /* The context a method receives. Read-only for the method. */
 struct pc_contract_ctx {
-  uint32_t abi_version;             /* PC_CONTRACT_ABI_VERSION */
-  const pc_contract_host_t *host;   /* the functions above */
-  const uint8_t *caller;            /* 32-byte Ed25519 key of the sender */
-  uint64_t height;                  /* block height */
-  uint64_t time_us;                 /* block time, µs since the epoch */
-  const char *contract;             /* this contract's name */
-  const char *method;               /* the method called */
+  uint32_t abi_version;           /* PC_CONTRACT_ABI_VERSION */
+  const pc_contract_host_t *host; /* the functions above */
+  const uint8_t *caller;          /* 32-byte Ed25519 key of the sender */
+  uint64_t height;                /* block height */
+  uint64_t time_us;               /* block time, µs since the epoch */
+  const char *contract;           /* this contract's name */
+  const char *method;             /* the method called */
 };
 
 /* A method. Must be deterministic: a function of args, ctx fields and what
@@ -218,9 +218,9 @@ typedef enum {
   PC_TX_LIMIT = 5,            /* a key, value, output or event over its limit */
   PC_TX_UNKNOWN_CONTRACT = 6,
   PC_TX_UNKNOWN_METHOD = 7,
-  PC_TX_BAD_NONCE = 8,        /* nonce ≠ the sender's next nonce (old or gap) */
-  PC_TX_DUPLICATE = 9,        /* same transaction hash earlier in this block */
-  PC_TX_EXPIRED = 10,         /* block height > expiry height */
+  PC_TX_BAD_NONCE = 8, /* nonce ≠ the sender's next nonce (old or gap) */
+  PC_TX_DUPLICATE = 9, /* same transaction hash earlier in this block */
+  PC_TX_EXPIRED = 10,  /* block height > expiry height */
   PC_TX_STATUS_COUNT
 } pc_tx_status_t;
 
@@ -242,11 +242,11 @@ typedef struct {
 } pc_receipt_t;
 
 typedef enum {
-  PC_SCHED_SERIAL = 0,  /* reference: one thread, block order */
-  PC_SCHED_TASKSET,     /* connected components of the declared-key conflict graph */
-  PC_SCHED_DAG,         /* per-transaction dependencies from declared sets */
-  PC_SCHED_OPTIMISTIC,  /* speculative multi-version execution, ordered validation */
-  PC_SCHED_AUTO,        /* DAG when everything declares, else optimistic */
+  PC_SCHED_SERIAL = 0, /* reference: one thread, block order */
+  PC_SCHED_TASKSET,    /* connected components of the declared-key conflict graph */
+  PC_SCHED_DAG,        /* per-transaction dependencies from declared sets */
+  PC_SCHED_OPTIMISTIC, /* speculative multi-version execution, ordered validation */
+  PC_SCHED_AUTO,       /* DAG when everything declares, else optimistic */
   PC_SCHED_COUNT
 } pc_sched_t;
 
@@ -256,12 +256,12 @@ const char *pc_sched_name(pc_sched_t s);
 
 typedef struct {
   pc_sched_t sched;
-  unsigned n_workers;  /* 1..PC_EXEC_WORKERS_MAX */
+  unsigned n_workers; /* 1..PC_EXEC_WORKERS_MAX */
   /* cores[i]: OS index of the PU worker i is pinned to (the core map's exec
    * cores); several workers may share one. NULL = pin worker i to PU
    * i mod (PUs of the machine). */
   const int *cores;
-  uint64_t tx_budget;  /* per transaction; 0 = PC_EXEC_DEFAULT_BUDGET */
+  uint64_t tx_budget; /* per transaction; 0 = PC_EXEC_DEFAULT_BUDGET */
   /* no_fallback: run the chosen scheduler even when it cannot pay (tests). */
   bool no_fallback;
 } pc_exec_config_t;

@@ -32,7 +32,7 @@
 
 #include "executor/exec_private.h"
 
-#define container_of(p, T, m) ((T *)((char *)(p) - offsetof(T, m)))
+#define container_of(p, T, m) ((T *)((char *)(p)-offsetof(T, m)))
 
 static inline bool runnable(const txrec_t *r) { return r->pre_status == 0xff; }
 
@@ -58,9 +58,7 @@ int sched_serial(blockctx_t *b) {
 
 static bool can_fall_back(const blockctx_t *b) { return !b->e->cfg.no_fallback; }
 
-static bool tiny(const blockctx_t *b) {
-  return b->e->n_workers == 1 || b->n_exec < 4 * b->e->n_workers;
-}
+static bool tiny(const blockctx_t *b) { return b->e->n_workers == 1 || b->n_exec < 4 * b->e->n_workers; }
 
 /* Resolves the MV entries of every declared key and nonce key (caller
  * thread, before any worker runs). */
@@ -235,7 +233,8 @@ static void dag_job(void *arg, unsigned wid) {
       txrec_t *d = &b->tx[b->deps[r->dep_off + k]];
       /* acq_rel: the last predecessor to finish sees every other
        * predecessor's publication before it makes d ready */
-      if (atomic_fetch_sub_explicit(&d->pending, 1, memory_order_acq_rel) == 1) cds_lfs_push(&w->q, &d->qnode);
+      if (atomic_fetch_sub_explicit(&d->pending, 1, memory_order_acq_rel) == 1)
+        cds_lfs_push(&w->q, &d->qnode);
     }
     atomic_fetch_add_explicit(&b->done, 1, memory_order_release);
   }

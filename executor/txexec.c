@@ -292,7 +292,8 @@ void exec_tx(blockctx_t *b, exec_scratch_t *s, uint32_t i, int mode) {
   if (st == PC_TX_OK) {
     if (tx_charge(&t, PC_COST_TX_BASE + tx->args_len)) {
       int rc = r->fn(&t.pub, tx->args, tx->args_len);
-      if (!t.abort) st = rc == PC_CONTRACT_OK ? PC_TX_OK : rc == PC_CONTRACT_BAD_ARGS ? PC_TX_BAD_ARGS : PC_TX_FAILED;
+      if (!t.abort)
+        st = rc == PC_CONTRACT_OK ? PC_TX_OK : rc == PC_CONTRACT_BAD_ARGS ? PC_TX_BAD_ARGS : PC_TX_FAILED;
     }
     if (t.abort) st = t.abort;
   }
@@ -341,8 +342,12 @@ void exec_tx(blockctx_t *b, exec_scratch_t *s, uint32_t i, int mode) {
     }
     for (uint32_t k = 0; k < m->n; k++) {
       const kv_slot_t *ks = &m->slots[m->order[k]];
-      r->w[k] = (wrec_t){.key = wb + ks->koff, .klen = ks->klen, .val = ks->del ? NULL : wb + ks->voff,
-                         .vlen = ks->del ? 0 : ks->vlen, .del = ks->del, .e = ks->aux};
+      r->w[k] = (wrec_t){.key = wb + ks->koff,
+                         .klen = ks->klen,
+                         .val = ks->del ? NULL : wb + ks->voff,
+                         .vlen = ks->del ? 0 : ks->vlen,
+                         .del = ks->del,
+                         .e = ks->aux};
     }
     r->n_w = m->n;
   }
@@ -352,7 +357,8 @@ void exec_tx(blockctx_t *b, exec_scratch_t *s, uint32_t i, int mode) {
     if (!r->r) fatal(b, PC_ERR_NOMEM);
   }
   /* the receipt's Merkle leaf, hashed here so workers share that work */
-  pc_receipt_t rc = {.status = r->status, .budget_used = r->used, .output = r->out, .n_events = r->n_ev, .events = r->ev};
+  pc_receipt_t rc = {
+      .status = r->status, .budget_used = r->used, .output = r->out, .n_events = r->n_ev, .events = r->ev};
   exec_receipt_leaf(&rc, &r->leaf);
 }
 
@@ -380,8 +386,9 @@ bool exec_publish(blockctx_t *b, exec_scratch_t *s, uint32_t i) {
 
 const char *pc_tx_status_name(int status) {
   static const char *names[PC_TX_STATUS_COUNT] = {
-      "ok",           "failed",           "bad_args",       "access_violation", "out_of_budget", "limit",
-      "unknown_contract", "unknown_method", "bad_nonce",     "duplicate",        "expired"};
+      "ok",     "failed",           "bad_args",       "access_violation", "out_of_budget",
+      "limit",  "unknown_contract", "unknown_method", "bad_nonce",        "duplicate",
+      "expired"};
   return status >= 0 && status < PC_TX_STATUS_COUNT ? names[status] : "unknown";
 }
 
@@ -421,7 +428,8 @@ int pc_receipt_decode(const uint8_t *buf, size_t len, pc_receipt_t *r, pc_bytes_
 
 void exec_receipt_leaf(const pc_receipt_t *r, pc_hash_t *leaf) {
   /* an encoding is at most this big: status, budget, output, events */
-  static _Thread_local uint8_t buf[1 + 8 + 4 + PC_EXEC_OUTPUT_MAX + 2 + PC_EXEC_EVENTS_MAX * (4 + PC_EXEC_EVENT_MAX)];
+  static _Thread_local uint8_t
+      buf[1 + 8 + 4 + PC_EXEC_OUTPUT_MAX + 2 + PC_EXEC_EVENTS_MAX * (4 + PC_EXEC_EVENT_MAX)];
   int len = pc_receipt_encode(r, buf, sizeof buf);
   pc_hash_tagged(leaf, "parachain/receipt", buf, len > 0 ? (size_t)len : 0);
 }
@@ -432,7 +440,8 @@ int exec_merkle_root(pc_hash_t *lv, size_t n, pc_hash_t *out) {
     return 0;
   }
   for (size_t m = n; m > 1; m = (m + 1) / 2) {
-    for (size_t i = 0; i < m / 2; i++) pc_hash_pair(&lv[i], "parachain/receipts-node", &lv[2 * i], &lv[2 * i + 1]);
+    for (size_t i = 0; i < m / 2; i++)
+      pc_hash_pair(&lv[i], "parachain/receipts-node", &lv[2 * i], &lv[2 * i + 1]);
     if (m & 1) lv[m / 2] = lv[m - 1];
   }
   *out = lv[0];

@@ -348,7 +348,8 @@ bool mv_write(mv_entry_t *e, pc_arena_t *a, const mv_ver_t *ver) {
   }
   if (e->nver == e->cap) {
     uint32_t nc = e->cap ? e->cap * 2 : 4;
-    mv_ver_t *nv = arena_alloc(a, sizeof *nv * nc); /* the old array stays in its arena until the block ends */
+    mv_ver_t *nv =
+        arena_alloc(a, sizeof *nv * nc); /* the old array stays in its arena until the block ends */
     if (!nv) {
       mv_unlock(e);
       return false;

@@ -65,13 +65,15 @@ static inline void tb_rehash(pc_tx_t *t) {
   pc_hasher_update(&h, t->args, t->args_len);
   uint8_t d = t->declared;
   pc_hasher_update(&h, &d, 1);
-  for (unsigned i = 0; i < t->n_reads; i++) pc_hasher_update(&h, t->reads[i].p, t->reads[i].len), pc_hasher_update(&h, "r", 1);
-  for (unsigned i = 0; i < t->n_writes; i++) pc_hasher_update(&h, t->writes[i].p, t->writes[i].len), pc_hasher_update(&h, "w", 1);
+  for (unsigned i = 0; i < t->n_reads; i++)
+    pc_hasher_update(&h, t->reads[i].p, t->reads[i].len), pc_hasher_update(&h, "r", 1);
+  for (unsigned i = 0; i < t->n_writes; i++)
+    pc_hasher_update(&h, t->writes[i].p, t->writes[i].len), pc_hasher_update(&h, "w", 1);
   pc_hasher_final(&h, &t->hash);
 }
 
-static inline pc_tx_t *tb_add(tblock_t *b, uint32_t sender, uint64_t nonce, const char *contract, const char *method,
-                              const void *args, size_t alen) {
+static inline pc_tx_t *tb_add(tblock_t *b, uint32_t sender, uint64_t nonce, const char *contract,
+                              const char *method, const void *args, size_t alen) {
   if (b->n == b->cap) abort();
   pc_tx_t *t = &b->tx[b->n++];
   memset(t, 0, sizeof *t);

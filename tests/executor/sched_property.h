@@ -130,7 +130,8 @@ static void gen_block(tblock_t *b, uint64_t *rng, const uint64_t *next, int decl
 
 static uint8_t ref_bytes[MAXTX * 8192], got_bytes[MAXTX * 8192];
 
-static inline void property(pc_sched_t sched, int decl, bool fallback, uint64_t seed_def, unsigned base_blocks) {
+static inline void property(pc_sched_t sched, int decl, bool fallback, uint64_t seed_def,
+                            unsigned base_blocks) {
   static const unsigned wcounts[] = {1, 2, 3, 8};
   runner_t ref, run[PC_ARRAY_LEN(wcounts)];
   runner_open(&ref, PC_SCHED_SERIAL, 1, false);
@@ -154,15 +155,15 @@ static inline void property(pc_sched_t sched, int decl, bool fallback, uint64_t 
       size_t glen = receipts_bytes(&gr, got_bytes, sizeof got_bytes);
       for (size_t i = 0; i < gr.n_receipts && i < rr.n_receipts; i++)
         PROP_CHECK(gr.receipts[i].status == rr.receipts[i].status,
-                     "seed %llu block %u: %s with %u workers: tx %zu status %s, serial %s",
-                     (unsigned long long)seed, h, pc_sched_name(sched), wcounts[k], i,
-                     pc_tx_status_name(gr.receipts[i].status), pc_tx_status_name(rr.receipts[i].status));
+                   "seed %llu block %u: %s with %u workers: tx %zu status %s, serial %s",
+                   (unsigned long long)seed, h, pc_sched_name(sched), wcounts[k], i,
+                   pc_tx_status_name(gr.receipts[i].status), pc_tx_status_name(rr.receipts[i].status));
       PROP_CHECK(glen == rlen && memcmp(got_bytes, ref_bytes, rlen) == 0,
-                "seed %llu block %u: %s with %u workers: receipts differ from serial", (unsigned long long)seed, h,
-                pc_sched_name(sched), wcounts[k]);
+                 "seed %llu block %u: %s with %u workers: receipts differ from serial",
+                 (unsigned long long)seed, h, pc_sched_name(sched), wcounts[k]);
       PROP_CHECK(pc_hash_equal(&gr.exec_root, &rr.exec_root),
-                "seed %llu block %u: %s with %u workers: execution root differs from serial",
-                (unsigned long long)seed, h, pc_sched_name(sched), wcounts[k]);
+                 "seed %llu block %u: %s with %u workers: execution root differs from serial",
+                 (unsigned long long)seed, h, pc_sched_name(sched), wcounts[k]);
     }
     for (size_t i = 0; i < rr.n_receipts; i++) {
       if (rr.receipts[i].status == PC_TX_OK) {
@@ -178,9 +179,11 @@ static inline void property(pc_sched_t sched, int decl, bool fallback, uint64_t 
   PROP_CHECK(ok > 0 && failed > 0, "the generator made %u ok and %u failed transactions", ok, failed);
   pc_exec_stats_t st;
   pc_exec_stats(run[1].e, &st);
-  PROP_LOG("%s decl=%d fallback=%d: %u blocks, %u ok, %u failed; 2 workers: %llu fallbacks, %llu re-executions, %llu steals",
-              pc_sched_name(sched), decl, fallback, blocks, ok, failed, (unsigned long long)st.fallbacks,
-              (unsigned long long)st.reexecutions, (unsigned long long)st.steals);
+  PROP_LOG(
+      "%s decl=%d fallback=%d: %u blocks, %u ok, %u failed; 2 workers: %llu fallbacks, %llu re-executions, "
+      "%llu steals",
+      pc_sched_name(sched), decl, fallback, blocks, ok, failed, (unsigned long long)st.fallbacks,
+      (unsigned long long)st.reexecutions, (unsigned long long)st.steals);
   tb_free(&b);
   runner_close(&ref);
   for (size_t k = 0; k < PC_ARRAY_LEN(wcounts); k++) runner_close(&run[k]);

@@ -60,7 +60,8 @@ static void expect_no_change(build_fn build, int setup_blocks, size_t idx, int s
     fx_run(&f, (uint64_t)setup_blocks + 1);
     cr_assert_eq(f.r.receipts[idx].status, status, "%s: status %s, expected %s", pc_sched_name(all_scheds[s]),
                  pc_tx_status_name(f.r.receipts[idx].status), pc_tx_status_name(status));
-    cr_assert_eq(f.r.batch.n, 0, "%s: the failing block wrote %zu keys", pc_sched_name(all_scheds[s]), f.r.batch.n);
+    cr_assert_eq(f.r.batch.n, 0, "%s: the failing block wrote %zu keys", pc_sched_name(all_scheds[s]),
+                 f.r.batch.n);
     pc_hash_t after;
     pc_memstate_root(f.m, &after);
     cr_assert(pc_hash_equal(&before, &after), "%s: state changed", pc_sched_name(all_scheds[s]));
@@ -82,7 +83,8 @@ Test(executor_contracts, token_init_mint_transfer_balance) {
   tb_acct(who, 2);
   tb_add(&f.b, 3, 0, "token", "balance", who, 32);
   fx_run(&f, 1);
-  for (int i = 0; i < 4; i++) cr_assert_eq(f.r.receipts[i].status, PC_TX_OK, "tx %d: %s", i, pc_tx_status_name(f.r.receipts[i].status));
+  for (int i = 0; i < 4; i++)
+    cr_assert_eq(f.r.receipts[i].status, PC_TX_OK, "tx %d: %s", i, pc_tx_status_name(f.r.receipts[i].status));
   cr_assert_eq(f.r.receipts[3].output.len, 8);
   cr_assert_eq(pc_load_le64(f.r.receipts[3].output.p), 300);
   cr_assert_eq(f.r.receipts[2].n_events, 1);
@@ -109,7 +111,9 @@ static void build_overdraw(tblock_t *b, int step) {
   (void)step;
   tb_transfer(b, 1, 0, 2, 1001, step & 1);
 }
-Test(executor_contracts, token_overdraw_fails_and_changes_nothing) { expect_no_change(build_overdraw, 0, 0, PC_TX_FAILED); }
+Test(executor_contracts, token_overdraw_fails_and_changes_nothing) {
+  expect_no_change(build_overdraw, 0, 0, PC_TX_FAILED);
+}
 
 /* ------------------------------------------------------------------- kv */
 
@@ -127,8 +131,8 @@ Test(executor_contracts, kv_owner_acl) {
   uint8_t a[64];
   tb_add(&f.b, 1, 0, "kv", "put", a, kv_put_args(a, "x", "one", 3));
   tb_add(&f.b, 2, 0, "kv", "put", a, kv_put_args(a, "x", "two", 3)); /* not the owner */
-  tb_add(&f.b, 2, 0, "kv", "del", "x", 1);                            /* not the owner */
-  tb_add(&f.b, 1, 1, "kv", "put", a, kv_put_args(a, "x", "uno", 3));  /* owner replaces */
+  tb_add(&f.b, 2, 0, "kv", "del", "x", 1);                           /* not the owner */
+  tb_add(&f.b, 1, 1, "kv", "put", a, kv_put_args(a, "x", "uno", 3)); /* owner replaces */
   tb_add(&f.b, 3, 0, "kv", "get", "x", 1);
   fx_run(&f, 1);
   cr_assert_eq(f.r.receipts[0].status, PC_TX_OK);
@@ -187,7 +191,9 @@ static void build_budget(tblock_t *b, int step) {
   pc_store_le32(a, 200000); /* > the 100000 budget */
   tb_add(b, 1, 0, "compute", "run", a, 36);
 }
-Test(executor_contracts, budget_exhaustion_changes_nothing) { expect_no_change(build_budget, 0, 0, PC_TX_OUT_OF_BUDGET); }
+Test(executor_contracts, budget_exhaustion_changes_nothing) {
+  expect_no_change(build_budget, 0, 0, PC_TX_OUT_OF_BUDGET);
+}
 
 Test(executor_contracts, budget_exhaustion_reports_the_whole_budget) {
   fx_t f;
@@ -235,14 +241,18 @@ static void build_unknown_method(tblock_t *b, int step) {
   (void)step;
   tb_add(b, 1, 0, "token", "steal", NULL, 0);
 }
-Test(executor_contracts, unknown_method_changes_nothing) { expect_no_change(build_unknown_method, 0, 0, PC_TX_UNKNOWN_METHOD); }
+Test(executor_contracts, unknown_method_changes_nothing) {
+  expect_no_change(build_unknown_method, 0, 0, PC_TX_UNKNOWN_METHOD);
+}
 
 static void build_bad_args(tblock_t *b, int step) {
   (void)step;
   uint8_t a[40] = {0};
   tb_add(b, 1, 0, "token", "transfer", a, 39);
 }
-Test(executor_contracts, malformed_arguments_change_nothing) { expect_no_change(build_bad_args, 0, 0, PC_TX_BAD_ARGS); }
+Test(executor_contracts, malformed_arguments_change_nothing) {
+  expect_no_change(build_bad_args, 0, 0, PC_TX_BAD_ARGS);
+}
 
 static void build_big_output(tblock_t *b, int step) {
   static uint8_t a[6000], v[5000];
@@ -252,7 +262,9 @@ static void build_big_output(tblock_t *b, int step) {
     tb_add(b, 2, 0, "kv", "get", "big", 3); /* 5000-byte output > PC_EXEC_OUTPUT_MAX */
   }
 }
-Test(executor_contracts, output_over_its_limit_changes_nothing) { expect_no_change(build_big_output, 1, 0, PC_TX_LIMIT); }
+Test(executor_contracts, output_over_its_limit_changes_nothing) {
+  expect_no_change(build_big_output, 1, 0, PC_TX_LIMIT);
+}
 
 /* --------------------------------------------------------- never twice */
 
@@ -270,7 +282,9 @@ static void build_old_nonce(tblock_t *b, int step) {
   else
     tb_transfer(b, 1, 0, 2, 11, false); /* a new transaction with a used nonce */
 }
-Test(executor_contracts, old_nonce_executes_nothing) { expect_no_change(build_old_nonce, 2, 0, PC_TX_BAD_NONCE); }
+Test(executor_contracts, old_nonce_executes_nothing) {
+  expect_no_change(build_old_nonce, 2, 0, PC_TX_BAD_NONCE);
+}
 
 static void build_gap(tblock_t *b, int step) {
   (void)step;
@@ -363,7 +377,11 @@ Test(executor_contracts, empty_block_has_the_empty_receipts_root) {
 
 Test(executor_contracts, receipt_round_trip) {
   pc_bytes_t ev[2] = {{(const uint8_t *)"abc", 3}, {(const uint8_t *)"", 0}};
-  pc_receipt_t r = {.status = PC_TX_OK, .budget_used = 77, .output = {(const uint8_t *)"out", 3}, .n_events = 2, .events = ev};
+  pc_receipt_t r = {.status = PC_TX_OK,
+                    .budget_used = 77,
+                    .output = {(const uint8_t *)"out", 3},
+                    .n_events = 2,
+                    .events = ev};
   uint8_t buf[256];
   int n = pc_receipt_encode(&r, buf, sizeof buf);
   cr_assert_gt(n, 0);

@@ -28,7 +28,8 @@ static int sb_apply(void *self, const pc_write_batch_t *wb, pc_hash_t *root) {
   if (!tx) return PC_ERR_NOMEM;
   for (size_t i = 0; i < wb->n; i++) {
     const pc_write_t *w = &wb->w[i];
-    int rc = w->del ? pc_state_batch_delete(tx, w->key, w->klen) : pc_state_batch_put(tx, w->key, w->klen, w->val, w->vlen);
+    int rc = w->del ? pc_state_batch_delete(tx, w->key, w->klen)
+                    : pc_state_batch_put(tx, w->key, w->klen, w->val, w->vlen);
     if (rc) {
       pc_state_abort(tx);
       return rc;
@@ -82,7 +83,8 @@ static void srun_close(srun_t *r) {
 
 Test(executor_storage, schedulers_on_storage_equal_serial_and_memstate_receipts) {
   rcu_register_thread();
-  static const pc_sched_t sch[] = {PC_SCHED_SERIAL, PC_SCHED_TASKSET, PC_SCHED_DAG, PC_SCHED_OPTIMISTIC, PC_SCHED_AUTO};
+  static const pc_sched_t sch[] = {PC_SCHED_SERIAL, PC_SCHED_TASKSET, PC_SCHED_DAG, PC_SCHED_OPTIMISTIC,
+                                   PC_SCHED_AUTO};
   srun_t run[PC_ARRAY_LEN(sch)];
   for (size_t k = 0; k < PC_ARRAY_LEN(sch); k++) srun_open(&run[k], sch[k], k == 0 ? 1 : 3);
   runner_t mem;
@@ -100,13 +102,14 @@ Test(executor_storage, schedulers_on_storage_equal_serial_and_memstate_receipts)
     cr_assert_eq(pc_exec_commit(mem.e, &mem.st, &mr), 0);
     srun_block(&run[0], &blk, &ref);
     cr_assert(pc_hash_equal(&ref.receipts_root, &mr.receipts_root),
-              "seed %llu block %u: receipts on storage differ from the in-memory state", (unsigned long long)seed, h);
+              "seed %llu block %u: receipts on storage differ from the in-memory state",
+              (unsigned long long)seed, h);
     cr_assert_eq(ref.batch.n, mr.batch.n);
     for (size_t k = 1; k < PC_ARRAY_LEN(sch); k++) {
       srun_block(&run[k], &blk, &got);
       cr_assert(pc_hash_equal(&got.exec_root, &ref.exec_root),
-                "seed %llu block %u: %s on storage: execution root differs from serial", (unsigned long long)seed, h,
-                pc_sched_name(sch[k]));
+                "seed %llu block %u: %s on storage: execution root differs from serial",
+                (unsigned long long)seed, h, pc_sched_name(sch[k]));
     }
     for (size_t i = 0; i < mr.n_receipts; i++)
       if (mr.receipts[i].status == PC_TX_OK) next[pc_load_le32(b.tx[i].sender)] = b.tx[i].nonce + 1;

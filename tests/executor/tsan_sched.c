@@ -4,18 +4,18 @@
  * scheduler test). Exit status 0 = every scheduler equals serial. */
 #include <stdlib.h>
 
-#define PROP_CHECK(cond, ...)                 \
-  do {                                        \
-    if (!(cond)) {                            \
-      fprintf(stderr, "FAIL: " __VA_ARGS__);  \
-      fprintf(stderr, "\n");                  \
-      exit(1);                                \
-    }                                         \
+#define PROP_CHECK(cond, ...)                \
+  do {                                       \
+    if (!(cond)) {                           \
+      fprintf(stderr, "FAIL: " __VA_ARGS__); \
+      fprintf(stderr, "\n");                 \
+      exit(1);                               \
+    }                                        \
   } while (0)
-#define PROP_LOG(...)                         \
-  do {                                        \
-    fprintf(stderr, __VA_ARGS__);             \
-    fprintf(stderr, "\n");                    \
+#define PROP_LOG(...)             \
+  do {                            \
+    fprintf(stderr, __VA_ARGS__); \
+    fprintf(stderr, "\n");        \
   } while (0)
 #include "tests/executor/sched_property.h"
 

@@ -49,8 +49,8 @@ static void bacct(uint8_t out[32], uint32_t id) {
 /* ------------------------------------------------------------ workloads */
 
 typedef struct {
-  pc_tx_t *tx;      /* g_blocks × g_ntx */
-  uint8_t *mem;     /* args and keys */
+  pc_tx_t *tx;  /* g_blocks × g_ntx */
+  uint8_t *mem; /* args and keys */
   size_t used, cap;
   uint32_t n_accounts; /* funded accounts */
 } work_t;
@@ -230,7 +230,8 @@ static int measure(const work_t *w, pc_sched_t s, unsigned workers, bool fallbac
   out->secs = out->cpu = 0;
   out->fallbacks = 0;
   for (unsigned b = 0; b < g_blocks; b++) {
-    pc_exec_block_t blk = {.height = b + 1, .time_us = b + 1, .txs = w->tx + (size_t)b * g_ntx, .n_txs = g_ntx};
+    pc_exec_block_t blk = {
+        .height = b + 1, .time_us = b + 1, .txs = w->tx + (size_t)b * g_ntx, .n_txs = g_ntx};
     pc_exec_result_t r;
     double c0 = cpu_secs();
     uint64_t t0 = pc_now_ns();
@@ -240,7 +241,8 @@ static int measure(const work_t *w, pc_sched_t s, unsigned workers, bool fallbac
     if (rc) return rc;
     for (size_t i = 0; i < r.n_receipts; i++)
       if (r.receipts[i].status != PC_TX_OK) {
-        fprintf(stderr, "bench: tx %zu of block %u failed (%s): workload bug\n", i, b, pc_tx_status_name(r.receipts[i].status));
+        fprintf(stderr, "bench: tx %zu of block %u failed (%s): workload bug\n", i, b,
+                pc_tx_status_name(r.receipts[i].status));
         return -1;
       }
     if (r.ran == PC_SCHED_SERIAL && s != PC_SCHED_SERIAL) out->fallbacks++;
@@ -281,7 +283,8 @@ static void run_workload(const char *name, const work_t *w) {
   printf("%-22s %-10s %2s %10.0f tx/s  1.00x\n", name, "serial", "-", total / best_ser.secs);
   for (unsigned c = 0; c < nc; c++) {
     char fb[48] = "";
-    if (best[c].fallbacks) snprintf(fb, sizeof fb, "  (%u/%u blocks fell back to serial)", best[c].fallbacks, g_blocks);
+    if (best[c].fallbacks)
+      snprintf(fb, sizeof fb, "  (%u/%u blocks fell back to serial)", best[c].fallbacks, g_blocks);
     printf("%-22s %-10s %2u %10.0f tx/s  %.2fx%s\n", name, pc_sched_name(sch[c / g_maxw]), c % g_maxw + 1,
            total / best[c].secs, best_ser.secs / best[c].secs, fb);
   }
@@ -306,7 +309,10 @@ int main(int argc, char **argv) {
       case 'k': g_only = optarg; break;
       case 'r': g_rounds = (unsigned)atoi(optarg); break;
       default:
-        fprintf(stderr, "usage: %s [-w max_workers] [-b blocks] [-n txs_per_block] [-r rounds] [-k workload_substring]\n", argv[0]);
+        fprintf(
+            stderr,
+            "usage: %s [-w max_workers] [-b blocks] [-n txs_per_block] [-r rounds] [-k workload_substring]\n",
+            argv[0]);
         return 2;
     }
   }
@@ -322,8 +328,8 @@ int main(int argc, char **argv) {
     if (!g_maxw) g_maxw = 1;
   }
   double nspi = calibrate_ns_per_iter();
-  printf("# bench_executor: %u blocks x %u txs, workers 1..%u, best of %u rounds, BLAKE2b round %.0f ns\n", g_blocks,
-         g_ntx, g_maxw, g_rounds, nspi);
+  printf("# bench_executor: %u blocks x %u txs, workers 1..%u, best of %u rounds, BLAKE2b round %.0f ns\n",
+         g_blocks, g_ntx, g_maxw, g_rounds, nspi);
   printf("%-22s %-10s %2s %15s  %s\n", "workload", "scheduler", "w", "throughput", "vs serial");
 
   work_t w;
@@ -377,9 +383,10 @@ int main(int argc, char **argv) {
       }
     }
     double total = (double)g_blocks * g_ntx;
-    printf("# scheduling overhead per transaction (compute 0 iterations, 1 worker, no fallback;\n"
-           "# serial %.0f ns/tx wall, %.0f ns/tx CPU); wall = what a block waits, CPU = work added:\n",
-           ser.secs * 1e9 / total, ser.cpu * 1e9 / total);
+    printf(
+        "# scheduling overhead per transaction (compute 0 iterations, 1 worker, no fallback;\n"
+        "# serial %.0f ns/tx wall, %.0f ns/tx CPU); wall = what a block waits, CPU = work added:\n",
+        ser.secs * 1e9 / total, ser.cpu * 1e9 / total);
     for (size_t k = 0; k < 3; k++) {
       m = best[k];
       printf("overhead %-10s %+7.0f ns/tx wall %+7.0f ns/tx CPU\n", pc_sched_name(sch[k]),
