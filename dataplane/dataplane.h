@@ -112,6 +112,7 @@
 #include <stdint.h>
 
 #include "common/common.h"
+#include "common/config.h"
 
 /* ------------------------------------------------------------ frame codec */
 
@@ -242,6 +243,15 @@ typedef struct {
 
 /* pc_dp_cfg_default fills cfg with the defaults above (kind UDP, no peers). */
 void pc_dp_cfg_default(pc_dp_cfg_t *cfg);
+
+/* pc_dp_cfg_from_cluster fills cfg with the defaults plus what the cluster
+ * file gives: n, every replica's public key, MAC, IPv4 and UDP port, for
+ * replica self with Ed25519 secret key sk (libsodium's 64-byte form).
+ * Returns 0, or PC_ERR_CONFIG (logged) when ids are not 0..n-1 or sk is not
+ * self's key. The caller then sets transport details (EAL args, memif
+ * directory, buffer sizes) and calls pc_dp_create. */
+int pc_dp_cfg_from_cluster(pc_dp_cfg_t *cfg, const pc_cluster_t *c, uint16_t self, const uint8_t sk[64],
+                           pc_dp_kind_t kind);
 
 /* pc_dp_cfg_check validates cfg as a whole; 0 or PC_ERR_CONFIG (logged). */
 int pc_dp_cfg_check(const pc_dp_cfg_t *cfg);

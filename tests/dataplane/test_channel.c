@@ -461,3 +461,34 @@ Test(channel, key_holder_frames_out_of_window_and_bad_ack_counted) {
   cr_assert_eq(k.rx_msgs, 0);
   cl_free(&c);
 }
+
+Test(channel, config_from_cluster_file) {
+  pc_cluster_t *c = calloc(1, sizeof *c);
+  pc_cluster_defaults(c);
+  c->n = 4;
+  c->f = 1;
+  uint8_t sk[4][64];
+  for (uint16_t i = 0; i < 4; i++) {
+    uint16_t id = (uint16_t)(3 - i); /* entries need not be in id order */
+    c->replicas[i].id = id;
+    tl_key(id, c->replicas[i].pubkey, sk[id]);
+    uint8_t mac[6] = {2, 0, 0, 0, 0, (uint8_t)id};
+    memcpy(c->replicas[i].mac, mac, 6);
+    uint8_t ip[4] = {10, 0, 0, (uint8_t)(id + 1)};
+    memcpy(c->replicas[i].ip, ip, 4);
+    c->replicas[i].port = (uint16_t)(7000 + id);
+  }
+  pc_dp_cfg_t cfg;
+  cr_assert_eq(pc_dp_cfg_from_cluster(&cfg, c, 2, sk[2], PC_DP_KIND_UDP), 0);
+  cr_assert_eq(cfg.n, 4);
+  cr_assert_eq(cfg.self, 2);
+  cr_assert_eq(cfg.peers[1].addr.ip, 0x0a000002);
+  cr_assert_eq(cfg.peers[1].addr.port, 7001);
+  cr_assert_eq(cfg.peers[3].addr.mac[5], 3);
+  cr_assert_eq(pc_dp_cfg_check(&cfg), 0);
+  /* Another replica's key, and duplicate ids, are refused. */
+  cr_assert_eq(pc_dp_cfg_from_cluster(&cfg, c, 2, sk[1], PC_DP_KIND_UDP), PC_ERR_CONFIG);
+  c->replicas[0].id = c->replicas[1].id;
+  cr_assert_eq(pc_dp_cfg_from_cluster(&cfg, c, 2, sk[2], PC_DP_KIND_UDP), PC_ERR_CONFIG);
+  free(c);
+}
