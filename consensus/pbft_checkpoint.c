@@ -17,9 +17,11 @@
  * replica that learns of a stable checkpoint above its decisions fetches
  * the missing decisions (DEC-REQ, answered with DECISION).
  *
- * Rejected: wrong round, h not a multiple of K, h ≤ h_s (stale), h beyond
- * h_s + 2L, malformed body, a second vote by one sender for h, a bad
- * signature.
+ * Rejected: wrong round, h not a multiple of K, h < h_s (stale), malformed
+ * body, a second vote by one sender for h, a bad signature. Heights far
+ * ahead are accepted (a lagging replica learns a stable checkpoint that
+ * way, which moves its log window to its next undecided height); at most
+ * PBFT_CKPT_SLOTS tallies are kept, the one with the fewest votes evicted.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -65,7 +67,7 @@ void pbft_set_stable(pbft_t *s, uint64_t h, const pc_hash_t *root, const pc_hash
 }
 
 static pbft_ckpt_t *ckpt_get(pbft_t *s, uint64_t h, const pc_hash_t *digest, bool create) {
-  pbft_ckpt_t *free_k = NULL, *low = NULL;
+  pbft_ckpt_t *free_k = NULL;
   for (int i = 0; i < PBFT_CKPT_SLOTS; i++) {
     pbft_ckpt_t *k = &s->ckpts[i];
     if (!k->used) {
@@ -73,12 +75,16 @@ static pbft_ckpt_t *ckpt_get(pbft_t *s, uint64_t h, const pc_hash_t *digest, boo
       continue;
     }
     if (k->h == h && pc_hash_equal(&k->digest, digest)) return k;
-    if (!low || k->h < low->h) low = k;
   }
   if (!create) return NULL;
   if (!free_k) {
-    if (!low || low->h >= h) return NULL;
-    free_k = low; /* replace the oldest */
+    /* replace the tally with the fewest votes (then the lowest height): a
+     * faulty replica's votes at made-up heights stay alone and go first */
+    for (int i = 0; i < PBFT_CKPT_SLOTS; i++) {
+      pbft_ckpt_t *k = &s->ckpts[i];
+      if (!free_k || k->count < free_k->count || (k->count == free_k->count && k->h < free_k->h)) free_k = k;
+    }
+    if (free_k->count >= s->q) return NULL;
   }
   uint8_t (*sigs)[PC_SIG_SIZE] = free_k->sigs;
   memset(free_k, 0, sizeof *free_k);
@@ -149,7 +155,6 @@ int pbft_on_checkpoint(pbft_t *s, const pc_msg_hdr_t *hd, pc_reader_t *r) {
   if (hd->round != 0 || h % s->K) return pc_cons_reject(PC_ERR_INVALID);
   if (h == s->stable_h) return 0; /* a straggler for the checkpoint just made stable */
   if (h < s->stable_h) return pc_cons_reject(PC_ERR_EXPIRED);
-  if (h > s->stable_h + 2 * s->L) return pc_cons_reject(PC_ERR_RANGE);
   if (ckpt_voted(s, h, hd->sender)) return pc_cons_reject(PC_ERR_DUPLICATE);
   pc_hash_t d;
   pc_checkpoint_digest(&d, h, &root, &man);

@@ -15,7 +15,8 @@
  *                                                       certificate it rests on
  *   5 DECIDED  u32 len ‖ DECISION message               seq decided (in order)
  *   6 STABLE   32 root ‖ 32 manifest ‖ cert             stable checkpoint seq
- *   7 NEWVIEW  u32 v                                    view v installed (active)
+ *   7 NEWVIEW  u32 v ‖ u64 max_s                        view v installed (active); its
+ *                                                       NEW-VIEW re-issued seq ≤ max_s
  *
  * Restore rebuilds: the decided prefix and chain hash (DECIDED), the stable
  * checkpoint (STABLE), the view and whether it is installed (the highest of
@@ -42,12 +43,13 @@ void pbft_rec_view(pbft_t *s, uint32_t view, const uint8_t *vc, size_t vc_len) {
   pbft_persist(s, w.buf, w.len);
 }
 
-void pbft_rec_newview(pbft_t *s, uint32_t view) {
+void pbft_rec_newview(pbft_t *s, uint32_t view, uint64_t max_s) {
   pc_writer_t w;
-  if (!pbft_rscratch(s, &w, 1 + 8 + 4)) return;
+  if (!pbft_rscratch(s, &w, 1 + 8 + 4 + 8)) return;
   pc_put_u8(&w, PBFT_REC_NEWVIEW);
   pc_put_u64(&w, 1);
   pc_put_u32(&w, view);
+  pc_put_u64(&w, max_s);
   pbft_persist(s, w.buf, w.len);
 }
 
@@ -190,8 +192,13 @@ int pbft_restore(pc_consensus_t *c, const uint8_t *rec, size_t len) {
   }
   case PBFT_REC_NEWVIEW: {
     uint32_t v = pc_get_u32(&r);
+    uint64_t max_s = pc_get_u64(&r);
     if (pc_reader_finish(&r)) err = PC_ERR_CORRUPT;
-    else if (!forget) saw_view_active(s, v);
+    else if (!forget && v >= s->view) {
+      saw_view_active(s, v);
+      /* the primary of v may not pre-prepare again what its NEW-VIEW re-issued */
+      s->max_issued = max_s;
+    }
     break;
   }
   case PBFT_REC_BLOCK: {

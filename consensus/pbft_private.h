@@ -297,7 +297,7 @@ void pbft_gc(pbft_t *s);
 enum { PBFT_REC_VIEW = 1, PBFT_REC_BLOCK = 2, PBFT_REC_PREPARE = 3, PBFT_REC_COMMIT = 4, PBFT_REC_DECIDED = 5,
        PBFT_REC_STABLE = 6, PBFT_REC_NEWVIEW = 7 };
 void pbft_rec_view(pbft_t *s, uint32_t view, const uint8_t *vc, size_t vc_len);
-void pbft_rec_newview(pbft_t *s, uint32_t view);
+void pbft_rec_newview(pbft_t *s, uint32_t view, uint64_t max_s);
 void pbft_rec_block(pbft_t *s, pbft_blk_t *b);
 void pbft_rec_prepare(pbft_t *s, uint64_t seq, uint32_t view, const pc_block_t *b, const uint8_t sig[PC_SIG_SIZE]);
 void pbft_rec_commit(pbft_t *s, uint64_t seq, uint32_t view, const pc_hash_t *id, const uint8_t sig[PC_SIG_SIZE],

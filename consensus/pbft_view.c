@@ -175,14 +175,14 @@ int pbft_new_view_set(pbft_t *s, uint32_t view, const pc_pbft_vc_t *vcs, unsigne
 /* Installs view v from checked VIEW-CHANGEs and the re-issued set. */
 static void install(pbft_t *s, uint32_t v, const pc_pbft_vc_t *vcs, unsigned min_s_vc, uint64_t min_s,
                     const pc_pbft_reissue_t *o, unsigned o_count) {
+  uint64_t max_s = o_count ? o[o_count - 1].seq : min_s;
   s->view = v;
   s->active = true;
   s->vc_deadline = 0;
-  pbft_rec_newview(s, v); /* restart: back in v, active, never in a view below */
+  s->max_issued = max_s;
+  pbft_rec_newview(s, v, max_s); /* restart: back in v, active, never in a view below */
   if (min_s > s->stable_h)
     pbft_set_stable(s, min_s, &vcs[min_s_vc].root, &vcs[min_s_vc].manifest, vcs[min_s_vc].stable_cert, true);
-  uint64_t max_s = o_count ? o[o_count - 1].seq : min_s;
-  s->max_issued = max_s;
   uint16_t primary = pc_pbft_primary(v, s->n);
   for (unsigned i = 0; i < o_count; i++) {
     pbft_slot_t *x = pbft_slot(s, o[i].seq);
@@ -285,10 +285,11 @@ int pbft_on_view_change(pbft_t *s, uint16_t from, const uint8_t *m, size_t len) 
   int err = pc_pbft_vc_decode(m, len, s->cfg.chain_id, s->n, from, s->q, s->L, &vc, s->tmp_cert);
   if (err) return err;
   uint32_t v = vc.hdr.round;
-  if (v < s->view) return pc_cons_reject(PC_ERR_EXPIRED);
-  if (v == s->view && s->active) {
-    /* a late replica: hand it the NEW-VIEW that installed this view */
-    if (s->nv_msg && s->nv_view == v) pbft_send(s, from, s->nv_msg, s->nv_len);
+  if (v < s->view || (v == s->view && s->active)) {
+    /* a late replica, still asking for a view we left or installed: hand it
+     * the NEW-VIEW that installed ours (it proves q replicas moved on; the
+     * late replica repeats its VIEW-CHANGE, so this answers once per repeat) */
+    if (s->active && s->nv_msg && s->nv_view == s->view) pbft_send(s, from, s->nv_msg, s->nv_len);
     return pc_cons_reject(PC_ERR_EXPIRED);
   }
   if (s->vc_msg[from] && s->vc_view[from] >= v) return pc_cons_reject(PC_ERR_DUPLICATE);
