@@ -79,6 +79,7 @@
 #include <stdint.h>
 
 #include "common/block.h"
+#include "common/config.h"
 #include "common/common.h"
 
 /* ------------------------------------------------------------ limits */
@@ -141,7 +142,8 @@ pc_signer_t pc_signer_ed25519(pc_ed25519_signer_t *st, const uint8_t seckey[PC_S
 
 /* ------------------------------------------------------------ config */
 
-typedef enum { PC_VOTES_BROADCAST = 0, PC_VOTES_COLLECTOR = 1 } pc_vote_mode_t;
+/* pc_vote_mode_t (PC_VOTES_BROADCAST | PC_VOTES_COLLECTOR) comes from
+ * common/config.h, so a cluster file's setting passes straight through. */
 
 /* Test-only mutants: each disables one safety rule so the simulator can
  * show that its checks catch the break. NEVER set outside tests; a protocol
@@ -247,6 +249,7 @@ typedef struct {
   uint64_t fast_decisions;
   uint64_t round_changes; /* rounds / views left on timeout */
   uint64_t last_decided;  /* highest height decided in order */
+  uint64_t stable_checkpoint; /* highest height with a checkpoint certificate (0 = none) */
 } pc_consensus_stats_t;
 
 /* ------------------------------------------------------------ interface */
