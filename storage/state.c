@@ -32,11 +32,15 @@
  * Nothing may follow. Kind 4 has S = 0 and needs the zero root.
  *
  * ============================================================ memory
- * Nodes are shared between versions (path copying). Each node counts the
- * pointers to it (from nodes, versions and the open batch); only the writer
- * thread touches counts. A node whose count reaches zero is freed at once
- * if no reader could ever have seen it (created by the open batch), else
- * after an RCU grace period (call_rcu on the released version).
+ * Nodes are shared between versions (path copying) and never change once
+ * committed. Versions form a line, so instead of reference counts each
+ * commit v keeps the list of older nodes it stopped using ("retired by
+ * v"): they can only be reached from versions < v. When no version < v is
+ * live any more (retained in the ring or published as current), that list
+ * goes to call_rcu and is freed after a grace period — never while a reader
+ * may hold an old version. A node created and replaced inside the same open
+ * batch was never visible and is freed at once. Copying a branch therefore
+ * touches only the branch itself, not its 16 children.
  */
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -49,7 +53,6 @@
 enum { N_LEAF = 1, N_BRANCH = 2 };
 
 typedef struct node {
-  uint32_t ref;
   uint32_t gen;
   uint8_t kind;
   uint8_t depth;
@@ -79,9 +82,17 @@ struct pc_state_version {
   pc_hash_t root_hash;
   uint64_t count;
   uint32_t holders; /* ring slot + current pointer; writer only */
-  node_t *free_list;
   struct rcu_head rcu;
 };
+
+/* Nodes retired by commit `number`, waiting for every older version to die. */
+typedef struct retired {
+  uint64_t number;
+  node_t *list;
+  size_t bytes;
+  struct retired *next;
+  struct rcu_head rcu;
+} retired_t;
 
 struct pc_state {
   pc_state_version_t *current; /* RCU-published */
@@ -91,13 +102,16 @@ struct pc_state {
   uint32_t gen;
   size_t mem;
   pc_state_batch_t *open_batch;
+  retired_t *rq_head, *rq_tail; /* FIFO by number */
 };
 
 struct pc_state_batch {
   pc_state_t *s;
-  node_t *root; /* owns one reference */
+  node_t *root;
   uint64_t count;
   uint32_t gen;
+  node_t *retired; /* committed nodes this batch stopped using */
+  size_t retired_bytes;
 };
 
 /* ---------------------------------------------------------------- helpers */
@@ -142,7 +156,7 @@ static size_t node_size(const node_t *n) {
   return sizeof(leaf_t) + l->klen + l->vlen;
 }
 
-/* ---------------------------------------------------------------- refcounts */
+/* ---------------------------------------------------------------- reclamation */
 
 static void free_list_now(node_t *n) {
   while (n) {
@@ -152,52 +166,70 @@ static void free_list_now(node_t *n) {
   }
 }
 
-/* unref drops one pointer to n. Nodes reaching zero are freed now when
- * they belong to the open batch (gen == fresh_gen: no reader saw them),
- * else chained on *deferred for a grace period. Iterative: no deep stack. */
-static void unref(pc_state_t *s, node_t *n, uint32_t fresh_gen, node_t **deferred) {
-  node_t *stack = NULL;
+/* retire: the batch no longer points to n. Fresh nodes (never visible)
+ * are freed now; committed ones wait on the batch's retired list. */
+static void retire(pc_state_batch_t *bt, node_t *n) {
   if (!n) return;
-  n->next_free = NULL;
-  if (--n->ref) return;
-  stack = n;
-  while (stack) {
-    node_t *x = stack;
-    stack = x->next_free;
-    if (x->kind == N_BRANCH) {
-      branch_t *b = (branch_t *)x;
-      for (int i = 0; i < 16; i++) {
-        node_t *c = b->child[i];
-        if (c && --c->ref == 0) {
-          c->next_free = stack;
-          stack = c;
-        }
-      }
-    }
-    s->mem -= node_size(x);
-    if (fresh_gen && x->gen == fresh_gen) {
-      free(x);
-    } else {
-      x->next_free = *deferred;
-      *deferred = x;
-    }
+  size_t sz = node_size(n);
+  if (n->gen == bt->gen) {
+    bt->s->mem -= sz;
+    free(n);
+    return;
+  }
+  n->next_free = bt->retired; /* writer-only field, never read by readers */
+  bt->retired = n;
+  bt->retired_bytes += sz;
+}
+
+static void retired_free_cb(struct rcu_head *h) {
+  retired_t *r = caa_container_of(h, retired_t, rcu);
+  free_list_now(r->list);
+  free(r);
+}
+
+static void version_free_cb(struct rcu_head *h) { free(caa_container_of(h, pc_state_version_t, rcu)); }
+
+/* min_live: the oldest version a reader can still reach by number or as current. */
+static uint64_t min_live(const pc_state_t *s) {
+  uint64_t oldest_ring = s->head + 1 >= s->retain ? s->head + 1 - s->retain : 0;
+  uint64_t cur = s->current ? s->current->number : s->head;
+  return PC_MIN(oldest_ring, cur);
+}
+
+/* reclaim hands every retired list whose versions all died to call_rcu. */
+static void reclaim(pc_state_t *s) {
+  uint64_t live = min_live(s);
+  while (s->rq_head && s->rq_head->number <= live) {
+    retired_t *r = s->rq_head;
+    s->rq_head = r->next;
+    if (!s->rq_head) s->rq_tail = NULL;
+    s->mem -= r->bytes;
+    call_rcu(&r->rcu, retired_free_cb);
   }
 }
 
-static void version_free_cb(struct rcu_head *h) {
-  pc_state_version_t *v = caa_container_of(h, pc_state_version_t, rcu);
-  free_list_now(v->free_list);
-  free(v);
+/* version_drop removes one holder; the struct itself is freed after a
+ * grace period (its nodes are reclaimed through the retired lists). */
+static void version_drop(pc_state_version_t *v) {
+  if (!v || --v->holders) return;
+  call_rcu(&v->rcu, version_free_cb);
 }
 
-/* version_drop removes one holder; the last one releases the nodes and
- * defers the frees past a grace period. Writer thread. */
-static void version_drop(pc_state_t *s, pc_state_version_t *v) {
-  if (!v || --v->holders) return;
-  node_t *deferred = NULL;
-  unref(s, v->root, 0, &deferred);
-  v->free_list = deferred;
-  call_rcu(&v->rcu, version_free_cb);
+/* free_fresh frees the batch's own nodes below n (abort path). */
+static void free_fresh(pc_state_t *s, node_t *n, uint32_t gen) {
+  if (!n || n->gen != gen) return;
+  if (n->kind == N_BRANCH)
+    for (int i = 0; i < 16; i++) free_fresh(s, ((branch_t *)n)->child[i], gen);
+  s->mem -= node_size(n);
+  free(n);
+}
+
+/* free_tree frees every node below n (teardown only). */
+static void free_tree(node_t *n) {
+  if (!n) return;
+  if (n->kind == N_BRANCH)
+    for (int i = 0; i < 16; i++) free_tree(((branch_t *)n)->child[i]);
+  free(n);
 }
 
 /* ---------------------------------------------------------------- nodes */
@@ -207,7 +239,6 @@ static leaf_t *new_leaf(pc_state_t *s, uint32_t gen, const pc_hash_t *kh, const 
   leaf_t *l = malloc(sizeof *l + klen + vlen);
   if (!l) return NULL;
   memset(&l->h, 0, sizeof l->h);
-  l->h.ref = 1;
   l->h.gen = gen;
   l->h.kind = N_LEAF;
   l->kh = *kh;
@@ -223,7 +254,6 @@ static leaf_t *new_leaf(pc_state_t *s, uint32_t gen, const pc_hash_t *kh, const 
 static branch_t *new_branch(pc_state_t *s, uint32_t gen, unsigned depth, const pc_hash_t *prefix) {
   branch_t *b = calloc(1, sizeof *b);
   if (!b) return NULL;
-  b->h.ref = 1;
   b->h.gen = gen;
   b->h.kind = N_BRANCH;
   b->h.depth = (uint8_t)depth;
@@ -241,13 +271,8 @@ static branch_t *own(pc_state_batch_t *bt, node_t **slot) {
   branch_t *c = new_branch(bt->s, bt->gen, src->h.depth, &src->prefix);
   if (!c) return NULL;
   c->h.bitmap = src->h.bitmap;
-  for (int i = 0; i < 16; i++) {
-    c->child[i] = src->child[i];
-    if (c->child[i]) c->child[i]->ref++;
-  }
-  node_t *deferred = NULL;
-  unref(bt->s, n, bt->gen, &deferred);
-  /* n is still held by a committed version: never freed here */
+  memcpy(c->child, src->child, sizeof c->child);
+  retire(bt, n);
   *slot = &c->h;
   return c;
 }
@@ -283,8 +308,7 @@ static int insert(pc_state_batch_t *bt, const pc_hash_t *kh, const void *key, si
       /* Same key hash: replace the value. */
       leaf_t *l = new_leaf(s, bt->gen, kh, key, klen, val, vlen);
       if (!l) return PC_ERR_NOMEM;
-      node_t *deferred = NULL;
-      unref(s, n, bt->gen, &deferred);
+      retire(bt, n);
       *slot = &l->h;
       return 0;
     }
@@ -298,7 +322,7 @@ static int insert(pc_state_batch_t *bt, const pc_hash_t *kh, const void *key, si
         return PC_ERR_NOMEM;
       }
       b->child[nib(kh, d)] = &l->h;
-      b->child[nib(node_kh(n), d)] = n; /* takes over the slot's reference */
+      b->child[nib(node_kh(n), d)] = n; /* n moves down, unchanged */
       b->h.bitmap = (uint16_t)((1u << nib(kh, d)) | (1u << nib(node_kh(n), d)));
       *slot = &b->h;
       bt->count++;
@@ -315,12 +339,10 @@ static int insert(pc_state_batch_t *bt, const pc_hash_t *kh, const void *key, si
 
 /* delete_at removes kh (known present) below *slot. */
 static int delete_at(pc_state_batch_t *bt, node_t **slot, const pc_hash_t *kh) {
-  pc_state_t *s = bt->s;
   node_t *n = *slot;
-  node_t *deferred = NULL;
   if (n->kind == N_LEAF) {
     *slot = NULL;
-    unref(s, n, bt->gen, &deferred);
+    retire(bt, n);
     bt->count--;
     return 0;
   }
@@ -337,7 +359,7 @@ static int delete_at(pc_state_batch_t *bt, node_t **slot, const pc_hash_t *kh) {
     b->child[j] = NULL;
     b->h.bitmap = 0;
     *slot = c;
-    unref(s, &b->h, bt->gen, &deferred);
+    retire(bt, &b->h);
   }
   return 0;
 }
@@ -390,16 +412,24 @@ pc_state_t *pc_state_new(unsigned retain) {
 void pc_state_free(pc_state_t *s) {
   if (!s) return;
   if (s->open_batch) pc_state_abort(s->open_batch);
-  pc_state_version_t *cur = s->current;
-  rcu_assign_pointer(s->current, NULL);
-  for (unsigned i = 0; i < s->retain; i++) {
-    pc_state_version_t *v = s->ring[i];
-    rcu_assign_pointer(s->ring[i], NULL);
-    version_drop(s, v);
-  }
-  version_drop(s, cur);
+  /* Let every reader and every earlier call_rcu finish, then free directly. */
   synchronize_rcu();
   rcu_barrier();
+  node_t *head_root = s->ring[s->head % s->retain]->root;
+  for (retired_t *r = s->rq_head; r;) {
+    retired_t *nx = r->next;
+    free_list_now(r->list);
+    free(r);
+    r = nx;
+  }
+  free_tree(head_root);
+  pc_state_version_t *cur = s->current;
+  bool cur_in_ring = false;
+  for (unsigned i = 0; i < s->retain; i++) {
+    if (s->ring[i] == cur) cur_in_ring = true;
+    free(s->ring[i]);
+  }
+  if (!cur_in_ring) free(cur);
   free(s->ring);
   free(s);
 }
@@ -466,7 +496,6 @@ pc_state_batch_t *pc_state_batch_new(pc_state_t *s) {
   pc_state_version_t *head = s->ring[s->head % s->retain];
   b->s = s;
   b->root = head->root;
-  if (b->root) b->root->ref++;
   b->count = head->count;
   b->gen = ++s->gen;
   s->open_batch = b;
@@ -496,11 +525,9 @@ int pc_state_batch_get(pc_state_batch_t *b, const void *key, size_t klen, const 
 
 void pc_state_abort(pc_state_batch_t *b) {
   if (!b) return;
-  node_t *deferred = NULL;
-  unref(b->s, b->root, b->gen, &deferred);
-  /* Nothing of the batch was ever visible; shared nodes never reach zero
-   * here (their versions still hold them). */
-  free_list_now(deferred);
+  /* Only the batch's own nodes go; the retired list names nodes that the
+   * head version still uses. */
+  free_fresh(b->s, b->root, b->gen);
   b->s->open_batch = NULL;
   free(b);
 }
@@ -508,14 +535,25 @@ void pc_state_abort(pc_state_batch_t *b) {
 int64_t pc_state_commit(pc_state_batch_t *b, pc_hash_t *root) {
   pc_state_t *s = b->s;
   pc_state_version_t *v = calloc(1, sizeof *v);
-  if (!v) return PC_ERR_NOMEM;
+  retired_t *r = calloc(1, sizeof *r);
+  if (!v || !r) {
+    free(v);
+    free(r);
+    return PC_ERR_NOMEM;
+  }
   rehash(b->root, b->gen);
   v->number = s->head + 1;
-  v->root = b->root; /* the batch's reference moves to the version */
+  v->root = b->root;
   if (v->root) v->root_hash = v->root->hash;
   v->count = b->count;
   v->holders = 1;
   if (root) *root = v->root_hash;
+  r->number = v->number;
+  r->list = b->retired;
+  r->bytes = b->retired_bytes;
+  if (s->rq_tail) s->rq_tail->next = r;
+  else s->rq_head = r;
+  s->rq_tail = r;
   s->open_batch = NULL;
   free(b);
   unsigned slot = (unsigned)(v->number % s->retain);
@@ -523,7 +561,8 @@ int64_t pc_state_commit(pc_state_batch_t *b, pc_hash_t *root) {
   /* rcu_assign_pointer: readers that find v see its nodes fully built. */
   rcu_assign_pointer(s->ring[slot], v);
   s->head = v->number;
-  version_drop(s, old);
+  version_drop(old);
+  reclaim(s);
   return (int64_t)v->number;
 }
 
@@ -534,7 +573,8 @@ int pc_state_publish(pc_state_t *s, uint64_t number) {
   if (old == v) return 0;
   v->holders++;
   rcu_assign_pointer(s->current, v);
-  version_drop(s, old);
+  version_drop(old);
+  reclaim(s);
   return 0;
 }
 
