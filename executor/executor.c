@@ -185,13 +185,14 @@ int pc_exec_load_plugin_dir(pc_executor_t *e, const char *dir, const pc_exec_plu
   }
   closedir(d);
   qsort(names, n, sizeof *names, cmp_str);
-  bool used[256] = {0};
+  bool *used = calloc(n_pins ? n_pins : 1, sizeof *used);
+  if (!used && !rc) rc = PC_ERR_NOMEM;
   for (size_t i = 0; i < n && !rc; i++) {
     const pc_exec_plugin_pin_t *p = NULL;
     for (size_t k = 0; k < n_pins; k++)
       if (strcmp(pins[k].file, names[i]) == 0) {
         p = &pins[k];
-        if (k < 256) used[k] = true;
+        used[k] = true;
       }
     if (!p) {
       PC_ERROR(
@@ -204,12 +205,13 @@ int pc_exec_load_plugin_dir(pc_executor_t *e, const char *dir, const pc_exec_plu
     snprintf(path, sizeof path, "%s/%s", dir, names[i]);
     rc = pc_exec_load_plugin(e, path, &p->hash);
   }
-  for (size_t k = 0; k < n_pins && k < 256 && !rc; k++)
+  for (size_t k = 0; k < n_pins && !rc; k++)
     if (!used[k]) {
       PC_ERROR("the cluster file pins plugin %s but %s has no such file", pins[k].file, dir);
       rc = PC_ERR_CONFIG;
     }
   for (size_t i = 0; i < n; i++) free(names[i]);
+  free(used);
   return rc;
 }
 

@@ -264,6 +264,10 @@ typedef struct {
   uint64_t tx_budget; /* per transaction; 0 = PC_EXEC_DEFAULT_BUDGET */
   /* no_fallback: run the chosen scheduler even when it cannot pay (tests). */
   bool no_fallback;
+  /* no_pin: leave workers unpinned (memory still bound to their core's
+   * NUMA node). Only for shared development machines, where a pinned
+   * worker cannot flee a core other processes crowd; production pins. */
+  bool no_pin;
 } pc_exec_config_t;
 
 #define PC_EXEC_DEFAULT_BUDGET 1000000u

@@ -53,7 +53,7 @@ static void *worker_main(void *arg) {
   worker_t *w = arg;
   struct pc_executor *e = w->e;
   hwloc_obj_t pu = hwloc_get_pu_obj_by_os_index(e->topo, (unsigned)w->core);
-  if (pu && hwloc_set_cpubind(e->topo, pu->cpuset, HWLOC_CPUBIND_THREAD) != 0)
+  if (pu && !e->cfg.no_pin && hwloc_set_cpubind(e->topo, pu->cpuset, HWLOC_CPUBIND_THREAD) != 0)
     PC_WARN("executor: worker %u: cannot pin to core %d: %s", w->id, w->core, strerror(errno));
   /* memory bound to the core's NUMA node, first touched here */
   arena_init(&w->arena, e->topo, pu ? pu->nodeset : NULL);
