@@ -827,6 +827,15 @@ static int make_segment(pc_log_t *log, uint32_t s) {
   seg_header(hdr, s, log->seg_size);
   int e = 0;
   if (io->fallocate(io->ctx, fd, 0, (off_t)log->seg_size) != 0) e = PC_ERR_IO;
+  /* Write the zeros for real: fallocate leaves "unwritten" extents, and
+   * every fdatasync that first touches them also commits an extent
+   * conversion (measured ~2x slower group commits on ext4). Overwriting
+   * written blocks is a pure data sync. Costs one segment-sized write per
+   * segment, at creation. */
+  static const uint8_t zeros[1u << 20];
+  for (uint64_t o = SEG_HDR; !e && o < log->seg_size; o += sizeof zeros)
+    if (io_write_all(io, fd, zeros, (size_t)PC_MIN((uint64_t)sizeof zeros, log->seg_size - o), (off_t)o) != 0)
+      e = PC_ERR_IO;
   if (!e && io_write_all(io, fd, hdr, SEG_HDR, 0) != 0) e = PC_ERR_IO;
   if (!e && io->fdatasync(io->ctx, fd) != 0) e = PC_ERR_IO;
   if (!e && io->fsync_dir(io->ctx, log->dir) != 0) e = PC_ERR_IO;
