@@ -282,6 +282,7 @@ struct pc_executor {
   mv_table_t mv;
   uint32_t mv_keys_per_tx; /* optimistic sizing hint, grows on overflow */
   unsigned opt_cooldown;   /* blocks to run serially after a costly optimistic one */
+  unsigned decl_cooldown;  /* blocks to run serially, unanalysed, after a DAG / task-set fallback */
   pc_write_t *batch;
   size_t batch_cap;
   pc_receipt_t *receipts;

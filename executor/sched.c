@@ -23,10 +23,11 @@
  *             execution is exact, so it commits without validation.
  *
  * Fallback ("cannot pay"): one worker, tiny blocks, a DAG whose critical
- * path is most of the block, a component holding most of the block, or an
- * optimistic block that re-executes more than half of its transactions
- * (the rest of that block then runs in order on the committer, and the next
- * few blocks run serially before optimism is tried again). */
+ * path is most of the block, a component holding most of the block (the
+ * next 4 blocks then run serially unanalysed), or an optimistic block that
+ * re-executes more than half of its transactions (the rest of that block
+ * then runs in order on the committer, and the next 4 blocks run serially
+ * before optimism is tried again). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -57,6 +58,17 @@ int sched_serial(blockctx_t *b) {
 }
 
 static bool can_fall_back(const blockctx_t *b) { return !b->e->cfg.no_fallback; }
+
+/* After a block whose DAG or task sets could not pay, the next few blocks
+ * of the same stream most likely cannot either: run them serially without
+ * paying for the analysis (the fallback must cost next to nothing at 100%
+ * conflict), then analyse again. */
+#define DECL_COOLDOWN 4
+static bool decl_cooling(blockctx_t *b) {
+  if (b->e->decl_cooldown == 0) return false;
+  b->e->decl_cooldown--;
+  return true;
+}
 
 static bool tiny(const blockctx_t *b) { return b->e->n_workers == 1 || b->n_exec < 4 * b->e->n_workers; }
 
@@ -129,7 +141,7 @@ static int cmp_comp_size(const void *a, const void *b, void *unused);
 int sched_taskset(blockctx_t *b, bool *fell_back) {
   struct pc_executor *e = b->e;
   *fell_back = false;
-  if (can_fall_back(b) && tiny(b)) goto serial;
+  if (can_fall_back(b) && (tiny(b) || decl_cooling(b))) goto serial;
   int rc = resolve_declared(b);
   if (rc) return rc;
   uint32_t nk = atomic_load_explicit(&b->mv->count, memory_order_relaxed);
@@ -186,7 +198,10 @@ int sched_taskset(blockctx_t *b, bool *fell_back) {
     }
   b->n_comps = nc;
   /* the biggest component bounds the block: parallelism n/biggest < 1.5 cannot pay */
-  if (can_fall_back(b) && 2 * b->n_exec < 3 * biggest) goto serial;
+  if (can_fall_back(b) && 2 * b->n_exec < 3 * biggest) {
+    e->decl_cooldown = DECL_COOLDOWN;
+    goto serial;
+  }
 
   /* largest first, dealt round robin; pushed in reverse so each stack pops its largest first */
   uint32_t *ord = arena_alloc(&e->arena, sizeof(uint32_t) * (nc + 1));
@@ -243,7 +258,7 @@ static void dag_job(void *arg, unsigned wid) {
 int sched_dag(blockctx_t *b, bool *fell_back) {
   struct pc_executor *e = b->e;
   *fell_back = false;
-  if (can_fall_back(b) && tiny(b)) goto serial;
+  if (can_fall_back(b) && (tiny(b) || decl_cooling(b))) goto serial;
   int rc = resolve_declared(b);
   if (rc) return rc;
   uint32_t n_edges_max = 0;
@@ -284,7 +299,10 @@ int sched_dag(blockctx_t *b, bool *fell_back) {
     atomic_init(&r->pending, pend);
   }
   /* a critical path over 2/3 of the block leaves < 1.5 transactions in parallel */
-  if (can_fall_back(b) && 2 * b->n_exec < 3 * maxdepth) goto serial;
+  if (can_fall_back(b) && 2 * b->n_exec < 3 * maxdepth) {
+    e->decl_cooldown = DECL_COOLDOWN;
+    goto serial;
+  }
   uint32_t off = 0;
   for (uint32_t i = 0; i < b->n; i++) {
     b->tx[i].dep_off = off;
