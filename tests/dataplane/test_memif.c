@@ -68,10 +68,11 @@ Test(memif, two_processes_1B_to_16MiB_both_ways, .timeout = 220) {
 
 /* ----------------------------------------------------------- kill -9 */
 
-/* Survivor (0 or 1) and victim (2, first life) and restarted victim. Status
- * characters: 'A' phase A done, 'D' link to 2 seen down, 'B' phase B done,
+/* Survivors, victim (first life) and restarted victim. Status characters:
+ * 'A' phase A done, 'D' link to the victim seen down, 'B' phase B done,
  * 'E' error. The supervisor closes cmd to say "exit now". */
-static int child_three(uint16_t self, const char *tag, uint64_t total, bool restarted, int st_fd, int cmd_fd) {
+static int child_three(uint16_t self, uint16_t victim, const char *tag, uint64_t total, bool restarted, int st_fd,
+                       int cmd_fd) {
   pc_dp_cfg_t cfg;
   memif_cfg(&cfg, self, 3, tag);
   cfg.peer_timeout_ns = 500000000;
@@ -89,7 +90,7 @@ static int child_three(uint16_t self, const char *tag, uint64_t total, bool rest
   uint64_t sent[3] = {0};
   if (restarted)
     for (int p = 0; p < 3; p++) sent[p] = rx->next[p] = total;
-  int phase = restarted ? 2 : 0; /* 0: A, 1: wait down+up of 2, 2: B (with 2 only), 3: idle */
+  int phase = restarted ? 2 : 0; /* 0: A, 1: wait down+up of victim, 2: B (with victim only), 3: idle */
   unsigned idle = 0;
   uint64_t deadline = pc_now_ns() + 150ull * 1000000000ull;
   int rc = 0;
@@ -105,11 +106,11 @@ static int child_three(uint16_t self, const char *tag, uint64_t total, bool rest
       rc = 1;
       break;
     }
-    bool with2_only = phase == 2 && !restarted;
+    bool victim_only = phase == 2 && !restarted;
     if (phase == 0 || phase == 2) {
       bool done = true;
       for (uint16_t p = 0; p < 3; p++) {
-        if (p == self || (with2_only && p != 2)) continue;
+        if (p == self || (victim_only && p != victim)) continue;
         uint64_t target = phase == 2 ? 2 * total : total;
         while (sent[p] < target) {
           size_t len = len_small(sent[p]);
@@ -121,24 +122,26 @@ static int child_three(uint16_t self, const char *tag, uint64_t total, bool rest
       }
       if (done && pc_dp_tx_idle(dp)) {
         report(st_fd, phase == 0 ? 'A' : 'B');
-        phase = phase == 0 && self != 2 ? 1 : 3;
+        phase = phase == 0 && self != victim ? 1 : 3;
       }
     } else if (phase == 1) {
       pc_dp_counters_t port;
       pc_dp_counters(dp, self, &port);
       static bool saw_down;
-      if (!saw_down && port.link_down > 0 && !pc_dp_peer_up(dp, 2)) {
+      if (!saw_down && port.link_down > 0 && !pc_dp_peer_up(dp, victim)) {
         saw_down = true;
         report(st_fd, 'D');
       }
-      if (saw_down && pc_dp_peer_up(dp, 2)) phase = 2;
+      if (saw_down && pc_dp_peer_up(dp, victim)) phase = 2;
     }
     if (pc_dp_poll(dp, 256) > 0)
       idle = 0;
     else
       pc_dp_idle(++idle);
   }
+  PC_INFO("replica %u: leaving", self);
   pc_dp_destroy(dp);
+  PC_INFO("replica %u: stopped", self);
   free(buf);
   free(rx);
   return rc;
@@ -150,7 +153,9 @@ typedef struct {
   int cmd_fd; /* supervisor closes to stop the child */
 } kid_t;
 
-static kid_t spawn(uint16_t self, const char *tag, uint64_t total, bool restarted) {
+static kid_t kids[3];
+
+static kid_t spawn(uint16_t self, uint16_t victim, const char *tag, uint64_t total, bool restarted) {
   int st[2], cmd[2];
   cr_assert_eq(pipe(st), 0);
   cr_assert_eq(pipe(cmd), 0);
@@ -159,8 +164,15 @@ static kid_t spawn(uint16_t self, const char *tag, uint64_t total, bool restarte
   if (pid == 0) {
     close(st[0]);
     close(cmd[1]);
+    /* Drop the supervisor's ends of the other children's pipes, or their
+     * command pipe never reaches EOF while this child lives. */
+    for (int i = 0; i < 3; i++)
+      if (kids[i].pid > 0) {
+        close(kids[i].st_fd);
+        close(kids[i].cmd_fd);
+      }
     fcntl(cmd[0], F_SETFL, O_NONBLOCK);
-    _exit(child_three(self, tag, total, restarted, st[1], cmd[0]));
+    _exit(child_three(self, victim, tag, total, restarted, st[1], cmd[0]));
   }
   close(st[1]);
   close(cmd[0]);
@@ -196,40 +208,40 @@ static void stop_kid(kid_t *k, int *status) {
   close(k->st_fd);
 }
 
-static kid_t kids[3];
 static void kill_all(void) {
   for (int i = 0; i < 3; i++)
     if (kids[i].pid > 0) kill(kids[i].pid, SIGKILL);
 }
 
-Test(memif, kill9_one_of_three_others_survive_and_resume, .timeout = 220) {
+/* Runs the scenario with replica victim killed and restarted. */
+static void kill9_scenario(uint16_t victim, const char *what) {
   char tag[32];
-  tag_for(tag, sizeof tag, "k9");
+  tag_for(tag, sizeof tag, what);
   uint64_t total = pc_test_iters(3000);
-  for (uint16_t r = 0; r < 3; r++) kids[r] = spawn(r, tag, total, false);
+  for (uint16_t r = 0; r < 3; r++) kids[r] = spawn(r, victim, tag, total, false);
   for (int r = 0; r < 3; r++)
     if (!await(&kids[r], 'A', 120000)) {
       kill_all();
       cr_assert_fail("replica %d did not finish phase A", r);
     }
-  kill(kids[2].pid, SIGKILL);
+  kill(kids[victim].pid, SIGKILL);
   int st;
-  waitpid(kids[2].pid, &st, 0);
-  close(kids[2].st_fd);
-  close(kids[2].cmd_fd);
-  kids[2].pid = 0;
-  for (int r = 0; r < 2; r++)
-    if (!await(&kids[r], 'D', 30000)) {
+  waitpid(kids[victim].pid, &st, 0);
+  close(kids[victim].st_fd);
+  close(kids[victim].cmd_fd);
+  kids[victim].pid = 0;
+  for (int r = 0; r < 3; r++)
+    if (r != victim && !await(&kids[r], 'D', 30000)) {
       kill_all();
-      cr_assert_fail("replica %d did not see the link to 2 go down (or died)", r);
+      cr_assert_fail("replica %d did not see the link to %u go down (or died)", r, victim);
     }
-  kids[2] = spawn(2, tag, total, true);
+  kids[victim] = spawn(victim, victim, tag, total, true);
   for (int r = 0; r < 3; r++)
     if (!await(&kids[r], 'B', 120000)) {
       kill_all();
       cr_assert_fail("replica %d did not finish phase B with the restarted replica", r);
     }
-  /* Stop in order: the restarted replica, then 1, then 0. */
+  /* Stop in order: highest id (memif clients) first. */
   int status[3];
   for (int r = 2; r >= 0; r--) {
     stop_kid(&kids[r], &status[r]);
@@ -238,6 +250,13 @@ Test(memif, kill9_one_of_three_others_survive_and_resume, .timeout = 220) {
   for (int r = 0; r < 3; r++)
     cr_assert(WIFEXITED(status[r]) && WEXITSTATUS(status[r]) == 0, "replica %d exit status 0x%x", r, status[r]);
 }
+
+/* The killed replica is a memif client of both survivors (they serve). */
+Test(memif, kill9_one_of_three_others_survive_and_resume, .timeout = 220) { kill9_scenario(2, "k9c"); }
+
+/* The killed replica serves both survivors: their client ports must be
+ * restarted to reconnect when it returns. */
+Test(memif, kill9_of_the_server_clients_reconnect, .timeout = 220) { kill9_scenario(0, "k9s"); }
 
 /* ---------------------------------------------------------- telemetry */
 
