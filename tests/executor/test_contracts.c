@@ -444,3 +444,26 @@ Test(executor_contracts, state_key_keeps_contracts_apart) {
   cr_assert_eq(pc_exec_state_key(a, sizeof a, "", "c", 1), PC_ERR_INVALID);
   cr_assert_eq(pc_exec_state_key(a, 3, "ab", "c", 1), PC_ERR_OVERFLOW);
 }
+
+/* ------------------------------------------------------- state failures */
+
+static int failing_get(void *self, const uint8_t *key, size_t klen, const uint8_t **val, size_t *vlen) {
+  (void)self, (void)key, (void)klen, (void)val, (void)vlen;
+  return PC_ERR_IO;
+}
+
+Test(executor_contracts, a_failing_state_read_fails_the_block_under_every_scheduler) {
+  for (size_t s = 0; s < PC_ARRAY_LEN(all_scheds); s++) {
+    fx_t f;
+    fx_open(&f, all_scheds[s], 2, 0);
+    pc_exec_state_t bad = {.self = NULL, .get = failing_get, .apply = f.st.apply};
+    bool decl = all_scheds[s] == PC_SCHED_TASKSET || all_scheds[s] == PC_SCHED_DAG;
+    for (uint32_t i = 0; i < 40; i++) tb_transfer(&f.b, i, 0, i + 1, 1, decl || (i & 1));
+    pc_exec_block_t blk = {.height = 1, .txs = f.b.tx, .n_txs = f.b.n};
+    cr_assert_eq(pc_exec_run(f.e, &bad, &blk, &f.r), PC_ERR_IO, "%s", pc_sched_name(all_scheds[s]));
+    /* the executor is still usable afterwards */
+    fx_run(&f, 1);
+    cr_assert_eq(f.r.receipts[0].status, PC_TX_FAILED); /* no balance in the fresh state */
+    fx_close(&f);
+  }
+}
