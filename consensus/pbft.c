@@ -76,7 +76,8 @@ bool pbft_scratch(pbft_t *s, pc_writer_t *w, size_t need) { return grow(&s->buf,
 bool pbft_rscratch(pbft_t *s, pc_writer_t *w, size_t need) { return grow(&s->rbuf, &s->rbuf_cap, w, need); }
 
 pc_msg_hdr_t pbft_hdr(const pbft_t *s, uint8_t type, uint64_t h, uint32_t view) {
-  return (pc_msg_hdr_t){.type = type, .sender = s->cfg.my_id, .chain_id = s->cfg.chain_id, .height = h, .round = view};
+  return (pc_msg_hdr_t){
+      .type = type, .sender = s->cfg.my_id, .chain_id = s->cfg.chain_id, .height = h, .round = view};
 }
 
 uint64_t pbft_base(const pbft_t *s) { return PC_MIN(s->next, s->stable_h + 1); }
@@ -122,7 +123,8 @@ pbft_blk_t *pbft_blk_add(pbft_t *s, pbft_slot_t *x, const pc_block_t *b, const u
       if (!x->blocks[i].used) k = &x->blocks[i];
     for (int i = 0; i < PBFT_MAX_BLOCKS && !k; i++) {
       pbft_blk_t *c = &x->blocks[i];
-      bool ref = (x->pp && pc_hash_equal(&c->id, &x->pp_id)) || (x->pvoted && pc_hash_equal(&c->id, &x->pvote_id)) ||
+      bool ref = (x->pp && pc_hash_equal(&c->id, &x->pp_id)) ||
+                 (x->pvoted && pc_hash_equal(&c->id, &x->pvote_id)) ||
                  (x->prep_cert && pc_hash_equal(&c->id, &x->prep_cert->digest)) ||
                  (x->decided && pc_hash_equal(&c->id, &x->dec_id));
       if (!ref) {
@@ -167,13 +169,15 @@ int pbft_tally_add(pbft_t *s, pbft_slot_t *x, uint32_t view, uint8_t phase, cons
       if (!free_t) free_t = c;
       continue;
     }
-    if (c->view == view && c->phase == phase && pc_hash_equal(&c->id, id)) t = c;
-    else if (!low || c->view < low->view) low = c;
+    if (c->view == view && c->phase == phase && pc_hash_equal(&c->id, id))
+      t = c;
+    else if (!low || c->view < low->view)
+      low = c;
   }
   if (!t) {
     if (!free_t && low && low->view < view && low->view < s->view) free_t = low; /* evict a stale view */
     if (!free_t) return PC_ERR_FULL;
-    uint8_t (*sigs)[PC_SIG_SIZE] = free_t->sigs;
+    uint8_t(*sigs)[PC_SIG_SIZE] = free_t->sigs;
     memset(free_t, 0, sizeof *free_t);
     free_t->sigs = sigs ? sigs : malloc((size_t)s->n * PC_SIG_SIZE);
     if (!free_t->sigs) return PC_ERR_NOMEM;
@@ -245,7 +249,9 @@ void pbft_null_block(const pbft_t *s, uint64_t seq, uint32_t view, pc_block_t *b
   pc_batch_hash(&b->batch_hash, NULL, 0);
 }
 
-static bool is_null(const pbft_blk_t *b) { return b->has_batch && b->batch_len == 0 && pc_hash_is_zero(&b->block.exec_root); }
+static bool is_null(const pbft_blk_t *b) {
+  return b->has_batch && b->batch_len == 0 && pc_hash_is_zero(&b->block.exec_root);
+}
 
 uint64_t pbft_timeout(const pbft_t *s) {
   unsigned sh = PC_MIN(s->vc_attempts, PBFT_MAX_SHIFT);
@@ -279,8 +285,10 @@ static void send_vote(pbft_t *s, uint8_t type, uint64_t seq, uint32_t view, cons
   if (!pbft_scratch(s, &w, PC_MSG_HEADER_SIZE + PC_HASH_SIZE + PC_SIG_SIZE)) return;
   pc_msg_hdr_t h = pbft_hdr(s, type, seq, view);
   pc_pbft_vote_encode(&w, &h, id, sig);
-  if (to < 0) pbft_broadcast(s, w.buf, w.len);
-  else pbft_send(s, (uint16_t)to, w.buf, w.len);
+  if (to < 0)
+    pbft_broadcast(s, w.buf, w.len);
+  else
+    pbft_send(s, (uint16_t)to, w.buf, w.len);
 }
 
 static void send_pp(pbft_t *s, const pbft_blk_t *b, uint32_t view, const uint8_t *sig, int to) {
@@ -289,8 +297,10 @@ static void send_pp(pbft_t *s, const pbft_blk_t *b, uint32_t view, const uint8_t
   if (!pbft_scratch(s, &w, need)) return;
   pc_msg_hdr_t h = pbft_hdr(s, PC_MSG_PBFT_PRE_PREPARE, b->block.height, view);
   pc_pbft_pp_encode(&w, &h, &b->block, b->batch, b->batch_len, sig);
-  if (to < 0) pbft_broadcast(s, w.buf, w.len);
-  else pbft_send(s, (uint16_t)to, w.buf, w.len);
+  if (to < 0)
+    pbft_broadcast(s, w.buf, w.len);
+  else
+    pbft_send(s, (uint16_t)to, w.buf, w.len);
 }
 
 /* to < 0: ask every replica. */
@@ -304,8 +314,10 @@ void pbft_request_block(pbft_t *s, pbft_slot_t *x, const pc_hash_t *id, int to) 
   if (!pbft_scratch(s, &w, PC_MSG_HEADER_SIZE + PC_HASH_SIZE)) return;
   pc_msg_hdr_t h = pbft_hdr(s, PC_MSG_BLOCK_REQ, x->seq, 0);
   pc_msg_block_req_encode(&w, &h, id);
-  if (to < 0) pbft_broadcast(s, w.buf, w.len);
-  else pbft_send(s, (uint16_t)to, w.buf, w.len);
+  if (to < 0)
+    pbft_broadcast(s, w.buf, w.len);
+  else
+    pbft_send(s, (uint16_t)to, w.buf, w.len);
 }
 
 static void send_dec_req(pbft_t *s, uint16_t to) {
@@ -341,19 +353,24 @@ static int pbft_on_batch(pc_consensus_t *c, uint64_t seq, const uint8_t *batch, 
   pbft_t *s = (pbft_t *)c;
   pbft_slot_t *x = pbft_slot(s, seq);
   if (!x || !x->need_batch || x->need_view != s->view || !s->active || x->decided ||
-      pc_pbft_primary(s->view, s->n) != s->cfg.my_id || (x->pvoted && x->pvote_view == s->view) || seq <= s->max_issued)
+      pc_pbft_primary(s->view, s->n) != s->cfg.my_id || (x->pvoted && x->pvote_view == s->view) ||
+      seq <= s->max_issued)
     return PC_ERR_STATE;
   if (len > s->cfg.batch_max_bytes || pc_batch_count(batch, len) < 0) return PC_ERR_INVALID;
   pc_hash_t root;
   if (!pbft_root_of(s, seq > s->D ? seq - s->D : 0, &root)) return PC_ERR_STATE;
   x->need_batch = false;
-  pc_block_t b = {.chain_id = s->cfg.chain_id, .height = seq, .creator = s->cfg.my_id, .timestamp_us = ts,
+  pc_block_t b = {.chain_id = s->cfg.chain_id,
+                  .height = seq,
+                  .creator = s->cfg.my_id,
+                  .timestamp_us = ts,
                   .exec_root = root};
   pc_batch_hash(&b.batch_hash, batch, len);
   pbft_blk_t *k = pbft_blk_add(s, x, &b, batch, len, true);
   if (!k || !k->has_batch) return PC_ERR_NOMEM;
   uint8_t sig[PC_SIG_SIZE];
-  pc_signer_vote_sign(&s->cfg.signer, sig, s->cfg.chain_id, PC_PROTO_PBFT, PC_PHASE_PREPARE, seq, s->view, &k->id);
+  pc_signer_vote_sign(&s->cfg.signer, sig, s->cfg.chain_id, PC_PROTO_PBFT, PC_PHASE_PREPARE, seq, s->view,
+                      &k->id);
   s->st.signs++;
   /* durable before the pre-prepare (= my prepare vote) leaves */
   pbft_rec_block(s, k);
@@ -411,7 +428,8 @@ void pbft_try_progress(pbft_t *s, pbft_slot_t *x) {
   if (!(x->pvoted && x->pvote_view == v)) {
     if (!can_vote(s, b)) return; /* h − D not executed yet, or a root mismatch: withhold */
     uint8_t sig[PC_SIG_SIZE];
-    pc_signer_vote_sign(&s->cfg.signer, sig, s->cfg.chain_id, PC_PROTO_PBFT, PC_PHASE_PREPARE, x->seq, v, &b->id);
+    pc_signer_vote_sign(&s->cfg.signer, sig, s->cfg.chain_id, PC_PROTO_PBFT, PC_PHASE_PREPARE, x->seq, v,
+                        &b->id);
     s->st.signs++;
     if (!b->persisted) pbft_rec_block(s, b);
     pbft_rec_prepare(s, x->seq, v, &b->block, sig);
@@ -431,7 +449,8 @@ void pbft_try_progress(pbft_t *s, pbft_slot_t *x) {
     pbft_tally_cert(s, t, PC_CERT_PREPARE, x->seq, x->prep_cert);
     x->prep_block = b->block;
     uint8_t sig[PC_SIG_SIZE];
-    pc_signer_vote_sign(&s->cfg.signer, sig, s->cfg.chain_id, PC_PROTO_PBFT, PC_PHASE_COMMIT, x->seq, v, &b->id);
+    pc_signer_vote_sign(&s->cfg.signer, sig, s->cfg.chain_id, PC_PROTO_PBFT, PC_PHASE_COMMIT, x->seq, v,
+                        &b->id);
     s->st.signs++;
     /* the prepared certificate is durable before the commit vote leaves, so
      * a restarted replica still reports it in its VIEW-CHANGE */
@@ -484,7 +503,8 @@ void pbft_emit_decisions(pbft_t *s) {
     pbft_blk_t *b = pbft_blk_find(x, &x->dec_id);
     if (!b || !b->has_batch) break;
     pc_msg_hdr_t h = pbft_hdr(s, PC_MSG_DECISION, x->seq, x->dec_cert->round);
-    pc_msg_decision_t d = {.block = b->block, .batch = b->batch, .batch_len = b->batch_len, .cert = x->dec_cert};
+    pc_msg_decision_t d = {
+        .block = b->block, .batch = b->batch, .batch_len = b->batch_len, .cert = x->dec_cert};
     size_t need = PC_MSG_HEADER_SIZE + PC_BLOCK_SIZE + 4 + b->batch_len + pc_cert_encoded_size(x->dec_cert);
     uint8_t *m = malloc(need);
     if (!m) break;
@@ -578,7 +598,8 @@ static int on_pre_prepare(pbft_t *s, uint16_t from, const pc_msg_hdr_t *hd, pc_r
   pc_hash_t id;
   pc_block_id(&pp.block, &id);
   if (x->decided) return 0; /* decided already (emitted once the lower heights are) */
-  if (x->pp && x->pp_view == hd->round) return pc_cons_reject(pc_hash_equal(&x->pp_id, &id) ? PC_ERR_DUPLICATE : PC_ERR_INVALID);
+  if (x->pp && x->pp_view == hd->round)
+    return pc_cons_reject(pc_hash_equal(&x->pp_id, &id) ? PC_ERR_DUPLICATE : PC_ERR_INVALID);
   if (pbft_tally_voted(x, hd->round, PC_PHASE_PREPARE, from)) return pc_cons_reject(PC_ERR_DUPLICATE);
   s->st.verifies++;
   if (pc_signer_vote_verify(&s->cfg.signer, from, pp.sig, s->cfg.chain_id, PC_PROTO_PBFT, PC_PHASE_PREPARE,
@@ -599,15 +620,16 @@ static int on_vote(pbft_t *s, uint16_t from, const pc_msg_hdr_t *hd, pc_reader_t
   if (err) return err < 0 ? err : 0;
   if (hd->round > s->view + 2) return pc_cons_reject(PC_ERR_RANGE);
   if (phase == PC_PHASE_PREPARE && hd->round < s->view) return pc_cons_reject(PC_ERR_EXPIRED);
-  if (phase == PC_PHASE_PREPARE && from == pc_pbft_primary(hd->round, s->n)) return pc_cons_reject(PC_ERR_INVALID);
+  if (phase == PC_PHASE_PREPARE && from == pc_pbft_primary(hd->round, s->n))
+    return pc_cons_reject(PC_ERR_INVALID);
   pc_hash_t id;
   uint8_t sig[PC_SIG_SIZE];
   if ((err = pc_pbft_vote_decode(r, &id, sig))) return err;
   if (x->decided) return 0; /* a straggler: decided here, the decision is being emitted */
   if (pbft_tally_voted(x, hd->round, phase, from)) return pc_cons_reject(PC_ERR_DUPLICATE);
   s->st.verifies++;
-  if (pc_signer_vote_verify(&s->cfg.signer, from, sig, s->cfg.chain_id, PC_PROTO_PBFT, phase, hd->height, hd->round,
-                            &id))
+  if (pc_signer_vote_verify(&s->cfg.signer, from, sig, s->cfg.chain_id, PC_PROTO_PBFT, phase, hd->height,
+                            hd->round, &id))
     return pc_cons_reject(PC_ERR_SIGNATURE);
   if ((err = pbft_tally_add(s, x, hd->round, phase, &id, from, sig, NULL))) return pc_cons_reject(err);
   pbft_try_progress(s, x);
@@ -618,7 +640,8 @@ static int on_decision(pbft_t *s, uint16_t from, const pc_msg_hdr_t *hd, pc_read
   pc_msg_decision_t d = {.cert = s->tmp_cert2};
   int err = pc_msg_decision_decode(r, hd, &d);
   if (err) return err;
-  if (d.cert->protocol != PC_PROTO_PBFT || d.cert->kind != PC_CERT_COMMIT) return pc_cons_reject(PC_ERR_INVALID);
+  if (d.cert->protocol != PC_PROTO_PBFT || d.cert->kind != PC_CERT_COMMIT)
+    return pc_cons_reject(PC_ERR_INVALID);
   if (hd->height < s->next) return 0; /* have it already (answers can cross) */
   pbft_slot_t *x = pbft_slot(s, hd->height);
   if (!x) return pc_cons_reject(PC_ERR_RANGE);
@@ -634,8 +657,10 @@ static int on_decision(pbft_t *s, uint16_t from, const pc_msg_hdr_t *hd, pc_read
   }
   if (!pbft_blk_add(s, x, &d.block, d.batch, d.batch_len, true)) return pc_cons_reject(PC_ERR_FULL);
   uint64_t before = s->next;
-  if (!x->decided) decide(s, x, &id, d.cert);
-  else pbft_emit_decisions(s);
+  if (!x->decided)
+    decide(s, x, &id, d.cert);
+  else
+    pbft_emit_decisions(s);
   if (s->next > before && s->seen_high >= s->next) send_dec_req(s, from); /* keep catching up */
   return 0;
 }
@@ -702,17 +727,17 @@ static int pbft_on_message(pc_consensus_t *c, uint16_t from, const uint8_t *m, s
   int err = pc_msg_get_header(&r, m, len, s->cfg.chain_id, s->n, from, &hd);
   if (err) return reject(s, err);
   switch (hd.type) {
-  case PC_MSG_PBFT_PRE_PREPARE: err = on_pre_prepare(s, from, &hd, &r); break;
-  case PC_MSG_PBFT_PREPARE: err = on_vote(s, from, &hd, &r, PC_PHASE_PREPARE); break;
-  case PC_MSG_PBFT_COMMIT: err = on_vote(s, from, &hd, &r, PC_PHASE_COMMIT); break;
-  case PC_MSG_PBFT_VIEW_CHANGE: err = pbft_on_view_change(s, from, m, len); break;
-  case PC_MSG_PBFT_NEW_VIEW: err = pbft_on_new_view(s, from, m, len); break;
-  case PC_MSG_PBFT_DEC_REQ: err = on_dec_req(s, from, &hd, &r); break;
-  case PC_MSG_DECISION: err = on_decision(s, from, &hd, &r); break;
-  case PC_MSG_CHECKPOINT: err = pbft_on_checkpoint(s, &hd, &r); break;
-  case PC_MSG_BLOCK_REQ: err = on_block_req(s, from, &hd, &r); break;
-  case PC_MSG_BLOCK: err = on_block(s, &hd, &r); break;
-  default: err = pc_cons_reject(PC_ERR_UNSUPPORTED); break;
+    case PC_MSG_PBFT_PRE_PREPARE: err = on_pre_prepare(s, from, &hd, &r); break;
+    case PC_MSG_PBFT_PREPARE: err = on_vote(s, from, &hd, &r, PC_PHASE_PREPARE); break;
+    case PC_MSG_PBFT_COMMIT: err = on_vote(s, from, &hd, &r, PC_PHASE_COMMIT); break;
+    case PC_MSG_PBFT_VIEW_CHANGE: err = pbft_on_view_change(s, from, m, len); break;
+    case PC_MSG_PBFT_NEW_VIEW: err = pbft_on_new_view(s, from, m, len); break;
+    case PC_MSG_PBFT_DEC_REQ: err = on_dec_req(s, from, &hd, &r); break;
+    case PC_MSG_DECISION: err = on_decision(s, from, &hd, &r); break;
+    case PC_MSG_CHECKPOINT: err = pbft_on_checkpoint(s, &hd, &r); break;
+    case PC_MSG_BLOCK_REQ: err = on_block_req(s, from, &hd, &r); break;
+    case PC_MSG_BLOCK: err = on_block(s, &hd, &r); break;
+    default: err = pc_cons_reject(PC_ERR_UNSUPPORTED); break;
   }
   /* every path that refuses a message has counted it with pc_cons_reject */
   if (err) return reject(s, err);
@@ -739,8 +764,10 @@ static void pbft_on_tick(pc_consensus_t *c, uint64_t now) {
     pbft_slot_t *x = &s->slots[seq % s->L];
     if (x->seq == seq && x->want_block && s->now >= x->want_at) {
       pbft_blk_t *b = pbft_blk_find(x, &x->want_id);
-      if (b && b->has_batch) x->want_block = false;
-      else pbft_request_block(s, x, &x->want_id, -1);
+      if (b && b->has_batch)
+        x->want_block = false;
+      else
+        pbft_request_block(s, x, &x->want_id, -1);
     }
   }
   if (!s->active && s->now >= s->vc_resend_at) {
@@ -758,8 +785,10 @@ static void pbft_on_tick(pc_consensus_t *c, uint64_t now) {
 static uint64_t pbft_next_deadline(const pc_consensus_t *c) {
   const pbft_t *s = (const pbft_t *)c;
   uint64_t d = UINT64_MAX;
-  if (s->vc_deadline) d = s->vc_deadline;
-  else if (s->active && exec_ready(s, s->next)) d = s->now + pbft_timeout(s); /* arms on that tick */
+  if (s->vc_deadline)
+    d = s->vc_deadline;
+  else if (s->active && exec_ready(s, s->next))
+    d = s->now + pbft_timeout(s); /* arms on that tick */
   if (s->seen_high >= s->next && s->req_at < d) d = PC_MAX(s->req_at, s->now);
   if (!s->active && s->vc_resend_at < d) d = s->vc_resend_at;
   uint64_t base = pbft_base(s);
@@ -833,7 +862,9 @@ static int pbft_start(pc_consensus_t *c, uint64_t now) {
   return 0;
 }
 
-static void pbft_get_stats(const pc_consensus_t *c, pc_consensus_stats_t *out) { *out = ((const pbft_t *)c)->st; }
+static void pbft_get_stats(const pc_consensus_t *c, pc_consensus_stats_t *out) {
+  *out = ((const pbft_t *)c)->st;
+}
 
 static void pbft_destroy(pc_consensus_t *c) {
   pbft_t *s = (pbft_t *)c;

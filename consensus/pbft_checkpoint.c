@@ -40,8 +40,8 @@ void pbft_gc(pbft_t *s) {
   }
 }
 
-void pbft_set_stable(pbft_t *s, uint64_t h, const pc_hash_t *root, const pc_hash_t *manifest, const pc_cert_t *cert,
-                     bool persist) {
+void pbft_set_stable(pbft_t *s, uint64_t h, const pc_hash_t *root, const pc_hash_t *manifest,
+                     const pc_cert_t *cert, bool persist) {
   if (h <= s->stable_h) return;
   if (!s->stable_cert && !(s->stable_cert = malloc(sizeof *s->stable_cert))) return;
   memcpy(s->stable_cert, cert, sizeof *cert);
@@ -53,8 +53,9 @@ void pbft_set_stable(pbft_t *s, uint64_t h, const pc_hash_t *root, const pc_hash
   if (s->restoring) return;
   pc_hash_t mine;
   if (pbft_root_of(s, h, &mine) && !pc_hash_equal(&mine, root)) {
-    PC_WARN("pbft r%u: execution root of %llu disagrees with a stable checkpoint: stop voting, transfer state",
-            s->cfg.my_id, (unsigned long long)h);
+    PC_WARN(
+        "pbft r%u: execution root of %llu disagrees with a stable checkpoint: stop voting, transfer state",
+        s->cfg.my_id, (unsigned long long)h);
     s->halted = true;
     pc_cons_action_t a = {.kind = PC_ACT_STATE_TRANSFER};
     a.u.transfer.height = h;
@@ -86,7 +87,7 @@ static pbft_ckpt_t *ckpt_get(pbft_t *s, uint64_t h, const pc_hash_t *digest, boo
     }
     if (free_k->count >= s->q) return NULL;
   }
-  uint8_t (*sigs)[PC_SIG_SIZE] = free_k->sigs;
+  uint8_t(*sigs)[PC_SIG_SIZE] = free_k->sigs;
   memset(free_k, 0, sizeof *free_k);
   free_k->sigs = sigs ? sigs : malloc((size_t)s->n * PC_SIG_SIZE);
   if (!free_k->sigs) return NULL;
@@ -104,8 +105,8 @@ static bool ckpt_voted(const pbft_t *s, uint64_t h, uint16_t who) {
   return false;
 }
 
-static void ckpt_add(pbft_t *s, pbft_ckpt_t *k, uint16_t who, const uint8_t sig[PC_SIG_SIZE], const pc_hash_t *root,
-                     const pc_hash_t *manifest) {
+static void ckpt_add(pbft_t *s, pbft_ckpt_t *k, uint16_t who, const uint8_t sig[PC_SIG_SIZE],
+                     const pc_hash_t *root, const pc_hash_t *manifest) {
   k->root = *root;
   k->manifest = *manifest;
   k->bitmap[who / 8] |= (uint8_t)(1u << (who % 8));
@@ -159,8 +160,8 @@ int pbft_on_checkpoint(pbft_t *s, const pc_msg_hdr_t *hd, pc_reader_t *r) {
   pc_hash_t d;
   pc_checkpoint_digest(&d, h, &root, &man);
   s->st.verifies++;
-  if (pc_signer_vote_verify(&s->cfg.signer, hd->sender, sig, s->cfg.chain_id, PC_PROTO_PBFT, PC_PHASE_CHECKPOINT, h,
-                            0, &d))
+  if (pc_signer_vote_verify(&s->cfg.signer, hd->sender, sig, s->cfg.chain_id, PC_PROTO_PBFT,
+                            PC_PHASE_CHECKPOINT, h, 0, &d))
     return pc_cons_reject(PC_ERR_SIGNATURE);
   pbft_ckpt_t *k = ckpt_get(s, h, &d, true);
   if (!k) return pc_cons_reject(PC_ERR_FULL);

@@ -64,7 +64,8 @@ void pbft_rec_block(pbft_t *s, pbft_blk_t *b) {
   b->persisted = true;
 }
 
-void pbft_rec_prepare(pbft_t *s, uint64_t seq, uint32_t view, const pc_block_t *b, const uint8_t sig[PC_SIG_SIZE]) {
+void pbft_rec_prepare(pbft_t *s, uint64_t seq, uint32_t view, const pc_block_t *b,
+                      const uint8_t sig[PC_SIG_SIZE]) {
   pc_writer_t w;
   if (!pbft_rscratch(s, &w, 1 + 8 + 4 + PC_BLOCK_SIZE + PC_SIG_SIZE)) return;
   pc_put_u8(&w, PBFT_REC_PREPARE);
@@ -75,8 +76,8 @@ void pbft_rec_prepare(pbft_t *s, uint64_t seq, uint32_t view, const pc_block_t *
   pbft_persist(s, w.buf, w.len);
 }
 
-void pbft_rec_commit(pbft_t *s, uint64_t seq, uint32_t view, const pc_hash_t *id, const uint8_t sig[PC_SIG_SIZE],
-                     const pc_cert_t *prepared) {
+void pbft_rec_commit(pbft_t *s, uint64_t seq, uint32_t view, const pc_hash_t *id,
+                     const uint8_t sig[PC_SIG_SIZE], const pc_cert_t *prepared) {
   pc_writer_t w;
   if (!pbft_rscratch(s, &w, 1 + 8 + 4 + PC_HASH_SIZE + PC_SIG_SIZE + pc_cert_encoded_size(prepared))) return;
   pc_put_u8(&w, PBFT_REC_COMMIT);
@@ -97,7 +98,8 @@ void pbft_rec_decided(pbft_t *s, uint64_t seq, const uint8_t *msg, size_t len) {
   pbft_persist(s, w.buf, w.len);
 }
 
-void pbft_rec_stable(pbft_t *s, uint64_t h, const pc_hash_t *root, const pc_hash_t *manifest, const pc_cert_t *c) {
+void pbft_rec_stable(pbft_t *s, uint64_t h, const pc_hash_t *root, const pc_hash_t *manifest,
+                     const pc_cert_t *c) {
   pc_writer_t w;
   if (!pbft_rscratch(s, &w, 1 + 8 + 2 * PC_HASH_SIZE + pc_cert_encoded_size(c))) return;
   pc_put_u8(&w, PBFT_REC_STABLE);
@@ -123,7 +125,8 @@ static int restore_decided(pbft_t *s, uint64_t h, pc_reader_t *r) {
   if (h != s->next) return 0; /* already have it (or a gap: ignore) */
   pc_reader_t mr;
   pc_msg_hdr_t hd;
-  if (pc_msg_get_header(&mr, m, mlen, s->cfg.chain_id, s->n, PC_MSG_ANY_SENDER, &hd) || hd.type != PC_MSG_DECISION)
+  if (pc_msg_get_header(&mr, m, mlen, s->cfg.chain_id, s->n, PC_MSG_ANY_SENDER, &hd) ||
+      hd.type != PC_MSG_DECISION)
     return PC_ERR_CORRUPT;
   pc_msg_decision_t d = {.cert = s->tmp_cert2};
   if (pc_msg_decision_decode(&mr, &hd, &d)) return PC_ERR_CORRUPT;
@@ -159,111 +162,117 @@ int pbft_restore(pc_consensus_t *c, const uint8_t *rec, size_t len) {
   s->restoring = true;
   int err = 0;
   switch (type) {
-  case PBFT_REC_DECIDED: err = restore_decided(s, seq, &r); break;
-  case PBFT_REC_STABLE: {
-    pc_hash_t root, man;
-    pc_get_bytes(&r, root.b, PC_HASH_SIZE);
-    pc_get_bytes(&r, man.b, PC_HASH_SIZE);
-    if (pc_cert_decode(&r, s->tmp_cert) || pc_reader_finish(&r) || s->tmp_cert->height != seq) err = PC_ERR_CORRUPT;
-    else pbft_set_stable(s, seq, &root, &man, s->tmp_cert, false);
-    break;
-  }
-  case PBFT_REC_VIEW: {
-    uint32_t v = pc_get_u32(&r);
-    size_t ml;
-    const uint8_t *m = pc_get_blob32(&r, PC_MSG_MAX, &ml);
-    if (!m || pc_reader_finish(&r)) err = PC_ERR_CORRUPT;
-    else if (!forget && v > s->view) {
-      uint8_t *copy = malloc(ml);
-      if (!copy) err = PC_ERR_NOMEM;
-      else {
-        memcpy(copy, m, ml);
-        uint16_t me = s->cfg.my_id;
-        free(s->vc_msg[me]);
-        s->vc_msg[me] = copy;
-        s->vc_len[me] = ml;
-        s->vc_view[me] = v;
-        s->view = v;
-        s->active = false;
-        s->vc_attempts++;
+    case PBFT_REC_DECIDED: err = restore_decided(s, seq, &r); break;
+    case PBFT_REC_STABLE: {
+      pc_hash_t root, man;
+      pc_get_bytes(&r, root.b, PC_HASH_SIZE);
+      pc_get_bytes(&r, man.b, PC_HASH_SIZE);
+      if (pc_cert_decode(&r, s->tmp_cert) || pc_reader_finish(&r) || s->tmp_cert->height != seq)
+        err = PC_ERR_CORRUPT;
+      else
+        pbft_set_stable(s, seq, &root, &man, s->tmp_cert, false);
+      break;
+    }
+    case PBFT_REC_VIEW: {
+      uint32_t v = pc_get_u32(&r);
+      size_t ml;
+      const uint8_t *m = pc_get_blob32(&r, PC_MSG_MAX, &ml);
+      if (!m || pc_reader_finish(&r))
+        err = PC_ERR_CORRUPT;
+      else if (!forget && v > s->view) {
+        uint8_t *copy = malloc(ml);
+        if (!copy)
+          err = PC_ERR_NOMEM;
+        else {
+          memcpy(copy, m, ml);
+          uint16_t me = s->cfg.my_id;
+          free(s->vc_msg[me]);
+          s->vc_msg[me] = copy;
+          s->vc_len[me] = ml;
+          s->vc_view[me] = v;
+          s->view = v;
+          s->active = false;
+          s->vc_attempts++;
+        }
       }
+      break;
     }
-    break;
-  }
-  case PBFT_REC_NEWVIEW: {
-    uint32_t v = pc_get_u32(&r);
-    uint64_t max_s = pc_get_u64(&r);
-    if (pc_reader_finish(&r)) err = PC_ERR_CORRUPT;
-    else if (!forget && v >= s->view) {
-      saw_view_active(s, v);
-      /* the primary of v may not pre-prepare again what its NEW-VIEW re-issued */
-      s->max_issued = max_s;
-    }
-    break;
-  }
-  case PBFT_REC_BLOCK: {
-    pc_block_t b;
-    size_t bl = 0;
-    const uint8_t *batch = NULL;
-    if (pc_block_decode(&r, &b)) err = PC_ERR_CORRUPT;
-    else if (!(batch = pc_get_blob32(&r, PC_BATCH_MAX, &bl)) || pc_reader_finish(&r) || b.height != seq)
-      err = PC_ERR_CORRUPT;
-    pbft_slot_t *x = err ? NULL : pbft_slot(s, seq);
-    if (x && !x->decided) {
-      pbft_blk_t *k = pbft_blk_add(s, x, &b, batch, bl, true);
-      if (k) k->persisted = true;
-    }
-    break;
-  }
-  case PBFT_REC_PREPARE: {
-    uint32_t v = pc_get_u32(&r);
-    pc_block_t b;
-    uint8_t sig[PC_SIG_SIZE];
-    if (pc_block_decode(&r, &b)) err = PC_ERR_CORRUPT;
-    pc_get_bytes(&r, sig, PC_SIG_SIZE);
-    if (!err && (pc_reader_finish(&r) || b.height != seq)) err = PC_ERR_CORRUPT;
-    pbft_slot_t *x = err || forget ? NULL : pbft_slot(s, seq);
-    if (x && !x->decided && (!x->pvoted || v >= x->pvote_view)) {
-      saw_view_active(s, v);
-      pbft_blk_t *k = pbft_blk_add(s, x, &b, NULL, 0, false);
-      if (k) {
-        x->pvoted = true;
-        x->pvote_view = v;
-        x->pvote_id = k->id;
-        memcpy(x->pvote_sig, sig, PC_SIG_SIZE);
-        x->pp = true;
-        x->pp_view = v;
-        x->pp_id = k->id;
-        pbft_tally_add(s, x, v, PC_PHASE_PREPARE, &k->id, s->cfg.my_id, sig, NULL);
+    case PBFT_REC_NEWVIEW: {
+      uint32_t v = pc_get_u32(&r);
+      uint64_t max_s = pc_get_u64(&r);
+      if (pc_reader_finish(&r))
+        err = PC_ERR_CORRUPT;
+      else if (!forget && v >= s->view) {
+        saw_view_active(s, v);
+        /* the primary of v may not pre-prepare again what its NEW-VIEW re-issued */
+        s->max_issued = max_s;
       }
+      break;
     }
-    break;
-  }
-  case PBFT_REC_COMMIT: {
-    uint32_t v = pc_get_u32(&r);
-    pc_hash_t id;
-    uint8_t sig[PC_SIG_SIZE];
-    pc_get_bytes(&r, id.b, PC_HASH_SIZE);
-    pc_get_bytes(&r, sig, PC_SIG_SIZE);
-    if (pc_reader_ok(&r) || pc_cert_decode(&r, s->tmp_cert) || pc_reader_finish(&r)) err = PC_ERR_CORRUPT;
-    pbft_slot_t *x = err || forget ? NULL : pbft_slot(s, seq);
-    if (x && !x->decided && (!x->cvoted || v >= x->cvote_view)) {
-      saw_view_active(s, v);
-      x->cvoted = true;
-      x->cvote_view = v;
-      x->cvote_id = id;
-      memcpy(x->cvote_sig, sig, PC_SIG_SIZE);
-      pbft_blk_t *k = pbft_blk_find(x, &id);
-      if (k && (!x->prep_cert || x->prep_cert->round <= s->tmp_cert->round) &&
-          (x->prep_cert || (x->prep_cert = malloc(sizeof *x->prep_cert)))) {
-        memcpy(x->prep_cert, s->tmp_cert, sizeof *s->tmp_cert);
-        x->prep_block = k->block;
+    case PBFT_REC_BLOCK: {
+      pc_block_t b;
+      size_t bl = 0;
+      const uint8_t *batch = NULL;
+      if (pc_block_decode(&r, &b))
+        err = PC_ERR_CORRUPT;
+      else if (!(batch = pc_get_blob32(&r, PC_BATCH_MAX, &bl)) || pc_reader_finish(&r) || b.height != seq)
+        err = PC_ERR_CORRUPT;
+      pbft_slot_t *x = err ? NULL : pbft_slot(s, seq);
+      if (x && !x->decided) {
+        pbft_blk_t *k = pbft_blk_add(s, x, &b, batch, bl, true);
+        if (k) k->persisted = true;
       }
-      pbft_tally_add(s, x, v, PC_PHASE_COMMIT, &id, s->cfg.my_id, sig, NULL);
+      break;
     }
-    break;
-  }
-  default: err = PC_ERR_CORRUPT;
+    case PBFT_REC_PREPARE: {
+      uint32_t v = pc_get_u32(&r);
+      pc_block_t b;
+      uint8_t sig[PC_SIG_SIZE];
+      if (pc_block_decode(&r, &b)) err = PC_ERR_CORRUPT;
+      pc_get_bytes(&r, sig, PC_SIG_SIZE);
+      if (!err && (pc_reader_finish(&r) || b.height != seq)) err = PC_ERR_CORRUPT;
+      pbft_slot_t *x = err || forget ? NULL : pbft_slot(s, seq);
+      if (x && !x->decided && (!x->pvoted || v >= x->pvote_view)) {
+        saw_view_active(s, v);
+        pbft_blk_t *k = pbft_blk_add(s, x, &b, NULL, 0, false);
+        if (k) {
+          x->pvoted = true;
+          x->pvote_view = v;
+          x->pvote_id = k->id;
+          memcpy(x->pvote_sig, sig, PC_SIG_SIZE);
+          x->pp = true;
+          x->pp_view = v;
+          x->pp_id = k->id;
+          pbft_tally_add(s, x, v, PC_PHASE_PREPARE, &k->id, s->cfg.my_id, sig, NULL);
+        }
+      }
+      break;
+    }
+    case PBFT_REC_COMMIT: {
+      uint32_t v = pc_get_u32(&r);
+      pc_hash_t id;
+      uint8_t sig[PC_SIG_SIZE];
+      pc_get_bytes(&r, id.b, PC_HASH_SIZE);
+      pc_get_bytes(&r, sig, PC_SIG_SIZE);
+      if (pc_reader_ok(&r) || pc_cert_decode(&r, s->tmp_cert) || pc_reader_finish(&r)) err = PC_ERR_CORRUPT;
+      pbft_slot_t *x = err || forget ? NULL : pbft_slot(s, seq);
+      if (x && !x->decided && (!x->cvoted || v >= x->cvote_view)) {
+        saw_view_active(s, v);
+        x->cvoted = true;
+        x->cvote_view = v;
+        x->cvote_id = id;
+        memcpy(x->cvote_sig, sig, PC_SIG_SIZE);
+        pbft_blk_t *k = pbft_blk_find(x, &id);
+        if (k && (!x->prep_cert || x->prep_cert->round <= s->tmp_cert->round) &&
+            (x->prep_cert || (x->prep_cert = malloc(sizeof *x->prep_cert)))) {
+          memcpy(x->prep_cert, s->tmp_cert, sizeof *s->tmp_cert);
+          x->prep_block = k->block;
+        }
+        pbft_tally_add(s, x, v, PC_PHASE_COMMIT, &id, s->cfg.my_id, sig, NULL);
+      }
+      break;
+    }
+    default: err = PC_ERR_CORRUPT;
   }
   s->restoring = false;
   return err;

@@ -62,7 +62,8 @@ void pc_pbft_pp_encode(pc_writer_t *w, const pc_msg_hdr_t *hdr, const pc_block_t
   h.type = PC_MSG_PBFT_PRE_PREPARE;
   pc_msg_put_header(w, &h);
   pc_put_bytes(w, sig, PC_SIG_SIZE);
-  pc_proposal_t p = {.round = hdr->round, .proposer = hdr->sender, .block = *b, .batch = batch, .batch_len = batch_len};
+  pc_proposal_t p = {
+      .round = hdr->round, .proposer = hdr->sender, .block = *b, .batch = batch, .batch_len = batch_len};
   pc_proposal_encode(w, &p);
 }
 
@@ -184,8 +185,9 @@ int pc_pbft_vc_decode(const uint8_t *m, size_t len, uint64_t chain_id, uint16_t 
 
 /* ------------------------------------------------------------ NEW-VIEW */
 
-void pc_pbft_nv_encode(pc_writer_t *w, const pc_msg_hdr_t *hdr, const uint8_t *const *vcs, const size_t *vc_lens,
-                       unsigned vc_count, const pc_pbft_reissue_t *o, unsigned o_count, const pc_signer_t *s) {
+void pc_pbft_nv_encode(pc_writer_t *w, const pc_msg_hdr_t *hdr, const uint8_t *const *vcs,
+                       const size_t *vc_lens, unsigned vc_count, const pc_pbft_reissue_t *o, unsigned o_count,
+                       const pc_signer_t *s) {
   pc_msg_hdr_t h = *hdr;
   h.type = PC_MSG_PBFT_NEW_VIEW;
   h.height = 1;
@@ -203,7 +205,8 @@ void pc_pbft_nv_encode(pc_writer_t *w, const pc_msg_hdr_t *hdr, const uint8_t *c
 
 #define NV_ENTRY_SIZE (8 + PC_BLOCK_SIZE + PC_SIG_SIZE)
 
-int pc_pbft_nv_decode(const uint8_t *m, size_t len, uint64_t chain_id, uint16_t n, uint16_t from, pc_pbft_nv_t *out) {
+int pc_pbft_nv_decode(const uint8_t *m, size_t len, uint64_t chain_id, uint16_t n, uint16_t from,
+                      pc_pbft_nv_t *out) {
   pc_reader_t r;
   int err = pc_msg_get_header(&r, m, len, chain_id, n, from, &out->hdr);
   if (err) return err;

@@ -81,7 +81,8 @@ void pc_pbft_pp_encode(pc_writer_t *w, const pc_msg_hdr_t *hdr, const pc_block_t
  * block height / chain = header's, well-formed batch ≤ max_bytes. */
 int pc_pbft_pp_decode(pc_reader_t *r, const pc_msg_hdr_t *hd, size_t max_bytes, pc_pbft_pp_t *out);
 
-void pc_pbft_vote_encode(pc_writer_t *w, const pc_msg_hdr_t *hdr, const pc_hash_t *id, const uint8_t sig[PC_SIG_SIZE]);
+void pc_pbft_vote_encode(pc_writer_t *w, const pc_msg_hdr_t *hdr, const pc_hash_t *id,
+                         const uint8_t sig[PC_SIG_SIZE]);
 int pc_pbft_vote_decode(pc_reader_t *r, pc_hash_t *id, uint8_t sig[PC_SIG_SIZE]);
 
 /* pc_pbft_vc_encode writes a whole VIEW-CHANGE (header height = stable_h
@@ -102,12 +103,14 @@ int pc_pbft_vc_decode(const uint8_t *m, size_t len, uint64_t chain_id, uint16_t 
  * on entries); 0 or PC_ERR_*. */
 int pc_pbft_vc_next(pc_reader_t *r, pc_block_t *b, pc_cert_t *c);
 
-void pc_pbft_nv_encode(pc_writer_t *w, const pc_msg_hdr_t *hdr, const uint8_t *const *vcs, const size_t *vc_lens,
-                       unsigned vc_count, const pc_pbft_reissue_t *o, unsigned o_count, const pc_signer_t *s);
+void pc_pbft_nv_encode(pc_writer_t *w, const pc_msg_hdr_t *hdr, const uint8_t *const *vcs,
+                       const size_t *vc_lens, unsigned vc_count, const pc_pbft_reissue_t *o, unsigned o_count,
+                       const pc_signer_t *s);
 /* pc_pbft_nv_decode checks the NEW-VIEW's outer structure: counts, lengths,
  * 1 ≤ vc_count ≤ n, trailing signature space. Contents are checked by the
  * protocol (pbft_view.c). */
-int pc_pbft_nv_decode(const uint8_t *m, size_t len, uint64_t chain_id, uint16_t n, uint16_t from, pc_pbft_nv_t *out);
+int pc_pbft_nv_decode(const uint8_t *m, size_t len, uint64_t chain_id, uint16_t n, uint16_t from,
+                      pc_pbft_nv_t *out);
 
 /* ------------------------------------------------------------ state */
 
@@ -199,30 +202,30 @@ typedef struct pbft {
   uint64_t persist_seq;
   /* view */
   uint32_t view;
-  bool active;            /* view's NEW-VIEW accepted (or view 0) */
-  unsigned vc_attempts;   /* view changes since the last decision */
-  uint64_t vc_deadline;   /* 0 = timer not armed */
-  uint64_t vc_resend_at;  /* waiting for NEW-VIEW: re-send my VIEW-CHANGE then */
-  uint8_t **vc_msg;       /* per sender: latest VIEW-CHANGE */
+  bool active;           /* view's NEW-VIEW accepted (or view 0) */
+  unsigned vc_attempts;  /* view changes since the last decision */
+  uint64_t vc_deadline;  /* 0 = timer not armed */
+  uint64_t vc_resend_at; /* waiting for NEW-VIEW: re-send my VIEW-CHANGE then */
+  uint8_t **vc_msg;      /* per sender: latest VIEW-CHANGE */
   size_t *vc_len;
   uint32_t *vc_view;
-  uint8_t *nv_msg;        /* the NEW-VIEW that installed `view` (forwarded to late replicas) */
+  uint8_t *nv_msg; /* the NEW-VIEW that installed `view` (forwarded to late replicas) */
   size_t nv_len;
   uint32_t nv_view;
   /* log */
-  uint64_t next;          /* lowest undecided sequence number */
-  uint64_t max_issued;    /* NEW-VIEW: sequence numbers ≤ this are re-issued, primary proposes above */
-  pc_hash_t chain_hash;   /* chain hash of next − 1 */
-  pbft_slot_t *slots;     /* L slots, seq % L */
+  uint64_t next;        /* lowest undecided sequence number */
+  uint64_t max_issued;  /* NEW-VIEW: sequence numbers ≤ this are re-issued, primary proposes above */
+  pc_hash_t chain_hash; /* chain hash of next − 1 */
+  pbft_slot_t *slots;   /* L slots, seq % L */
   pbft_dec_t dec[PBFT_DEC_RING];
   struct {
     uint64_t h;
     pc_hash_t root;
   } roots[PBFT_ROOT_RING];
   uint64_t last_executed;
-  uint64_t *answered;     /* per sender: highest stale height answered with a DECISION */
-  uint64_t seen_high;     /* highest sequence number known decided elsewhere (catch-up target) */
-  uint64_t req_at;        /* next DEC-REQ retry time */
+  uint64_t *answered; /* per sender: highest stale height answered with a DECISION */
+  uint64_t seen_high; /* highest sequence number known decided elsewhere (catch-up target) */
+  uint64_t req_at;    /* next DEC-REQ retry time */
   uint16_t req_peer;
   /* checkpoints */
   uint64_t stable_h;
@@ -294,16 +297,25 @@ void pbft_set_stable(pbft_t *s, uint64_t h, const pc_hash_t *root, const pc_hash
 void pbft_gc(pbft_t *s);
 
 /* pbft_log.c: records */
-enum { PBFT_REC_VIEW = 1, PBFT_REC_BLOCK = 2, PBFT_REC_PREPARE = 3, PBFT_REC_COMMIT = 4, PBFT_REC_DECIDED = 5,
-       PBFT_REC_STABLE = 6, PBFT_REC_NEWVIEW = 7 };
+enum {
+  PBFT_REC_VIEW = 1,
+  PBFT_REC_BLOCK = 2,
+  PBFT_REC_PREPARE = 3,
+  PBFT_REC_COMMIT = 4,
+  PBFT_REC_DECIDED = 5,
+  PBFT_REC_STABLE = 6,
+  PBFT_REC_NEWVIEW = 7
+};
 void pbft_rec_view(pbft_t *s, uint32_t view, const uint8_t *vc, size_t vc_len);
 void pbft_rec_newview(pbft_t *s, uint32_t view, uint64_t max_s);
 void pbft_rec_block(pbft_t *s, pbft_blk_t *b);
-void pbft_rec_prepare(pbft_t *s, uint64_t seq, uint32_t view, const pc_block_t *b, const uint8_t sig[PC_SIG_SIZE]);
-void pbft_rec_commit(pbft_t *s, uint64_t seq, uint32_t view, const pc_hash_t *id, const uint8_t sig[PC_SIG_SIZE],
-                     const pc_cert_t *prepared);
+void pbft_rec_prepare(pbft_t *s, uint64_t seq, uint32_t view, const pc_block_t *b,
+                      const uint8_t sig[PC_SIG_SIZE]);
+void pbft_rec_commit(pbft_t *s, uint64_t seq, uint32_t view, const pc_hash_t *id,
+                     const uint8_t sig[PC_SIG_SIZE], const pc_cert_t *prepared);
 void pbft_rec_decided(pbft_t *s, uint64_t seq, const uint8_t *msg, size_t len);
-void pbft_rec_stable(pbft_t *s, uint64_t h, const pc_hash_t *root, const pc_hash_t *manifest, const pc_cert_t *c);
+void pbft_rec_stable(pbft_t *s, uint64_t h, const pc_hash_t *root, const pc_hash_t *manifest,
+                     const pc_cert_t *c);
 int pbft_restore(pc_consensus_t *c, const uint8_t *rec, size_t len);
 void pbft_dec_store(pbft_t *s, uint64_t h, uint8_t *msg, size_t len);
 

@@ -35,7 +35,8 @@ static void send_view_change(pbft_t *s) {
   unsigned cnt = 0;
   pc_pbft_prepared_t *p = calloc(s->L, sizeof *p);
   if (!p) return;
-  size_t need = PC_MSG_HEADER_SIZE + 1 + 64 + 2 + PC_SIG_SIZE + (s->stable_cert ? pc_cert_encoded_size(s->stable_cert) : 0);
+  size_t need = PC_MSG_HEADER_SIZE + 1 + 64 + 2 + PC_SIG_SIZE +
+                (s->stable_cert ? pc_cert_encoded_size(s->stable_cert) : 0);
   for (uint64_t seq = s->stable_h + 1; seq <= s->stable_h + s->L; seq++) {
     pbft_slot_t *x = &s->slots[seq % s->L];
     if (x->seq != seq || !x->prep_cert) continue;
@@ -77,7 +78,8 @@ void pbft_start_view_change(pbft_t *s, uint32_t v) {
   s->active = false;
   s->vc_attempts++;
   s->st.round_changes++;
-  PC_DEBUG("pbft r%u: view change to %u at %.3f ms (attempts %u)", s->cfg.my_id, v, s->now / 1e6, s->vc_attempts);
+  PC_DEBUG("pbft r%u: view change to %u at %.3f ms (attempts %u)", s->cfg.my_id, v, s->now / 1e6,
+           s->vc_attempts);
   send_view_change(s);
   s->vc_deadline = 0;
   s->vc_resend_at = s->now + s->cfg.base_timeout_ns;
@@ -161,8 +163,10 @@ int pbft_new_view_set(pbft_t *s, uint32_t view, const pc_pbft_vc_t *vcs, unsigne
     struct best *x = &best[seq - ms - 1];
     memset(&o[cnt], 0, sizeof o[cnt]);
     o[cnt].seq = seq;
-    if (x->has) o[cnt].block = x->block;
-    else pbft_null_block(s, seq, view, &o[cnt].block);
+    if (x->has)
+      o[cnt].block = x->block;
+    else
+      pbft_null_block(s, seq, view, &o[cnt].block);
     cnt++;
   }
   free(best);
@@ -248,7 +252,8 @@ static void maybe_new_view(pbft_t *s) {
   for (unsigned e = 0; e < oc; e++) {
     pc_hash_t id;
     pc_block_id(&o[e].block, &id);
-    pc_signer_vote_sign(&s->cfg.signer, o[e].sig, s->cfg.chain_id, PC_PROTO_PBFT, PC_PHASE_PREPARE, o[e].seq, v, &id);
+    pc_signer_vote_sign(&s->cfg.signer, o[e].sig, s->cfg.chain_id, PC_PROTO_PBFT, PC_PHASE_PREPARE, o[e].seq,
+                        v, &id);
     s->st.signs++;
     /* the re-issued pre-prepares are my prepare votes: durable first */
     pbft_rec_prepare(s, o[e].seq, v, &o[e].block, o[e].sig);
@@ -309,7 +314,8 @@ int pbft_on_view_change(pbft_t *s, uint16_t from, const uint8_t *m, size_t len) 
     above++;
     if (s->vc_view[j] < lowest) lowest = s->vc_view[j];
   }
-  if (above >= s->f + 1) pbft_start_view_change(s, lowest);
+  if (above >= s->f + 1)
+    pbft_start_view_change(s, lowest);
   else {
     pbft_arm_vc_timer(s);
     maybe_new_view(s);
@@ -340,12 +346,16 @@ int pbft_on_new_view(pbft_t *s, uint16_t from, const uint8_t *m, size_t len) {
     size_t l;
     const uint8_t *vm = pc_get_blob32(&r, PC_MSG_MAX, &l);
     vcs[i].stable_cert = &certs[i];
-    if ((err = pc_pbft_vc_decode(vm, l, s->cfg.chain_id, s->n, PC_MSG_ANY_SENDER, s->q, s->L, &vcs[i], s->tmp_cert)))
+    if ((err = pc_pbft_vc_decode(vm, l, s->cfg.chain_id, s->n, PC_MSG_ANY_SENDER, s->q, s->L, &vcs[i],
+                                 s->tmp_cert)))
       break;
     uint16_t snd = vcs[i].hdr.sender;
-    if (vcs[i].hdr.round != v) err = PC_ERR_INVALID;
-    else if (seen[snd / 8] >> (snd % 8) & 1) err = PC_ERR_DUPLICATE;
-    else err = vc_verify(s, vm, l, &vcs[i]);
+    if (vcs[i].hdr.round != v)
+      err = PC_ERR_INVALID;
+    else if (seen[snd / 8] >> (snd % 8) & 1)
+      err = PC_ERR_DUPLICATE;
+    else
+      err = vc_verify(s, vm, l, &vcs[i]);
     seen[snd / 8] |= (uint8_t)(1u << (snd % 8));
   }
   uint64_t min_s = 0;
@@ -369,8 +379,8 @@ int pbft_on_new_view(pbft_t *s, uint16_t from, const uint8_t *m, size_t len) {
     }
     pc_get_bytes(&r, o[i].sig, PC_SIG_SIZE);
     s->st.verifies++;
-    if (pc_signer_vote_verify(&s->cfg.signer, from, o[i].sig, s->cfg.chain_id, PC_PROTO_PBFT, PC_PHASE_PREPARE, seq,
-                              v, &id))
+    if (pc_signer_vote_verify(&s->cfg.signer, from, o[i].sig, s->cfg.chain_id, PC_PROTO_PBFT,
+                              PC_PHASE_PREPARE, seq, v, &id))
       err = PC_ERR_SIGNATURE;
   }
   if (!err) {

@@ -170,42 +170,43 @@ static inline void cl_action(void *ctx, const pc_cons_action_t *a) {
   cl_t *cl = x->cl;
   uint16_t me = x->id;
   switch (a->kind) {
-  case PC_ACT_SEND:
-    cl->sent_by_type[a->u.msg.data[1]]++;
-    cl_note_vote(cl, me, a->u.msg.data, a->u.msg.len);
-    cl_push(cl, me, a->u.msg.to, a->u.msg.data, a->u.msg.len);
-    break;
-  case PC_ACT_BROADCAST:
-    cl->sent_by_type[a->u.msg.data[1]]++;
-    cl_note_vote(cl, me, a->u.msg.data, a->u.msg.len);
-    for (uint16_t j = 0; j < cl->n; j++)
-      if (j != me) cl_push(cl, me, j, a->u.msg.data, a->u.msg.len);
-    break;
-  case PC_ACT_PERSIST: {
-    size_t k = cl->n_rec[me]++;
-    if (k > CL_MAXREC - 40 && getenv("CL_TRACE"))
-      fprintf(stderr, "rec r%u type %u seq %llu view %u now %llu\n", me, a->u.persist.data[0],
-              (unsigned long long)pc_load_le64(a->u.persist.data + 1), a->u.persist.len > 13 ? pc_load_le32(a->u.persist.data + 9) : 0, (unsigned long long)cl->now);
-    cr_assert_lt(k, CL_MAXREC);
-    cl->rec[me][k] = malloc(a->u.persist.len);
-    memcpy(cl->rec[me][k], a->u.persist.data, a->u.persist.len);
-    cl->rec_len[me][k] = a->u.persist.len;
-    break;
-  }
-  case PC_ACT_DECIDE: {
-    uint64_t h = a->u.decide.height;
-    if (h != cl->decided[me] + 1) cl->out_of_order = true;
-    cr_assert_lt(h, CL_MAXH);
-    cl->ids[me][h] = *a->u.decide.block_id;
-    cl->decided[me] = h;
-    cr_assert_eq(a->u.decide.cert->kind, PC_CERT_COMMIT);
-    cr_assert_geq(pc_cert_signers(a->u.decide.cert), pc_quorum(cl->n, cl->f));
-    break;
-  }
-  case PC_ACT_NEED_BATCH:
-    if (cl->n_want[me] < 16) cl->want_batch[me][cl->n_want[me]++] = a->u.need_batch.height;
-    break;
-  default: break;
+    case PC_ACT_SEND:
+      cl->sent_by_type[a->u.msg.data[1]]++;
+      cl_note_vote(cl, me, a->u.msg.data, a->u.msg.len);
+      cl_push(cl, me, a->u.msg.to, a->u.msg.data, a->u.msg.len);
+      break;
+    case PC_ACT_BROADCAST:
+      cl->sent_by_type[a->u.msg.data[1]]++;
+      cl_note_vote(cl, me, a->u.msg.data, a->u.msg.len);
+      for (uint16_t j = 0; j < cl->n; j++)
+        if (j != me) cl_push(cl, me, j, a->u.msg.data, a->u.msg.len);
+      break;
+    case PC_ACT_PERSIST: {
+      size_t k = cl->n_rec[me]++;
+      if (k > CL_MAXREC - 40 && getenv("CL_TRACE"))
+        fprintf(stderr, "rec r%u type %u seq %llu view %u now %llu\n", me, a->u.persist.data[0],
+                (unsigned long long)pc_load_le64(a->u.persist.data + 1),
+                a->u.persist.len > 13 ? pc_load_le32(a->u.persist.data + 9) : 0, (unsigned long long)cl->now);
+      cr_assert_lt(k, CL_MAXREC);
+      cl->rec[me][k] = malloc(a->u.persist.len);
+      memcpy(cl->rec[me][k], a->u.persist.data, a->u.persist.len);
+      cl->rec_len[me][k] = a->u.persist.len;
+      break;
+    }
+    case PC_ACT_DECIDE: {
+      uint64_t h = a->u.decide.height;
+      if (h != cl->decided[me] + 1) cl->out_of_order = true;
+      cr_assert_lt(h, CL_MAXH);
+      cl->ids[me][h] = *a->u.decide.block_id;
+      cl->decided[me] = h;
+      cr_assert_eq(a->u.decide.cert->kind, PC_CERT_COMMIT);
+      cr_assert_geq(pc_cert_signers(a->u.decide.cert), pc_quorum(cl->n, cl->f));
+      break;
+    }
+    case PC_ACT_NEED_BATCH:
+      if (cl->n_want[me] < 16) cl->want_batch[me][cl->n_want[me]++] = a->u.need_batch.height;
+      break;
+    default: break;
   }
 }
 
@@ -356,9 +357,11 @@ static inline void cl_check_agreement(const cl_t *cl) {
     int ref = -1;
     for (unsigned i = 0; i < cl->n; i++) {
       if (cl->decided[i] < h) continue;
-      if (ref < 0) ref = (int)i;
-      else cr_assert(pc_hash_equal(&cl->ids[i][h], &cl->ids[ref][h]), "replicas %d and %u disagree at %llu", ref, i,
-                     (unsigned long long)h);
+      if (ref < 0)
+        ref = (int)i;
+      else
+        cr_assert(pc_hash_equal(&cl->ids[i][h], &cl->ids[ref][h]), "replicas %d and %u disagree at %llu", ref,
+                  i, (unsigned long long)h);
     }
   }
 }

@@ -18,7 +18,9 @@ Test(pbft_cluster, normal_case_decides_in_order_same_blocks) {
     cr_assert_eq(st.round_changes, 0, "no view change without faults");
     if (st.rejected)
       for (int e = -1; e > -PC_ERR_COUNT; e--)
-        if (pc_reject_count(PC_DEC_CONSENSUS, e)) fprintf(stderr, "reject %s: %llu\n", pc_strerror(e), (unsigned long long)pc_reject_count(PC_DEC_CONSENSUS, e));
+        if (pc_reject_count(PC_DEC_CONSENSUS, e))
+          fprintf(stderr, "reject %s: %llu\n", pc_strerror(e),
+                  (unsigned long long)pc_reject_count(PC_DEC_CONSENSUS, e));
     cr_assert_eq(st.rejected, 0, "replica %u rejected %llu messages", i, (unsigned long long)st.rejected);
     cr_assert_eq(P(cl.c[i])->view, 0);
   }
@@ -160,7 +162,10 @@ static size_t make_pp(uint8_t *buf, size_t cap, uint64_t seq, uint32_t view, uin
   tsig_make((uint16_t)(view % 4), vb, sizeof vb, sig);
   pc_writer_t w;
   pc_writer_init(&w, buf, cap);
-  pc_msg_hdr_t h = {.type = PC_MSG_PBFT_PRE_PREPARE, .sender = (uint16_t)(view % 4), .chain_id = 1, .height = seq,
+  pc_msg_hdr_t h = {.type = PC_MSG_PBFT_PRE_PREPARE,
+                    .sender = (uint16_t)(view % 4),
+                    .chain_id = 1,
+                    .height = seq,
                     .round = view};
   pc_pbft_pp_encode(&w, &h, &b, batch, bl, sig);
   cr_assert_eq(pc_writer_finish(&w), 0);
@@ -196,8 +201,10 @@ static void restart_no_double_vote(uint32_t mutants, bool expect_second_vote) {
   len = make_pp(m, sizeof m, 1, 0, 2);
   pc_consensus_on_message(c, 0, m, len);
   unsigned prepares = count_type(so, PC_MSG_PBFT_PREPARE);
-  if (expect_second_vote) cr_assert_eq(prepares, 1, "the mutant should vote again");
-  else cr_assert_eq(prepares, 0, "restarted replica voted twice at (1, 0)");
+  if (expect_second_vote)
+    cr_assert_eq(prepares, 1, "the mutant should vote again");
+  else
+    cr_assert_eq(prepares, 0, "restarted replica voted twice at (1, 0)");
   pc_consensus_destroy(c);
   for (unsigned i = 0; i < so->n_rec; i++) free(so->rec[i]);
   free(so);
@@ -206,7 +213,9 @@ static void restart_no_double_vote(uint32_t mutants, bool expect_second_vote) {
 Test(pbft_cluster, restarted_replica_does_not_vote_twice) { restart_no_double_vote(0, false); }
 
 /* The check above can fail: a replica that forgets its records votes again. */
-Test(pbft_cluster, forgetful_mutant_votes_twice) { restart_no_double_vote(PC_MUTANT_FORGET_ON_RESTART, true); }
+Test(pbft_cluster, forgetful_mutant_votes_twice) {
+  restart_no_double_vote(PC_MUTANT_FORGET_ON_RESTART, true);
+}
 
 Test(pbft_cluster, restart_in_cluster_keeps_agreement) {
   cl_t cl;

@@ -22,7 +22,8 @@ static void mk_block(pc_block_t *b, uint64_t h, uint16_t creator, const uint8_t 
   pc_batch_hash(&b->batch_hash, batch, bl);
 }
 
-static void mk_cert(pc_cert_t *c, uint8_t kind, uint64_t h, uint32_t r, const pc_hash_t *d, unsigned signers) {
+static void mk_cert(pc_cert_t *c, uint8_t kind, uint64_t h, uint32_t r, const pc_hash_t *d,
+                    unsigned signers) {
   pc_cert_init(c, PC_PROTO_PBFT, kind, CHAIN, h, r, d, N);
   uint8_t vb[PC_VOTE_BYTES_SIZE], sig[PC_SIG_SIZE];
   pc_vote_bytes(vb, CHAIN, PC_PROTO_PBFT, pc_cert_phase(kind), h, r, d);
@@ -188,8 +189,8 @@ static pc_cert_t certs[4];
 
 /* A VIEW-CHANGE from `sender` for view v with stable checkpoint 4 and
  * prepared entries at seqs[0..k). */
-static size_t vc_build(uint8_t *out, size_t cap, uint16_t sender, uint32_t v, const uint64_t *seqs, unsigned k,
-                       uint32_t prep_view, unsigned signers) {
+static size_t vc_build(uint8_t *out, size_t cap, uint16_t sender, uint32_t v, const uint64_t *seqs,
+                       unsigned k, uint32_t prep_view, unsigned signers) {
   pc_hash_t root, man, d;
   pc_hash_tagged(&root, "root", "4", 1);
   pc_hash_tagged(&man, "man", "4", 1);

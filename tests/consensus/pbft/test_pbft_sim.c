@@ -27,28 +27,32 @@ static unsigned sweep(const char *test, const char *preset, uint16_t n, uint64_t
   for (unsigned i = 0; i < count; i++) {
     uint64_t seed = seed0 + i;
     pc_sim_config_t cfg;
-    if (!preset) pc_sim_config_default(&cfg, n, seed);
-    else cr_assert_eq(pc_sim_preset(&cfg, preset, n, seed), 0);
+    if (!preset)
+      pc_sim_config_default(&cfg, n, seed);
+    else
+      cr_assert_eq(pc_sim_preset(&cfg, preset, n, seed), 0);
     cfg.proto.protocol = PC_PROTO_PBFT;
     pc_sim_result_t res;
     int err = pc_sim_run(&cfg, &res);
     if (err || !res.ok) {
       failed++;
       fprintf(stderr,
-                "pbft sim %s n=%u seed=%llu failed: %s\n  replay: PC_TEST_SEED=%llu PC_TEST_SCALE=0.0001 "
-                "./tests/consensus/pbft/test_pbft_sim --filter 'pbft_sim/%s'\n",
-                preset ? preset : "clean", n, (unsigned long long)seed, res.failure, (unsigned long long)seed, test);
+              "pbft sim %s n=%u seed=%llu failed: %s\n  replay: PC_TEST_SEED=%llu PC_TEST_SCALE=0.0001 "
+              "./tests/consensus/pbft/test_pbft_sim --filter 'pbft_sim/%s'\n",
+              preset ? preset : "clean", n, (unsigned long long)seed, res.failure, (unsigned long long)seed,
+              test);
     }
   }
   return failed;
 }
 
-#define SWEEP_OK(test, preset, n, seed, count)                                                                 \
-  do {                                                                                                         \
-    unsigned c_ = pc_test_iters(count);                                                                        \
-    uint64_t s_ = pc_test_seed(seed);                                                                          \
-    unsigned f_ = sweep(test, preset, n, s_, c_);                                                    \
-    cr_assert_eq(f_, 0, "%u of %u runs failed (seeds from %llu; see stderr)", f_, c_, (unsigned long long)s_); \
+#define SWEEP_OK(test, preset, n, seed, count)                                        \
+  do {                                                                                \
+    unsigned c_ = pc_test_iters(count);                                               \
+    uint64_t s_ = pc_test_seed(seed);                                                 \
+    unsigned f_ = sweep(test, preset, n, s_, c_);                                     \
+    cr_assert_eq(f_, 0, "%u of %u runs failed (seeds from %llu; see stderr)", f_, c_, \
+                 (unsigned long long)s_);                                             \
   } while (0)
 
 Test(pbft_sim, clean_n4) {
