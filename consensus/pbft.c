@@ -787,8 +787,8 @@ static uint64_t pbft_next_deadline(const pc_consensus_t *c) {
   uint64_t d = UINT64_MAX;
   if (s->vc_deadline)
     d = s->vc_deadline;
-  else if (s->active && exec_ready(s, s->next))
-    d = s->now + pbft_timeout(s); /* arms on that tick */
+  else if (s->active && !s->halted && exec_ready(s, s->next))
+    d = s->now; /* the view timer arms on the next tick */
   if (s->seen_high >= s->next && s->req_at < d) d = PC_MAX(s->req_at, s->now);
   if (!s->active && s->vc_resend_at < d) d = s->vc_resend_at;
   uint64_t base = pbft_base(s);
