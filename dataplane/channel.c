@@ -69,6 +69,9 @@ typedef struct {
   rx_slot_t *rx;
   uint64_t rx_buffered; /* bytes held in rx slots */
   uint8_t *reasm;
+  uint32_t reasm_cap; /* allocated size of reasm */
+  uint8_t *spare;     /* a finished reassembly buffer kept for the next one */
+  uint32_t spare_cap;
   uint32_t reasm_len, reasm_off;
   uint16_t reasm_count, reasm_next;
   uint64_t reasm_start_ns;
@@ -229,9 +232,35 @@ static void tx_free_queue(peer_t *p) {
   p->qhead = p->qtail = NULL;
 }
 
+#define SPARE_MAX (1u << 20) /* larger buffers go back to the allocator */
+
+/* Returns a buffer of at least len bytes for a new reassembly. */
+static uint8_t *reasm_get(peer_t *p, uint32_t len) {
+  if (p->spare && p->spare_cap >= len) {
+    uint8_t *b = p->spare;
+    p->reasm_cap = p->spare_cap;
+    p->spare = NULL;
+    return b;
+  }
+  p->reasm_cap = len;
+  return malloc(len ? len : 1);
+}
+
+/* Gives a reassembly buffer back: kept as the spare when small enough, so
+ * a stream of mid-size messages does not map and unmap memory each time. */
+static void reasm_put(peer_t *p, uint8_t *b, uint32_t cap) {
+  if (cap <= SPARE_MAX && (!p->spare || cap > p->spare_cap)) {
+    free(p->spare);
+    p->spare = b;
+    p->spare_cap = cap;
+  } else {
+    free(b);
+  }
+}
+
 static void reasm_evict(peer_t *p) {
   if (!p->reasm) return;
-  free(p->reasm);
+  reasm_put(p, p->reasm, p->reasm_cap);
   p->reasm = NULL;
   p->c.reasm_evictions++;
 }
@@ -258,6 +287,7 @@ void pc_dp_destroy(pc_dp_t *dp) {
       free(p->tx);
       free(p->rx);
       free(p->reasm);
+      free(p->spare);
     }
     free(dp->peers);
   }
@@ -581,7 +611,7 @@ static void deliver_frame(pc_dp_t *dp, uint16_t peer, peer_t *p, const pc_dp_hdr
       pc_reject_note(PC_DEC_FRAME, PC_ERR_TOO_LARGE);
       return;
     }
-    if (!(p->reasm = malloc(h->msg_len))) {
+    if (!(p->reasm = reasm_get(p, h->msg_len))) {
       p->c.rx_buf_full++;
       return;
     }
@@ -614,7 +644,7 @@ static void deliver_frame(pc_dp_t *dp, uint16_t peer, peer_t *p, const pc_dp_hdr
       p->c.reasm_evictions++;
       pc_reject_note(PC_DEC_FRAME, PC_ERR_TRUNCATED);
     }
-    free(m);
+    reasm_put(p, m, p->reasm_cap);
   }
 }
 

@@ -108,7 +108,9 @@ static __attribute__((noinline)) uint16_t guarded_burst(uint16_t port, struct rt
   sigjmp_buf jb;
   volatile uint16_t got = 0;
   *faulted = false;
-  if (sigsetjmp(jb, 1) == 0) {
+  /* No mask save: a syscall per burst otherwise; the handler runs with
+   * SA_NODEFER, so the mask is unchanged when it jumps back. */
+  if (sigsetjmp(jb, 0) == 0) {
     burst_jmp = &jb;
     got = tx ? rte_eth_tx_burst(port, 0, mb, n) : rte_eth_rx_burst(port, 0, mb, n);
     burst_jmp = NULL;
