@@ -33,6 +33,16 @@
  *   3 VOTE     u32 r ‖ u8 phase ‖ 32 id ‖ 64 sig   my vote
  *   4 LOCK     u32 r ‖ certificate         my prepare certificate (lock)
  *   5 DECIDED  u32 len ‖ DECISION message  height h decided (in order)
+ *   6 STABLE   32 root ‖ 32 manifest ‖ certificate   checkpoint h is stable
+ *
+ * ------------------------------------------------------------ checkpoints
+ * Every K heights (K = checkpoint_interval > 0), once h is executed and the
+ * driver gives the snapshot manifest hash, the replica broadcasts a
+ * CHECKPOINT (consensus.h: root ‖ manifest ‖ vote signature over
+ * pc_vote_bytes(chain, SBFT, CHECKPOINT, h, 0, pc_checkpoint_digest)).
+ * q matching votes make a CHECKPOINT certificate: h is stable. A stable
+ * root that differs from the replica's own root of h is a certified
+ * mismatch: it stops voting and asks for a state transfer to h.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -46,7 +56,9 @@
 #define ROOT_RING 512
 #define VCACHE 256
 
-enum { REC_ROUND = 1, REC_BLOCK = 2, REC_VOTE = 3, REC_LOCK = 4, REC_DECIDED = 5 };
+enum { REC_ROUND = 1, REC_BLOCK = 2, REC_VOTE = 3, REC_LOCK = 4, REC_DECIDED = 5, REC_STABLE = 6 };
+
+#define CKPT_SLOTS 4
 
 typedef struct {
   bool used;
@@ -126,6 +138,14 @@ typedef struct {
   size_t batch_len;
 } dec_t;
 
+typedef struct {
+  uint64_t h; /* 0 = free */
+  pc_hash_t root, manifest, digest;
+  unsigned count;
+  uint8_t bitmap[PC_MAX_REPLICAS / 8];
+  uint8_t (*sigs)[PC_SIG_SIZE];
+} ckpt_t;
+
 typedef struct sbft {
   const pc_consensus_ops_t *ops;
   pc_consensus_config_t cfg;
@@ -149,6 +169,9 @@ typedef struct sbft {
   unsigned vcache_pos;
   uint64_t *answered; /* per sender: last height answered with a DECISION */
   uint64_t catchup_next, catchup_at; /* last catch-up request (for next, at time) */
+  ckpt_t ckpt[CKPT_SLOTS];
+  pc_hash_t stable_root, stable_manifest;
+  pc_cert_t *stable_cert;
   pc_consensus_stats_t st;
   pc_cert_t *tmp_cert, *tmp_cert2;
   uint8_t *buf; /* scratch for encoding */
@@ -896,21 +919,139 @@ static void decide(sbft_t *s, hs_t *x, const pc_hash_t *id, const pc_cert_t *cer
   emit_decisions(s);
 }
 
-static void check_certified_root(sbft_t *s, const pc_block_t *b, const pc_cert_t *cert) {
-  if (b->height <= s->D) return;
-  uint64_t h = b->height - s->D;
-  pc_hash_t mine;
-  if (!root_of(s, h, &mine) || pc_hash_equal(&mine, &b->exec_root)) return;
-  /* A decided block certifies the root of h−D: ours is wrong. */
+/* Our root of h disagrees with a certified one: stop voting, transfer. */
+static void certified_mismatch(sbft_t *s, uint64_t h, const pc_hash_t *root, const pc_hash_t *manifest,
+                               const pc_cert_t *cert) {
   PC_WARN("sbft r%u: execution root of %llu disagrees with a certified one: stop voting, transfer state",
           s->cfg.my_id, (unsigned long long)h);
   s->halted = true;
   pc_cons_action_t a = {.kind = PC_ACT_STATE_TRANSFER};
   a.u.transfer.height = h;
-  a.u.transfer.exec_root = &b->exec_root;
-  a.u.transfer.manifest = NULL;
+  a.u.transfer.exec_root = root;
+  a.u.transfer.manifest = manifest;
   a.u.transfer.cert = cert;
   act(s, &a);
+}
+
+static void check_certified_root(sbft_t *s, const pc_block_t *b, const pc_cert_t *cert) {
+  if (b->height <= s->D) return;
+  uint64_t h = b->height - s->D;
+  pc_hash_t mine;
+  /* a decided block certifies the root of h−D */
+  if (!root_of(s, h, &mine) || pc_hash_equal(&mine, &b->exec_root)) return;
+  certified_mismatch(s, h, &b->exec_root, NULL, cert);
+}
+
+/* --------------------------------------------------------------- checkpoints */
+
+static void make_stable(sbft_t *s, ckpt_t *k) {
+  pc_cert_t *c = s->tmp_cert;
+  pc_cert_init(c, PC_PROTO_SBFT, PC_CERT_CHECKPOINT, s->cfg.chain_id, k->h, 0, &k->digest, s->cfg.n);
+  for (uint16_t i = 0; i < s->n; i++)
+    if (k->bitmap[i / 8] >> (i % 8) & 1) pc_cert_add(c, i, k->sigs[i]);
+  if (!s->stable_cert && !(s->stable_cert = malloc(sizeof *s->stable_cert))) return;
+  memcpy(s->stable_cert, c, sizeof *c);
+  s->st.stable_checkpoint = k->h;
+  s->stable_root = k->root;
+  s->stable_manifest = k->manifest;
+  pc_writer_t w;
+  if (scratch(s, &w, 1 + 8 + 64 + pc_cert_encoded_size(c))) {
+    pc_put_u8(&w, REC_STABLE);
+    pc_put_u64(&w, k->h);
+    pc_put_bytes(&w, k->root.b, PC_HASH_SIZE);
+    pc_put_bytes(&w, k->manifest.b, PC_HASH_SIZE);
+    pc_cert_encode(&w, c);
+    persist(s, w.buf, w.len);
+  }
+  uint64_t h = k->h;
+  for (int i = 0; i < CKPT_SLOTS; i++)
+    if (s->ckpt[i].h <= h) s->ckpt[i].h = 0; /* garbage: at or below the stable checkpoint */
+  pc_hash_t mine;
+  if (root_of(s, h, &mine) && !pc_hash_equal(&mine, &s->stable_root))
+    certified_mismatch(s, h, &s->stable_root, &s->stable_manifest, s->stable_cert);
+}
+
+static ckpt_t *ckpt_get(sbft_t *s, uint64_t h, const pc_hash_t *digest) {
+  ckpt_t *victim = NULL;
+  for (int i = 0; i < CKPT_SLOTS; i++)
+    if (s->ckpt[i].h == h && pc_hash_equal(&s->ckpt[i].digest, digest)) return &s->ckpt[i];
+  for (int i = 0; i < CKPT_SLOTS && !victim; i++)
+    if (!s->ckpt[i].h) victim = &s->ckpt[i];
+  /* all busy: replace the tally with the fewest votes */
+  for (int i = 0; i < CKPT_SLOTS && !victim; i++)
+    if (!victim || s->ckpt[i].count < victim->count) victim = &s->ckpt[i];
+  if (!victim->sigs && !(victim->sigs = calloc(s->n, PC_SIG_SIZE))) return NULL;
+  victim->h = h;
+  victim->digest = *digest;
+  victim->count = 0;
+  memset(victim->bitmap, 0, sizeof victim->bitmap);
+  return victim;
+}
+
+static bool ckpt_voted(sbft_t *s, uint64_t h, uint16_t who) {
+  for (int i = 0; i < CKPT_SLOTS; i++)
+    if (s->ckpt[i].h == h && (s->ckpt[i].bitmap[who / 8] >> (who % 8) & 1)) return true;
+  return false;
+}
+
+static void ckpt_add(sbft_t *s, ckpt_t *k, uint16_t who, const uint8_t *sig, const pc_hash_t *root,
+                     const pc_hash_t *manifest) {
+  k->root = *root;
+  k->manifest = *manifest;
+  k->bitmap[who / 8] |= (uint8_t)(1u << (who % 8));
+  memcpy(k->sigs[who], sig, PC_SIG_SIZE);
+  if (++k->count >= s->q && k->h > s->st.stable_checkpoint) make_stable(s, k);
+}
+
+static void ckpt_executed(sbft_t *s, uint64_t h, const pc_hash_t *root, const pc_hash_t *manifest) {
+  uint32_t K = s->cfg.checkpoint_interval;
+  if (!K || h % K || !manifest || s->restoring) return;
+  if (h == s->st.stable_checkpoint && !pc_hash_equal(root, &s->stable_root)) {
+    certified_mismatch(s, h, &s->stable_root, &s->stable_manifest, s->stable_cert);
+    return;
+  }
+  if (h <= s->st.stable_checkpoint) return;
+  pc_hash_t d;
+  pc_checkpoint_digest(&d, h, root, manifest);
+  uint8_t sig[PC_SIG_SIZE];
+  s->st.signs++;
+  pc_signer_vote_sign(&s->cfg.signer, sig, s->cfg.chain_id, PC_PROTO_SBFT, PC_PHASE_CHECKPOINT, h, 0, &d);
+  uint8_t m[PC_MSG_HEADER_SIZE + 2 * PC_HASH_SIZE + PC_SIG_SIZE];
+  pc_writer_t w;
+  pc_writer_init(&w, m, sizeof m);
+  pc_msg_hdr_t hd = hdr(s, PC_MSG_CHECKPOINT, h, 0);
+  pc_msg_put_header(&w, &hd);
+  pc_put_bytes(&w, root->b, PC_HASH_SIZE);
+  pc_put_bytes(&w, manifest->b, PC_HASH_SIZE);
+  pc_put_bytes(&w, sig, PC_SIG_SIZE);
+  broadcast(s, m, w.len);
+  ckpt_t *k = ckpt_get(s, h, &d);
+  if (k && !ckpt_voted(s, h, s->cfg.my_id)) ckpt_add(s, k, s->cfg.my_id, sig, root, manifest);
+}
+
+static int on_checkpoint(sbft_t *s, const pc_msg_hdr_t *hd, pc_reader_t *r) {
+  pc_hash_t root, manifest;
+  uint8_t sig[PC_SIG_SIZE];
+  pc_get_bytes(r, root.b, PC_HASH_SIZE);
+  pc_get_bytes(r, manifest.b, PC_HASH_SIZE);
+  pc_get_bytes(r, sig, PC_SIG_SIZE);
+  int err = pc_reader_finish(r);
+  if (err) return err;
+  uint32_t K = s->cfg.checkpoint_interval;
+  if (hd->round != 0 || !K || hd->height % K) return PC_ERR_INVALID;
+  if (hd->height <= s->st.stable_checkpoint) return PC_ERR_EXPIRED;
+  if (hd->height > s->next + s->D + 4ull * K) return PC_ERR_RANGE;
+  if (ckpt_voted(s, hd->height, hd->sender)) return PC_ERR_DUPLICATE;
+  pc_hash_t d;
+  pc_checkpoint_digest(&d, hd->height, &root, &manifest);
+  s->st.verifies++;
+  if (pc_signer_vote_verify(&s->cfg.signer, hd->sender, sig, s->cfg.chain_id, PC_PROTO_SBFT, PC_PHASE_CHECKPOINT,
+                            hd->height, 0, &d))
+    return PC_ERR_SIGNATURE;
+  ckpt_t *k = ckpt_get(s, hd->height, &d);
+  if (!k) return PC_ERR_NOMEM;
+  ckpt_add(s, k, hd->sender, sig, &root, &manifest);
+  return 0;
 }
 
 /* Record decision d for height h in the ring (takes ownership of msg). */
@@ -1213,7 +1354,11 @@ static int sbft_on_message(pc_consensus_t *c, uint16_t from, const uint8_t *m, s
     return err;
   }
   if (hd.type > PC_MSG_SBFT_LAST && hd.type > PC_MSG_SHARED_LAST) return reject(s, PC_ERR_INVALID);
-  if (hd.type >= PC_MSG_CHECKPOINT && hd.type <= PC_MSG_CHUNK) return reject(s, PC_ERR_UNSUPPORTED);
+  if (hd.type == PC_MSG_CHECKPOINT) {
+    err = on_checkpoint(s, &hd, &r);
+    return err ? reject(s, err) : 0;
+  }
+  if (hd.type >= PC_MSG_MANIFEST_REQ && hd.type <= PC_MSG_CHUNK) return reject(s, PC_ERR_UNSUPPORTED);
   if (hd.type == PC_MSG_BLOCK_REQ) {
     if (hd.height < s->next && len == PC_MSG_HEADER_SIZE + PC_HASH_SIZE &&
         pc_hash_is_zero((const pc_hash_t *)(m + PC_MSG_HEADER_SIZE))) {
@@ -1313,11 +1458,12 @@ static uint64_t sbft_next_deadline(const pc_consensus_t *c) {
 
 static int sbft_on_executed(pc_consensus_t *c, uint64_t h, const pc_hash_t *root, const pc_hash_t *manifest) {
   sbft_t *s = (sbft_t *)c;
-  (void)manifest; /* checkpoints: not yet (see README) */
+
   if (h == 0 || (s->last_executed && h != s->last_executed + 1 && !s->restoring && s->started)) return PC_ERR_RANGE;
   s->roots[h % ROOT_RING].h = h;
   s->roots[h % ROOT_RING].root = *root;
   if (h > s->last_executed) s->last_executed = h;
+  ckpt_executed(s, h, root, manifest);
   if (s->started)
     for (uint64_t k = s->next; k < s->next + s->W; k++) {
       hs_t *x = slot(s, k);
@@ -1366,6 +1512,20 @@ static int sbft_restore(pc_consensus_t *c, const uint8_t *rec, size_t len) {
         s->st.last_decided = h;
         slide(s);
       }
+    }
+    s->restoring = false;
+    return err;
+  }
+  if (type == REC_STABLE) {
+    pc_hash_t root, man;
+    pc_get_bytes(&r, root.b, PC_HASH_SIZE);
+    pc_get_bytes(&r, man.b, PC_HASH_SIZE);
+    if (pc_reader_ok(&r) || pc_cert_decode(&r, s->tmp_cert) || pc_reader_finish(&r)) err = PC_ERR_CORRUPT;
+    else if (h > s->st.stable_checkpoint && (s->stable_cert || (s->stable_cert = malloc(sizeof *s->stable_cert)))) {
+      memcpy(s->stable_cert, s->tmp_cert, sizeof *s->tmp_cert);
+      s->st.stable_checkpoint = h;
+      s->stable_root = root;
+      s->stable_manifest = man;
     }
     s->restoring = false;
     return err;
@@ -1465,6 +1625,8 @@ static void sbft_destroy(pc_consensus_t *c) {
     free(s->hs);
   }
   for (int i = 0; i < DEC_RING; i++) free(s->dec[i].msg);
+  for (int i = 0; i < CKPT_SLOTS; i++) free(s->ckpt[i].sigs);
+  free(s->stable_cert);
   free(s->answered);
   free(s->tmp_cert);
   free(s->tmp_cert2);

@@ -818,7 +818,10 @@ static void exec_height(pc_sim_t *s, uint16_t slot, uint64_t h) {
   d->executed = h;
   pc_consensus_stats_t before;
   begin(s, d, s->now, &before);
-  pc_consensus_on_executed(d->c, h, &d->roots[h], NULL);
+  pc_hash_t manifest;
+  uint32_t K = s->cfg.proto.checkpoint_interval;
+  if (K && h % K == 0) pc_hash_tagged(&manifest, "sim/manifest", d->roots[h].b, PC_HASH_SIZE);
+  pc_consensus_on_executed(d->c, h, &d->roots[h], K && h % K == 0 ? &manifest : NULL);
   finish(s, slot, &before);
 }
 
@@ -855,6 +858,7 @@ static void make_batch(pc_sim_t *s, uint16_t slot, uint64_t h) {
 static void result_totals(pc_sim_t *s) {
   pc_sim_result_t *r = s->res;
   r->min_height = UINT64_MAX;
+  r->min_stable_checkpoint = UINT64_MAX;
   r->max_height = 0;
   for (uint16_t k = 0; k < s->slots; k++) {
     node_t *d = &s->nd[k];
@@ -869,9 +873,11 @@ static void result_totals(pc_sim_t *s) {
     r->round_changes += st.round_changes + d->base_stats.round_changes;
     r->fast_decisions += st.fast_decisions + d->base_stats.fast_decisions;
     if (d->decided < r->min_height) r->min_height = d->decided;
+    if (st.stable_checkpoint < r->min_stable_checkpoint) r->min_stable_checkpoint = st.stable_checkpoint;
     if (d->decided > r->max_height) r->max_height = d->decided;
   }
   if (r->min_height == UINT64_MAX) r->min_height = 0;
+  if (r->min_stable_checkpoint == UINT64_MAX) r->min_stable_checkpoint = 0;
   /* latency: first proposal to first honest decision per height */
   uint64_t *lat = calloc(s->cap_h + 1, sizeof *lat);
   size_t k = 0;

@@ -119,6 +119,7 @@ typedef struct {
   uint64_t lat_p50_ns, lat_p99_ns;
   uint64_t first_decide_ns, last_decide_ns;
   uint64_t txs_decided;
+  uint64_t min_stable_checkpoint; /* lowest stable checkpoint over honest replicas */
 } pc_sim_result_t;
 
 /* pc_sim_config_default: n replicas, f = (n−1)/3, SBFT broadcast, seeded

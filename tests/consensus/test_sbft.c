@@ -319,3 +319,102 @@ Test(sbft, timeout_sends_signed_round_change_after_persisting) {
   log_clear(&l);
   pc_consensus_destroy(c);
 }
+
+/* --- checkpoints --- */
+
+static size_t ckpt_msg(uint8_t *buf, uint16_t from, uint64_t h, uint32_t r, const pc_hash_t *root,
+                       const pc_hash_t *man) {
+  pc_hash_t d;
+  pc_checkpoint_digest(&d, h, root, man);
+  pc_writer_t w;
+  pc_writer_init(&w, buf, 256);
+  pc_msg_hdr_t hd = {.type = PC_MSG_CHECKPOINT, .sender = from, .chain_id = CHAIN, .height = h, .round = r};
+  pc_msg_put_header(&w, &hd);
+  pc_put_bytes(&w, root->b, 32);
+  pc_put_bytes(&w, man->b, 32);
+  uint8_t sig[64];
+  pc_signer_vote_sign(&sg[from], sig, CHAIN, PC_PROTO_SBFT, PC_PHASE_CHECKPOINT, h, 0, &d);
+  pc_put_bytes(&w, sig, 64);
+  return w.len;
+}
+
+static void execute_to(pc_consensus_t *c, uint64_t upto, const pc_hash_t *root, const pc_hash_t *man) {
+  for (uint64_t h = 1; h <= upto; h++) pc_consensus_on_executed(c, h, root, h % 64 == 0 ? man : NULL);
+}
+
+Test(sbft, checkpoint_becomes_stable_with_q_votes) {
+  log_t l = {0};
+  pc_consensus_t *c = make(0, &l, 0);
+  pc_consensus_start(c, 1);
+  pc_hash_t root, man;
+  pc_hash_blake2b(&root, "root", 4);
+  pc_hash_blake2b(&man, "manifest", 8);
+  log_clear(&l);
+  execute_to(c, 64, &root, &man);
+  cr_assert_eq(count_kind(&l, PC_ACT_BROADCAST, PC_MSG_CHECKPOINT), 1);
+  uint8_t m[256];
+  size_t len = ckpt_msg(m, 1, 64, 0, &root, &man);
+  cr_assert_eq(pc_consensus_on_message(c, 1, m, len), 0);
+  pc_consensus_stats_t s;
+  pc_consensus_get_stats(c, &s);
+  cr_assert_eq(s.stable_checkpoint, 0, "two of q = 3");
+  len = ckpt_msg(m, 2, 64, 0, &root, &man);
+  cr_assert_eq(pc_consensus_on_message(c, 2, m, len), 0);
+  pc_consensus_get_stats(c, &s);
+  cr_assert_eq(s.stable_checkpoint, 64);
+  len = ckpt_msg(m, 3, 64, 0, &root, &man);
+  cr_assert_eq(pc_consensus_on_message(c, 3, m, len), PC_ERR_EXPIRED, "at or below the stable checkpoint");
+  cr_assert_eq(count_kind(&l, PC_ACT_STATE_TRANSFER, 0), 0);
+  log_clear(&l);
+  pc_consensus_destroy(c);
+}
+
+Test(sbft, checkpoint_rejects_bad_messages) {
+  log_t l = {0};
+  pc_consensus_t *c = make(0, &l, 0);
+  pc_consensus_start(c, 1);
+  pc_hash_t root, man;
+  pc_hash_blake2b(&root, "root", 4);
+  pc_hash_blake2b(&man, "manifest", 8);
+  uint8_t m[256];
+  size_t len = ckpt_msg(m, 1, 63, 0, &root, &man);
+  cr_assert_eq(pc_consensus_on_message(c, 1, m, len), PC_ERR_INVALID, "not a multiple of K");
+  len = ckpt_msg(m, 1, 64, 1, &root, &man);
+  cr_assert_eq(pc_consensus_on_message(c, 1, m, len), PC_ERR_INVALID, "round must be 0");
+  len = ckpt_msg(m, 1, 64, 0, &root, &man);
+  m[PC_MSG_HEADER_SIZE + 1] ^= 1; /* the root no longer matches the signature */
+  cr_assert_eq(pc_consensus_on_message(c, 1, m, len), PC_ERR_SIGNATURE);
+  m[PC_MSG_HEADER_SIZE + 1] ^= 1;
+  cr_assert_eq(pc_consensus_on_message(c, 1, m, len), 0);
+  cr_assert_eq(pc_consensus_on_message(c, 1, m, len), PC_ERR_DUPLICATE);
+  cr_assert_eq(pc_consensus_on_message(c, 1, m, len - 1), PC_ERR_TRUNCATED);
+  log_clear(&l);
+  pc_consensus_destroy(c);
+}
+
+Test(sbft, certified_root_mismatch_stops_voting_and_transfers) {
+  log_t l = {0};
+  pc_consensus_t *c = make(0, &l, 0);
+  pc_consensus_start(c, 1);
+  pc_hash_t mine, theirs, man;
+  pc_hash_blake2b(&mine, "mine", 4);
+  pc_hash_blake2b(&theirs, "theirs", 6);
+  pc_hash_blake2b(&man, "manifest", 8);
+  execute_to(c, 64, &mine, &man);
+  log_clear(&l);
+  uint8_t m[256];
+  for (uint16_t i = 1; i <= 3; i++) {
+    size_t len = ckpt_msg(m, i, 64, 0, &theirs, &man);
+    cr_assert_eq(pc_consensus_on_message(c, i, m, len), 0);
+  }
+  cr_assert_eq(count_kind(&l, PC_ACT_STATE_TRANSFER, 0), 1);
+  /* halted: a vote is refused until the transfer is done */
+  pc_hash_t a;
+  pc_hash_blake2b(&a, "a", 1);
+  size_t len = vote(m, 1, PC_MSG_SBFT_PREPARE, 1, 0, &a);
+  cr_assert_eq(pc_consensus_on_message(c, 1, m, len), PC_ERR_STATE);
+  cr_assert_eq(pc_consensus_on_transfer_done(c, 64, &theirs), 0);
+  cr_assert_eq(pc_consensus_on_message(c, 1, m, len), 0);
+  log_clear(&l);
+  pc_consensus_destroy(c);
+}

@@ -82,6 +82,32 @@ Test(sim, liveness_check_can_fail) {
   cr_assert(!r.agreement_violated);
 }
 
+Test(sim, checkpoints_become_stable) {
+  pc_sim_config_t cfg;
+  pc_sim_preset(&cfg, "clean", 4, 9);
+  cfg.proto.checkpoint_interval = 4;
+  cfg.target_height = 12;
+  pc_sim_result_t r;
+  cr_assert_eq(pc_sim_run(&cfg, &r), 0, "%s", r.failure);
+  cr_assert_geq(r.min_stable_checkpoint, 8, "every honest replica holds a stable checkpoint (got %llu)",
+                (unsigned long long)r.min_stable_checkpoint);
+  cr_assert_eq(r.transfers, 0);
+}
+
+static void sweep_k(const char *preset, uint16_t n, unsigned base) {
+  unsigned iters = pc_test_iters(base);
+  for (unsigned i = 0; i < iters; i++) {
+    pc_sim_config_t cfg;
+    cr_assert_eq(pc_sim_preset(&cfg, preset, n, 7000 + i), 0);
+    cfg.proto.checkpoint_interval = 2;
+    pc_sim_result_t r;
+    cr_assert_eq(pc_sim_run(&cfg, &r), 0, "%s n=%u seed=%u with K=2: %s", preset, n, 7000 + i, r.failure);
+    cr_assert_eq(r.transfers, 0, "no honest replica disagrees with a certified root");
+  }
+}
+
+Test(sim, mixed_with_checkpoints_n4, .timeout = 300) { sweep_k("mixed", 4, 100); }
+
 Test(sim, mixed_n4, .timeout = 300) { sweep("mixed", 4, 300); }
 Test(sim, mixed_n7, .timeout = 300) { sweep("mixed", 7, 200); }
 Test(sim, mixed_n10, .timeout = 300) { sweep("mixed", 10, 150); }
