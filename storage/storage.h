@@ -374,7 +374,9 @@ int pc_snapshot_chunk_verify(const pc_snapshot_manifest_t *m, uint32_t i, const 
  * resulting root against the manifest and, when expect_root != NULL,
  * against it (e.g. from a checkpoint certificate). Returns the committed
  * version number (> 0) or PC_ERR_CHECKSUM / PC_ERR_CORRUPT / PC_ERR_IO /
- * PC_ERR_STATE. Writer thread of s. */
+ * PC_ERR_STATE. Writer thread of s. Reads the whole data file into memory.
+ * After PC_ERR_CORRUPT from the final root check a version was committed:
+ * discard s (pc_state_free) and fetch the snapshot again. */
 int64_t pc_snapshot_load(pc_state_t *s, const char *dir, uint64_t height, const pc_io_t *io,
                          const pc_hash_t *expect_root);
 /* pc_snapshot_latest finds the highest height with a manifest in dir:

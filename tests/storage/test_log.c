@@ -228,7 +228,9 @@ Test(log, torn_write_at_every_offset_of_last_group) {
   memcpy(cut, img, s);
   memset(cut + s, 0, n - s);
   write_file(seg0, cut, n);
-  for (size_t t = s; t < e; t++) {
+  /* Every offset; the sanitizer pass (PC_TEST_SCALE < 1) takes every 7th. */
+  size_t stride = pc_test_iters(70) < 70 ? 7 : 1;
+  for (size_t t = s; t < e; t += stride) {
     /* The previous open cut the file at s: only [s, t) needs writing. */
     int fd = open(seg0, O_WRONLY);
     cr_assert_geq(fd, 0);
@@ -257,7 +259,7 @@ Test(log, torn_write_at_every_offset_of_last_group) {
     cr_assert_eq(pc_log_get(log, 7, &b), PC_ERR_NOT_FOUND);
     pc_log_close(log);
     /* The cut is permanent: a second open is clean. */
-    if (t % 32 == 0) {
+    if ((t / stride) % 32 == 0) {
       cr_assert_eq(pc_log_check(dir, NULL, &rep), 0);
       cr_assert_eq(rep.status, PC_LOG_CLEAN, "cut at %zu: %s", t, rep.message);
       size_t n3;
