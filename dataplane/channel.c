@@ -13,7 +13,7 @@
 #define HK_PERIOD_NS 100000ull   /* housekeeping timer */
 #define RTX_SCAN_NS 200000ull    /* retransmission scan period */
 #define RTO_MAX_NS 200000000ull  /* cap of the doubling timer */
-#define FAST_RTX_MIN_NS 100000ull
+#define FAST_RTX_MIN_NS 100000ull /* floor of the second SACK-driven resend */
 
 /* A message waiting to be framed. */
 typedef struct qmsg {
@@ -519,7 +519,6 @@ static unsigned tx_peer(pc_dp_t *dp, uint16_t peer, uint64_t now) {
   if (p->una < p->next_unsent && (p->rtx_scan_now || now - p->last_rtx_scan_ns >= RTX_SCAN_NS)) {
     p->rtx_scan_now = false;
     p->last_rtx_scan_ns = now;
-    uint64_t fast = PC_MAX(FAST_RTX_MIN_NS, 2 * p->srtt_ns);
     /* At most one burst per scan, oldest first: a receiver that fell behind
      * (descheduled, queues full) is not buried under copies it may have. */
     uint64_t again = PC_MAX(FAST_RTX_MIN_NS, 4 * p->srtt_ns);
@@ -532,10 +531,12 @@ static unsigned tx_peer(pc_dp_t *dp, uint16_t peer, uint64_t now) {
       tx_slot_t *t = &p->tx[s & dp->mask];
       if (t->sacked) continue;
       uint64_t age = now - t->sent_ns;
-      /* A hole below a SACKed frame is resent after 2 RTTs, and again
-       * after 4 if that copy was lost too; otherwise the per-frame timer,
-       * which doubles at each resend, fires. */
-      if (age >= t->rto_ns || (s < p->high_sacked && age >= (t->retransmitted ? again : fast))) seqs[n++] = s;
+      /* A hole with a frame at least three seqs later SACKed is lost (our
+       * links do not reorder; three tolerates a little reordering on real
+       * networks): resent at once, and again after 4 RTTs if that copy is
+       * lost too; otherwise the per-frame timer, doubling per resend. */
+      bool lost = s + 3 <= p->high_sacked;
+      if (age >= t->rto_ns || (lost && (!t->retransmitted || age >= again))) seqs[n++] = s;
     }
     if (n) work += (unsigned)send_slots(dp, peer, seqs, n, now);
   }

@@ -95,8 +95,8 @@
  *
  * Reliability: selective repeat. The sender keeps at most cfg.window frames
  * unacknowledged per peer and retransmits a frame when its timer expires
- * (max(rto_min, 4 × smoothed RTT), doubling per retry) or sooner when later
- * frames are already SACKed. The receiver buffers at most cfg.window frames
+ * (max(rto_min, 4 × smoothed RTT), doubling per retry) or at once when a
+ * frame three or more seqs later is SACKed. The receiver buffers at most cfg.window frames
  * out of order, drops seq below the next expected or already buffered
  * (counted as replays) and beyond the window, and delivers in seq order.
  * Fragments of one message are consecutive seqs; reassembly holds at most
