@@ -25,7 +25,7 @@
  * Fallback ("cannot pay"): one worker, tiny blocks, a DAG whose critical
  * path is most of the block, a component holding most of the block (the
  * next 4 blocks then run serially unanalysed), or an optimistic block that
- * re-executes more than half of its transactions (the rest of that block
+ * re-executes more than a third of its transactions (the rest of that block
  * then runs in order on the committer, and the next 4 blocks run serially
  * before optimism is tried again). */
 #include <stdlib.h>
@@ -389,7 +389,9 @@ static bool opt_try_commit(blockctx_t *b, exec_scratch_t *s) {
     atomic_store_explicit(&b->commit_idx, c, memory_order_release);
     did = true;
     unsigned long rx = atomic_load_explicit(&b->reexec, memory_order_relaxed);
-    if (!b->e->cfg.no_fallback && c >= 16 && rx * 2 > c)
+    /* over a third re-executed: each re-execution sits on the commit walk,
+     * so speculation no longer pays — finish the block in order */
+    if (!b->e->cfg.no_fallback && c >= 16 && rx * 3 > c)
       atomic_store_explicit(&b->serial_mode, true, memory_order_relaxed);
   }
   atomic_store_explicit(&b->commit_lock, 0, memory_order_release);
@@ -452,7 +454,11 @@ int sched_optimistic(blockctx_t *b, bool *fell_back) {
   rc = atomic_load_explicit(&b->abort, memory_order_relaxed);
   if (rc) return rc;
   unsigned long rx = atomic_load_explicit(&b->reexec, memory_order_relaxed);
-  if (!e->cfg.no_fallback && rx * 2 > b->n_exec) e->opt_cooldown = 4;
+  /* a block that had to finish in order (or re-executed most of itself)
+   * says the stream conflicts: skip speculation for the next few blocks */
+  if (!e->cfg.no_fallback &&
+      (atomic_load_explicit(&b->serial_mode, memory_order_relaxed) || rx * 3 > b->n_exec))
+    e->opt_cooldown = 4;
   return 0;
 serial:
   *fell_back = true;
