@@ -1,6 +1,6 @@
 /* bench_consensus — simulator sweep and real CPU cost per decided height.
  *
- *   bench_consensus [quick|full]
+ *   bench_consensus [quick|full|cpu]
  *
  * Part 1 (simulated, stand-in signatures with LIMITS.md costs, 10 Gbit/s):
  * for each n, protocol variant, RTT and batch size: messages, bytes and
@@ -55,6 +55,7 @@ static bool run(const variant_t *v, uint16_t n, uint64_t rtt_ns, uint32_t batch,
 
 int main(int argc, char **argv) {
   bool full = argc > 1 && !strcmp(argv[1], "full");
+  bool cpu_only = argc > 1 && !strcmp(argv[1], "cpu");
   static const uint16_t ns_full[] = {4, 7, 16, 31, 64, 128}, ns_quick[] = {4, 7, 16, 31};
   static const uint32_t batches_full[] = {1, 10, 100, 1000}, batches_quick[] = {1, 10, 100};
   static const uint64_t rtts[] = {100000, 1000000};
@@ -67,7 +68,7 @@ int main(int argc, char **argv) {
          17.5, 49.0);
   printf("%-18s %4s %6s %5s %9s %10s %9s %12s %9s %9s %7s\n", "variant", "n", "rtt_ms", "batch", "msgs/h", "bytes/h",
          "verif/h", "tx/s", "p50_ms", "p99_ms", "ratio");
-  for (size_t a = 0; a < n_ns; a++)
+  for (size_t a = 0; a < (cpu_only ? 0 : n_ns); a++)
     for (size_t c = 0; c < 2; c++)
       for (size_t b = 0; b < n_b; b++) {
         uint16_t n = ns[a];
