@@ -84,8 +84,9 @@ static void burst_fault(int sig, siginfo_t *si, void *uc) {
     burst_jmp = NULL;
     siglongjmp(*j, sig);
   }
-  /* Not ours: restore the default action and let the fault happen again. */
-  signal(sig, SIG_DFL);
+  /* Not ours: put back whatever handled it before us (the default action,
+   * or a sanitizer's reporter) and let the instruction fault again. */
+  sigaction(sig, sig == SIGBUS ? &old_bus : &old_segv, NULL);
 }
 
 static void guard_install(void) {
