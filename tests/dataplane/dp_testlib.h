@@ -35,6 +35,18 @@ static inline void tl_cfg(pc_dp_cfg_t *cfg, pc_dp_kind_t kind, uint16_t self, ui
   }
 }
 
+/* tl_rm_runtime removes the EAL runtime directories (telemetry socket,
+ * config) that processes with file prefixes starting with prefix left in
+ * /var/run/dpdk; --no-shconf still creates them and kill -9 never cleans
+ * up. prefix is always test-made (pid based), never user input. */
+static inline void tl_rm_runtime(const char *prefix) {
+  char cmd[256];
+  snprintf(cmd, sizeof cmd, "rm -rf /var/run/dpdk/%s* 2>/dev/null", prefix);
+  if (system(cmd) != 0) {
+    /* best effort */
+  }
+}
+
 /* Byte k of message idx from sender s. */
 static inline uint8_t tl_byte(uint16_t s, uint64_t idx, size_t k) {
   return (uint8_t)(idx * 131 + k * 7 + (k >> 9) * 13 + s * 29);

@@ -68,6 +68,9 @@ Test(dpdk_port, two_replicas_over_ring_ports, .timeout = 120) {
   free(buf);
   pc_dp_destroy(dp[1]);
   pc_dp_destroy(dp[0]);
+  char prefix[64];
+  snprintf(prefix, sizeof prefix, "pct-port-%d", (int)getpid());
+  tl_rm_runtime(prefix);
 }
 
 Test(dpdk_port, unknown_port_is_a_clean_error, .timeout = 60) {
@@ -77,4 +80,7 @@ Test(dpdk_port, unknown_port_is_a_clean_error, .timeout = 60) {
   snprintf(cfg.dpdk_port, sizeof cfg.dpdk_port, "no_such_port");
   tl_rx_t rx = {.len_of = len_mix};
   cr_assert_null(pc_dp_create(&cfg, tl_deliver, &rx));
+  char prefix[64];
+  snprintf(prefix, sizeof prefix, "pct-port-%d", (int)getpid());
+  tl_rm_runtime(prefix);
 }

@@ -62,6 +62,7 @@ Test(memif, two_processes_1B_to_16MiB_both_ways, .timeout = 220) {
   }
   int st[2];
   for (int r = 0; r < 2; r++) cr_assert_eq(waitpid(kids[r], &st[r], 0), kids[r]);
+  tl_rm_runtime(tag);
   for (int r = 0; r < 2; r++)
     cr_assert(WIFEXITED(st[r]) && WEXITSTATUS(st[r]) == 0, "replica %d failed (status 0x%x)", r, st[r]);
 }
@@ -208,15 +209,18 @@ static void stop_kid(kid_t *k, int *status) {
   close(k->st_fd);
 }
 
+static char kill_tag[32];
 static void kill_all(void) {
   for (int i = 0; i < 3; i++)
     if (kids[i].pid > 0) kill(kids[i].pid, SIGKILL);
+  tl_rm_runtime(kill_tag);
 }
 
 /* Runs the scenario with replica victim killed and restarted. */
 static void kill9_scenario(uint16_t victim, const char *what) {
   char tag[32];
   tag_for(tag, sizeof tag, what);
+  snprintf(kill_tag, sizeof kill_tag, "%s", tag);
   uint64_t total = pc_test_iters(3000);
   for (uint16_t r = 0; r < 3; r++) kids[r] = spawn(r, victim, tag, total, false);
   for (int r = 0; r < 3; r++)
@@ -247,6 +251,7 @@ static void kill9_scenario(uint16_t victim, const char *what) {
     stop_kid(&kids[r], &status[r]);
     kids[r].pid = 0;
   }
+  tl_rm_runtime(tag);
   for (int r = 0; r < 3; r++)
     cr_assert(WIFEXITED(status[r]) && WEXITSTATUS(status[r]) == 0, "replica %d exit status 0x%x", r, status[r]);
 }
@@ -313,4 +318,5 @@ Test(memif, telemetry_exposes_port_and_peer_counters, .timeout = 60) {
   cr_assert_eq(tel_query(path, "/parachain/port", reply, sizeof reply), 0);
   cr_assert(strstr(reply, "\"link_down\":0"), "%s", reply);
   pc_dp_destroy(dp);
+  tl_rm_runtime(tag);
 }

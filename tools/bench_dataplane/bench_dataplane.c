@@ -335,5 +335,11 @@ int main(int argc, char **argv) {
     printf("\n64 KiB over memif with 1%% of frames dropped at RX: %.1f MB/s = %.2fx the lossless run "
            "(%.0f retransmits)\n",
            mb_s(&lo), mb_s(&lo) / mb64, tx.retransmits);
+  /* EAL runtime directories of the children (all named pcb-<pid>-...). */
+  char cmd[128];
+  snprintf(cmd, sizeof cmd, "rm -rf /var/run/dpdk/pcb-%d-* 2>/dev/null", (int)getpid());
+  if (system(cmd) != 0) {
+    /* best effort */
+  }
   return 0;
 }
