@@ -513,3 +513,32 @@ Test(log, close_flushes_queued_records) {
   cr_assert_eq(pc_log_durable_height(log), 5);
   pc_log_close(log);
 }
+
+Test(log, zeroed_last_group_of_full_segment_is_corruption) {
+  pc_log_config_t cfg = log_cfg(dir, NULL, SEG);
+  pc_log_t *log = pc_log_open(&cfg, NULL);
+  for (uint64_t h = 1; h <= 60; h++) {
+    cr_assert_gt(append_test_block(log, h, 60000), 0);
+    if (h % 4 == 0) cr_assert_eq(pc_log_sync(log), 0);
+  }
+  cr_assert_eq(pc_log_sync(log), 0);
+  pc_log_close(log);
+  size_t n;
+  uint8_t *img = read_file(seg0, &n);
+  /* Walk segment 0's groups to its last one. */
+  size_t off = 64, last = 0;
+  while (off + 64 <= n && pc_load_le32(img + off) == 0x48474350u) {
+    last = off;
+    off = (off + 64 + pc_load_le32(img + off + 28) + 63) & ~(size_t)63;
+  }
+  cr_assert_gt(last, 64);
+  cr_assert_lt(off, n, "segment 0 ends with unused space");
+  memset(img + last, 0, off - last);
+  write_file(seg0, img, n);
+  free(img);
+  pc_log_report_t rep;
+  cr_assert_null(pc_log_open(&cfg, &rep), "a synced group that vanished is not the end of the segment");
+  cr_assert_eq(rep.status, PC_LOG_CORRUPT, "%s", rep.message);
+  cr_assert_eq(rep.segment, 0);
+  cr_assert_eq(rep.offset, last);
+}
