@@ -240,3 +240,34 @@ Test(cluster_gen, help) {
   cr_assert_eq(r.status, 0);
   cr_assert(strstr(r.out, "usage: pc-cluster-gen"), "%s", r.out);
 }
+
+/* On one machine with enough CPUs, replicas get disjoint CPU sets of K each
+ * (the proposal rotated per replica), and every map is valid there. */
+Test(cluster_gen, local_replicas_get_disjoint_cpus) {
+  const char *topo_desc = "pack:1 core:16 pu:1";
+  run_tool(&r, PC_CLUSTER_GEN, "--nodes", "4", "--transport", "udp", "--out", out, "--synthetic", topo_desc, NULL);
+  cr_assert_eq(r.status, 0, "%s", r.err);
+  pc_topo_t *t = pc_topo_open(topo_desc);
+  cr_assert_not_null(t);
+  pc_coreset_t used[4];
+  for (unsigned i = 0; i < 4; i++) {
+    char path[160], err[PC_CONF_ERR_MAX];
+    snprintf(path, sizeof path, "%s/replica-%u/coremap.conf", out, i);
+    pc_coremap_t m;
+    cr_assert_eq(pc_coremap_load(&m, path, t, err, sizeof err), 0, "%s", err);
+    cr_assert(m.shared, "4 CPUs per replica share stages");
+    pc_coreset_clear(&used[i]);
+    for (int s = 0; s < PC_STAGE_COUNT; s++)
+      for (int c = pc_coreset_next(&m.cores[s], 0); c >= 0; c = pc_coreset_next(&m.cores[s], (unsigned)c + 1))
+        pc_coreset_add(&used[i], (unsigned)c);
+    cr_assert_eq(pc_coreset_count(&used[i]), 4, "replica %u uses %u CPUs", i, pc_coreset_count(&used[i]));
+    for (unsigned j = 0; j < i; j++)
+      cr_assert_eq(pc_coreset_first_common(&used[i], &used[j]), -1, "replicas %u and %u share a CPU", i, j);
+  }
+  pc_topo_close(t);
+}
+
+Test(cluster_gen, bad_synthetic_topology) {
+  run_tool(&r, PC_CLUSTER_GEN, "--nodes", "4", "--transport", "udp", "--out", out, "--synthetic", "pack:two", NULL);
+  assert_bad_args("--synthetic pack:two: not an hwloc synthetic topology");
+}

@@ -12,6 +12,8 @@
  *   DIR/replica-<i>/node.conf     its node config (relative paths: the folder can move)
  *   DIR/sock/                     memif only: the sockets, one per replica pair
  *   DIR/README.txt                what was written and how to start each replica
+ * --synthetic DESC proposes the core maps (and checks them) for an hwloc
+ * synthetic topology instead of this machine: planning, and tests.
  * Addresses: one --ip for all replicas (default 127.0.0.1) or one per
  * replica. Replica i's UDP port is P+i when addresses repeat, else P; its
  * gateway listens on P+S+i and its metrics on P+2S+i (S = max(100, N)).
@@ -28,6 +30,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <hwloc.h>
 #include <limits.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -59,7 +62,9 @@ static const char usage[] =
     "  --cores-per-node K  CPUs per replica's core map (default: CPUs / N on one machine)\n"
     "  --chain-id X        chain id (default: random)\n"
     "  --iface NAME        af_packet: the interface, once for all or once per replica\n"
-    "  --pci ADDR          pci: the NIC's PCI address, once for all or once per replica\n";
+    "  --pci ADDR          pci: the NIC's PCI address, once for all or once per replica\n"
+    "  --synthetic DESC    propose core maps for an hwloc synthetic topology (e.g.\n"
+    "                      \"pack:2 [numa] core:8 pu:2\") instead of this machine\n";
 
 #define FILE_CAP (1u << 20)
 
@@ -69,6 +74,7 @@ typedef struct {
   unsigned transport, protocol, votes;
   bool transport_set;
   const char *out;
+  const char *synthetic; /* hwloc synthetic topology instead of this machine */
   unsigned base_port;
   uint64_t chain_id;
   bool chain_set;
@@ -134,6 +140,8 @@ static int parse_args(int argc, char **argv, opts_t *o) {
     } else if (!strcmp(a, "--chain-id")) {
       if (pc_parse_u64(v, &x)) return bad("--chain-id %s: want a decimal or 0x-hex u64", v);
       o->chain_id = x, o->chain_set = true;
+    } else if (!strcmp(a, "--synthetic")) {
+      o->synthetic = v;
     } else if (!strcmp(a, "--iface")) {
       if (o->n_iface >= PC_MAX_REPLICAS) return bad("%s", "too many --iface");
       o->iface[o->n_iface++] = v;
@@ -287,6 +295,15 @@ static int node_conf_text(const opts_t *o, unsigned i, unsigned gw_port, unsigne
   return pos < cap ? 0 : -1;
 }
 
+/* Checked here so a bad description gives our one line, not the library's log. */
+static bool synthetic_ok(const char *desc) {
+  hwloc_topology_t t;
+  if (hwloc_topology_init(&t) != 0) return false;
+  bool ok = hwloc_topology_set_synthetic(t, desc) == 0;
+  hwloc_topology_destroy(t);
+  return ok;
+}
+
 static int generate(const opts_t *o) {
   if (pc_crypto_init() < 0) return fprintf(stderr, "pc-cluster-gen: libsodium failed to initialise\n"), 1;
   unsigned stride = o->n > 100 ? o->n : 100;
@@ -296,7 +313,9 @@ static int generate(const opts_t *o) {
             o->base_port, o->n, 65535 - 2 * stride - o->n + 1);
     return 2;
   }
-  pc_topo_t *topo = pc_topo_open(NULL);
+  if (o->synthetic && !synthetic_ok(o->synthetic))
+    return bad("--synthetic %s: not an hwloc synthetic topology (e.g. \"pack:2 core:8 pu:1\")", o->synthetic);
+  pc_topo_t *topo = pc_topo_open(o->synthetic);
   if (!topo) return fprintf(stderr, "pc-cluster-gen: cannot read this machine's topology (hwloc)\n"), 1;
   pc_coreset_t all;
   pc_topo_cores(topo, &all);
