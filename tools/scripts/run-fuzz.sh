@@ -1,27 +1,34 @@
 #!/usr/bin/env bash
-# run-fuzz.sh BUILD_DIR SECONDS LOG — run every fuzz_* target for SECONDS
-# from its committed seed corpus (tests/<module>/corpus/<target>/, copied so
-# the committed corpus stays small), appending one meson-testlog-style JSON
-# line per target to LOG. A crash, leak or sanitizer report fails.
+# run-fuzz.sh BUILD_DIR SECONDS LOG [JOBS] — run every fuzz_* target for
+# SECONDS from its committed seed corpus (<folder of its source>/corpus/<target>/,
+# copied so the committed corpus stays small), JOBS targets at a time
+# (default 2), appending one meson-testlog-style JSON line per target to
+# LOG. A crash, leak, timeout or sanitizer report fails.
 set -uo pipefail
-build=$1 seconds=$2 log=$3
-rc=0
-while IFS= read -r exe; do
+build=$1 seconds=$2 log=$3 jobs=${4:-2}
+
+run_one() {
+  local exe=$1 seconds=$2 log=$3
+  local name seeds work result
   name=$(basename "$exe")
-  module=$(basename "$(dirname "$exe")")
-  seeds=tests/$module/corpus/$name
+  # the target's source folder mirrors its build folder: BUILD/tests/x/y → tests/x/y
+  seeds=$(dirname "${exe#"$BUILD_DIR"/}")/corpus/$name
   work=$(mktemp -d)
   [ -d "$seeds" ] && cp -r "$seeds"/. "$work"/
-  echo "--- $name (${seconds}s, seeds: $seeds)"
   if "$exe" -max_total_time="$seconds" -print_final_stats=1 -artifact_prefix="$work/" "$work" >"$work.out" 2>&1; then
     result=OK
-    tail -n 3 "$work.out"
+    echo "--- $name: ok ($(grep -m1 -o 'stat::number_of_executed_units: *[0-9]*' "$work.out" | grep -o '[0-9]*$') runs, seeds: $seeds)"
   else
-    result=FAIL; rc=1
-    tail -n 40 "$work.out"
-    ls "$work"/crash-* "$work"/leak-* "$work"/timeout-* 2>/dev/null
+    result=FAIL
+    { echo "--- $name: FAILED (seeds: $seeds)"; tail -n 40 "$work.out"; ls "$work"/crash-* "$work"/leak-* "$work"/timeout-* 2>/dev/null; } >&2
   fi
+  # one short line per target; O_APPEND keeps concurrent writers whole
   python3 -c 'import json,sys; print(json.dumps({"name": sys.argv[1], "result": sys.argv[2]}))' "$name" "$result" >>"$log"
   rm -rf "$work" "$work.out"
-done < <(find "$build" -type f -name 'fuzz_*' -perm -u+x | sort)
-exit $rc
+  [ "$result" = OK ]
+}
+export -f run_one
+export BUILD_DIR=${build%/}
+
+find "$build" -type f -name 'fuzz_*' -perm -u+x | sort |
+  xargs -r -P "$jobs" -I{} bash -c 'run_one "$@"' _ {} "$seconds" "$log"
