@@ -116,7 +116,7 @@ static int cmd_submit(ctx_t *x, int argc, char **argv) {
   const char *key = NULL, *contract = NULL, *method = NULL, *args = "", *raw = NULL;
   uint64_t nonce = 0, expiry = 0, wait = 0;
   bool have_nonce = false;
-  optind = 1;
+  optind = 0; /* glibc: 0 re-initialises getopt (ordering of the new option string) */
   int o;
   while ((o = getopt_long(argc, argv, "", lo, NULL)) != -1) {
     switch (o) {
@@ -192,7 +192,7 @@ static int cmd_submit(ctx_t *x, int argc, char **argv) {
 static int cmd_wait(ctx_t *x, int argc, char **argv) {
   static const struct option lo[] = {{"wait", 1, 0, 'w'}, {0, 0, 0, 0}};
   uint64_t wait = 30000;
-  optind = 1;
+  optind = 0; /* glibc: 0 re-initialises getopt (ordering of the new option string) */
   int o;
   while ((o = getopt_long(argc, argv, "", lo, NULL)) != -1) {
     if (o != 'w' || parse_u64(optarg, &wait) || wait > PC_GW_WAIT_MAX_MS)
@@ -208,7 +208,7 @@ static int cmd_query(ctx_t *x, int argc, char **argv) {
       {"contract", 1, 0, 'C'}, {"key-hex", 1, 0, 'k'}, {"state-key-hex", 1, 0, 's'}, {"height", 1, 0, 'H'}, {0, 0, 0, 0}};
   const char *contract = NULL, *khex = NULL, *skhex = NULL;
   uint64_t height = 0;
-  optind = 1;
+  optind = 0; /* glibc: 0 re-initialises getopt (ordering of the new option string) */
   int o;
   while ((o = getopt_long(argc, argv, "", lo, NULL)) != -1) {
     switch (o) {
@@ -270,7 +270,7 @@ static int cmd_status(ctx_t *x) {
 static int cmd_follow(ctx_t *x, int argc, char **argv) {
   static const struct option lo[] = {{"from", 1, 0, 'f'}, {"count", 1, 0, 'n'}, {0, 0, 0, 0}};
   uint64_t from = 0, count = 0;
-  optind = 1;
+  optind = 0; /* glibc: 0 re-initialises getopt (ordering of the new option string) */
   int o;
   while ((o = getopt_long(argc, argv, "", lo, NULL)) != -1) {
     if ((o != 'f' && o != 'n') || parse_u64(optarg, o == 'f' ? &from : &count))

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <urcu.h>
 
@@ -619,10 +620,12 @@ Test(gw_server, metrics_pass_promtool, .init = start_default, .fini = stop_serve
 
 /* ------------------------------------------------------ load generator */
 
-Test(gw_server, loadgen_closed_loop_runs_to_completion, .init = start_default, .fini = stop_server) {
+/* write_cluster writes a cluster file for the fake's keys (chain id
+ * `chain`) into a fresh temporary directory; returns its path in path. */
+static void write_cluster(uint64_t chain, char *dir, char *path, size_t cap) {
   static pc_cluster_t cl;
   pc_cluster_defaults(&cl);
-  cl.chain_id = CHAIN;
+  cl.chain_id = chain;
   cl.n = NREP;
   cl.f = 1;
   for (unsigned i = 0; i < NREP; i++) {
@@ -634,18 +637,25 @@ Test(gw_server, loadgen_closed_loop_runs_to_completion, .init = start_default, .
     memcpy(cl.replicas[i].ip, ip, 4);
     cl.replicas[i].port = (uint16_t)(9000 + i);
   }
+  cl.window = DEPTH / 2; /* D = 2W */
   static char text[1 << 16];
   char err[256];
   int n = pc_cluster_encode(&cl, text, sizeof text, err, sizeof err);
   cr_assert_gt(n, 0, "%s", err);
-  char dir[] = "/tmp/pc_gw_bench_XXXXXX";
   cr_assert_not_null(mkdtemp(dir));
-  char path[128], json[128], cmd[1024];
-  snprintf(path, sizeof path, "%s/cluster.conf", dir);
-  snprintf(json, sizeof json, "%s/out.json", dir);
+  snprintf(path, cap, "%s/cluster.conf", dir);
   FILE *f = fopen(path, "w");
+  cr_assert_not_null(f);
   fwrite(text, 1, (size_t)n, f);
   fclose(f);
+}
+
+Test(gw_server, loadgen_closed_loop_runs_to_completion, .init = start_default, .fini = stop_server) {
+  char dir[] = "/tmp/pc_gw_bench_XXXXXX";
+  char path[128];
+  write_cluster(CHAIN, dir, path, sizeof path);
+  char json[128], cmd[1024];
+  snprintf(json, sizeof json, "%s/out.json", dir);
   snprintf(cmd, sizeof cmd,
            "%s --cluster %s --gateway 127.0.0.1:%u --workload counter --mode closed -k 16 --txs 200 --senders 8 "
            "--duration 30 --wait-ms 5000 --json %s >/dev/null 2>&1",
@@ -653,7 +663,7 @@ Test(gw_server, loadgen_closed_loop_runs_to_completion, .init = start_default, .
   int rc = system(cmd);
   cr_assert_eq(rc, 0, "parachain-bench failed: %s", cmd);
   static char out[4096];
-  f = fopen(json, "r");
+  FILE *f = fopen(json, "r");
   cr_assert_not_null(f);
   size_t k = fread(out, 1, sizeof out - 1, f);
   out[k] = 0;
@@ -662,4 +672,53 @@ Test(gw_server, loadgen_closed_loop_runs_to_completion, .init = start_default, .
   unlink(json);
   unlink(path);
   rmdir(dir);
+}
+
+/* ---------------------------------------------------------------- pc-cli */
+
+static int run_cli(const char *args, char *out, size_t cap) {
+  char cmd[1024];
+  snprintf(cmd, sizeof cmd, "%s %s 2>/dev/null", PC_CLI_PATH, args);
+  FILE *p = popen(cmd, "r");
+  cr_assert_not_null(p);
+  size_t n = fread(out, 1, cap - 1, p);
+  out[n] = 0;
+  int st = pclose(p);
+  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+Test(gw_server, cli_query_verifies_and_exit_codes, .init = start_default, .fini = stop_server) {
+  char dir[] = "/tmp/pc_gw_cli_XXXXXX", bad_dir[] = "/tmp/pc_gw_cli_XXXXXX";
+  char path[128], bad[128], args[512];
+  static char out[8192];
+  write_cluster(CHAIN, dir, path, sizeof path);
+  write_cluster(CHAIN + 1, bad_dir, bad, sizeof bad);
+  uint16_t port = pc_gw_server_port(S);
+  /* "ehello" in kv = 6568656c6c6f; value "world" */
+  snprintf(args, sizeof args, "-g 127.0.0.1:%u -c %s query --contract kv --key-hex 6568656c6c6f", port, path);
+  cr_assert_eq(run_cli(args, out, sizeof out), 0, "%s", out);
+  cr_assert_not_null(strstr(out, "value 776f726c64\n"), "%s", out);
+  cr_assert_not_null(strstr(out, "proof verified"), "%s", out);
+  /* a cluster file for another chain: the proof must not verify */
+  snprintf(args, sizeof args, "-g 127.0.0.1:%u -c %s query --contract kv --key-hex 6568656c6c6f", port, bad);
+  cr_assert_eq(run_cli(args, out, sizeof out), 1, "%s", out);
+  cr_assert_null(strstr(out, "proof verified"), "%s", out);
+  /* receipt wait, verified */
+  char hex[PC_HASH_HEX_SIZE];
+  snprintf(args, sizeof args, "-g 127.0.0.1:%u -c %s wait %s --wait 1000", port, path, pc_hash_to_hex(&F.tx[1], hex));
+  cr_assert_eq(run_cli(args, out, sizeof out), 0, "%s", out);
+  cr_assert_not_null(strstr(out, "proof verified"), "%s", out);
+  /* usage errors, connection errors */
+  cr_assert_eq(run_cli("--help", out, sizeof out), 0);
+  cr_assert_eq(run_cli("frobnicate", out, sizeof out), 2);
+  snprintf(args, sizeof args, "-g 127.0.0.1:%u query --contract kv --key-hex 00", port);
+  cr_assert_eq(run_cli(args, out, sizeof out), 2, "verifying without --cluster must be a usage error");
+  cr_assert_eq(run_cli("-g 127.0.0.1:1 status", out, sizeof out), 3);
+  snprintf(args, sizeof args, "-g 127.0.0.1:%u status", port);
+  cr_assert_eq(run_cli(args, out, sizeof out), 0, "%s", out);
+  cr_assert_not_null(strstr(out, "decided 7\n"), "%s", out);
+  unlink(path);
+  unlink(bad);
+  rmdir(dir);
+  rmdir(bad_dir);
 }
