@@ -208,7 +208,8 @@ typedef struct {
   int (*submit)(void *ctx, const uint8_t *tx, size_t len);
   /* receipt: 0 with *a filled when the transaction's block is durable,
    * executed and its h + D is certified; PC_ERR_AGAIN while not yet (the
-   * server asks again until the client's timeout); other PC_ERR_* final. */
+   * server asks again when status.provable_height moves, and at least
+   * every 200 ms, until the client's timeout); other PC_ERR_* final. */
   int (*receipt)(void *ctx, const pc_hash_t *tx_hash, pc_gw_receipt_ans_t *a);
   /* query: value or absence of key at height (0 = latest provable). 0 or
    * PC_ERR_NOT_FOUND (height unknown), PC_ERR_AGAIN (not yet provable). */

@@ -24,6 +24,7 @@
 
 #define HTTP_MAX_CONNS 64
 #define HTTP_REQ_MAX 4096
+#define RETRY_NS 200000000ull /* pending WAITs are retried at least this often */
 #define FOLLOW_BURST 64 /* BLOCK answers per follower per housekeeping */
 
 typedef struct {
@@ -65,6 +66,7 @@ struct pc_gw_server {
   pc_gw_request_t *req;
   uint64_t last_provable;
   bool have_provable;
+  uint64_t last_retry_ns;
   pc_gw_stats_t st;
 };
 
@@ -671,10 +673,13 @@ void pc_gw_server_housekeeping(pc_gw_server_t *s) {
   pc_gw_status_t st;
   memset(&st, 0, sizeof st);
   s->be.status(s->be.ctx, &st);
-  bool progress = !s->have_provable || st.provable_height != s->last_provable;
+  uint64_t now = pc_now_ns();
+  /* retry waits when the provable height moved, and at least every
+   * RETRY_NS anyway (a backend may learn of a receipt without it moving) */
+  bool progress = !s->have_provable || st.provable_height != s->last_provable || now - s->last_retry_ns > RETRY_NS;
+  if (progress) s->last_retry_ns = now;
   s->last_provable = st.provable_height;
   s->have_provable = true;
-  uint64_t now = pc_now_ns();
   for (size_t slot = 0; slot < s->n_slots; slot++) {
     gw_conn_t *c = s->conns[slot];
     if (!c) continue;
