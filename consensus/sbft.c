@@ -306,6 +306,21 @@ static blk_t *blk_add(sbft_t *s, hs_t *x, const pc_block_t *b, const uint8_t *ba
   pc_block_id(b, &id);
   blk_t *e = blk_find(x, &id);
   if (e) return e;
+  /* Table full (many rounds, each with a fresh block): drop a block nothing
+   * refers to — not the accepted one, the lock's, my votes', the decided or
+   * the wanted one — so a later decision can always be stored. */
+  bool full = true;
+  for (int i = 0; i < MAX_BLOCKS && full; i++) full = x->blocks[i].used;
+  for (int i = 0; i < MAX_BLOCKS && full; i++) {
+    blk_t *v = &x->blocks[i];
+    if ((x->accepted && pc_hash_equal(&v->id, &x->accepted_id)) || (x->locked && pc_hash_equal(&v->id, &x->lock_id)) ||
+        (x->voted && pc_hash_equal(&v->id, &x->vote_id)) || (x->commit_voted && pc_hash_equal(&v->id, &x->commit_id)) ||
+        (x->decided && pc_hash_equal(&v->id, &x->dec_id)) || (x->want_block && pc_hash_equal(&v->id, &x->want_id)))
+      continue;
+    free(v->batch);
+    memset(v, 0, sizeof *v);
+    full = false;
+  }
   for (int i = 0; i < MAX_BLOCKS; i++) {
     if (x->blocks[i].used) continue;
     e = &x->blocks[i];
@@ -1402,6 +1417,9 @@ static int sbft_on_message(pc_consensus_t *c, uint16_t from, const uint8_t *m, s
   case PC_MSG_BLOCK: err = on_block(s, x, &hd, &r); break;
   default: err = PC_ERR_INVALID;
   }
+  /* A decided head may have just received its block by any path (a
+   * proposal, a DECISION, a BLOCK): emit what can be emitted now. */
+  if (x->decided && x->h == s->next) emit_decisions(s);
   return err ? reject(s, err) : 0;
 }
 

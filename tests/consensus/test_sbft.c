@@ -418,3 +418,30 @@ Test(sbft, certified_root_mismatch_stops_voting_and_transfers) {
   log_clear(&l);
   pc_consensus_destroy(c);
 }
+
+/* Decided on commit votes before the block arrived: the proposal that
+ * brings the block must release the decision (regression: a replica once
+ * stayed stuck with a decided head whose block came by proposal). */
+Test(sbft, decision_waiting_for_block_is_emitted_when_block_arrives) {
+  log_t l = {0};
+  uint16_t me = me_not_p0(), p0 = pc_sbft_proposer(1, 0, N);
+  pc_consensus_t *c = make(me, &l, 0);
+  pc_consensus_start(c, 1000);
+  uint8_t m[1024];
+  pc_hash_t id;
+  size_t plen = proposal(m, sizeof m, p0, 1, 0, 5, NULL, 0, &id);
+  uint8_t v[128];
+  unsigned sent = 0;
+  for (uint16_t i = 0; i < N && sent < 3; i++) {
+    if (i == me) continue;
+    size_t len = vote(v, i, PC_MSG_SBFT_COMMIT, 1, 0, &id);
+    cr_assert_eq(pc_consensus_on_message(c, i, v, len), 0);
+    sent++;
+  }
+  cr_assert_eq(count_kind(&l, PC_ACT_DECIDE, 0), 0, "no block yet");
+  cr_assert_eq(count_kind(&l, PC_ACT_BROADCAST, PC_MSG_BLOCK_REQ), 1, "asks for the decided block");
+  pc_consensus_on_message(c, p0, m, plen);
+  cr_assert_eq(count_kind(&l, PC_ACT_DECIDE, 0), 1);
+  log_clear(&l);
+  pc_consensus_destroy(c);
+}
