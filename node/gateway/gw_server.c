@@ -589,9 +589,9 @@ static void on_readable(pc_gw_server_t *s, size_t slot) {
       }
     } else {
       size_t need = 4096;
-      if (c->rlen >= 4) {
-        long fl = pc_gw_frame_length(c->rbuf, c->rlen, s->cfg.max_frame);
-        if (fl > 0 && (size_t)fl > need) need = (size_t)fl;
+      if (c->rlen >= 4) { /* size only; consume() judges (and counts) the length */
+        uint32_t l = pc_load_le32(c->rbuf);
+        if (l <= s->cfg.max_frame && (size_t)l + 4 > need) need = (size_t)l + 4;
       }
       if (!ensure_rcap(c, need)) {
         conn_close(s, slot);

@@ -510,8 +510,10 @@ Test(gw_server, oversized_frame_closes_connection, .init = start_default, .fini 
   uint8_t f[9] = {0};
   pc_store_le32(f, PC_GW_FRAME_DEFAULT_MAX + 1);
   f[4] = PC_GW_REQ_SUBMIT;
+  uint64_t before = pc_reject_count(PC_DEC_GATEWAY, PC_ERR_TOO_LARGE);
   cr_assert_eq(send(fd, f, sizeof f, 0), 9);
   cr_assert(closed_within(fd, 5000));
+  cr_assert_eq(pc_reject_count(PC_DEC_GATEWAY, PC_ERR_TOO_LARGE), before + 1, "counted exactly once");
   close(fd);
   /* the server keeps serving others */
   setup_r();
