@@ -1,0 +1,845 @@
+/* node.c — the replica object: rings, the store stage (block log +
+ * consensus records + state + executor + snapshots) and the pool stage
+ * (txpool, batches for the proposer), status.
+ *
+ * ------------------------------------------------- consensus records in the log
+ * A PC_ACT_PERSIST record can exceed PC_LOG_CONSENSUS_MAX (an SBFT BLOCK
+ * record carries the whole batch), so the store stage splits each into log
+ * consensus records of at most PC_LOG_CONSENSUS_MAX payload bytes:
+ *   kind    1 = a whole record, 2 = a fragment with more to follow,
+ *           3 = the last fragment
+ *   height  the consensus persist sequence number (informative)
+ *   round   the fragment index, 0, 1, 2, ...
+ * At restart fragments are joined in log order; a run of fragments not
+ * closed by a kind-3 record (a crash in the middle) is dropped, and is
+ * never durable as a whole anyway: the record counts as durable only when
+ * its last fragment is.
+ *
+ * ------------------------------------------------- block records in the log
+ *   prev_hash   chain hash of height h−1 (zero for h = 1)
+ *   block_hash  chain hash of h (the ledger hash)
+ *   exec_root   the execution root the block carries (of h − D)
+ *   block       block (91, common/block.h) ‖ u32 batch length ‖ batch
+ *   cert        the decision certificate (pc_cert_encode)
+ * A block is appended when it is decided, before it executes; restart
+ * re-executes every block above the latest snapshot.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <urcu.h>
+
+#include "common/block.h"
+#include "executor/executor.h"
+#include "node/node_int_private.h"
+#include "storage/storage.h"
+#include "txpool/txpool.h"
+
+/* ============================================================ messages, rings */
+
+node_msg_t *node_msg_new(uint8_t kind, uint16_t peer, uint64_t a, const void *p1, size_t l1, const void *p2,
+                         size_t l2) {
+  node_msg_t *m = malloc(sizeof *m + l1 + l2 + 1);
+  if (!m) {
+    PC_ERROR("node: out of memory for a %zu-byte message", l1 + l2);
+    return NULL;
+  }
+  m->kind = kind;
+  m->peer = peer;
+  m->a = a;
+  m->b = 0;
+  m->len = l1 + l2;
+  if (l1) memcpy(m->data, p1, l1);
+  if (l2) memcpy(m->data + l1, p2, l2);
+  return m;
+}
+
+struct node_ovf {
+  node_ovf_t *next;
+  node_msg_t *m;
+};
+
+int node_q_init(node_q_t *q, const char *name, unsigned count, bool mp) {
+  memset(q, 0, sizeof *q);
+  ssize_t sz = rte_ring_get_memsize(count);
+  if (sz < 0) return PC_ERR_INVALID;
+  q->r = aligned_alloc(64, ((size_t)sz + 63) & ~(size_t)63);
+  if (!q->r) return PC_ERR_NOMEM;
+  if (rte_ring_init(q->r, name, count, (mp ? 0 : RING_F_SP_ENQ) | RING_F_SC_DEQ) != 0) {
+    free(q->r);
+    q->r = NULL;
+    return PC_ERR_INVALID;
+  }
+  return 0;
+}
+
+void node_q_flush(node_q_t *q) {
+  while (q->head) {
+    if (rte_ring_enqueue(q->r, q->head->m) != 0) return;
+    node_ovf_t *o = q->head;
+    q->head = o->next;
+    if (!q->head) q->tail = NULL;
+    q->queued--;
+    free(o);
+  }
+}
+
+void node_q_push(node_q_t *q, node_msg_t *m) {
+  if (!m) return;
+  node_q_flush(q);
+  if (!q->head && rte_ring_enqueue(q->r, m) == 0) return;
+  node_ovf_t *o = malloc(sizeof *o);
+  if (!o) {
+    PC_ERROR("node: out of memory, message dropped");
+    free(m);
+    return;
+  }
+  o->next = NULL;
+  o->m = m;
+  if (q->tail)
+    q->tail->next = o;
+  else
+    q->head = o;
+  q->tail = o;
+  q->queued++;
+}
+
+node_msg_t *node_q_pop(node_q_t *q) {
+  void *p = NULL;
+  return rte_ring_dequeue(q->r, &p) == 0 ? p : NULL;
+}
+
+void node_q_fini(node_q_t *q) {
+  if (!q->r) return;
+  node_msg_t *m;
+  while ((m = node_q_pop(q)) != NULL) free(m);
+  while (q->head) {
+    node_ovf_t *o = q->head;
+    q->head = o->next;
+    free(o->m);
+    free(o);
+  }
+  free(q->r);
+  q->r = NULL;
+}
+
+/* ============================================================ store stage */
+
+typedef struct pmap {
+  struct pmap *next;
+  uint64_t log_seq, cons_seq;
+} pmap_t;
+
+typedef struct {
+  pc_node_t *n;
+  pc_log_t *log;
+  pc_state_t *state; /* read by the pool stage under RCU */
+  pc_executor_t *exec;
+  const pc_state_version_t *base;
+  pc_exec_state_t st;
+  char log_dir[300], snap_dir[300];
+  pmap_t *pm_head, *pm_tail;
+  uint64_t last_h;        /* highest block appended */
+  pc_hash_t last_chain;   /* its chain hash */
+  uint64_t executed;
+  uint8_t *frag;          /* restart reassembly */
+  size_t frag_len, frag_cap;
+  pc_tx_t *txs;
+  size_t txs_cap;
+  bool replaying;
+} store_t;
+
+static int sb_get(void *self, const uint8_t *key, size_t klen, const uint8_t **val, size_t *vlen) {
+  store_t *s = self;
+  return pc_state_get(s->base, key, klen, val, vlen);
+}
+
+static int sb_apply(void *self, const pc_write_batch_t *wb, pc_hash_t *root) {
+  store_t *s = self;
+  pc_state_batch_t *tx = pc_state_batch_new(s->state);
+  if (!tx) return PC_ERR_NOMEM;
+  for (size_t i = 0; i < wb->n; i++) {
+    const pc_write_t *w = &wb->w[i];
+    int rc = w->del ? pc_state_batch_delete(tx, w->key, w->klen)
+                    : pc_state_batch_put(tx, w->key, w->klen, w->val, w->vlen);
+    if (rc) {
+      pc_state_abort(tx);
+      return rc;
+    }
+  }
+  int64_t v = pc_state_commit(tx, root);
+  if (v < 0) return (int)v;
+  return pc_state_publish(s->state, (uint64_t)v);
+}
+
+static int mkdirs(const char *p) {
+  char buf[300];
+  snprintf(buf, sizeof buf, "%s", p);
+  for (char *c = buf + 1; *c; c++) {
+    if (*c != '/') continue;
+    *c = 0;
+    if (mkdir(buf, 0700) != 0 && errno != EEXIST) return PC_ERR_IO;
+    *c = '/';
+  }
+  if (mkdir(buf, 0700) != 0 && errno != EEXIST) return PC_ERR_IO;
+  return 0;
+}
+
+static void remember(pc_node_t *n, uint64_t h, const pc_hash_t *chain, const pc_hash_t *root) {
+  size_t i = h % NODE_HIST;
+  pthread_mutex_lock(&n->st_mu);
+  n->hist_h[i] = h;
+  n->hist_chain[i] = *chain;
+  n->hist_exec[i] = *root;
+  n->st.executed = h;
+  n->st.chain_hash = *chain;
+  n->st.exec_root = *root;
+  pthread_mutex_unlock(&n->st_mu);
+}
+
+/* Executes one decided block: decodes its transactions (a malformed one is
+ * skipped, identically on every replica), runs, commits, snapshots at
+ * checkpoint heights and tells consensus. */
+static int exec_block(store_t *s, uint64_t h, const pc_block_t *b, const uint8_t *batch, size_t blen,
+                      const pc_hash_t *chain) {
+  pc_node_t *n = s->n;
+  int cnt = pc_batch_count(batch, blen);
+  if (cnt < 0) cnt = 0;
+  if ((size_t)cnt > s->txs_cap) {
+    pc_tx_t *t = realloc(s->txs, (size_t)cnt * sizeof *t);
+    if (!t) return PC_ERR_NOMEM;
+    s->txs = t;
+    s->txs_cap = (size_t)cnt;
+  }
+  size_t nt = 0, pos = 0, len;
+  const uint8_t *p;
+  while (nt < (size_t)cnt && (p = pc_batch_next(batch, blen, &pos, &len)) != NULL)
+    if (pc_tx_decode(p, len, &s->txs[nt]) == 0) nt++;
+  pc_exec_block_t blk = {.height = h, .time_us = b->timestamp_us, .txs = s->txs, .n_txs = nt};
+  pc_exec_result_t res;
+  rcu_read_lock();
+  s->base = pc_state_current(s->state);
+  int rc = pc_exec_run(s->exec, &s->st, &blk, &res);
+  rcu_read_unlock();
+  if (rc == 0) rc = pc_exec_commit(s->exec, &s->st, &res);
+  if (rc) {
+    PC_ERROR("store: executing height %llu failed: %s; execution stops here", (unsigned long long)h,
+             pc_strerror(rc));
+    return rc;
+  }
+  uint64_t ok = 0;
+  for (size_t i = 0; i < res.n_receipts; i++) ok += res.receipts[i].status == PC_TX_OK;
+  s->executed = h;
+  uint32_t K = n->cp.checkpoint_interval;
+  bool cp = K && h % K == 0;
+  pc_snapshot_manifest_t man;
+  memset(&man, 0, sizeof man);
+  if (cp) {
+    rcu_read_lock();
+    int src = pc_snapshot_write(pc_state_current(s->state), h, s->snap_dir, NULL, &man);
+    rcu_read_unlock();
+    if (src) {
+      PC_WARN("store: snapshot of height %llu failed: %s", (unsigned long long)h, pc_strerror(src));
+      cp = false;
+    }
+  }
+  node_msg_t *m = node_msg_new(NM_EXECUTED, 0, h, res.exec_root.b, 32, cp ? man.manifest_hash.b : NULL, cp ? 32 : 0);
+  if (cp) pc_snapshot_manifest_free(&man);
+  if (m) {
+    m->b = cp;
+    /* during restart replay only the last heights matter to consensus */
+    uint64_t keep = 4ull * n->cp.window + 2;
+    if (!s->replaying || h + keep > n->start_executed)
+      node_q_push(&n->store2cons, m);
+    else
+      free(m);
+  }
+  remember(n, h, chain, &res.exec_root);
+  pthread_mutex_lock(&n->st_mu);
+  n->st.txs_executed += nt;
+  n->st.txs_ok += ok;
+  pthread_mutex_unlock(&n->st_mu);
+  return 0;
+}
+
+static int split_block(const pc_log_block_t *lb, pc_block_t *b, const uint8_t **batch, size_t *blen) {
+  pc_reader_t r;
+  pc_reader_init(&r, lb->block, lb->block_len);
+  int rc = pc_block_decode(&r, b);
+  if (rc) return rc;
+  *batch = pc_get_blob32(&r, PC_BATCH_MAX, blen);
+  return pc_reader_finish(&r);
+}
+
+static int replay_fn(void *arg, const pc_log_block_t *lb) {
+  store_t *s = arg;
+  pc_block_t b;
+  const uint8_t *batch;
+  size_t blen;
+  int rc = split_block(lb, &b, &batch, &blen);
+  if (rc) {
+    PC_ERROR("store: block %llu in the log does not decode: %s", (unsigned long long)lb->height, pc_strerror(rc));
+    return rc;
+  }
+  rc = exec_block(s, lb->height, &b, batch, blen, &lb->block_hash);
+  if (rc == 0) s->n->st.replayed++;
+  return rc;
+}
+
+static int rec_fn(void *arg, const pc_log_consensus_t *c) {
+  store_t *s = arg;
+  pc_node_t *n = s->n;
+  if (c->kind == 1 || c->round == 0) s->frag_len = 0; /* a new record drops an unfinished one */
+  if (c->kind < 1 || c->kind > 3) return 0;
+  if (s->frag_len + c->payload_len > s->frag_cap) {
+    size_t cap = (s->frag_len + c->payload_len) * 2;
+    uint8_t *p = realloc(s->frag, cap);
+    if (!p) return PC_ERR_NOMEM;
+    s->frag = p;
+    s->frag_cap = cap;
+  }
+  memcpy(s->frag + s->frag_len, c->payload, c->payload_len);
+  s->frag_len += c->payload_len;
+  if (c->kind == 2) return 0;
+  node_rec_t *r = realloc(n->recs, (n->n_recs + 1) * sizeof *r);
+  if (!r) return PC_ERR_NOMEM;
+  n->recs = r;
+  r[n->n_recs].data = malloc(s->frag_len ? s->frag_len : 1);
+  if (!r[n->n_recs].data) return PC_ERR_NOMEM;
+  memcpy(r[n->n_recs].data, s->frag, s->frag_len);
+  r[n->n_recs].len = s->frag_len;
+  n->n_recs++;
+  s->frag_len = 0;
+  return 0;
+}
+
+static int store_init(void *p) {
+  store_t *s = p;
+  pc_node_t *n = s->n;
+  snprintf(s->log_dir, sizeof s->log_dir, "%s/log", n->o.data_dir);
+  snprintf(s->snap_dir, sizeof s->snap_dir, "%s/snap", n->o.data_dir);
+  if (mkdirs(s->log_dir) || mkdirs(s->snap_dir)) {
+    PC_ERROR("store: cannot create %s/{log,snap}: %s", n->o.data_dir, strerror(errno));
+    return PC_ERR_IO;
+  }
+  pc_log_config_t lc = {.dir = s->log_dir, .segment_size = n->o.segment_size, .max_group = n->o.group_count,
+                        .max_delay_us = n->o.group_time_us, .flush_thread = true};
+  pc_log_report_t rep;
+  s->log = pc_log_open(&lc, &rep);
+  if (!s->log) {
+    PC_ERROR("store: %s", rep.message);
+    return PC_ERR_CORRUPT;
+  }
+  if (rep.status == PC_LOG_TORN) PC_WARN("store: %s", rep.message);
+  s->state = pc_state_new(16);
+  pc_exec_config_t ec = {.sched = (pc_sched_t)n->o.sched, .n_workers = n->o.exec_workers ? n->o.exec_workers : 1,
+                         .cores = n->o.exec_cores};
+  s->exec = pc_exec_create(&ec);
+  if (!s->state || !s->exec) return PC_ERR_NOMEM;
+  s->st = (pc_exec_state_t){.self = s, .get = sb_get, .apply = sb_apply};
+  int rc = pc_log_iter_consensus(s->log, rec_fn, s);
+  if (rc) return rc;
+  /* state: latest snapshot (if the log reaches it), then the blocks above */
+  uint64_t last = rep.last_height, snap = 0, from = 1;
+  if (last && pc_log_get(s->log, last, &(pc_log_block_t){0}) == 0) {
+    pc_log_block_t lb;
+    pc_log_get(s->log, last, &lb);
+    s->last_h = last;
+    s->last_chain = lb.block_hash;
+  }
+  if (pc_snapshot_latest(s->snap_dir, &snap) == 0 && snap <= last && snap > 0) {
+    int64_t v = pc_snapshot_load(s->state, s->snap_dir, snap, NULL, NULL);
+    if (v > 0) {
+      pc_state_publish(s->state, (uint64_t)v);
+      from = snap + 1;
+      s->executed = snap;
+      PC_INFO("store: state loaded from the snapshot of height %llu", (unsigned long long)snap);
+    } else {
+      PC_WARN("store: snapshot %llu unusable (%s): replaying from genesis", (unsigned long long)snap,
+              pc_strerror((int)v));
+    }
+  }
+  n->start_executed = last;
+  if (last >= from) {
+    s->replaying = true;
+    rc = pc_log_iter_blocks(s->log, from, last, replay_fn, s);
+    s->replaying = false;
+    if (rc) return rc;
+    PC_INFO("store: replayed heights %llu..%llu", (unsigned long long)from, (unsigned long long)last);
+  }
+  pthread_mutex_lock(&n->st_mu);
+  n->st.decided = last;
+  n->st.durable = last;
+  pthread_mutex_unlock(&n->st_mu);
+  return 0;
+}
+
+static void persist(store_t *s, node_msg_t *m) {
+  size_t off = 0;
+  uint32_t idx = 0;
+  int64_t seq = 0;
+  do {
+    size_t part = m->len - off > PC_LOG_CONSENSUS_MAX ? PC_LOG_CONSENSUS_MAX : m->len - off;
+    bool whole = off == 0 && part == m->len;
+    bool last = off + part == m->len;
+    pc_log_consensus_t c = {.kind = whole ? 1 : last ? 3 : 2, .height = m->a, .round = idx++,
+                            .payload = m->data + off, .payload_len = part};
+    seq = pc_log_append_consensus(s->log, &c);
+    if (seq < 0) {
+      PC_ERROR("store: consensus record %llu not stored: %s (votes stop)", (unsigned long long)m->a,
+               pc_strerror((int)seq));
+      return; /* never reported durable: consensus stays behind its barrier */
+    }
+    off += part;
+  } while (off < m->len);
+  pmap_t *pm = malloc(sizeof *pm);
+  if (!pm) return;
+  pm->next = NULL;
+  pm->log_seq = (uint64_t)seq;
+  pm->cons_seq = m->a;
+  if (s->pm_tail)
+    s->pm_tail->next = pm;
+  else
+    s->pm_head = pm;
+  s->pm_tail = pm;
+  pthread_mutex_lock(&s->n->st_mu);
+  s->n->st.persisted++;
+  pthread_mutex_unlock(&s->n->st_mu);
+}
+
+static void decided(store_t *s, node_msg_t *m) {
+  pc_node_t *n = s->n;
+  uint64_t h = m->a;
+  if (h <= s->last_h) return; /* already in the log (decided again after a restart) */
+  if (h != s->last_h + 1) {
+    PC_ERROR("store: decided height %llu but the log ends at %llu; cannot append (needs state transfer)",
+             (unsigned long long)h, (unsigned long long)s->last_h);
+    return;
+  }
+  pc_reader_t r;
+  pc_reader_init(&r, m->data, m->len);
+  pc_hash_t id, chain;
+  pc_get_bytes(&r, id.b, 32);
+  pc_get_bytes(&r, chain.b, 32);
+  size_t boff = r.pos;
+  pc_block_t b;
+  pc_block_decode(&r, &b);
+  size_t blen;
+  const uint8_t *batch = pc_get_blob32(&r, PC_BATCH_MAX, &blen);
+  size_t cert_off = r.pos;
+  if (pc_reader_ok(&r)) {
+    PC_ERROR("store: internal decided message malformed");
+    return;
+  }
+  pc_log_block_t lb = {.height = h, .prev_hash = s->last_chain, .block_hash = chain, .exec_root = b.exec_root,
+                       .cert = m->data + cert_off, .cert_len = m->len - cert_off, .block = m->data + boff,
+                       .block_len = cert_off - boff};
+  int64_t rc = pc_log_append_block(s->log, &lb);
+  if (rc < 0) {
+    PC_ERROR("store: appending block %llu failed: %s", (unsigned long long)h, pc_strerror((int)rc));
+    return;
+  }
+  s->last_h = h;
+  s->last_chain = chain;
+  pthread_mutex_lock(&n->st_mu);
+  n->st.decided = h;
+  pthread_mutex_unlock(&n->st_mu);
+  exec_block(s, h, &b, batch, blen, &chain);
+}
+
+static unsigned store_poll(void *p, uint64_t now) {
+  (void)now;
+  store_t *s = p;
+  pc_node_t *n = s->n;
+  unsigned work = 0;
+  node_q_flush(&n->store2cons);
+  node_msg_t *m;
+  for (unsigned k = 0; k < 256 && (m = node_q_pop(&n->cons2store)) != NULL; k++, work++) {
+    if (m->kind == NM_PERSIST)
+      persist(s, m);
+    else if (m->kind == NM_DECIDED)
+      decided(s, m);
+    free(m);
+  }
+  uint64_t ds = pc_log_durable_seq(s->log), cons = 0;
+  while (s->pm_head && s->pm_head->log_seq <= ds) {
+    pmap_t *pm = s->pm_head;
+    cons = pm->cons_seq;
+    s->pm_head = pm->next;
+    if (!s->pm_head) s->pm_tail = NULL;
+    free(pm);
+  }
+  if (cons) {
+    /* release: pairs with the consensus stage's acquire load */
+    atomic_store_explicit(&n->durable_cons_seq, cons, memory_order_release);
+    work++;
+  }
+  return work;
+}
+
+static void store_hk(void *p, uint64_t now) {
+  (void)now;
+  store_t *s = p;
+  uint64_t dh = pc_log_durable_height(s->log);
+  pthread_mutex_lock(&s->n->st_mu);
+  s->n->st.durable = dh;
+  pthread_mutex_unlock(&s->n->st_mu);
+}
+
+static void store_fini(void *p) {
+  store_t *s = p;
+  if (s->log) {
+    int rc = pc_log_sync(s->log);
+    if (rc) PC_WARN("store: final log sync: %s", pc_strerror(rc));
+    pc_log_close(s->log);
+    s->log = NULL;
+  }
+  pc_exec_destroy(s->exec);
+  s->exec = NULL;
+  if (s->state) pc_state_free(s->state);
+  s->state = NULL;
+  while (s->pm_head) {
+    pmap_t *pm = s->pm_head;
+    s->pm_head = pm->next;
+    free(pm);
+  }
+  s->pm_tail = NULL;
+  free(s->frag);
+  s->frag = NULL;
+  free(s->txs);
+  s->txs = NULL;
+  s->txs_cap = 0;
+}
+
+/* ============================================================ pool stage */
+
+typedef struct cutrec {
+  struct cutrec *next;
+  uint64_t h;
+  uint8_t *batch;
+  size_t len;
+} cutrec_t;
+
+typedef struct need {
+  struct need *next;
+  uint64_t h, since;
+} need_t;
+
+typedef struct {
+  pc_node_t *n;
+  pc_txpool_t *pool;
+  need_t *need;
+  cutrec_t *cuts;
+  uint8_t *buf;
+  size_t cap;
+  uint64_t rejected;
+} pool_t;
+
+static uint64_t view_nonce(void *ctx, const uint8_t sender[PC_TX_PUBKEY_SIZE]) {
+  pool_t *s = ctx;
+  store_t *st = s->n->store;
+  uint8_t key[PC_EXEC_NONCE_KEY_LEN];
+  pc_exec_nonce_key(key, sender);
+  uint64_t v = 0;
+  rcu_read_lock();
+  const uint8_t *val;
+  size_t vlen;
+  if (st->state && pc_state_get(pc_state_current(st->state), key, sizeof key, &val, &vlen) == 0 && vlen == 8)
+    v = pc_load_le64(val);
+  rcu_read_unlock();
+  return v;
+}
+
+static bool view_executed(void *ctx, const pc_hash_t *h) {
+  (void)ctx;
+  (void)h;
+  return false; /* the nonce check keeps a transaction from executing twice */
+}
+
+static int tp_broadcast(void *ctx, const uint8_t *batch, size_t len) {
+  pool_t *s = ctx;
+  uint8_t tag = NODE_TAG_TXBATCH;
+  node_msg_t *m = node_msg_new(NM_NET, NODE_BROADCAST, 0, &tag, 1, batch, len);
+  if (!m) return PC_ERR_AGAIN;
+  node_q_push(&s->n->pool2net, m);
+  return 0;
+}
+
+static int tp_recv(void *ctx, uint16_t *from, uint8_t *buf, size_t cap) {
+  pool_t *s = ctx;
+  node_msg_t *m = node_q_pop(&s->n->net2pool);
+  if (!m) return 0;
+  int rc;
+  if (m->len > cap) {
+    rc = PC_ERR_TOO_LARGE;
+  } else {
+    memcpy(buf, m->data, m->len);
+    *from = m->peer;
+    rc = (int)m->len;
+  }
+  free(m);
+  return rc;
+}
+
+static int pool_init(void *p) {
+  pool_t *s = p;
+  pc_node_t *n = s->n;
+  pc_txpool_cfg_t cfg;
+  pc_txpool_cfg_default(&cfg, n->cp.chain_id, n->cp.n, n->cp.id);
+  if (n->cp.protocol == PC_PROTO_PBFT) {
+    /* one primary proposes: it must be able to cut every sender's transactions */
+    cfg.mempool.n_replicas = 1;
+    cfg.mempool.self = 0;
+  }
+  cfg.n_workers = n->o.verify_workers;
+  for (unsigned i = 0; i < PC_TXPOOL_MAX_WORKERS; i++) cfg.worker_cores[i] = -1;
+  pc_tx_state_view_t view = {.ctx = s, .account_nonce = view_nonce, .tx_executed = view_executed};
+  pc_txpool_transport_t tp = {.ctx = s, .broadcast = tp_broadcast, .recv = tp_recv};
+  s->pool = pc_txpool_create(&cfg, &view, &tp);
+  s->cap = n->cp.batch_bytes;
+  s->buf = malloc(s->cap);
+  return s->pool && s->buf ? 0 : PC_ERR_CONFIG;
+}
+
+static void cut_forget(pool_t *s, uint64_t h, const uint8_t *decided, size_t dlen) {
+  for (cutrec_t **pp = &s->cuts; *pp;) {
+    cutrec_t *c = *pp;
+    if (c->h != h) {
+      pp = &c->next;
+      continue;
+    }
+    bool same = decided && c->len == dlen && memcmp(c->batch, decided, dlen) == 0;
+    if (!same) pc_mempool_release(pc_txpool_mempool(s->pool), c->batch, c->len);
+    *pp = c->next;
+    free(c->batch);
+    free(c);
+  }
+}
+
+static unsigned pool_poll(void *p, uint64_t now) {
+  pool_t *s = p;
+  pc_node_t *n = s->n;
+  unsigned work = 0;
+  node_q_flush(&n->pool2net);
+  node_q_flush(&n->pool2cons);
+  node_msg_t *m;
+  for (unsigned k = 0; k < 512 && (m = node_q_pop(&n->client2pool)) != NULL; k++, work++) {
+    if (pc_txpool_submit(s->pool, m->data, m->len, PC_ORIGIN_CLIENT, NULL, NULL) != 0) s->rejected++;
+    free(m);
+  }
+  work += pc_txpool_poll(s->pool, now);
+  for (unsigned k = 0; k < 256 && (m = node_q_pop(&n->cons2pool)) != NULL; k++, work++) {
+    if (m->kind == NM_NEED_BATCH) {
+      cut_forget(s, m->a, NULL, 0); /* asked again: the earlier cut is void */
+      need_t *nd = malloc(sizeof *nd);
+      if (nd) {
+        nd->h = m->a;
+        nd->since = now;
+        nd->next = NULL;
+        need_t **pp = &s->need;
+        while (*pp) pp = &(*pp)->next;
+        *pp = nd;
+      }
+    } else if (m->kind == NM_POOL_DECIDED) {
+      cut_forget(s, m->a, m->data, m->len);
+      pc_txpool_decided(s->pool, m->a, m->data, m->len);
+      pc_txpool_set_next_height(s->pool, m->a + 1);
+    }
+    free(m);
+  }
+  pc_batch_limits_t lim = {.max_count = n->cp.batch_size, .max_bytes = n->cp.batch_bytes,
+                           .max_wait_ns = n->cluster.batch_wait_ns};
+  while (s->need) {
+    need_t *nd = s->need;
+    bool force = now - nd->since >= n->cluster.batch_wait_ns;
+    pc_writer_t w;
+    pc_writer_init(&w, s->buf, s->cap);
+    int rc = pc_mempool_cut(pc_txpool_mempool(s->pool), 0, nd->h, &lim, now, force, &w);
+    if (rc == PC_ERR_AGAIN) break;
+    if (rc < 0) w.len = 0; /* overflow: propose an empty batch rather than stall */
+    node_msg_t *b = node_msg_new(NM_BATCH, 0, nd->h, s->buf, w.len, NULL, 0);
+    if (b) {
+      b->b = pc_wall_us();
+      node_q_push(&n->pool2cons, b);
+    }
+    if (rc > 0) {
+      cutrec_t *c = malloc(sizeof *c);
+      if (c) {
+        c->h = nd->h;
+        c->len = w.len;
+        c->batch = malloc(w.len);
+        if (c->batch) {
+          memcpy(c->batch, s->buf, w.len);
+          c->next = s->cuts;
+          s->cuts = c;
+        } else {
+          free(c);
+        }
+      }
+    }
+    s->need = nd->next;
+    free(nd);
+    work++;
+  }
+  return work;
+}
+
+static void pool_hk(void *p, uint64_t now) {
+  (void)now;
+  pool_t *s = p;
+  pc_txpool_stats_t ts;
+  pc_txpool_stats(s->pool, &ts);
+  uint64_t rej = 0;
+  for (int i = 0; i < PC_TXR_COUNT; i++) rej += ts.rejected[i];
+  pthread_mutex_lock(&s->n->st_mu);
+  s->n->st.submitted = ts.submitted;
+  s->n->st.admitted = ts.admitted;
+  s->n->st.pool_rejected = rej;
+  s->n->st.pool_count = ts.pool.count;
+  pthread_mutex_unlock(&s->n->st_mu);
+}
+
+static void pool_fini(void *p) {
+  pool_t *s = p;
+  pc_txpool_destroy(s->pool);
+  s->pool = NULL;
+  while (s->need) {
+    need_t *nd = s->need;
+    s->need = nd->next;
+    free(nd);
+  }
+  while (s->cuts) {
+    cutrec_t *c = s->cuts;
+    s->cuts = c->next;
+    free(c->batch);
+    free(c);
+  }
+  free(s->buf);
+  s->buf = NULL;
+}
+
+/* ============================================================ replica */
+
+void pc_node_opts_default(pc_node_opts_t *o, const pc_cluster_t *cluster, uint16_t id) {
+  memset(o, 0, sizeof *o);
+  o->cluster = cluster;
+  o->id = id;
+  snprintf(o->data_dir, sizeof o->data_dir, "data-%u", id);
+  o->net = PC_NODE_NET_UDP;
+  o->sched = PC_SCHED_AUTO;
+  o->exec_workers = 1;
+}
+
+pc_node_t *pc_node_create(const pc_node_opts_t *o) {
+  if (!o->cluster || o->id >= o->cluster->n || !o->data_dir[0]) {
+    PC_ERROR("node: bad options (cluster, id %u, data_dir)", o->id);
+    return NULL;
+  }
+  if (o->sched >= PC_SCHED_COUNT) {
+    PC_ERROR("node: bad scheduler %u", o->sched);
+    return NULL;
+  }
+  pc_node_t *n = calloc(1, sizeof *n);
+  if (!n) return NULL;
+  n->o = *o;
+  n->cluster = *o->cluster;
+  n->o.cluster = &n->cluster;
+  const pc_cluster_t *c = &n->cluster;
+  n->cp = (node_cons_params_t){.protocol = c->protocol, .vote_mode = c->vote_mode, .fast_path = c->fast_path,
+                               .n = c->n, .f = c->f, .id = o->id, .chain_id = c->chain_id,
+                               .fast_wait_ns = c->fast_wait_ns, .collector_wait_ns = c->collector_wait_ns,
+                               .round_timeout_ns = c->round_timeout_ns, .window = c->window,
+                               .checkpoint_interval = c->checkpoint_interval, .batch_size = c->batch_size,
+                               .batch_bytes = (uint32_t)(c->batch_bytes > PC_BATCH_MAX ? PC_BATCH_MAX : c->batch_bytes)};
+  pthread_mutex_init(&n->st_mu, NULL);
+  n->hist_chain = calloc(NODE_HIST, sizeof *n->hist_chain);
+  n->hist_exec = calloc(NODE_HIST, sizeof *n->hist_exec);
+  n->hist_h = calloc(NODE_HIST, sizeof *n->hist_h);
+  char nm[32];
+  int rc = 0;
+  node_q_t *qs[] = {&n->net2cons, &n->net2pool, &n->cons2net, &n->pool2net, &n->cons2store,
+                    &n->cons2pool, &n->pool2cons, &n->store2cons};
+  for (size_t i = 0; i < PC_ARRAY_LEN(qs) && rc == 0; i++) {
+    snprintf(nm, sizeof nm, "n%u-q%zu", o->id, i);
+    rc = node_q_init(qs[i], nm, 4096, false);
+  }
+  snprintf(nm, sizeof nm, "n%u-client", o->id);
+  if (rc == 0) rc = node_q_init(&n->client2pool, nm, 16384, true);
+  store_t *st = calloc(1, sizeof *st);
+  pool_t *pl = calloc(1, sizeof *pl);
+  if (st) st->n = n;
+  if (pl) pl->n = n;
+  n->store = st;
+  n->pool = pl;
+  n->cons = node_cons_new(n);
+  n->net = node_net_new(n);
+  if (rc || !st || !pl || !n->cons || !n->net || !n->hist_chain || !n->hist_exec || !n->hist_h) {
+    PC_ERROR("node: cannot allocate replica %u", o->id);
+    pc_node_destroy(n);
+    return NULL;
+  }
+  return n;
+}
+
+void pc_node_destroy(pc_node_t *n) {
+  if (!n) return;
+  node_q_t *qs[] = {&n->net2cons, &n->net2pool, &n->cons2net, &n->pool2net, &n->cons2store,
+                    &n->cons2pool, &n->pool2cons, &n->store2cons, &n->client2pool};
+  for (size_t i = 0; i < PC_ARRAY_LEN(qs); i++) node_q_fini(qs[i]);
+  for (size_t i = 0; i < n->n_recs; i++) free(n->recs[i].data);
+  free(n->recs);
+  free(n->store);
+  free(n->pool);
+  node_cons_free(n->cons);
+  node_net_free(n->net);
+  free(n->hist_chain);
+  free(n->hist_exec);
+  free(n->hist_h);
+  pthread_mutex_destroy(&n->st_mu);
+  free(n);
+}
+
+pc_stage_def_t pc_node_stage(pc_node_t *n, int i) {
+  switch (i) {
+  case PC_NODE_STAGE_STORE:
+    return (pc_stage_def_t){.name = "store", .ctx = n->store, .init = store_init, .poll = store_poll,
+                            .housekeeping = store_hk, .fini = store_fini};
+  case PC_NODE_STAGE_CONSENSUS: return node_cons_stage(n->cons);
+  case PC_NODE_STAGE_POOL:
+    return (pc_stage_def_t){.name = "pool", .ctx = n->pool, .init = pool_init, .poll = pool_poll,
+                            .housekeeping = pool_hk, .fini = pool_fini};
+  default: return node_net_stage(n->net);
+  }
+}
+
+int pc_node_submit(pc_node_t *n, const void *tx, size_t len) {
+  if (len == 0 || len > PC_TX_MAX) return PC_ERR_TOO_LARGE;
+  node_msg_t *m = node_msg_new(NM_CLIENT_TX, 0, 0, tx, len, NULL, 0);
+  if (!m) return PC_ERR_NOMEM;
+  if (rte_ring_mp_enqueue(n->client2pool.r, m) != 0) {
+    free(m);
+    return PC_ERR_FULL;
+  }
+  return 0;
+}
+
+void pc_node_get_status(pc_node_t *n, pc_node_status_t *st) {
+  pthread_mutex_lock(&n->st_mu);
+  *st = n->st;
+  pthread_mutex_unlock(&n->st_mu);
+}
+
+int pc_node_root_at(pc_node_t *n, uint64_t h, pc_hash_t *chain, pc_hash_t *root) {
+  int rc = PC_ERR_NOT_FOUND;
+  pthread_mutex_lock(&n->st_mu);
+  size_t i = h % NODE_HIST;
+  if (h && n->hist_h[i] == h) {
+    if (chain) *chain = n->hist_chain[i];
+    if (root) *root = n->hist_exec[i];
+    rc = 0;
+  }
+  pthread_mutex_unlock(&n->st_mu);
+  return rc;
+}

@@ -1,0 +1,162 @@
+/* node.h — the daemon's building blocks: the stage runner and the replica
+ * object pc_node_t that wires storage, txpool, executor, consensus and the
+ * dataplane together (DESIGN.md, "Data flow").
+ *
+ * Stage runner. A stage is a small table (name, init, poll once, house-
+ * keeping, fini) with a private context. A runner thread runs one or several
+ * stages, pinned with hwloc to a core set (a pinning failure is a warning),
+ * polling each in turn; when a whole pass did no work it backs off
+ * adaptively (spin, then sched_yield, then sleeps growing to ~1 ms) so
+ * several replicas share two cores. It stops when the stop flag is set.
+ * Stages talk only through rte_ring of message pointers (single-producer /
+ * single-consumer), made in plain memory (no EAL needed).
+ *
+ * Replica. pc_node_create builds a replica from a cluster file, its id, its
+ * secret key and a data directory, and returns its stages: net (dataplane
+ * rx/tx), pool (verify + mempool + batches), consensus, store (block log,
+ * consensus records, state, executor, snapshots). Wiring:
+ *   net  → tag byte 1 consensus message → consensus; 2 tx batch → pool
+ *   consensus PERSIST → store (log consensus record); the sends emitted
+ *     after it are held until the store reports it durable, then released
+ *     in order and on_persist_done is called (consensus.h's barrier)
+ *   consensus SEND/BROADCAST → net; NEED_BATCH → pool cuts → on_batch
+ *   consensus DECIDE → store (block record with certificate) → executor →
+ *     state commit → on_executed(h, exec root); the batch → pool (decided
+ *     transactions leave the pool)
+ * Restart: the store stage opens the log (recovery), loads the latest
+ * snapshot and replays the log's blocks above it through the executor; the
+ * consensus stage replays every durable consensus record with
+ * pc_consensus_restore before pc_consensus_start.
+ *
+ * Threads: every stage's functions are called by the runner thread it was
+ * given to; the stage init functions run on that thread (the store stage is
+ * the state's writer thread). The stages of one replica must be started in
+ * the order pc_node_stages returns them (store, consensus, pool, net) — the
+ * runner does, thread after thread. pc_node_submit and pc_node_get_status
+ * may be called by any thread.
+ */
+#ifndef PC_NODE_H
+#define PC_NODE_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/common.h"
+#include "common/config.h"
+
+/* ================================================================ stages */
+
+typedef struct {
+  const char *name;
+  void *ctx;
+  /* init: on the runner thread before the first poll; 0 or PC_ERR_* (the
+   * runner then stops every stage of the thread and reports it). */
+  int (*init)(void *ctx);
+  /* poll: one pass; returns the amount of work done (0 = idle). */
+  unsigned (*poll)(void *ctx, uint64_t now_ns);
+  /* housekeeping: about every housekeeping period (may be NULL). */
+  void (*housekeeping)(void *ctx, uint64_t now_ns);
+  /* fini: on the runner thread after the last poll (may be NULL). */
+  void (*fini)(void *ctx);
+} pc_stage_def_t;
+
+#define PC_RUNNER_MAX_STAGES 64
+#define PC_RUNNER_MAX_THREADS 16
+
+typedef struct pc_runner pc_runner_t;
+
+/* pc_runner_new makes an empty runner. NULL on OOM. */
+pc_runner_t *pc_runner_new(void);
+/* pc_runner_add_thread declares a thread with a core set (NULL or empty =
+ * not pinned) and returns its index, or PC_ERR_FULL. */
+int pc_runner_add_thread(pc_runner_t *r, const pc_coreset_t *cores);
+/* pc_runner_add_stage gives stage def (copied) to thread t. 0 or
+ * PC_ERR_FULL / PC_ERR_RANGE. */
+int pc_runner_add_stage(pc_runner_t *r, int t, const pc_stage_def_t *def);
+/* pc_runner_start starts the threads in order; each runs the inits of its
+ * stages (in order) before the next thread starts. Returns 0, or the first
+ * init error (every thread started so far is stopped and joined). */
+int pc_runner_start(pc_runner_t *r);
+/* pc_runner_stop sets the stop flag, joins every thread (each runs its
+ * stages' fini) and returns. Idempotent. */
+void pc_runner_stop(pc_runner_t *r);
+/* pc_runner_free stops if needed and frees the runner. */
+void pc_runner_free(pc_runner_t *r);
+/* pc_runner_run_here runs thread t's stages on the calling thread (no
+ * pinning) until *stop is set (acquire load, pairs with the setter's
+ * release store): init, poll loop, fini. For tests and single-thread use.
+ * Returns 0 or the init error. */
+int pc_runner_run_here(pc_runner_t *r, int t, const atomic_bool *stop);
+/* pc_runner_idle is the adaptive back-off used between idle passes. */
+void pc_runner_idle(unsigned idle_passes);
+
+/* ================================================================ replica */
+
+typedef struct pc_node pc_node_t;
+
+typedef enum { PC_NODE_NET_UDP = 1, PC_NODE_NET_DPDK = 2, PC_NODE_NET_LOOP = 3 } pc_node_net_t;
+
+typedef struct {
+  const pc_cluster_t *cluster; /* copied */
+  uint16_t id;
+  uint8_t seckey[64];   /* libsodium Ed25519 secret key of replica id */
+  char data_dir[256];   /* log in <dir>/log, snapshots in <dir>/snap */
+  uint8_t net;          /* pc_node_net_t */
+  void *loop;           /* PC_NODE_NET_LOOP: a pc_dp_loop_t shared by the replicas */
+  char eal_args[512];   /* PC_NODE_NET_DPDK */
+  char memif_dir[96];
+  char memif_tag[32];
+  uint32_t max_msg;     /* 0 = the dataplane default */
+  uint8_t sched;        /* executor pc_sched_t */
+  unsigned exec_workers;
+  const int *exec_cores; /* NULL = executor default */
+  unsigned verify_workers; /* 0 = inline */
+  uint64_t segment_size; /* 0 = default */
+  unsigned group_count;
+  uint32_t group_time_us;
+} pc_node_opts_t;
+
+/* pc_node_opts_default fills opts for replica id of cluster. */
+void pc_node_opts_default(pc_node_opts_t *o, const pc_cluster_t *cluster, uint16_t id);
+
+/* pc_node_create validates opts and allocates the replica and its rings;
+ * nothing is opened and no thread is started (the stages' inits do that).
+ * NULL and logs on error. */
+pc_node_t *pc_node_create(const pc_node_opts_t *opts);
+/* pc_node_destroy frees the replica; its stages must have been finished
+ * (runner stopped). NULL is fine. */
+void pc_node_destroy(pc_node_t *n);
+
+enum { PC_NODE_STAGE_STORE = 0, PC_NODE_STAGE_CONSENSUS, PC_NODE_STAGE_POOL, PC_NODE_STAGE_NET, PC_NODE_STAGES };
+/* pc_node_stage returns stage i (PC_NODE_STAGE_*) of the replica. */
+pc_stage_def_t pc_node_stage(pc_node_t *n, int i);
+
+/* pc_node_submit hands one encoded client transaction to the replica's
+ * pool stage (copied). Any thread (multi-producer ring). 0, PC_ERR_FULL
+ * (backpressure: retry), PC_ERR_TOO_LARGE or PC_ERR_NOMEM. */
+int pc_node_submit(pc_node_t *n, const void *tx, size_t len);
+
+typedef struct {
+  uint64_t decided;     /* highest height decided and appended */
+  uint64_t executed;    /* highest height executed */
+  uint64_t durable;     /* highest block height durable in the log */
+  pc_hash_t chain_hash; /* ledger hash at `executed` */
+  pc_hash_t exec_root;  /* execution root at `executed` */
+  uint64_t txs_executed, txs_ok;
+  uint64_t submitted, admitted, pool_rejected, pool_count;
+  uint64_t cons_msgs_in, cons_msgs_out, cons_rejected, round_changes, fast_decisions;
+  uint64_t persisted, held_max, net_rx_msgs, net_tx_msgs, net_bad;
+  uint64_t replayed;    /* heights re-executed from the log at start */
+  uint64_t state_transfers_asked;
+} pc_node_status_t;
+
+/* pc_node_get_status copies the latest status. Any thread. */
+void pc_node_get_status(pc_node_t *n, pc_node_status_t *st);
+/* pc_node_root_at gives the chain hash and execution root of executed
+ * height h if still remembered (the last 65536 heights). 0 or
+ * PC_ERR_NOT_FOUND. Any thread. */
+int pc_node_root_at(pc_node_t *n, uint64_t h, pc_hash_t *chain_hash, pc_hash_t *exec_root);
+
+#endif /* PC_NODE_H */

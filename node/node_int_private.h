@@ -1,0 +1,118 @@
+/* node_int_private.h — the replica's internals shared by node.c (store and
+ * pool stages), node_cons.c (consensus stage) and node_net.c (net stage).
+ *
+ * This header includes neither consensus/consensus.h nor common/config.h's
+ * users beyond node.h: consensus.h and common/config.h both define
+ * pc_vote_mode_t, so a file may include only one of them (see README). The
+ * consensus parameters therefore travel in the neutral node_cons_params_t.
+ *
+ * Messages between stages are heap blocks (node_msg_t) passed by pointer
+ * through rte_rings; the consumer frees them.
+ */
+#ifndef PC_NODE_INT_PRIVATE_H
+#define PC_NODE_INT_PRIVATE_H
+
+#include <pthread.h>
+#include <rte_ring.h>
+
+#include "node/node.h"
+
+/* Wire tag: the first byte of every dataplane message between replicas. */
+enum { NODE_TAG_CONSENSUS = 1, NODE_TAG_TXBATCH = 2 };
+
+/* Message kinds between stages. */
+enum {
+  NM_NET = 1,       /* net → consensus/pool: payload from `peer` (tag stripped); to net: send (peer) or broadcast */
+  NM_PERSIST,       /* consensus → store: record a = consensus seq */
+  NM_DECIDED,       /* consensus → store: decided block (see node_decided_t in data) */
+  NM_NEED_BATCH,    /* consensus → pool: a = height */
+  NM_BATCH,         /* pool → consensus: a = height, data = batch, b = wall µs */
+  NM_POOL_DECIDED,  /* consensus → pool: a = height, data = batch */
+  NM_EXECUTED,      /* store → consensus: a = height, data = 32 root (+ 32 manifest if b = 1) */
+  NM_CLIENT_TX,     /* gateway/any → pool */
+};
+
+#define NODE_BROADCAST 0xffffu
+
+typedef struct {
+  uint8_t kind;
+  uint16_t peer;
+  uint64_t a, b;
+  size_t len;
+  uint8_t data[];
+} node_msg_t;
+
+node_msg_t *node_msg_new(uint8_t kind, uint16_t peer, uint64_t a, const void *p1, size_t l1, const void *p2,
+                         size_t l2);
+
+/* A ring with a producer-local overflow list, so a full ring never loses a
+ * message (the list is drained first, in order). */
+typedef struct node_ovf node_ovf_t;
+typedef struct {
+  struct rte_ring *r;
+  node_ovf_t *head, *tail;
+  size_t queued;
+} node_q_t;
+
+int node_q_init(node_q_t *q, const char *name, unsigned count, bool multi_producer);
+void node_q_fini(node_q_t *q);
+/* node_q_push enqueues (or parks in the overflow list). Producer thread. */
+void node_q_push(node_q_t *q, node_msg_t *m);
+/* node_q_flush moves parked messages to the ring. Producer thread. */
+void node_q_flush(node_q_t *q);
+/* node_q_pop returns the next message or NULL. Consumer thread. */
+node_msg_t *node_q_pop(node_q_t *q);
+
+/* Consensus parameters, from the cluster file. */
+typedef struct {
+  uint8_t protocol, vote_mode;
+  bool fast_path;
+  uint16_t n, f, id;
+  uint64_t chain_id;
+  uint64_t fast_wait_ns, collector_wait_ns, round_timeout_ns;
+  uint32_t window, checkpoint_interval, batch_size, batch_bytes;
+} node_cons_params_t;
+
+/* A recovered consensus record (reassembled). */
+typedef struct {
+  uint8_t *data;
+  size_t len;
+} node_rec_t;
+
+#define NODE_HIST 65536u
+
+struct pc_node {
+  pc_node_opts_t o;
+  pc_cluster_t cluster;
+  node_cons_params_t cp;
+
+  /* rings (producer → consumer) */
+  node_q_t net2cons, net2pool, cons2net, pool2net, cons2store, cons2pool, pool2cons, store2cons, client2pool;
+
+  /* store → consensus: durable consensus seq (release by store, acquire by consensus) */
+  _Atomic uint64_t durable_cons_seq;
+
+  /* handed from store init to consensus init (init order) */
+  node_rec_t *recs;
+  size_t n_recs;
+  uint64_t start_executed; /* heights already executed at start */
+
+  /* stage contexts */
+  void *store, *cons, *pool, *net;
+
+  /* status: written by the stages, read by anyone */
+  pthread_mutex_t st_mu;
+  pc_node_status_t st;
+  pc_hash_t *hist_chain, *hist_exec; /* NODE_HIST entries, index h % NODE_HIST */
+  uint64_t *hist_h;
+};
+
+/* Stage constructors (node_cons.c, node_net.c). */
+void *node_cons_new(pc_node_t *n);
+void node_cons_free(void *c);
+pc_stage_def_t node_cons_stage(void *c);
+void *node_net_new(pc_node_t *n);
+void node_net_free(void *c);
+pc_stage_def_t node_net_stage(void *c);
+
+#endif /* PC_NODE_INT_PRIVATE_H */

@@ -1,0 +1,129 @@
+/* node_net.c — the net stage: owns the replica's pc_dp_t. Sends what the
+ * consensus and pool stages queue (first byte = wire tag), and routes each
+ * received message by its tag: NODE_TAG_CONSENSUS → consensus stage,
+ * NODE_TAG_TXBATCH → pool stage; anything else (empty, unknown tag) is
+ * dropped and counted (pc_reject_note(PC_DEC_OTHER), status net_bad). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "dataplane/dataplane.h"
+#include "node/node_int_private.h"
+
+typedef struct {
+  pc_node_t *n;
+  pc_dp_t *dp;
+  node_msg_t *pending[2]; /* a message the dataplane refused (PC_ERR_FULL), per source ring */
+  uint64_t rx, tx, bad;
+} net_t;
+
+void *node_net_new(pc_node_t *n) {
+  net_t *s = calloc(1, sizeof *s);
+  if (s) s->n = n;
+  return s;
+}
+
+void node_net_free(void *p) { free(p); }
+
+static void deliver(void *user, uint16_t peer, const uint8_t *msg, size_t len) {
+  net_t *s = user;
+  if (len < 2 || (msg[0] != NODE_TAG_CONSENSUS && msg[0] != NODE_TAG_TXBATCH)) {
+    pc_reject_note(PC_DEC_OTHER, PC_ERR_INVALID);
+    s->bad++;
+    return;
+  }
+  node_msg_t *m = node_msg_new(NM_NET, peer, 0, msg + 1, len - 1, NULL, 0);
+  if (!m) return;
+  s->rx++;
+  node_q_push(msg[0] == NODE_TAG_CONSENSUS ? &s->n->net2cons : &s->n->net2pool, m);
+}
+
+static int net_init(void *p) {
+  net_t *s = p;
+  pc_node_t *n = s->n;
+  pc_dp_cfg_t cfg;
+  pc_dp_kind_t kind = n->o.net == PC_NODE_NET_LOOP ? PC_DP_KIND_LOOP
+                      : n->o.net == PC_NODE_NET_DPDK ? PC_DP_KIND_DPDK
+                                                     : PC_DP_KIND_UDP;
+  int rc = pc_dp_cfg_from_cluster(&cfg, &n->cluster, n->o.id, n->o.seckey, kind);
+  if (rc) return rc;
+  if (n->o.max_msg) {
+    cfg.max_msg = n->o.max_msg;
+    cfg.tx_buf_bytes = 2ull * cfg.max_msg;
+  }
+  if (kind == PC_DP_KIND_LOOP) cfg.loop = n->o.loop;
+  if (kind == PC_DP_KIND_DPDK) {
+    if (n->o.eal_args[0]) snprintf(cfg.eal_args, sizeof cfg.eal_args, "%s", n->o.eal_args);
+    if (n->o.memif_dir[0]) snprintf(cfg.memif_dir, sizeof cfg.memif_dir, "%s", n->o.memif_dir);
+    if (n->o.memif_tag[0]) snprintf(cfg.memif_tag, sizeof cfg.memif_tag, "%s", n->o.memif_tag);
+  }
+  s->dp = pc_dp_create(&cfg, deliver, s);
+  return s->dp ? 0 : PC_ERR_CONFIG;
+}
+
+static int send_one(net_t *s, node_msg_t *m) {
+  int rc = m->peer == NODE_BROADCAST ? pc_dp_broadcast(s->dp, m->data, m->len)
+                                     : pc_dp_send(s->dp, m->peer, m->data, m->len);
+  if (rc == PC_ERR_FULL) return rc;
+  if (rc) s->bad++; /* too large / bad peer: dropped */
+  else s->tx++;
+  free(m);
+  return 0;
+}
+
+static unsigned drain(net_t *s, node_q_t *q, int slot) {
+  unsigned work = 0;
+  if (s->pending[slot]) {
+    if (send_one(s, s->pending[slot]) == PC_ERR_FULL) return 0;
+    s->pending[slot] = NULL;
+    work++;
+  }
+  node_msg_t *m;
+  for (unsigned k = 0; k < 256 && (m = node_q_pop(q)) != NULL; k++, work++) {
+    if (send_one(s, m) == PC_ERR_FULL) {
+      s->pending[slot] = m;
+      break;
+    }
+  }
+  return work;
+}
+
+static unsigned net_poll(void *p, uint64_t now) {
+  (void)now;
+  net_t *s = p;
+  node_q_flush(&s->n->net2cons);
+  node_q_flush(&s->n->net2pool);
+  unsigned work = drain(s, &s->n->cons2net, 0);
+  work += drain(s, &s->n->pool2net, 1);
+  work += (unsigned)pc_dp_poll(s->dp, 64);
+  return work;
+}
+
+static void net_hk(void *p, uint64_t now) {
+  (void)now;
+  net_t *s = p;
+  pthread_mutex_lock(&s->n->st_mu);
+  s->n->st.net_rx_msgs = s->rx;
+  s->n->st.net_tx_msgs = s->tx;
+  s->n->st.net_bad = s->bad;
+  pthread_mutex_unlock(&s->n->st_mu);
+}
+
+static void net_fini(void *p) {
+  net_t *s = p;
+  /* give queued acknowledgements and data a short chance to leave */
+  for (int i = 0; i < 50 && s->dp && !pc_dp_tx_idle(s->dp); i++) {
+    pc_dp_poll(s->dp, 64);
+    pc_sleep_ns(100000);
+  }
+  for (int i = 0; i < 2; i++) {
+    free(s->pending[i]);
+    s->pending[i] = NULL;
+  }
+  pc_dp_destroy(s->dp);
+  s->dp = NULL;
+}
+
+pc_stage_def_t node_net_stage(void *c) {
+  return (pc_stage_def_t){.name = "net", .ctx = c, .init = net_init, .poll = net_poll, .housekeeping = net_hk,
+                          .fini = net_fini};
+}
