@@ -10,7 +10,7 @@
 #include "executor/executor.h"
 
 #define PC_CACHE_LINE 64
-#define PC_STATE_KEY_MAX (1 + PC_TX_NAME_MAX + PC_EXEC_KEY_MAX)
+/* state keys: PC_STATE_KEY_MAX from storage/storage.h (1 + PC_TX_NAME_MAX + PC_EXEC_KEY_MAX) */
 
 /* ------------------------------------------------------------- key hash */
 

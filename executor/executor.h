@@ -50,6 +50,7 @@
 #include <stdint.h>
 
 #include "common/common.h"
+#include "storage/storage.h"
 #include "common/tx.h"
 
 /* =================================================================== ABI */
@@ -57,7 +58,8 @@
 #define PC_CONTRACT_ABI_VERSION 1u
 
 /* Limits a contract sees (a call past them aborts with PC_TX_LIMIT). */
-#define PC_EXEC_KEY_MAX PC_TX_KEY_MAX /* contract key bytes, 1..256 */
+/* contract key bytes, 1..223: the state key (1 + name + key) must fit storage's PC_STATE_KEY_MAX */
+#define PC_EXEC_KEY_MAX (PC_STATE_KEY_MAX - 1 - PC_TX_NAME_MAX)
 #define PC_EXEC_VALUE_MAX (64u << 10) /* value bytes */
 #define PC_EXEC_OUTPUT_MAX (4u << 10) /* output bytes */
 #define PC_EXEC_EVENT_MAX 1024u       /* bytes per event */
@@ -177,6 +179,17 @@ typedef struct {
   /* apply: 0 or PC_ERR_*; *root = the new state root. */
   int (*apply)(void *self, const pc_write_batch_t *batch, pc_hash_t *root);
 } pc_exec_state_t;
+
+/* The node's binding of pc_exec_state_t to storage/'s state. Reads go to
+ * `base`, which the caller sets to the version a block executes on and
+ * keeps valid (inside its RCU read section) through pc_exec_run; apply
+ * turns the block's write batch into one state batch, commits and
+ * publishes it. The returned interface points at b, which must outlive it. */
+typedef struct {
+  pc_state_t *state;
+  const pc_state_version_t *base;
+} pc_exec_storage_t;
+pc_exec_state_t pc_exec_state_storage(pc_exec_storage_t *b);
 
 /* pc_exec_state_key writes the state key of contract key k into out (cap ≥
  * 1 + PC_TX_NAME_MAX + PC_EXEC_KEY_MAX covers every key) and returns its

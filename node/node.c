@@ -137,7 +137,7 @@ typedef struct {
   pc_log_t *log;
   pc_state_t *state; /* read by the pool stage under RCU */
   pc_executor_t *exec;
-  const pc_state_version_t *base;
+  pc_exec_storage_t sbind; /* state + the base version a block executes on */
   pc_exec_state_t st;
   char log_dir[300], snap_dir[300];
   pmap_t *pm_head, *pm_tail;
@@ -150,29 +150,6 @@ typedef struct {
   size_t txs_cap;
   bool replaying;
 } store_t;
-
-static int sb_get(void *self, const uint8_t *key, size_t klen, const uint8_t **val, size_t *vlen) {
-  store_t *s = self;
-  return pc_state_get(s->base, key, klen, val, vlen);
-}
-
-static int sb_apply(void *self, const pc_write_batch_t *wb, pc_hash_t *root) {
-  store_t *s = self;
-  pc_state_batch_t *tx = pc_state_batch_new(s->state);
-  if (!tx) return PC_ERR_NOMEM;
-  for (size_t i = 0; i < wb->n; i++) {
-    const pc_write_t *w = &wb->w[i];
-    int rc = w->del ? pc_state_batch_delete(tx, w->key, w->klen)
-                    : pc_state_batch_put(tx, w->key, w->klen, w->val, w->vlen);
-    if (rc) {
-      pc_state_abort(tx);
-      return rc;
-    }
-  }
-  int64_t v = pc_state_commit(tx, root);
-  if (v < 0) return (int)v;
-  return pc_state_publish(s->state, (uint64_t)v);
-}
 
 static int mkdirs(const char *p) {
   char buf[300];
@@ -220,7 +197,7 @@ static int exec_block(store_t *s, uint64_t h, const pc_block_t *b, const uint8_t
   pc_exec_block_t blk = {.height = h, .time_us = b->timestamp_us, .txs = s->txs, .n_txs = nt};
   pc_exec_result_t res;
   rcu_read_lock();
-  s->base = pc_state_current(s->state);
+  s->sbind.base = pc_state_current(s->state);
   int rc = pc_exec_run(s->exec, &s->st, &blk, &res);
   rcu_read_unlock();
   if (rc == 0) rc = pc_exec_commit(s->exec, &s->st, &res);
@@ -338,7 +315,8 @@ static int store_init(void *p) {
                          .cores = n->o.exec_cores};
   s->exec = pc_exec_create(&ec);
   if (!s->state || !s->exec) return PC_ERR_NOMEM;
-  s->st = (pc_exec_state_t){.self = s, .get = sb_get, .apply = sb_apply};
+  s->sbind.state = s->state;
+  s->st = pc_exec_state_storage(&s->sbind);
   int rc = pc_log_iter_consensus(s->log, rec_fn, s);
   if (rc) return rc;
   /* state: latest snapshot (if the log reaches it), then the blocks above */

@@ -13,36 +13,8 @@
 #include "tests/executor/sched_property.h"
 
 typedef struct {
-  pc_state_t *s;
-  const pc_state_version_t *base; /* valid inside the caller's read section */
-} sbind_t;
-
-static int sb_get(void *self, const uint8_t *key, size_t klen, const uint8_t **val, size_t *vlen) {
-  sbind_t *b = self;
-  return pc_state_get(b->base, key, klen, val, vlen);
-}
-
-static int sb_apply(void *self, const pc_write_batch_t *wb, pc_hash_t *root) {
-  sbind_t *b = self;
-  pc_state_batch_t *tx = pc_state_batch_new(b->s);
-  if (!tx) return PC_ERR_NOMEM;
-  for (size_t i = 0; i < wb->n; i++) {
-    const pc_write_t *w = &wb->w[i];
-    int rc = w->del ? pc_state_batch_delete(tx, w->key, w->klen)
-                    : pc_state_batch_put(tx, w->key, w->klen, w->val, w->vlen);
-    if (rc) {
-      pc_state_abort(tx);
-      return rc;
-    }
-  }
-  int64_t v = pc_state_commit(tx, root);
-  if (v < 0) return (int)v;
-  return pc_state_publish(b->s, (uint64_t)v);
-}
-
-typedef struct {
   pc_executor_t *e;
-  sbind_t b;
+  pc_exec_storage_t b;
   pc_exec_state_t st;
 } srun_t;
 
@@ -50,11 +22,11 @@ static void srun_open(srun_t *r, pc_sched_t s, unsigned workers) {
   pc_exec_config_t cfg = {.sched = s, .n_workers = workers, .tx_budget = BUDGET, .no_fallback = true};
   r->e = pc_exec_create(&cfg);
   cr_assert_not_null(r->e);
-  r->b.s = pc_state_new(4);
-  cr_assert_not_null(r->b.s);
-  r->st = (pc_exec_state_t){.self = &r->b, .get = sb_get, .apply = sb_apply};
+  r->b.state = pc_state_new(4);
+  cr_assert_not_null(r->b.state);
+  r->st = pc_exec_state_storage(&r->b);
   /* genesis: the same balances as runner_open gives the in-memory state */
-  pc_state_batch_t *g = pc_state_batch_new(r->b.s);
+  pc_state_batch_t *g = pc_state_batch_new(r->b.state);
   for (uint32_t i = 0; i < NACC; i++) {
     uint8_t acct[32], k[PC_TOKEN_BALANCE_KEY_LEN], sk[64], v[8];
     tb_acct(acct, i);
@@ -65,12 +37,12 @@ static void srun_open(srun_t *r, pc_sched_t s, unsigned workers) {
   }
   int64_t ver = pc_state_commit(g, NULL);
   cr_assert_gt(ver, 0);
-  cr_assert_eq(pc_state_publish(r->b.s, (uint64_t)ver), 0);
+  cr_assert_eq(pc_state_publish(r->b.state, (uint64_t)ver), 0);
 }
 
 static void srun_block(srun_t *r, const pc_exec_block_t *blk, pc_exec_result_t *out) {
   rcu_read_lock();
-  r->b.base = pc_state_current(r->b.s);
+  r->b.base = pc_state_current(r->b.state);
   cr_assert_eq(pc_exec_run(r->e, &r->st, blk, out), 0);
   rcu_read_unlock();
   cr_assert_eq(pc_exec_commit(r->e, &r->st, out), 0);
@@ -78,7 +50,7 @@ static void srun_block(srun_t *r, const pc_exec_block_t *blk, pc_exec_result_t *
 
 static void srun_close(srun_t *r) {
   pc_exec_destroy(r->e);
-  pc_state_free(r->b.s);
+  pc_state_free(r->b.state);
 }
 
 Test(executor_storage, schedulers_on_storage_equal_serial_and_memstate_receipts) {
