@@ -102,6 +102,24 @@ static void run_declared(blockctx_t *b, exec_scratch_t *s, uint32_t i) {
   if (b->tx[i].status == PC_TX_OK) exec_publish(b, s, i);
 }
 
+/* next_task takes the next task of worker wid: its own queue first, else one
+ * stolen from another worker (counted in b->steals). With nothing to run it
+ * backs off (*spins grows) and returns NULL; a task resets *spins. Called
+ * only by worker wid, which owns w->q's pop side. */
+static struct cds_lfs_node *next_task(blockctx_t *b, worker_t *w, unsigned wid, unsigned *spins) {
+  struct cds_lfs_node *node = __cds_lfs_pop(&w->q);
+  if (!node) {
+    node = pool_steal(b->e, wid);
+    if (node) atomic_fetch_add_explicit(&b->steals, 1, memory_order_relaxed);
+  }
+  if (!node) {
+    pool_backoff(spins);
+    return NULL;
+  }
+  *spins = 0;
+  return node;
+}
+
 /* -------------------------------------------------------------- task sets */
 
 static uint32_t uf_find(uint32_t *p, uint32_t x) {
@@ -120,16 +138,8 @@ static void taskset_job(void *arg, unsigned wid) {
    * every component's results once done reaches n_comps */
   while (atomic_load_explicit(&b->done, memory_order_acquire) < b->n_comps &&
          !atomic_load_explicit(&b->abort, memory_order_relaxed)) {
-    struct cds_lfs_node *node = __cds_lfs_pop(&w->q);
-    if (!node) {
-      node = pool_steal(b->e, wid);
-      if (node) atomic_fetch_add_explicit(&b->steals, 1, memory_order_relaxed);
-    }
-    if (!node) {
-      pool_backoff(&spins);
-      continue;
-    }
-    spins = 0;
+    struct cds_lfs_node *node = next_task(b, w, wid, &spins);
+    if (!node) continue;
     comp_t *c = container_of(node, comp_t, qnode);
     for (uint32_t k = 0; k < c->n; k++) run_declared(b, w->scratch, b->comp_tx[c->off + k]);
     atomic_fetch_add_explicit(&b->done, 1, memory_order_release);
@@ -231,16 +241,8 @@ static void dag_job(void *arg, unsigned wid) {
   unsigned spins = 0;
   while (atomic_load_explicit(&b->done, memory_order_acquire) < b->n_exec &&
          !atomic_load_explicit(&b->abort, memory_order_relaxed)) {
-    struct cds_lfs_node *node = __cds_lfs_pop(&w->q);
-    if (!node) {
-      node = pool_steal(b->e, wid);
-      if (node) atomic_fetch_add_explicit(&b->steals, 1, memory_order_relaxed);
-    }
-    if (!node) {
-      pool_backoff(&spins);
-      continue;
-    }
-    spins = 0;
+    struct cds_lfs_node *node = next_task(b, w, wid, &spins);
+    if (!node) continue;
     txrec_t *r = container_of(node, txrec_t, qnode);
     uint32_t i = (uint32_t)(r - b->tx);
     run_declared(b, w->scratch, i);
