@@ -36,6 +36,14 @@ static int cut_nonces(pc_mempool_t *mp, uint64_t epoch, uint32_t max, uint64_t *
   return n;
 }
 
+/* Inserts nonces 0..count-1 of sender k; t keeps the last one. */
+static void insert_chain(pc_mempool_t *mp, const pc_client_key_t *k, tt_tx_t *t, unsigned count) {
+  for (unsigned i = 0; i < count; i++) {
+    tt_build(t, k, TT_CHAIN, i, 0, 0);
+    cr_assert_eq(pc_mempool_insert(mp, &t->tx, 0, NULL), 0);
+  }
+}
+
 static uint64_t nonce_ten(void *ctx, const uint8_t *s) {
   (void)ctx;
   (void)s;
@@ -60,10 +68,8 @@ Test(mempool, bad_config_refused) {
 Test(mempool, insert_then_contains) {
   pc_mempool_cfg_t c = cfg1();
   pc_mempool_t *mp = pc_mempool_create(&c, NULL);
-  pc_client_key_t k;
-  tt_key(&k, 1);
   tt_tx_t t;
-  tt_build(&t, &k, TT_CHAIN, 0, 0, 0);
+  tt_sign(&t, 1, 0, 0, 0);
   cr_assert(!pc_mempool_contains(mp, &t.tx.hash));
   cr_assert_eq(pc_mempool_insert(mp, &t.tx, 0, NULL), 0);
   cr_assert(pc_mempool_contains(mp, &t.tx.hash));
@@ -77,10 +83,8 @@ Test(mempool, insert_then_contains) {
 Test(mempool, duplicate_rejected) {
   pc_mempool_cfg_t c = cfg1();
   pc_mempool_t *mp = pc_mempool_create(&c, NULL);
-  pc_client_key_t k;
-  tt_key(&k, 1);
   tt_tx_t t;
-  tt_build(&t, &k, TT_CHAIN, 0, 0, 0);
+  tt_sign(&t, 1, 0, 0, 0);
   pc_txpool_reason_t why;
   cr_assert_eq(pc_mempool_insert(mp, &t.tx, 0, &why), 0);
   cr_assert_eq(pc_mempool_insert(mp, &t.tx, 0, &why), PC_ERR_DUPLICATE);
@@ -259,10 +263,7 @@ Test(mempool, cut_does_not_repeat_until_released) {
   pc_client_key_t k;
   tt_key(&k, 1);
   tt_tx_t t;
-  for (unsigned i = 0; i < 3; i++) {
-    tt_build(&t, &k, TT_CHAIN, i, 0, 0);
-    cr_assert_eq(pc_mempool_insert(mp, &t.tx, 0, NULL), 0);
-  }
+  insert_chain(mp, &k, &t, 3);
   uint64_t nonces[16];
   static uint8_t b1[1 << 16], b2[1 << 16];
   size_t l1;
@@ -310,10 +311,8 @@ Test(mempool, cut_respects_count_bytes_and_wait) {
 Test(mempool, cut_overflow_marks_nothing) {
   pc_mempool_cfg_t c = cfg1();
   pc_mempool_t *mp = pc_mempool_create(&c, NULL);
-  pc_client_key_t k;
-  tt_key(&k, 1);
   tt_tx_t t;
-  tt_build(&t, &k, TT_CHAIN, 0, 0, 0);
+  tt_sign(&t, 1, 0, 0, 0);
   cr_assert_eq(pc_mempool_insert(mp, &t.tx, 0, NULL), 0);
   uint8_t small[16];
   pc_writer_t w;
@@ -409,10 +408,7 @@ Test(mempool, decided_removes_and_evicts_superseded) {
   pc_client_key_t k;
   tt_key(&k, 1);
   tt_tx_t t;
-  for (unsigned i = 0; i < 4; i++) {
-    tt_build(&t, &k, TT_CHAIN, i, 0, 0);
-    cr_assert_eq(pc_mempool_insert(mp, &t.tx, 0, NULL), 0);
-  }
+  insert_chain(mp, &k, &t, 4);
   /* another replica's block carries a different tx with nonce 1 */
   tt_tx_t other;
   tt_build(&other, &k, TT_CHAIN, 1, 0, 33);

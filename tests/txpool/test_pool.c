@@ -38,10 +38,8 @@ static uint64_t v_nonce(void *ctx, const uint8_t *s) {
 static bool v_executed(void *ctx, const pc_hash_t *h) { return pc_hash_equal(&((view_ctx_t *)ctx)->executed, h); }
 
 Test(pool, exec_check_accepts_next_nonce) {
-  pc_client_key_t k;
-  tt_key(&k, 1);
   tt_tx_t t;
-  tt_build(&t, &k, TT_CHAIN, 4, 10, 0);
+  tt_sign(&t, 1, 4, 10, 0);
   view_ctx_t vc = {.nonce = 4};
   pc_tx_state_view_t v = {&vc, v_nonce, v_executed};
   cr_assert_eq(pc_txpool_exec_check(&t.tx, 10, &v), 0);
@@ -60,20 +58,16 @@ Test(pool, exec_check_rejects_old_nonce) {
 }
 
 Test(pool, exec_check_rejects_duplicate_hash) {
-  pc_client_key_t k;
-  tt_key(&k, 1);
   tt_tx_t t;
-  tt_build(&t, &k, TT_CHAIN, 4, 0, 0);
+  tt_sign(&t, 1, 4, 0, 0);
   view_ctx_t vc = {.nonce = 4, .executed = t.tx.hash};
   pc_tx_state_view_t v = {&vc, v_nonce, v_executed};
   cr_assert_eq(pc_txpool_exec_check(&t.tx, 1, &v), PC_ERR_DUPLICATE);
 }
 
 Test(pool, exec_check_rejects_expired) {
-  pc_client_key_t k;
-  tt_key(&k, 1);
   tt_tx_t t;
-  tt_build(&t, &k, TT_CHAIN, 4, 10, 0);
+  tt_sign(&t, 1, 4, 10, 0);
   view_ctx_t vc = {.nonce = 4};
   pc_tx_state_view_t v = {&vc, v_nonce, v_executed};
   cr_assert_eq(pc_txpool_exec_check(&t.tx, 11, &v), PC_ERR_EXPIRED);
@@ -93,10 +87,8 @@ Test(pool, bad_config_refused) {
 
 Test(pool, valid_tx_admitted) {
   pc_txpool_t *p = make_pool(0, NULL, 1, 0);
-  pc_client_key_t k;
-  tt_key(&k, 1);
   tt_tx_t t;
-  tt_build(&t, &k, TT_CHAIN, 0, 0, 0);
+  tt_sign(&t, 1, 0, 0, 0);
   pc_hash_t h;
   cr_assert_eq(pc_txpool_submit(p, t.raw, t.len, PC_ORIGIN_CLIENT, &h, NULL), 0);
   cr_assert(pc_hash_equal(&h, &t.tx.hash));
@@ -115,10 +107,8 @@ static void expect_reject(pc_txpool_t *p, const void *raw, size_t len, int err, 
 
 Test(pool, bad_format_rejected) {
   pc_txpool_t *p = make_pool(0, NULL, 1, 0);
-  pc_client_key_t k;
-  tt_key(&k, 1);
   tt_tx_t t;
-  tt_build(&t, &k, TT_CHAIN, 0, 0, 0);
+  tt_sign(&t, 1, 0, 0, 0);
   expect_reject(p, t.raw, t.len - 1, PC_ERR_TRUNCATED, PC_TXR_BAD_FORMAT);
   t.raw[0] = 9;
   expect_reject(p, t.raw, t.len, PC_ERR_VERSION, PC_TXR_BAD_FORMAT);
@@ -145,10 +135,8 @@ Test(pool, wrong_chain_rejected) {
 
 Test(pool, expired_rejected) {
   pc_txpool_t *p = make_pool(0, NULL, 1, 0);
-  pc_client_key_t k;
-  tt_key(&k, 1);
   tt_tx_t t;
-  tt_build(&t, &k, TT_CHAIN, 0, 5, 0);
+  tt_sign(&t, 1, 0, 5, 0);
   pc_txpool_set_next_height(p, 6);
   expect_reject(p, t.raw, t.len, PC_ERR_EXPIRED, PC_TXR_EXPIRED);
   pc_txpool_set_next_height(p, 5);
@@ -158,10 +146,8 @@ Test(pool, expired_rejected) {
 
 Test(pool, bad_signature_rejected) {
   pc_txpool_t *p = make_pool(0, NULL, 1, 0);
-  pc_client_key_t k;
-  tt_key(&k, 1);
   tt_tx_t t;
-  tt_build(&t, &k, TT_CHAIN, 0, 0, 0);
+  tt_sign(&t, 1, 0, 0, 0);
   t.raw[t.len - 1] ^= 0x40;
   expect_reject(p, t.raw, t.len, PC_ERR_SIGNATURE, PC_TXR_BAD_SIGNATURE);
   pc_txpool_destroy(p);
@@ -188,10 +174,8 @@ Test(pool, used_nonce_rejected_before_verification) {
 
 static void verify_once_from_four_origins(unsigned workers) {
   pc_txpool_t *p = make_pool(workers, NULL, 4, 0);
-  pc_client_key_t k;
-  tt_key(&k, 1);
   tt_tx_t t;
-  tt_build(&t, &k, TT_CHAIN, 0, 0, 0);
+  tt_sign(&t, 1, 0, 0, 0);
   cr_assert_eq(pc_txpool_submit(p, t.raw, t.len, PC_ORIGIN_CLIENT, NULL, NULL), 0);
   pc_txpool_drain(p);
   for (uint16_t peer = 1; peer <= 3; peer++) {
@@ -213,10 +197,8 @@ Test(pool, verify_once_client_then_three_peers_worker) { verify_once_from_four_o
 Test(pool, verify_once_while_pending) {
   /* the peers' copies arrive while the first is still queued */
   pc_txpool_t *p = make_pool(1, NULL, 4, 0);
-  pc_client_key_t k;
-  tt_key(&k, 1);
   tt_tx_t t;
-  tt_build(&t, &k, TT_CHAIN, 0, 0, 0);
+  tt_sign(&t, 1, 0, 0, 0);
   cr_assert_eq(pc_txpool_submit(p, t.raw, t.len, 2, NULL, NULL), 0);
   cr_assert_eq(pc_txpool_submit(p, t.raw, t.len, PC_ORIGIN_CLIENT, NULL, NULL), PC_ERR_DUPLICATE);
   cr_assert_eq(pc_txpool_submit(p, t.raw, t.len, 1, NULL, NULL), PC_ERR_DUPLICATE);
@@ -229,10 +211,8 @@ Test(pool, verify_once_while_pending) {
 
 Test(pool, bad_signature_verified_once) {
   pc_txpool_t *p = make_pool(0, NULL, 1, 0);
-  pc_client_key_t k;
-  tt_key(&k, 1);
   tt_tx_t t;
-  tt_build(&t, &k, TT_CHAIN, 0, 0, 0);
+  tt_sign(&t, 1, 0, 0, 0);
   t.raw[t.len - 3] ^= 1;
   for (int i = 0; i < 3; i++)
     cr_assert_eq(pc_txpool_submit(p, t.raw, t.len, (uint16_t)i, NULL, NULL), PC_ERR_SIGNATURE);
@@ -520,10 +500,8 @@ Test(pool, peer_bad_transaction_rejected_not_trusted) {
   pc_txpool_loopback_t *lb = pc_txpool_loopback_create(2);
   pc_txpool_transport_t tp0 = pc_txpool_loopback_transport(lb, 0), tp1 = pc_txpool_loopback_transport(lb, 1);
   pc_txpool_t *b = make_pool(0, &tp1, 2, 1);
-  pc_client_key_t k;
-  tt_key(&k, 1);
   tt_tx_t t;
-  tt_build(&t, &k, TT_CHAIN, 0, 0, 0);
+  tt_sign(&t, 1, 0, 0, 0);
   t.raw[t.len - 1] ^= 1; /* a faulty peer forwards a forged transaction */
   uint8_t batch[1024];
   pc_writer_t w;

@@ -38,6 +38,13 @@ static inline void tt_build(tt_tx_t *t, const pc_client_key_t *k, uint64_t chain
   cr_assert_eq(pc_tx_decode(t->raw, t->len, &t->tx), 0);
 }
 
+/* Builds the transaction of sender id (tt_key) on TT_CHAIN. */
+static inline void tt_sign(tt_tx_t *t, unsigned sender, uint64_t nonce, uint64_t expiry, uint32_t args_pad) {
+  pc_client_key_t k;
+  tt_key(&k, sender);
+  tt_build(t, &k, TT_CHAIN, nonce, expiry, args_pad);
+}
+
 /* Finds a sender id ≥ start whose bucket, in epoch, is owned by `owner`. */
 static inline unsigned tt_sender_owned_by(unsigned start, uint64_t epoch, uint16_t owner, uint32_t n_buckets,
                                           uint16_t n_replicas) {
