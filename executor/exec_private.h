@@ -283,6 +283,7 @@ struct pc_executor {
   uint32_t mv_keys_per_tx; /* optimistic sizing hint, grows on overflow */
   unsigned opt_cooldown;   /* blocks to run serially after a costly optimistic one */
   unsigned decl_cooldown;  /* blocks to run serially, unanalysed, after a DAG / task-set fallback */
+  uint64_t tx_cost_ns;     /* smoothed wall ns per executed transaction; 0 = not measured yet */
   pc_write_t *batch;
   size_t batch_cap;
   pc_receipt_t *receipts;

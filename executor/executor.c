@@ -234,6 +234,7 @@ pc_executor_t *pc_exec_create(const pc_exec_config_t *cfg) {
   e->cfg = *cfg;
   e->cfg.cores = NULL;
   if (!e->cfg.tx_budget) e->cfg.tx_budget = PC_EXEC_DEFAULT_BUDGET;
+  if (!e->cfg.min_parallel_tx_ns) e->cfg.min_parallel_tx_ns = PC_EXEC_DEFAULT_MIN_PARALLEL_NS;
   e->n_workers = cfg->n_workers;
   e->mv_keys_per_tx = 8;
   if (hwloc_topology_init(&e->topo) != 0 || hwloc_topology_load(e->topo) != 0) {
@@ -415,6 +416,18 @@ static int build_output(pc_executor_t *e, blockctx_t *b, bool serial, pc_exec_re
   return exec_merkle_root(lv, b->n, &out->receipts_root);
 }
 
+/* Smooths the wall time per executed transaction. A serial run measures
+ * the cost itself; a parallel one bounds it from above by wall × workers
+ * (cost + overhead + idle), so a stream only moves to serial when even
+ * that bound is small, and serial runs move it back when the cost rises. */
+static void note_tx_cost(pc_executor_t *e, bool serial, uint64_t wall_ns, uint32_t n_exec) {
+  if (n_exec == 0) return;
+  uint64_t sample = wall_ns * (serial ? 1 : e->n_workers) / n_exec;
+  if (sample == 0) sample = 1; /* 0 means "not measured" */
+  e->tx_cost_ns = e->tx_cost_ns ? (3 * e->tx_cost_ns + sample) / 4 : sample;
+  if (e->tx_cost_ns == 0) e->tx_cost_ns = 1;
+}
+
 static void block_init(pc_executor_t *e, blockctx_t *b, const pc_exec_state_t *state,
                        const pc_exec_block_t *blk) {
   memset(b, 0, sizeof *b);
@@ -446,6 +459,14 @@ int pc_exec_run(pc_executor_t *e, const pc_exec_state_t *state, const pc_exec_bl
   if ((s == PC_SCHED_TASKSET || s == PC_SCHED_DAG) && !all_declared) s = PC_SCHED_OPTIMISTIC;
 
   bool fell_back = false;
+  /* cheap transactions: the parallel schedulers' per-transaction overhead
+   * would cost more than a second worker saves */
+  if (s != PC_SCHED_SERIAL && !e->cfg.no_fallback && e->n_workers > 1 && e->tx_cost_ns &&
+      e->tx_cost_ns < e->cfg.min_parallel_tx_ns) {
+    s = PC_SCHED_SERIAL;
+    fell_back = true;
+  }
+  uint64_t t0 = pc_now_ns();
   switch (s) {
     case PC_SCHED_TASKSET: rc = sched_taskset(&b, &fell_back); break;
     case PC_SCHED_DAG: rc = sched_dag(&b, &fell_back); break;
@@ -468,6 +489,7 @@ int pc_exec_run(pc_executor_t *e, const pc_exec_state_t *state, const pc_exec_bl
   }
   if (rc) return rc;
   if (fell_back) s = PC_SCHED_SERIAL;
+  note_tx_cost(e, s == PC_SCHED_SERIAL, pc_now_ns() - t0, b.n_exec);
   rc = build_output(e, &b, s == PC_SCHED_SERIAL, out);
   if (rc) return rc;
   out->ran = s;

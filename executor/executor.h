@@ -277,6 +277,12 @@ typedef struct {
   uint64_t tx_budget; /* per transaction; 0 = PC_EXEC_DEFAULT_BUDGET */
   /* no_fallback: run the chosen scheduler even when it cannot pay (tests). */
   bool no_fallback;
+  /* min_parallel_tx_ns: when the transactions of the recent blocks cost
+   * less than this each (measured wall time, smoothed), a block runs
+   * serially: the ~1 µs per transaction a parallel scheduler adds cannot
+   * pay. 0 = PC_EXEC_DEFAULT_MIN_PARALLEL_NS. The choice never changes a
+   * result (every scheduler equals serial), only the speed. */
+  uint32_t min_parallel_tx_ns;
   /* no_pin: leave workers unpinned (memory still bound to their core's
    * NUMA node). Only for shared development machines, where a pinned
    * worker cannot flee a core other processes crowd; production pins. */
@@ -284,6 +290,7 @@ typedef struct {
 } pc_exec_config_t;
 
 #define PC_EXEC_DEFAULT_BUDGET 1000000u
+#define PC_EXEC_DEFAULT_MIN_PARALLEL_NS 3000u
 
 /* Per-block inputs. */
 typedef struct {

@@ -87,3 +87,49 @@ Test(executor_pool, fallback_runs_tiny_and_fully_conflicting_blocks_serially) {
   pc_memstate_destroy(m);
   pc_exec_destroy(e);
 }
+
+/* Runs two blocks of 100 independent transactions (distinct senders and
+ * declared keys) with DAG and 2 workers; returns what each block ran. */
+static void two_independent_blocks(uint32_t min_parallel_tx_ns, pc_sched_t ran[2], uint64_t *fallbacks) {
+  pc_exec_config_t cfg = {.sched = PC_SCHED_DAG, .n_workers = 2, .min_parallel_tx_ns = min_parallel_tx_ns};
+  pc_executor_t *e = pc_exec_create(&cfg);
+  cr_assert_not_null(e);
+  pc_memstate_t *m = pc_memstate_create();
+  pc_exec_state_t st = pc_memstate_iface(m);
+  tblock_t b;
+  tb_init(&b, 128);
+  uint8_t d[8];
+  pc_store_le64(d, 1);
+  for (uint32_t i = 0; i < 100; i++) {
+    char key[16];
+    int kl = snprintf(key, sizeof key, "k%u", i);
+    tb_write(&b, tb_add(&b, i, 0, "counter", "add", d, 8), key, (size_t)kl);
+  }
+  pc_exec_block_t blk = {.height = 1, .txs = b.tx, .n_txs = b.n};
+  pc_exec_result_t r;
+  for (int k = 0; k < 2; k++) {
+    cr_assert_eq(pc_exec_run(e, &st, &blk, &r), 0);
+    ran[k] = r.ran;
+  }
+  pc_exec_stats_t s;
+  pc_exec_stats(e, &s);
+  *fallbacks = s.fallbacks;
+  tb_free(&b);
+  pc_memstate_destroy(m);
+  pc_exec_destroy(e);
+}
+
+/* The cost rule compares measured time with a threshold; the two extreme
+ * thresholds make the outcome independent of the machine's speed. */
+Test(executor_pool, cheap_transactions_run_serially_once_their_cost_is_measured) {
+  pc_sched_t ran[2];
+  uint64_t fallbacks;
+  two_independent_blocks(UINT32_MAX, ran, &fallbacks); /* every transaction counts as cheap */
+  cr_assert_eq(ran[0], PC_SCHED_DAG, "nothing measured yet: the configured scheduler runs");
+  cr_assert_eq(ran[1], PC_SCHED_SERIAL);
+  cr_assert_eq(fallbacks, 1);
+  two_independent_blocks(1, ran, &fallbacks); /* no transaction is cheap */
+  cr_assert_eq(ran[0], PC_SCHED_DAG);
+  cr_assert_eq(ran[1], PC_SCHED_DAG);
+  cr_assert_eq(fallbacks, 0);
+}
