@@ -9,7 +9,8 @@
  *   DIR/cluster.conf              the cluster file (pc_cluster_encode), the same on every replica
  *   DIR/replica-<i>/replica.key   replica i's Ed25519 key (mode 0600; folder mode 0700)
  *   DIR/replica-<i>/coremap.conf  its core map, proposed from this machine's hwloc topology
- *   DIR/replica-<i>/node.conf     its node config (relative paths: the folder can move)
+ *   DIR/replica-<i>/node.conf     its node config (relative paths, so the folder can move,
+ *                                 except memif_dir: absolute, see node_conf_text)
  *   DIR/sock/                     memif only: the sockets, one per replica pair
  *   DIR/README.txt                what was written and how to start each replica
  * --synthetic DESC proposes the core maps (and checks them) for an hwloc
@@ -82,6 +83,7 @@ typedef struct {
   uint8_t ip[PC_MAX_REPLICAS][4];
   const char *iface[PC_MAX_REPLICAS];
   const char *pci[PC_MAX_REPLICAS];
+  char sock_dir[PATH_MAX]; /* memif: DIR/sock as an absolute, canonical path */
 } opts_t;
 
 static int bad(const char *fmt, const char *arg) {
@@ -274,9 +276,13 @@ static int node_conf_text(const opts_t *o, unsigned i, unsigned gw_port, unsigne
        i, i, pc_net_transport_name((pc_net_transport_t)o->transport));
   switch (o->transport) {
     case PC_NET_MEMIF:
-      EMIT("eal_args = --no-huge -m 64 --no-pci --file-prefix pc-%08llx-r%u\n"
-           "memif_dir = ../sock               # one socket per replica pair\nmemif_tag = pc\n",
-           (unsigned long long)(o->chain_id & 0xffffffffu), i);
+      /* memif_dir is absolute: the memif sockets live in the abstract
+       * namespace, where a name is compared byte for byte, so every replica
+       * must spell the folder the same way ("replica-0/../sock" and
+       * "replica-1/../sock" would be two different sockets). */
+      EMIT("eal_args = --no-huge -m 64 --no-shconf --no-pci --file-prefix pc-%08llx-r%u\n"
+           "memif_dir = %s  # one socket per replica pair; the same spelling on every replica\nmemif_tag = pc\n",
+           (unsigned long long)(o->chain_id & 0xffffffffu), i, o->sock_dir);
       break;
     case PC_NET_AF_PACKET:
       EMIT("eal_args = --no-pci --file-prefix pc-r%u%s\niface = %s\n", i, local ? " --no-huge -m 256" : "",
@@ -341,6 +347,14 @@ static int generate(const opts_t *o) {
     goto out;
   }
   if (prepare_out(o->out)) goto out;
+  if (o->transport == PC_NET_MEMIF) {
+    char abs[PATH_MAX];
+    if (!realpath(o->out, abs) || strlen(abs) + sizeof "/sock" > sizeof o->sock_dir) {
+      fprintf(stderr, "pc-cluster-gen: cannot resolve --out %s: %s\n", o->out, strerror(errno));
+      goto out;
+    }
+    snprintf(((opts_t *)o)->sock_dir, sizeof o->sock_dir, "%s/sock", abs);
+  }
 
   pc_cluster_defaults(cl);
   uint64_t id = o->chain_id;
