@@ -288,6 +288,8 @@ struct pc_executor {
   size_t batch_cap;
   pc_receipt_t *receipts;
   size_t receipts_cap;
+  pc_tx_t *batch_txs; /* pc_exec_run_batch's decoded transactions */
+  size_t batch_txs_cap;
   /* pool */
   worker_t *w;
   unsigned n_workers;

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/block.h"
 #include "executor/exec_private.h"
 
 const char *pc_sched_name(pc_sched_t s) {
@@ -285,6 +286,7 @@ void pc_exec_destroy(pc_executor_t *e) {
   arena_fini(&e->arena);
   free(e->batch);
   free(e->receipts);
+  free(e->batch_txs);
   for (unsigned i = 0; i < e->n_contracts; i++)
     if (e->dl[i]) dlclose(e->dl[i]);
   if (e->topo) hwloc_topology_destroy(e->topo);
@@ -501,6 +503,25 @@ int pc_exec_run(pc_executor_t *e, const pc_exec_state_t *state, const pc_exec_bl
   atomic_fetch_add_explicit(&e->st_steals, atomic_load_explicit(&b.steals, memory_order_relaxed),
                             memory_order_relaxed);
   return 0;
+}
+
+int pc_exec_run_batch(pc_executor_t *e, const pc_exec_state_t *state, uint64_t height, uint64_t time_us,
+                      const uint8_t *batch, size_t len, pc_exec_result_t *out) {
+  if (!e) return PC_ERR_INVALID;
+  int count = pc_batch_count(batch, len);
+  if (count < 0) count = 0;
+  if ((size_t)count > e->batch_txs_cap) {
+    pc_tx_t *t = realloc(e->batch_txs, (size_t)count * sizeof *t);
+    if (!t) return PC_ERR_NOMEM;
+    e->batch_txs = t;
+    e->batch_txs_cap = (size_t)count;
+  }
+  size_t n = 0, pos = 0, tlen;
+  const uint8_t *p;
+  while (n < (size_t)count && (p = pc_batch_next(batch, len, &pos, &tlen)) != NULL)
+    if (pc_tx_decode(p, tlen, &e->batch_txs[n]) == 0) n++;
+  pc_exec_block_t blk = {.height = height, .time_us = time_us, .txs = e->batch_txs, .n_txs = n};
+  return pc_exec_run(e, state, &blk, out);
 }
 
 int pc_exec_commit(pc_executor_t *e, const pc_exec_state_t *state, pc_exec_result_t *out) {

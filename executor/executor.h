@@ -375,6 +375,17 @@ int pc_exec_load_plugin_dir(pc_executor_t *e, const char *dir, const pc_exec_plu
 int pc_exec_run(pc_executor_t *e, const pc_exec_state_t *state, const pc_exec_block_t *blk,
                 pc_exec_result_t *out);
 
+/* pc_exec_run_batch decodes the transactions of a decided batch (common/
+ * block.h format) and runs them as block `height` with pc_exec_run. A
+ * transaction that does not decode is skipped — the same on every replica
+ * and in every replay, so the node and the ledger tool execute alike; *n_txs
+ * (may be NULL) gets how many ran, which is out->n_receipts. The batch must
+ * stay valid until pc_exec_commit. A batch that is not a well-formed
+ * sequence (consensus refuses those, so only a bug gets here) runs as an
+ * empty block, likewise everywhere. Returns as pc_exec_run. */
+int pc_exec_run_batch(pc_executor_t *e, const pc_exec_state_t *state, uint64_t height, uint64_t time_us,
+                      const uint8_t *batch, size_t len, pc_exec_result_t *out);
+
 /* pc_exec_commit hands out->batch to state->apply and sets out->state_root
  * and out->exec_root = pc_hash_pair("parachain/exec-root", state root,
  * receipts root). Same thread as pc_exec_run; 0 or apply's error. */

@@ -1,6 +1,9 @@
 /* test_pool.c — worker pool configuration, start and stop. */
 #include <criterion/criterion.h>
 
+#include <sodium.h>
+
+#include "common/block.h"
 #include "tests/executor/exec_testutil.h"
 
 Test(executor_pool, zero_or_too_many_workers_is_refused) {
@@ -132,4 +135,58 @@ Test(executor_pool, cheap_transactions_run_serially_once_their_cost_is_measured)
   cr_assert_eq(ran[0], PC_SCHED_DAG);
   cr_assert_eq(ran[1], PC_SCHED_DAG);
   cr_assert_eq(fallbacks, 0);
+}
+
+/* pc_exec_run_batch runs what decodes, skips what does not, and gives the
+ * same result as pc_exec_run on the decoded transactions. */
+Test(executor_pool, run_batch_skips_undecodable_transactions_like_the_block_path) {
+  uint8_t sk[64], pk[32];
+  crypto_sign_keypair(pk, sk);
+  tblock_t b;
+  tb_init(&b, 8);
+  uint8_t d[8];
+  pc_store_le64(d, 3);
+  static uint8_t batch[8192], enc[1024];
+  pc_writer_t w;
+  pc_writer_init(&w, batch, sizeof batch);
+  for (uint32_t i = 0; i < 3; i++) {
+    pc_tx_t *t = tb_add(&b, 0, i, "counter", "add", d, 8);
+    memcpy(t->sender, pk, 32);
+    t->chain_id = 1;
+    int n = pc_tx_encode_signed(enc, sizeof enc, t, sk);
+    cr_assert_gt(n, 0);
+    cr_assert_eq(pc_tx_decode(enc, (size_t)n, t), 0); /* t now views enc: re-decode below */
+    pc_batch_append(&w, enc, (size_t)n);
+    if (i == 1) pc_batch_append(&w, "garbage", 7); /* does not decode: skipped */
+  }
+  cr_assert(!w.overflow);
+  pc_tx_t txs[3];
+  size_t pos = 0, len, k = 0;
+  const uint8_t *p;
+  while ((p = pc_batch_next(batch, w.len, &pos, &len)))
+    if (pc_tx_decode(p, len, &txs[k]) == 0) k++;
+  cr_assert_eq(k, 3);
+
+  pc_hash_t roots[2];
+  for (int way = 0; way < 2; way++) {
+    pc_exec_config_t cfg = {.sched = PC_SCHED_SERIAL, .n_workers = 1};
+    pc_executor_t *e = pc_exec_create(&cfg);
+    pc_memstate_t *m = pc_memstate_create();
+    pc_exec_state_t st = pc_memstate_iface(m);
+    pc_exec_result_t r;
+    if (way == 0) {
+      cr_assert_eq(pc_exec_run_batch(e, &st, 1, 0, batch, w.len, &r), 0);
+    } else {
+      pc_exec_block_t blk = {.height = 1, .txs = txs, .n_txs = 3};
+      cr_assert_eq(pc_exec_run(e, &st, &blk, &r), 0);
+    }
+    cr_assert_eq(r.n_receipts, 3);
+    for (size_t i = 0; i < 3; i++) cr_assert_eq(r.receipts[i].status, PC_TX_OK, "tx %zu status %u", i, r.receipts[i].status);
+    cr_assert_eq(pc_exec_commit(e, &st, &r), 0);
+    roots[way] = r.exec_root;
+    pc_memstate_destroy(m);
+    pc_exec_destroy(e);
+  }
+  cr_assert(pc_hash_equal(&roots[0], &roots[1]));
+  tb_free(&b);
 }
