@@ -1,6 +1,8 @@
 /* bench_consensus — simulator sweep and real CPU cost per decided height.
  *
  *   bench_consensus [quick|full|cpu]
+ *   bench_consensus csv N[,N...] BATCH RTT_US HEIGHTS SEEDS   (CSV, below)
+ *   bench_consensus delays N [ONE_WAY_US]                     (CSV, below)
  *
  * Part 1 (simulated, stand-in signatures with LIMITS.md costs, 10 Gbit/s):
  * for each n, protocol variant, RTT and batch size: messages, bytes and
@@ -9,8 +11,26 @@
  * printed as a ratio against the baseline variant measured in the same run
  * (PBFT when it is built, else SBFT-broadcast with the fast path off).
  * Part 2 (real): CPU time per decided height with real Ed25519, n = 4,
- * measured with CLOCK_PROCESS_CPUTIME_ID over a whole clean run. */
+ * measured with CLOCK_PROCESS_CPUTIME_ID over a whole clean run.
+ *
+ * csv: the Part 1 model (same network, costs and timers) for every variant
+ * at each listed n, one batch size and one RTT, once per seed 1..SEEDS; one
+ * CSV row per (variant, n, seed):
+ *   variant,n,rtt_us,batch,seed,ok,decided_heights,msgs_per_h,bytes_per_h,
+ *   verifies_per_h,tps,p50_ms,p99_ms,fast_share
+ * (per decided height per replica, as in Part 1; decided_heights = decisions
+ * of one replica on average; fast_share = fast-path decisions / decisions).
+ *
+ * delays: message delays per decision from a deterministic zero-jitter
+ * model: every one-way link latency exactly L (ONE_WAY_US, default 1000),
+ * no CPU cost (sign, verify, message, persist = 0), infinite bandwidth, no
+ * faults, batch 1, W = 1; decision latency (first proposal send to first
+ * honest decision) divided by L is then the number of message delays on the
+ * critical path. One CSV row per variant:
+ *   variant,n,one_way_us,decided_heights,lat_p50_us,lat_p99_us,delays_p50,
+ *   delays_p99,fast_share,ok */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -30,9 +50,10 @@ static const variant_t variants[] = {
     {"sbft-coll-fast", PC_PROTO_SBFT, PC_VOTES_COLLECTOR, true},
 };
 
-static bool run(const variant_t *v, uint16_t n, uint64_t rtt_ns, uint32_t batch, uint64_t heights, pc_sim_result_t *r) {
+static bool run(const variant_t *v, uint16_t n, uint64_t rtt_ns, uint32_t batch, uint64_t heights, uint64_t seed,
+                pc_sim_result_t *r) {
   pc_sim_config_t cfg;
-  pc_sim_preset(&cfg, "clean", n, 1);
+  pc_sim_preset(&cfg, "clean", n, seed);
   cfg.proto.protocol = v->protocol;
   cfg.proto.vote_mode = v->vote_mode;
   cfg.proto.fast_path = v->fast;
@@ -53,7 +74,94 @@ static bool run(const variant_t *v, uint16_t n, uint64_t rtt_ns, uint32_t batch,
   return true;
 }
 
+static const char *csv_header =
+    "variant,n,rtt_us,batch,seed,ok,decided_heights,msgs_per_h,bytes_per_h,verifies_per_h,tps,p50_ms,p99_ms,"
+    "fast_share";
+
+static int main_csv(int argc, char **argv) {
+  if (argc < 7) {
+    fprintf(stderr, "usage: bench_consensus csv N[,N...] BATCH RTT_US HEIGHTS SEEDS\n");
+    return 2;
+  }
+  uint32_t batch = (uint32_t)strtoul(argv[3], NULL, 10);
+  uint64_t rtt = strtoull(argv[4], NULL, 10) * 1000ull, heights = strtoull(argv[5], NULL, 10);
+  unsigned seeds = (unsigned)strtoul(argv[6], NULL, 10);
+  if (!batch || !rtt || !heights || !seeds) return 2;
+  bool have_pbft = &pc_pbft_ops != NULL;
+  printf("%s\n", csv_header);
+  for (const char *p = argv[2]; *p;) {
+    char *end;
+    unsigned long n = strtoul(p, &end, 10);
+    if (end == p || n < 4 || n > PC_MAX_REPLICAS) {
+      fprintf(stderr, "bench_consensus: bad n list '%s'\n", argv[2]);
+      return 2;
+    }
+    p = *end == ',' ? end + 1 : end;
+    for (size_t v = 0; v < sizeof variants / sizeof variants[0]; v++) {
+      if (variants[v].protocol == PC_PROTO_PBFT && !have_pbft) continue;
+      for (unsigned seed = 1; seed <= seeds; seed++) {
+        pc_sim_result_t r;
+        bool ok = run(&variants[v], (uint16_t)n, rtt, batch, heights, seed, &r);
+        double dec = r.decided ? (double)r.decided : 1, span = (double)r.last_decide_ns / 1e9;
+        double tps = span > 0 ? (double)r.txs_decided / (double)n / span : 0;
+        printf("%s,%lu,%llu,%u,%u,%d,%.1f,%.2f,%.0f,%.2f,%.0f,%.3f,%.3f,%.3f\n", variants[v].name, n,
+               (unsigned long long)(rtt / 1000), batch, seed, ok ? 1 : 0, (double)r.decided / (double)n,
+               r.msgs / dec, r.bytes / dec, r.verifies / dec, tps, r.lat_p50_ns / 1e6, r.lat_p99_ns / 1e6,
+               (double)r.fast_decisions / dec);
+        if (!ok) fprintf(stderr, "bench_consensus: %s n=%lu seed %u FAILED: %s\n", variants[v].name, n, seed, r.failure);
+        fflush(stdout);
+      }
+    }
+  }
+  return 0;
+}
+
+static int main_delays(int argc, char **argv) {
+  if (argc < 3) {
+    fprintf(stderr, "usage: bench_consensus delays N [ONE_WAY_US]\n");
+    return 2;
+  }
+  uint16_t n = (uint16_t)strtoul(argv[2], NULL, 10);
+  uint64_t L = (argc > 3 ? strtoull(argv[3], NULL, 10) : 1000) * 1000ull;
+  if (n < 4 || n > PC_MAX_REPLICAS || !L) return 2;
+  bool have_pbft = &pc_pbft_ops != NULL;
+  int rc = 0;
+  printf("variant,n,one_way_us,decided_heights,lat_p50_us,lat_p99_us,delays_p50,delays_p99,fast_share,ok\n");
+  for (size_t v = 0; v < sizeof variants / sizeof variants[0]; v++) {
+    if (variants[v].protocol == PC_PROTO_PBFT && !have_pbft) continue;
+    pc_sim_config_t cfg;
+    pc_sim_preset(&cfg, "clean", n, 1);
+    cfg.proto.protocol = variants[v].protocol;
+    cfg.proto.vote_mode = variants[v].vote_mode;
+    cfg.proto.fast_path = variants[v].fast;
+    cfg.proto.window = 1;
+    /* timers far above any fault-free decision so none fires */
+    cfg.proto.delta_fast_ns = 4 * L;
+    cfg.proto.delta_collect_ns = 50 * L;
+    cfg.proto.base_timeout_ns = 200 * L;
+    cfg.lat_min_ns = cfg.lat_max_ns = L;
+    cfg.tail_prob = 0;
+    cfg.bandwidth_bps = 0;
+    cfg.sign_ns = cfg.verify_ns = cfg.msg_ns = cfg.persist_ns = 0;
+    cfg.batch_txs = 1;
+    cfg.target_height = 20;
+    pc_sim_result_t r;
+    bool ok = pc_sim_run(&cfg, &r) == 0;
+    if (!ok) {
+      fprintf(stderr, "bench_consensus: delays %s n=%u FAILED: %s\n", variants[v].name, n, r.failure);
+      rc = 1;
+    }
+    double dec = r.decided ? (double)r.decided : 1;
+    printf("%s,%u,%llu,%.1f,%.1f,%.1f,%.2f,%.2f,%.3f,%d\n", variants[v].name, n, (unsigned long long)(L / 1000),
+           (double)r.decided / n, r.lat_p50_ns / 1e3, r.lat_p99_ns / 1e3, (double)r.lat_p50_ns / (double)L,
+           (double)r.lat_p99_ns / (double)L, (double)r.fast_decisions / dec, ok ? 1 : 0);
+  }
+  return rc;
+}
+
 int main(int argc, char **argv) {
+  if (argc > 1 && !strcmp(argv[1], "csv")) return main_csv(argc, argv);
+  if (argc > 1 && !strcmp(argv[1], "delays")) return main_delays(argc, argv);
   bool full = argc > 1 && !strcmp(argv[1], "full");
   bool cpu_only = argc > 1 && !strcmp(argv[1], "cpu");
   static const uint16_t ns_full[] = {4, 7, 16, 31, 64, 128}, ns_quick[] = {4, 7, 16, 31};
@@ -78,7 +186,7 @@ int main(int argc, char **argv) {
           if (variants[v].protocol == PC_PROTO_PBFT && !have_pbft) continue;
           if (n >= 64 && batches[b] >= 1000 && v != 2 && v != 4) continue; /* keep the full run short */
           pc_sim_result_t r;
-          if (!run(&variants[v], n, rtts[c], batches[b], heights, &r)) {
+          if (!run(&variants[v], n, rtts[c], batches[b], heights, 1, &r)) {
             printf("%-18s %4u %6.1f %5u  FAILED: %s\n", variants[v].name, n, rtts[c] / 1e6, batches[b], r.failure);
             continue;
           }

@@ -20,6 +20,17 @@
  * fell back to serial. Then the scheduling overhead per transaction: the
  * extra time per transaction over serial on compute calls of 0 iterations
  * with one worker and no fallback.
+ *
+ *   -c FILE  also append one CSV row per measured configuration to FILE:
+ *            workload,scheduler,workers,tps,vs_serial,fallback_blocks,blocks
+ *            (serial rows have workers 0 and vs_serial 1); the text output
+ *            is unchanged. A header is written when FILE is empty.
+ *   -V       verification only, no timing: every scheduler with 1..W workers
+ *            (at least 2), with and without the serial fallback, on every
+ *            selected workload, must produce the same state root and the
+ *            same receipts root as serial execution, block after block.
+ *            Prints one line per configuration ("ok" or "DIFFERS") and
+ *            "verify: N ok, N differ"; exits 1 if any differs.
  */
 #include <getopt.h>
 #include <hwloc.h>
@@ -33,7 +44,9 @@
 
 static unsigned g_blocks = 4, g_ntx = 1000, g_maxw = 0, g_rounds = 3;
 static const char *g_only;
-static bool g_nopin;
+static bool g_nopin, g_verify;
+static FILE *g_csv;
+static unsigned g_verify_ok, g_verify_bad;
 
 static uint64_t rnd(uint64_t *s) {
   uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
@@ -199,7 +212,16 @@ typedef struct {
   double secs, cpu; /* wall and process CPU time inside pc_exec_run */
   unsigned fallbacks;
   pc_hash_t last_root;
+  /* chained over the blocks: H(prev || root of block b) */
+  pc_hash_t state_chain, receipts_chain;
 } meas_t;
+
+static void chain(pc_hash_t *acc, const pc_hash_t *root) {
+  uint8_t b[2 * sizeof acc->b];
+  memcpy(b, acc->b, sizeof acc->b);
+  memcpy(b + sizeof acc->b, root->b, sizeof root->b);
+  pc_hash_blake2b(acc, b, sizeof b);
+}
 
 /* executors are made once per (scheduler, workers, fallback) and reused:
  * creating one loads the hwloc topology, which is slow and disturbs the
@@ -231,6 +253,8 @@ static int measure(const work_t *w, pc_sched_t s, unsigned workers, bool fallbac
   }
   out->secs = out->cpu = 0;
   out->fallbacks = 0;
+  memset(&out->state_chain, 0, sizeof out->state_chain);
+  memset(&out->receipts_chain, 0, sizeof out->receipts_chain);
   for (unsigned b = 0; b < g_blocks; b++) {
     pc_exec_block_t blk = {
         .height = b + 1, .time_us = b + 1, .txs = w->tx + (size_t)b * g_ntx, .n_txs = g_ntx};
@@ -250,6 +274,8 @@ static int measure(const work_t *w, pc_sched_t s, unsigned workers, bool fallbac
     if (r.ran == PC_SCHED_SERIAL && s != PC_SCHED_SERIAL) out->fallbacks++;
     if ((rc = pc_exec_commit(e, &st, &r))) return rc;
     out->last_root = r.exec_root;
+    chain(&out->state_chain, &r.state_root);
+    chain(&out->receipts_chain, &r.receipts_root);
   }
   pc_memstate_destroy(m);
   return 0;
@@ -257,7 +283,37 @@ static int measure(const work_t *w, pc_sched_t s, unsigned workers, bool fallbac
 
 static bool wanted(const char *name) { return !g_only || strstr(name, g_only); }
 
+/* -V: every scheduler, worker count and fallback setting against serial */
+static void verify_workload(const char *name, const work_t *w) {
+  static const pc_sched_t sch[] = {PC_SCHED_TASKSET, PC_SCHED_DAG, PC_SCHED_OPTIMISTIC};
+  meas_t ser, m;
+  if (measure(w, PC_SCHED_SERIAL, 1, true, &ser)) exit(1);
+  unsigned maxw = g_maxw < 2 ? 2 : g_maxw;
+  for (size_t k = 0; k < PC_ARRAY_LEN(sch); k++)
+    for (unsigned wk = 1; wk <= maxw; wk++)
+      for (int fb = 0; fb < 2; fb++) {
+        if (measure(w, sch[k], wk, fb, &m)) {
+          printf("verify %-22s %-10s w=%u fallback=%d: FAILED to run\n", name, pc_sched_name(sch[k]), wk, fb);
+          g_verify_bad++;
+          continue;
+        }
+        bool same_s = pc_hash_equal(&m.state_chain, &ser.state_chain);
+        bool same_r = pc_hash_equal(&m.receipts_chain, &ser.receipts_chain);
+        printf("verify %-22s %-10s w=%u fallback=%d: %s%s%s\n", name, pc_sched_name(sch[k]), wk, fb,
+               same_s && same_r ? "ok" : "DIFFERS", same_s ? "" : " (state root)", same_r ? "" : " (receipts root)");
+        if (same_s && same_r)
+          g_verify_ok++;
+        else
+          g_verify_bad++;
+      }
+  fflush(stdout);
+}
+
 static void run_workload(const char *name, const work_t *w) {
+  if (g_verify) {
+    verify_workload(name, w);
+    return;
+  }
   /* R rounds, serial and every configuration alternating, keeping each
    * one's fastest round: the minimum is what the code costs, the rest is
    * other processes (the machine is shared) */
@@ -283,6 +339,10 @@ static void run_workload(const char *name, const work_t *w) {
   }
   double total = (double)g_blocks * g_ntx;
   printf("%-22s %-10s %2s %10.0f tx/s  1.00x\n", name, "serial", "-", total / best_ser.secs);
+  if (g_csv) fprintf(g_csv, "%s,serial,0,%.0f,1.000,0,%u\n", name, total / best_ser.secs, g_blocks);
+  for (unsigned c = 0; c < nc && g_csv; c++)
+    fprintf(g_csv, "%s,%s,%u,%.0f,%.3f,%u,%u\n", name, pc_sched_name(sch[c / g_maxw]), c % g_maxw + 1,
+            total / best[c].secs, best_ser.secs / best[c].secs, best[c].fallbacks, g_blocks);
   for (unsigned c = 0; c < nc; c++) {
     char fb[48] = "";
     if (best[c].fallbacks)
@@ -309,7 +369,7 @@ static double calibrate_ns_per_iter(void) {
 
 int main(int argc, char **argv) {
   int c;
-  while ((c = getopt(argc, argv, "w:b:n:k:r:u")) != -1) {
+  while ((c = getopt(argc, argv, "w:b:n:k:r:uc:V")) != -1) {
     switch (c) {
       case 'w': g_maxw = (unsigned)atoi(optarg); break;
       case 'b': g_blocks = (unsigned)atoi(optarg); break;
@@ -317,10 +377,18 @@ int main(int argc, char **argv) {
       case 'k': g_only = optarg; break;
       case 'r': g_rounds = (unsigned)atoi(optarg); break;
       case 'u': g_nopin = true; break;
+      case 'V': g_verify = true; break;
+      case 'c':
+        if (!(g_csv = fopen(optarg, "a"))) {
+          perror(optarg);
+          return 2;
+        }
+        if (ftell(g_csv) == 0) fprintf(g_csv, "workload,scheduler,workers,tps,vs_serial,fallback_blocks,blocks\n");
+        break;
       default:
         fprintf(stderr,
                 "usage: %s [-w max_workers] [-b blocks] [-n txs_per_block] [-r rounds] [-k "
-                "workload_substring] [-u (unpinned)]\n",
+                "workload_substring] [-u (unpinned)] [-c csv_file] [-V (verify only)]\n",
                 argv[0]);
         return 2;
     }
@@ -337,10 +405,14 @@ int main(int argc, char **argv) {
     if (!g_maxw) g_maxw = 1;
   }
   double nspi = calibrate_ns_per_iter();
-  printf(
+  if (g_verify)
+    printf("# bench_executor -V: %u blocks x %u txs, every scheduler vs serial (state and receipts roots)\n",
+           g_blocks, g_ntx);
+  else
+    printf(
       "# bench_executor: %u blocks x %u txs, workers 1..%u (%s), best of %u rounds, BLAKE2b round %.0f ns\n",
       g_blocks, g_ntx, g_maxw, g_nopin ? "unpinned" : "pinned", g_rounds, nspi);
-  printf("%-22s %-10s %2s %15s  %s\n", "workload", "scheduler", "w", "throughput", "vs serial");
+  if (!g_verify) printf("%-22s %-10s %2s %15s  %s\n", "workload", "scheduler", "w", "throughput", "vs serial");
 
   work_t w;
   static const uint32_t accs[] = {2, 10, 100, 1000, 10000};
@@ -378,7 +450,7 @@ int main(int argc, char **argv) {
   }
 
   /* scheduling overhead: empty compute calls, one worker, no fallback */
-  if (wanted("overhead")) {
+  if (!g_verify && wanted("overhead")) {
     work_init(&w);
     gen_compute(&w, 0);
     meas_t ser = {.secs = 1e30}, m, best[3];
@@ -407,5 +479,10 @@ int main(int argc, char **argv) {
   for (size_t a = 0; a < PC_SCHED_COUNT; a++)
     for (size_t b = 0; b <= PC_EXEC_WORKERS_MAX; b++)
       for (size_t c = 0; c < 2; c++) pc_exec_destroy(g_exec[a][b][c]);
+  if (g_csv) fclose(g_csv);
+  if (g_verify) {
+    printf("verify: %u ok, %u differ\n", g_verify_ok, g_verify_bad);
+    return g_verify_bad ? 1 : 0;
+  }
   return 0;
 }
