@@ -1,55 +1,331 @@
 #!/usr/bin/env bash
-# local-cluster.sh — start a 4-replica ParaChain cluster on this machine over
-# kernel UDP (127.0.0.1), let it run, print the per-replica status counters,
-# check every replica reports the same ledger hash and execution root at a
-# common height, then stop the replicas in order (SIGTERM) and clean up.
+# local-cluster.sh — the one-command local cluster under load (issue 8, item 4).
 #
-#   tools/scripts/local-cluster.sh [BUILD_DIR] [SECONDS] [sbft|pbft]
+# Generates a 4-replica cluster with pc-cluster-gen, checks every config with
+# `parachain-node --check`, starts the 4 replicas on this machine, waits until
+# they decide, drives all 4 client gateways with parachain-bench for a set
+# time, then prints throughput, submit-to-receipt latency, per-replica stage
+# counters and the agreement check, stops the replicas in order (SIGTERM),
+# and verifies every data directory with pc-ledger. `--help` for the options.
 #
-# Exit 0 when all replicas agree, 1 when they do not, 2 on setup failure.
-# Limits (see node/README.md): no load yet — the client gateway is not yet
-# plugged into the daemon, so the cluster orders empty blocks; memif not yet.
-set -euo pipefail
-BUILD=${1:-build-daemon}
-SECS=${2:-20}
-PROTO=${3:-sbft}
+# The last line of output is machine readable (other scripts parse it; the
+# keys are stable):
+#   RESULT protocol=sbft transport=memif n=4 batch=B workload=W mode=closed
+#          tps=X p50_ms=Y p99_ms=Z p999_ms=Q committed=N agree=1 ledger_verified=1
+# (one line). Exit status: 0 everything held; 1 the replicas disagree or a
+# ledger does not verify; 2 usage, build or configuration problem, or a
+# replica failed to start or to stop; 3 no transaction committed (including:
+# the gateways do not answer).
+set -uo pipefail
+
+usage() {
+  cat <<'EOF'
+usage: tools/scripts/local-cluster.sh [options]
+       tools/scripts/local-cluster.sh [BUILD_DIR] [SECONDS] [sbft|pbft]   (old form)
+
+Starts 4 parachain-node replicas on this machine, loads them with
+parachain-bench through all 4 client gateways, prints TPS, latency
+p50/p99/p999 (submit to receipt), per-replica counters and the agreement
+check (same ledger hash and execution root at a common height), stops the
+replicas in order and verifies each block log with pc-ledger.
+
+  --build DIR          meson build directory [build]
+  --seconds S          seconds of load [20]
+  --protocol P         sbft | pbft [sbft]
+  --transport T        memif | udp [memif]
+                         memif: DPDK memif between the processes, each replica its
+                         own EAL (--no-huge, --no-shconf, a unique --file-prefix);
+                         udp: kernel UDP on 127.0.0.1 (the fallback)
+  --workload W         parachain-bench workload: transfer | transfer-zipf | kv |
+                       counter | noop [transfer]
+  --outstanding K      closed loop: K transactions in flight (the default mode) [256]
+  --rate R             open loop: R transactions/s instead of a closed loop
+  --batch B            transactions per block (cluster file [batch] size) [1024]
+  --votes V            broadcast | collector [broadcast]
+  --set S.KEY=VALUE    set a cluster-file key, e.g. --set consensus.window=16,
+                       --set consensus.fast_path=no (repeatable; docs/config.md)
+  --node-set S.KEY=V   set a key in every node config, e.g.
+                       --node-set storage.group_count=64 (repeatable;
+                       docs/node-config.md)
+  --conns C            gateway connections, spread over the 4 gateways [8]
+  --verify             parachain-bench verifies every receipt's proof
+  --no-load            no client load: order empty blocks for S seconds and run
+                       only the agreement and ledger checks
+  --csv FILE           append parachain-bench's CSV row to FILE
+  --keep               keep the cluster folder (logs, data, metrics) and say where
+  -h, --help           this text
+
+Tuning: docs/tuning.md. Exit status: 0 ok; 1 disagreement or a ledger
+that does not verify; 2 usage/build/config/start failure; 3 nothing
+committed (e.g. the gateways do not answer).
+EOF
+}
+
+die() { echo "local-cluster: $*" >&2; exit 2; }
+
+BUILD=build SECS=20 PROTO=sbft TRANSPORT=memif WORKLOAD=transfer MODE=closed K=256 RATE=
+BATCH= VOTES=broadcast CONNS=8 VERIFY= NOLOAD= KEEP= CSV=
+CSETS=() NSETS=()
+if [[ $# -gt 0 && $1 != -* ]]; then
+  # old positional form: [BUILD_DIR] [SECONDS] [sbft|pbft]
+  BUILD=$1; SECS=${2:-20}; PROTO=${3:-sbft}
+  shift $(( $# < 3 ? $# : 3 ))
+fi
+while [[ $# -gt 0 ]]; do
+  case $1 in
+    -h|--help) usage; exit 0 ;;
+    --build) BUILD=${2:?}; shift ;;
+    --seconds) SECS=${2:?}; shift ;;
+    --protocol) PROTO=${2:?}; shift ;;
+    --transport) TRANSPORT=${2:?}; shift ;;
+    --workload) WORKLOAD=${2:?}; shift ;;
+    --outstanding) K=${2:?}; MODE=closed; shift ;;
+    --rate) RATE=${2:?}; MODE=open; shift ;;
+    --batch) BATCH=${2:?}; shift ;;
+    --votes) VOTES=${2:?}; shift ;;
+    --set) CSETS+=("${2:?}"); shift ;;
+    --node-set) NSETS+=("${2:?}"); shift ;;
+    --conns) CONNS=${2:?}; shift ;;
+    --verify) VERIFY=1 ;;
+    --no-load) NOLOAD=1 ;;
+    --csv) CSV=${2:?}; shift ;;
+    --keep) KEEP=1 ;;
+    *) echo "local-cluster: unknown option '$1' (see --help)" >&2; exit 2 ;;
+  esac
+  shift
+done
+isnum() { [[ $1 =~ ^[0-9]+$ ]]; }
+isnum "$SECS" && (( SECS > 0 )) || die "--seconds $SECS: want a whole number of seconds > 0"
+[[ $PROTO == sbft || $PROTO == pbft ]] || die "--protocol $PROTO: want sbft or pbft"
+[[ $TRANSPORT == memif || $TRANSPORT == udp ]] || die "--transport $TRANSPORT: want memif or udp"
+[[ $VOTES == broadcast || $VOTES == collector ]] || die "--votes $VOTES: want broadcast or collector"
+case $WORKLOAD in transfer|transfer-zipf|kv|counter|noop) ;; *) die "--workload $WORKLOAD: want transfer, transfer-zipf, kv, counter or noop" ;; esac
+isnum "$K" && (( K > 0 )) || die "--outstanding $K: want a number > 0"
+[[ -z $RATE ]] || { isnum "$RATE" && (( RATE > 0 )); } || die "--rate $RATE: want transactions per second > 0"
+[[ -z $BATCH ]] || { isnum "$BATCH" && (( BATCH > 0 )); } || die "--batch $BATCH: want a number > 0"
+isnum "$CONNS" && (( CONNS > 0 && CONNS <= 64 )) || die "--conns $CONNS: want 1..64"
+for s in ${CSETS[@]+"${CSETS[@]}"} ${NSETS[@]+"${NSETS[@]}"}; do
+  [[ $s =~ ^[a-z_]+\.[a-z_]+=.+$ ]] || die "--set/--node-set '$s': want SECTION.KEY=VALUE"
+done
+
 NODE=$BUILD/node/parachain-node
 GEN=$BUILD/tools/cluster/pc-cluster-gen
-[[ -x $NODE && -x $GEN ]] || { echo "build first: ninja -C $BUILD (needs $NODE and $GEN)" >&2; exit 2; }
+BENCH=$BUILD/tools/loadgen/parachain-bench
+CLI=$BUILD/tools/cli/pc-cli
+LEDGER=$BUILD/tools/ledger/pc-ledger
+for p in "$NODE" "$GEN" "$BENCH" "$CLI" "$LEDGER"; do
+  [[ -x $p ]] || die "missing $p: build first (ninja -C $BUILD)"
+done
+
 DIR=$(mktemp -d /tmp/pc-local-XXXXXX)
-PIDS=()
+C=$DIR/c
+PIDS=() BENCH_PID= PREFIXES=()
+stop_replicas() {
+  # Reverse id order: under memif the lower id is the server of each pair,
+  # so clients leave first (LIMITS.md: stop peers in order).
+  local i
+  for ((i=${#PIDS[@]}-1; i>=0; i--)); do
+    [[ -n ${PIDS[$i]} ]] || continue
+    kill -TERM "${PIDS[$i]}" 2>/dev/null
+    wait "${PIDS[$i]}" 2>/dev/null
+    STOP_RC[$i]=$?
+    PIDS[$i]=
+  done
+}
 cleanup() {
-  for ((i=${#PIDS[@]}-1; i>=0; i--)); do kill -TERM "${PIDS[$i]}" 2>/dev/null || true; wait "${PIDS[$i]}" 2>/dev/null || true; done
-  rm -rf "$DIR"
+  [[ -n $BENCH_PID ]] && { kill -TERM "$BENCH_PID" 2>/dev/null; wait "$BENCH_PID" 2>/dev/null; }
+  stop_replicas
+  local p
+  for p in ${PREFIXES[@]+"${PREFIXES[@]}"}; do rm -rf "/var/run/dpdk/$p" "${XDG_RUNTIME_DIR:-/nonexistent}/dpdk/$p"; done
+  if [[ -n $KEEP ]]; then echo "local-cluster: kept $DIR (cluster files in c/, replica logs r<i>.out/.err, metrics-<i>.txt)" >&2
+  else rm -rf "$DIR"; fi
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# ---- generate and edit the cluster
 PORT=$((20000 + RANDOM % 20000))
-"$GEN" --nodes 4 --transport udp --protocol "$PROTO" --base-port "$PORT" --out "$DIR/c" >/dev/null
-for i in 0 1 2 3; do
-  sed -i 's/^\(\s*shared\s*=\s*\).*/\1yes/' "$DIR/c/replica-$i/coremap.conf" || true
-  "$NODE" --config "$DIR/c/replica-$i/node.conf" --check >/dev/null || { echo "replica $i: config check failed" >&2; exit 2; }
+"$GEN" --nodes 4 --transport "$TRANSPORT" --protocol "$PROTO" --votes "$VOTES" --base-port "$PORT" --out "$C" >"$DIR/gen.log" 2>&1 \
+  || { cat "$DIR/gen.log" >&2; die "pc-cluster-gen failed"; }
+
+# conf_set FILE SECTION KEY VALUE: replace KEY in [SECTION], else add it there
+# (and the section at the end when the file has none).
+conf_set() {
+  local tmp=$1.tmp
+  awk -v sec="$2" -v key="$3" -v val="$4" '
+    function flush() { if (insec && !done) { print key " = " val; done = 1 } }
+    /^[ \t]*\[/ { flush(); insec = ($0 ~ "^[ \t]*\\[" sec "\\][ \t]*$"); seen = seen || insec; print; next }
+    insec && $0 ~ "^[ \t]*" key "[ \t]*=" { print key " = " val; done = 1; next }
+    { print }
+    END { flush(); if (!seen) { print ""; print "[" sec "]"; print key " = " val } }' "$1" >"$tmp" && mv "$tmp" "$1"
+}
+if [[ -n $BATCH ]]; then conf_set "$C/cluster.conf" batch size "$BATCH"; fi
+for s in ${CSETS[@]+"${CSETS[@]}"}; do
+  kv=${s#*.}; conf_set "$C/cluster.conf" "${s%%.*}" "${kv%%=*}" "${kv#*=}"
 done
 for i in 0 1 2 3; do
-  PC_LOG=warn "$NODE" --config "$DIR/c/replica-$i/node.conf" --status-every 2 >"$DIR/r$i.out" 2>"$DIR/r$i.err" &
-  PIDS+=($!)
+  for s in ${NSETS[@]+"${NSETS[@]}"}; do
+    kv=${s#*.}; conf_set "$C/replica-$i/node.conf" "${s%%.*}" "${kv%%=*}" "${kv#*=}"
+  done
+  "$NODE" --config "$C/replica-$i/node.conf" --check >"$DIR/check$i.log" 2>&1 \
+    || { cat "$DIR/check$i.log" >&2; die "replica $i: config check failed (files in $DIR; use --keep to keep them)"; }
+  if [[ $TRANSPORT == memif ]]; then
+    PREFIXES+=("$(sed -n 's/.*--file-prefix \([^ ]*\).*/\1/p' "$C/replica-$i/node.conf")")
+  fi
 done
-echo "4 replicas ($PROTO over udp) running for ${SECS}s in $DIR"
-sleep "$SECS"
-for ((i=${#PIDS[@]}-1; i>=0; i--)); do kill -TERM "${PIDS[$i]}"; wait "${PIDS[$i]}" || true; done
-PIDS=()
-rc=0
+conf_get() { awk -v sec="[$2]" -v key="$3" '/^[ \t]*\[/{s=($1==sec);next} s && $1==key && $2=="="{print $3}' "$1"; }
+gw_addr() { conf_get "$C/replica-$1/node.conf" gateway listen; }
+metrics_addr() { conf_get "$C/replica-$1/node.conf" metrics listen; }
+BATCH_EFF=$(conf_get "$C/cluster.conf" batch size)
+BATCH_EFF=${BATCH_EFF:-1024}
+
+# ---- start
 for i in 0 1 2 3; do
-  echo "replica $i: $(grep '^status' "$DIR/r$i.out" | tail -1)"
-  grep '^final' "$DIR/r$i.out" || { echo "replica $i did not stop cleanly"; sed -n 1,20p "$DIR/r$i.err"; rc=1; }
+  "$NODE" --config "$C/replica-$i/node.conf" --status-every 1 >"$DIR/r$i.out" 2>"$DIR/r$i.err" &
+  PIDS[$i]=$!
 done
-# agreement: each replica's final line gives (executed, ledger, root) at its
-# last height; compare the replicas that stopped at the same height, and
-# require that at least two did (heights differ by the blocks in flight).
-if [[ $rc == 0 ]]; then
-  awk '/^final/ {print}' "$DIR"/r?.out | sort | uniq -c | awk '{print "  " $0}'
-  H=$(awk '/^final/ {split($2,a,"="); print a[2]}' "$DIR"/r?.out | sort -n | head -1)
-  if [[ ${H:-0} -lt 2 ]]; then echo "FAIL: the cluster decided nothing"; rc=1; fi
-  bad=$(awk '/^final/ {print $2, $3, $4}' "$DIR"/r?.out | sort | awk '{k=$1; if (k in seen && seen[k] != $0) print "disagree at " k; seen[k]=$0}')
-  if [[ -n $bad ]]; then echo "FAIL: $bad"; rc=1; else echo "OK: replicas at the same height report the same ledger hash and execution root"; fi
+echo "4 replicas ($PROTO over $TRANSPORT, batch $BATCH_EFF) starting in $DIR"
+alive() { local i; for i in 0 1 2 3; do kill -0 "${PIDS[$i]}" 2>/dev/null || { echo "$i"; return 1; }; done; return 0; }
+decided_of() { awk '/^status/ {for (k = 1; k <= NF; k++) if ($k ~ /^decided=/) {split($k, a, "="); d = a[2]}} END {print d + 0}' "$DIR/r$1.out"; }
+t_start=$(date +%s)
+while :; do
+  if ! dead=$(alive); then
+    echo "local-cluster: replica $dead exited during start; its log:" >&2; tail -n 20 "$DIR/r$dead.err" >&2; exit 2
+  fi
+  ready=1
+  for i in 0 1 2 3; do (( $(decided_of $i) > 0 )) || ready=0; done
+  (( ready )) && break
+  if (( $(date +%s) - t_start > 30 )); then
+    echo "local-cluster: the replicas did not decide a block within 30 s; last status lines:" >&2
+    for i in 0 1 2 3; do echo "  r$i: $(grep '^status' "$DIR/r$i.out" | tail -1)" >&2; done
+    exit 2
+  fi
+  sleep 0.2
+done
+echo "all 4 replicas decide (after $(( $(date +%s) - t_start )) s)"
+
+# ---- load
+GWS=$(for i in 0 1 2 3; do gw_addr $i; done | paste -sd, -)
+TPS=0 P50=0 P99=0 P999=0 COMMITTED=0 LOAD_FAIL=
+if [[ -n $NOLOAD ]]; then
+  echo "no load (--no-load): ordering empty blocks for ${SECS}s"
+  sleep "$SECS"
+else
+  gw_ok=1
+  for i in 0 1 2 3; do
+    if ! "$CLI" -g "$(gw_addr $i)" -c "$C/cluster.conf" -t 2000 status >"$DIR/gwstatus$i.txt" 2>&1; then
+      echo "local-cluster: the client gateway of replica $i ($(gw_addr $i)) does not answer:" \
+           "$(tail -1 "$DIR/gwstatus$i.txt")" >&2
+      gw_ok=0
+    fi
+  done
+  if (( ! gw_ok )); then
+    echo "local-cluster: NO LOAD: this parachain-node does not serve clients on its [gateway] listen address" >&2
+    echo "local-cluster: no throughput or latency can be measured; the ordering (empty blocks) is still checked" >&2
+    LOAD_FAIL="gateway not answering"
+  else
+    if [[ $MODE == open ]]; then
+      modeargs=(--mode open --rate "$RATE")
+    else
+      modeargs=(--mode closed --outstanding "$K" --txs $(( SECS * 10000 > 20000 ? SECS * 10000 : 20000 )))
+    fi
+    fund=(); [[ $WORKLOAD == transfer* ]] && fund=(--fund)
+    extra=(); [[ -n $VERIFY ]] && extra+=(--verify); [[ -n $CSV ]] && extra+=(--csv "$CSV")
+    echo "load: parachain-bench $WORKLOAD, ${modeargs[*]:0:4}, ${SECS}s, $CONNS connections over $GWS"
+    "$BENCH" --cluster "$C/cluster.conf" --gateway "$GWS" --conns "$CONNS" --workload "$WORKLOAD" \
+      "${modeargs[@]}" --duration "$SECS" --seed "$RANDOM$RANDOM" ${fund[@]+"${fund[@]}"} \
+      --json "$DIR/bench.json" ${extra[@]+"${extra[@]}"} >"$DIR/bench.out" &
+    BENCH_PID=$!
+    wait "$BENCH_PID"; brc=$?; BENCH_PID=
+    cat "$DIR/bench.out"
+    if [[ -s $DIR/bench.json ]]; then
+      jget() { sed -n "s/.*\"$1\":\([0-9.]*\).*/\1/p" "$DIR/bench.json"; }
+      TPS=$(jget tps) P50=$(jget p50_ms) P99=$(jget p99_ms) P999=$(jget p999_ms)
+      COMMITTED=$(( $(jget ok) + $(jget failed) ))
+    fi
+    (( brc == 0 )) || LOAD_FAIL="parachain-bench exited with status $brc"
+  fi
 fi
+
+# ---- counters, then stop in order
+for i in 0 1 2 3; do
+  m=$(metrics_addr $i)
+  [[ -n $m ]] && curl -s -m 2 "http://$m/metrics" >"$DIR/metrics-$i.txt" 2>/dev/null
+done
+if ! dead=$(alive); then echo "local-cluster: replica $dead died during the run; its log:" >&2; tail -n 20 "$DIR/r$dead.err" >&2; fi
+STOP_RC=()
+stop_replicas
+stop_fail=0
+for i in 0 1 2 3; do
+  if [[ ${STOP_RC[$i]:-1} != 0 ]] || ! grep -q '^final' "$DIR/r$i.out"; then
+    echo "local-cluster: replica $i did not stop cleanly (status ${STOP_RC[$i]:-?}); its log:" >&2
+    tail -n 20 "$DIR/r$i.err" >&2
+    stop_fail=1
+  fi
+done
+
+field() { awk -v k="$2" '{for (i = 1; i <= NF; i++) {n = index($i, "="); if (n && substr($i, 1, n - 1) == k) print substr($i, n + 1)}}' <<<"$1"; }
+echo
+echo "per-replica counters (last status line; docs/tuning.md says what each means)"
+cols=(decided executed durable txs ok pool admitted rejected cons_in cons_out rounds_left persisted net_rx net_tx)
+printf '%-3s' r; for c in "${cols[@]}"; do printf ' %10s' "$c"; done; echo
+for i in 0 1 2 3; do
+  line=$(grep '^status' "$DIR/r$i.out" | tail -1)
+  printf '%-3s' "$i"; for c in "${cols[@]}"; do v=$(field "$line" "$c"); printf ' %10s' "${v:--}"; done; echo
+done
+if compgen -G "$DIR/metrics-*.txt" >/dev/null && [[ -s $DIR/metrics-0.txt ]]; then
+  echo "gateway /metrics (replica 0; every replica's in metrics-<i>.txt with --keep):"
+  grep -v '^#' "$DIR/metrics-0.txt" | awk '$2 != 0' | sed 's/^/  /' | head -40
+fi
+
+# ---- agreement: every replica's block log at the lowest last height H
+# holds the same block (chain) hash and execution root; replicas that
+# stopped at the same height also print the same final hashes.
+echo
+AGREE=1 LEDGER_OK=1
+declare -a LAST
+for i in 0 1 2 3; do
+  LAST[$i]=$("$LEDGER" stats --data "$C/replica-$i/data/log" 2>/dev/null | awk '$1=="heights"{split($2,a,"\\.\\."); print a[2]}')
+  LAST[$i]=${LAST[$i]:-0}
+done
+H=$(printf '%s\n' "${LAST[@]}" | sort -n | head -1)
+if (( H < 1 )); then
+  echo "FAIL: a replica's block log holds no decided block (last heights: ${LAST[*]})"
+  AGREE=0
+else
+  ref=
+  for i in 0 1 2 3; do
+    got=$("$LEDGER" dump --data "$C/replica-$i/data/log" --height "$H" 2>/dev/null | awk '$1=="block_hash"||$1=="exec_root"{printf "%s ", $2}')
+    echo "  replica $i at height $H: block ${got:0:16}… exec_root ${got:65:16}…"
+    [[ -n $got ]] || { echo "  replica $i: cannot read height $H"; AGREE=0; continue; }
+    if [[ -z $ref ]]; then ref=$got; elif [[ $got != "$ref" ]]; then AGREE=0; fi
+  done
+  bad=$(awk '/^final/ {print $2, $3, $4}' "$DIR"/r?.out | awk '{k=$1; if (k in seen && seen[k] != $0) print "final lines disagree at " k; seen[k]=$0}')
+  [[ -z $bad ]] || { echo "  $bad"; AGREE=0; }
+  if (( AGREE )); then echo "OK: all 4 replicas hold the same block hash and execution root at height $H (last heights ${LAST[*]})"
+  else echo "FAIL: the replicas disagree (see above)"; fi
+fi
+echo "ledger verification (pc-ledger verify: record CRCs, hash chain, torn tail)"
+for i in 0 1 2 3; do
+  out=$("$LEDGER" verify --data "$C/replica-$i/data/log" 2>&1); vrc=$?
+  out=$(tail -1 <<<"$out")
+  echo "  replica $i: $out"
+  (( vrc == 0 )) || LEDGER_OK=0
+done
+
+echo
+if [[ -z $NOLOAD ]]; then
+  printf '%-10s %-8s %-7s %-14s %-7s %10s %9s %9s %9s %10s\n' protocol transport batch workload mode tps p50_ms p99_ms p999_ms committed
+  printf '%-10s %-8s %-7s %-14s %-7s %10s %9s %9s %9s %10s\n' "$PROTO" "$TRANSPORT" "$BATCH_EFF" "$WORKLOAD" "$MODE" "$TPS" "$P50" "$P99" "$P999" "$COMMITTED"
+fi
+rc=0
+if (( stop_fail )); then rc=2; fi
+if (( ! AGREE || ! LEDGER_OK )); then rc=1; fi
+if (( rc == 0 )) && [[ -z $NOLOAD ]] && (( COMMITTED == 0 )); then
+  echo "FAIL: no transaction committed${LOAD_FAIL:+ ($LOAD_FAIL)}"; rc=3
+elif [[ -n $LOAD_FAIL ]]; then
+  echo "WARNING: $LOAD_FAIL"
+fi
+echo "RESULT protocol=$PROTO transport=$TRANSPORT n=4 batch=$BATCH_EFF workload=$WORKLOAD mode=$([[ -n $NOLOAD ]] && echo none || echo $MODE)" \
+     "tps=$TPS p50_ms=$P50 p99_ms=$P99 p999_ms=$P999 committed=$COMMITTED agree=$AGREE ledger_verified=$LEDGER_OK"
 exit $rc
