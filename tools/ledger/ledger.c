@@ -1,6 +1,9 @@
 /* ledger.c — pc-ledger: inspect, verify and repair a block log.
  *
- *   pc-ledger verify --data DIR          scan without changing anything
+ *   pc-ledger verify --data DIR [--cluster FILE [--replay [--plugin-dir D]]]
+ *                                        scan without changing anything; with
+ *                                        the cluster file also check hash chain,
+ *                                        certificates and (replay) exec roots
  *   pc-ledger stats  --data DIR          heights, records, segments
  *   pc-ledger dump   --data DIR --height H [--to H2]
  *   pc-ledger repair --data DIR --truncate-at SEGMENT:OFFSET
@@ -14,9 +17,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "common/common.h"
 #include "storage/storage.h"
+#include "tools/ledger/ledger_private.h"
 
 static void usage(FILE *f) {
   fprintf(f,
@@ -25,6 +30,11 @@ static void usage(FILE *f) {
           "commands:\n"
           "  verify   scan the log like an open would, change nothing; exit 0 clean,\n"
           "           1 torn tail (the next open cuts it), 2 corruption (open refuses)\n"
+          "           or a failed check. With --cluster FILE it also checks every\n"
+          "           block: structure, batch hash, hash chain, and its certificate\n"
+          "           (q signatures of the cluster's keys on the block id); with\n"
+          "           --replay it re-executes the whole ledger and compares the\n"
+          "           execution root each block carries (that of height - D)\n"
           "  stats    print heights, record and segment counts\n"
           "  dump     print block records: --height H [--to H2]\n"
           "  repair   --truncate-at SEGMENT:OFFSET: cut the log at that byte (as\n"
@@ -33,7 +43,11 @@ static void usage(FILE *f) {
           "           that point on is lost: copy the directory first.\n"
           "\n"
           "options:\n"
-          "  --data DIR           the log directory (segment files seg-NNNNNNNN.log)\n"
+          "  --data DIR           a node's data directory (its log/ is used) or the\n"
+          "                       log directory itself (segment files seg-NNNNNNNN.log)\n"
+          "  --cluster FILE       the cluster file (chain id, keys, W, plugins)\n"
+          "  --replay             with --cluster: re-execute every block from height 1\n"
+          "  --plugin-dir DIR     with --replay: the plugins the cluster file pins\n"
           "  --height H, --to H2  heights for dump\n"
           "  --truncate-at S:O    segment number and byte offset for repair\n"
           "  -h, --help           this text\n");
@@ -71,12 +85,16 @@ int main(int argc, char **argv) {
     return 0;
   }
   const char *cmd = argv[1];
-  const char *data = NULL, *cut = NULL;
+  const char *data = NULL, *cut = NULL, *cluster_file = NULL, *plugin_dir = NULL;
+  bool replay = false;
   uint64_t height = 0, to = 0;
   static const struct option opts[] = {{"data", required_argument, NULL, 'd'},
                                        {"height", required_argument, NULL, 'H'},
                                        {"to", required_argument, NULL, 't'},
                                        {"truncate-at", required_argument, NULL, 'c'},
+                                       {"cluster", required_argument, NULL, 'C'},
+                                       {"replay", no_argument, NULL, 'R'},
+                                       {"plugin-dir", required_argument, NULL, 'P'},
                                        {"help", no_argument, NULL, 'h'},
                                        {NULL, 0, NULL, 0}};
   optind = 2;
@@ -85,6 +103,9 @@ int main(int argc, char **argv) {
     switch (o) {
     case 'd': data = optarg; break;
     case 'c': cut = optarg; break;
+    case 'C': cluster_file = optarg; break;
+    case 'R': replay = true; break;
+    case 'P': plugin_dir = optarg; break;
     case 'H':
       if (parse_u64(optarg, &height)) {
         fprintf(stderr, "pc-ledger: --height wants a number, got '%s'\n", optarg);
@@ -109,6 +130,30 @@ int main(int argc, char **argv) {
     fprintf(stderr, "pc-ledger: %s needs --data DIR (see pc-ledger --help)\n", cmd);
     return 64;
   }
+  if ((replay || plugin_dir) && !cluster_file) {
+    fprintf(stderr, "pc-ledger: --replay and --plugin-dir need --cluster FILE\n");
+    return 64;
+  }
+  if (cluster_file && strcmp(cmd, "verify")) {
+    fprintf(stderr, "pc-ledger: --cluster goes with verify only\n");
+    return 64;
+  }
+  /* a node's data directory holds the log in log/ */
+  static char logdir[4096];
+  struct stat sb;
+  snprintf(logdir, sizeof logdir, "%s/log", data);
+  if (stat(logdir, &sb) == 0 && S_ISDIR(sb.st_mode)) data = logdir;
+  pc_cluster_t *cl = NULL;
+  if (cluster_file) {
+    static pc_cluster_t cluster;
+    char err[256];
+    if (pc_cluster_load(&cluster, cluster_file, err, sizeof err) != 0) {
+      fprintf(stderr, "pc-ledger: %s\n", err);
+      return 2;
+    }
+    cl = &cluster;
+    if (pc_crypto_init() != 0) return 2;
+  }
   pc_log_set_level(PC_LOG_WARN);
   pc_log_report_t rep;
   if (!strcmp(cmd, "verify") || !strcmp(cmd, "stats")) {
@@ -124,7 +169,19 @@ int main(int argc, char **argv) {
              rep.height);
     printf("%s\n", rep.message);
     if (!strcmp(cmd, "stats")) return 0;
-    return rep.status == PC_LOG_CLEAN ? 0 : rep.status == PC_LOG_TORN ? 1 : 2;
+    if (rep.status != PC_LOG_CLEAN) {
+      if (cl) printf("block checks skipped: the log is not clean\n");
+      return rep.status == PC_LOG_TORN ? 1 : 2;
+    }
+    if (!cl || rep.last_height == 0) return 0;
+    pc_log_config_t cfg = {.dir = data};
+    pc_log_t *log = pc_log_open(&cfg, &rep);
+    if (!log) return 2;
+    ledger_deep_opts_t dopts = {.first_height = rep.first_height, .last_height = rep.last_height,
+                                .replay = replay, .plugin_dir = plugin_dir, .progress = true};
+    e = ledger_deep_verify(log, cl, &dopts);
+    pc_log_close(log);
+    return e ? 2 : 0;
   }
   if (!strcmp(cmd, "dump")) {
     if (!height) {
