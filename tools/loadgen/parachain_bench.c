@@ -10,6 +10,13 @@
  * Modes: open loop (--rate R: transaction i is sent at i/R seconds, late
  * sends are counted) and closed loop (--outstanding K in flight).
  *
+ * Connections: every transaction of one sender goes over the same
+ * connection (sender mod C), so a gateway receives each sender's nonces in
+ * order. Backpressure: a SUBMIT answered PC_ERR_FULL (the replica's intake
+ * ring is full) is sent again after a back-off (1 ms doubling to 64 ms per
+ * transaction); its WAIT stays pending on the server, and its latency
+ * still counts from the first submit. Any other refusal is final.
+ *
  * Argument encodings of the built-in contracts (executor.h) are written
  * here, since executor/ exports no encoder: token.transfer(to[32], u64),
  * kv.put(u16 n, name[n], value), counter.add(u64), compute.run(u32, [32]).
@@ -21,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "executor/executor.h"
 #include "tools/cli/gwclient.h"
@@ -40,7 +48,25 @@ typedef struct {
   int8_t submit_code; /* 0, or the rejection */
   int8_t receipt;     /* -1 pending, else receipt status; -2 error/timeout */
   bool sent;
+  uint8_t backoff; /* PC_ERR_FULL retries so far */
 } txrec_t;
+
+/* Transactions refused with PC_ERR_FULL, to be submitted again at `due`
+ * (FIFO: every entry gets the same or a later due time than the one
+ * before it per back-off step, close enough for a load generator). */
+typedef struct {
+  unsigned long *ti;
+  uint64_t *due;
+  size_t head, n, cap;
+} retryq_t;
+
+static int retry_push(retryq_t *q, unsigned long ti, uint64_t due) {
+  if (q->n == q->cap) return -1;
+  size_t at = (q->head + q->n++) % q->cap;
+  q->ti[at] = ti;
+  q->due[at] = due;
+  return 0;
+}
 
 static void usage(FILE *f) {
   fputs("usage: parachain-bench --cluster FILE [options]\n"
@@ -61,6 +87,7 @@ static void usage(FILE *f) {
         "      --fund              before the clock: token.init and mint to every sender\n"
         "      --verify            verify every receipt proof (costs q signature checks each)\n"
         "      --wait-ms MS        receipt wait per transaction [30000]\n"
+        "      --quiet             no progress line\n"
         "      --seed X            key and workload seed [1]\n"
         "      --csv FILE          append one CSV row (header if the file is new)\n"
         "      --json FILE         write the result as JSON\n"
@@ -129,11 +156,12 @@ int main(int argc, char **argv) {
       {"senders", 1, 0, 'S'}, {"accounts", 1, 0, 'A'}, {"zipf", 1, 0, 'Z'},     {"plugin", 1, 0, 'P'},
       {"method", 1, 0, 'm'},  {"args-hex", 1, 0, 'a'}, {"conns", 1, 0, 'C'},    {"fund", 0, 0, 'F'},
       {"verify", 0, 0, 'V'},  {"wait-ms", 1, 0, 'W'},  {"seed", 1, 0, 's'},     {"csv", 1, 0, 'x'},
-      {"json", 1, 0, 'j'},    {"help", 0, 0, 'h'},     {0, 0, 0, 0}};
+      {"json", 1, 0, 'j'},    {"help", 0, 0, 'h'},     {"quiet", 0, 0, 'q'},
+      {0, 0, 0, 0}};
   const char *gw = "127.0.0.1:7700", *cluster = NULL, *plugin = NULL, *method = NULL, *args_hex = "";
   const char *csv = NULL, *json = NULL;
   workload_t wl = W_TRANSFER;
-  bool open_loop = false, fund = false, verify = false;
+  bool open_loop = false, fund = false, verify = false, quiet = false;
   double rate = 1000, duration = 10, theta = 0.99;
   unsigned long k_out = 256, n_txs = 0, senders = 1024, accounts = 10000, conns_n = 1, wait_ms = 30000;
   uint64_t seed = 1;
@@ -177,6 +205,7 @@ int main(int argc, char **argv) {
     case 's': seed = strtoull(optarg, NULL, 0); break;
     case 'x': csv = optarg; break;
     case 'j': json = optarg; break;
+    case 'q': quiet = true; break;
     case 'h': usage(stdout); return 0;
     default: usage(stderr); return 2;
     }
@@ -354,16 +383,37 @@ int main(int argc, char **argv) {
   }
 
   /* ---- the run: request id = 2i+1 (SUBMIT) or 2i+2 (WAIT) */
+  retryq_t rq = {.cap = n_txs};
+  rq.ti = malloc(sizeof *rq.ti * n_txs);
+  rq.due = malloc(sizeof *rq.due * n_txs);
+  if (!rq.ti || !rq.due) return 3;
   uint64_t t0 = pc_now_ns(), deadline = t0 + (uint64_t)(duration * 1e9), next_progress = t0 + 1000000000ull;
-  uint64_t drain_end = deadline + (uint64_t)wait_ms * 1000000ull;
+  uint64_t drain_end = deadline + (uint64_t)wait_ms * 1000000ull, ran_out_at = 0;
   unsigned long next = 0, done = 0, in_flight = 0, late = 0, rejected = 0, failed = 0, errors = 0, ok = 0;
+  unsigned long retries = 0;
   uint64_t ok_lat_n = 0, verify_fail = 0;
+  bool tty = isatty(STDERR_FILENO);
   static uint8_t frame[PC_TX_MAX + 256];
+#define CONN_OF(ti) ((unsigned)(((ti) % senders) % conns_n))
   for (;;) {
     uint64_t now = pc_now_ns();
     bool sending = now < deadline && next < n_txs;
     if (!sending && in_flight == 0) break;
     if (!sending && now > drain_end) break;
+    if (now < deadline && next == n_txs && !ran_out_at) ran_out_at = now;
+    /* submit again what was refused for backpressure, once its back-off ran out */
+    while (rq.n && rq.due[rq.head] <= now) {
+      unsigned long ti = rq.ti[rq.head];
+      rq.head = (rq.head + 1) % rq.cap;
+      rq.n--;
+      if (tx[ti].receipt != -1) continue;
+      const uint8_t *p[1] = {tx[ti].bytes};
+      long fl = pc_gw_enc_submit(frame, sizeof frame, (uint32_t)(2 * ti + 1), p, &tx[ti].len, 1);
+      if (fl < 0 || pc_gwc_send(cs[CONN_OF(ti)], frame, (size_t)fl, 10000)) {
+        fprintf(stderr, "parachain-bench: send failed on connection %u\n", CONN_OF(ti));
+        return 3;
+      }
+    }
     /* send what the mode allows */
     while (sending && next < n_txs) {
       if (open_loop) {
@@ -373,7 +423,7 @@ int main(int argc, char **argv) {
       } else if (in_flight >= k_out) {
         break;
       }
-      unsigned ci = (unsigned)(next % conns_n);
+      unsigned ci = CONN_OF(next);
       if (outstanding_c[ci] >= WAITS_PER_CONN) break;
       const uint8_t *p[1] = {tx[next].bytes};
       long fl = pc_gw_enc_submit(frame, sizeof frame, (uint32_t)(2 * next + 1), p, &tx[next].len, 1);
@@ -401,7 +451,8 @@ int main(int argc, char **argv) {
         int rc = pc_gwc_recv(cs[i], 0, r);
         if (rc == PC_ERR_TIMEOUT) break;
         if (rc) {
-          fprintf(stderr, "parachain-bench: connection %lu: %s\n", i, pc_strerror(rc));
+          fprintf(stderr, "\nparachain-bench: connection %lu to %s:%u: %s\n", i, addrs[i % n_addrs].host,
+                  addrs[i % n_addrs].port, rc == PC_ERR_IO ? "closed by the gateway" : pc_strerror(rc));
           return 3;
         }
         if (r->id == 0 || (r->id - 1) / 2 >= n_txs) continue;
@@ -410,10 +461,20 @@ int main(int argc, char **argv) {
         bool is_submit = (r->id % 2) == 1;
         if (x->receipt != -1) continue;
         if (is_submit) {
+          if (r->type == PC_GW_RSP_SUBMIT && r->n_codes == 1 && r->codes[0] == PC_ERR_FULL) {
+            unsigned b = x->backoff < 6 ? x->backoff : 6;
+            if (x->backoff < 255) x->backoff++;
+            retry_push(&rq, ti, pc_now_ns() + (1000000ull << b));
+            retries++;
+            continue;
+          }
           if (r->type == PC_GW_RSP_SUBMIT && r->n_codes == 1 && r->codes[0]) {
             x->submit_code = r->codes[0];
             x->receipt = -2;
             rejected++;
+          } else if (r->type == PC_GW_RSP_ERROR) {
+            x->receipt = -2;
+            errors++;
           }
           if (x->receipt == -1) continue;
         } else if (r->type == PC_GW_RSP_RECEIPT && r->code == 0) {
@@ -436,31 +497,49 @@ int main(int argc, char **argv) {
       }
     }
     now = pc_now_ns();
-    if (now >= next_progress) {
+    if (now >= next_progress && !quiet) {
       double el = (double)(now - t0) / 1e9;
-      fprintf(stderr, "\r[%5.1fs] sent %lu  done %lu  in flight %lu  tps %.0f  rejected %lu  errors %lu   ", el, next,
-              done, in_flight, (double)(ok + failed) / el, rejected, errors);
+      fprintf(stderr, "%s[%5.1fs] sent %lu  committed %lu  in flight %lu  tps %.0f  busy-retries %lu  rejected %lu  "
+                      "errors %lu%s",
+              tty ? "\r" : "", el, next, ok + failed, in_flight, (double)(ok + failed) / el, retries, rejected, errors,
+              tty ? "   " : "\n");
       next_progress += 1000000000ull;
     }
   }
-  fprintf(stderr, "\n");
+#undef CONN_OF
+  if (tty && !quiet) fprintf(stderr, "\n");
+  if (ran_out_at)
+    fprintf(stderr, "parachain-bench: all %lu pre-signed transactions were sent %.1f s before the end: the rate is "
+                    "capped by --txs, raise it\n", n_txs, (double)(deadline - ran_out_at) / 1e9);
+  if (in_flight)
+    fprintf(stderr, "parachain-bench: %lu transactions got no receipt within --wait-ms %lu after the load stopped\n",
+            in_flight, wait_ms);
   double elapsed = (double)(pc_now_ns() - t0) / 1e9;
+  /* throughput over the time receipts kept coming: from the start to the
+   * last receipt (a transaction that never gets one must not stretch it) */
+  uint64_t t_last = t0;
+  for (unsigned long i = 0; i < next; i++)
+    if (tx[i].t_done > t_last) t_last = tx[i].t_done;
+  double span = t_last > t0 ? (double)(t_last - t0) / 1e9 : elapsed;
   qsort(lat, ok_lat_n, sizeof *lat, cmp_u64);
 #define PCT(p) (ok_lat_n ? (double)lat[(size_t)((double)(ok_lat_n - 1) * (p))] / 1e6 : 0.0)
   double p50 = PCT(0.50), p99 = PCT(0.99), p999 = PCT(0.999);
-  double tps = (double)(ok + failed) / elapsed;
-  printf("%-14s %-6s %8s %8s %8s %8s %8s %8s %10s %9s %9s %9s\n", "workload", "mode", "sent", "ok", "failed",
-         "rejected", "errors", "late", "tps", "p50_ms", "p99_ms", "p999_ms");
-  printf("%-14s %-6s %8lu %8lu %8lu %8lu %8lu %8lu %10.1f %9.2f %9.2f %9.2f\n", wl_names[wl],
-         open_loop ? "open" : "closed", next, ok, failed, rejected, errors, late, tps, p50, p99, p999);
+  double tps = (double)(ok + failed) / span;
+  printf("%-14s %-6s %8s %8s %8s %8s %8s %8s %8s %10s %9s %9s %9s\n", "workload", "mode", "sent", "ok", "failed",
+         "rejected", "errors", "late", "busy", "tps", "p50_ms", "p99_ms", "p999_ms");
+  printf("%-14s %-6s %8lu %8lu %8lu %8lu %8lu %8lu %8lu %10.1f %9.2f %9.2f %9.2f\n", wl_names[wl],
+         open_loop ? "open" : "closed", next, ok, failed, rejected, errors + in_flight, late, retries, tps, p50, p99,
+         p999);
   if (verify) printf("receipt proofs: %" PRIu64 " verified, %" PRIu64 " failed\n", ok_lat_n - verify_fail, verify_fail);
   if (csv) {
     FILE *f = fopen(csv, "a+");
     if (f) {
       fseek(f, 0, SEEK_END);
-      if (ftell(f) == 0) fprintf(f, "workload,mode,sent,ok,failed,rejected,errors,late,seconds,tps,p50_ms,p99_ms,p999_ms\n");
-      fprintf(f, "%s,%s,%lu,%lu,%lu,%lu,%lu,%lu,%.3f,%.1f,%.3f,%.3f,%.3f\n", wl_names[wl], open_loop ? "open" : "closed",
-              next, ok, failed, rejected, errors, late, elapsed, tps, p50, p99, p999);
+      if (ftell(f) == 0)
+        fprintf(f, "workload,mode,sent,ok,failed,rejected,errors,late,seconds,tps,p50_ms,p99_ms,p999_ms,busy\n");
+      fprintf(f, "%s,%s,%lu,%lu,%lu,%lu,%lu,%lu,%.3f,%.1f,%.3f,%.3f,%.3f,%lu\n", wl_names[wl],
+              open_loop ? "open" : "closed", next, ok, failed, rejected, errors + in_flight, late, span, tps, p50, p99,
+              p999, retries);
       fclose(f);
     } else {
       fprintf(stderr, "parachain-bench: cannot write %s\n", csv);
@@ -472,9 +551,9 @@ int main(int argc, char **argv) {
       fprintf(f,
               "{\"workload\":\"%s\",\"mode\":\"%s\",\"sent\":%lu,\"ok\":%lu,\"failed\":%lu,\"rejected\":%lu,"
               "\"errors\":%lu,\"late\":%lu,\"seconds\":%.3f,\"tps\":%.1f,\"p50_ms\":%.3f,\"p99_ms\":%.3f,"
-              "\"p999_ms\":%.3f,\"verify_failed\":%" PRIu64 "}\n",
-              wl_names[wl], open_loop ? "open" : "closed", next, ok, failed, rejected, errors, late, elapsed, tps, p50,
-              p99, p999, verify_fail);
+              "\"p999_ms\":%.3f,\"verify_failed\":%" PRIu64 ",\"busy\":%lu}\n",
+              wl_names[wl], open_loop ? "open" : "closed", next, ok, failed, rejected, errors + in_flight, late, span,
+              tps, p50, p99, p999, verify_fail, retries);
       fclose(f);
     } else {
       fprintf(stderr, "parachain-bench: cannot write %s\n", json);
@@ -488,5 +567,7 @@ int main(int argc, char **argv) {
   free(r);
   free(pargs);
   free(zipf_cdf);
-  return errors || verify_fail ? 1 : 0;
+  free(rq.ti);
+  free(rq.due);
+  return errors || in_flight || verify_fail ? 1 : 0;
 }
