@@ -6,8 +6,10 @@
  * the key before any thread starts (one-line "file:line: message" errors,
  * exit 2); --check stops there. Runs the replica's stages on two pinned
  * threads (store + consensus on the consensus cores, pool + net on the
- * rx cores; exec workers on the exec cores) until SIGTERM or SIGINT, then
- * stops the stages in order and flushes the log. Prints a status line
+ * rx cores; exec workers on the exec cores; the client gateway on the
+ * gateway cores when the core map gives it cores of its own, else with
+ * pool + net) until SIGTERM or SIGINT, then stops the stages in order,
+ * closes the gateway's sockets and flushes the log. Prints a status line
  * periodically on stdout. */
 #include <signal.h>
 #include <stdio.h>
@@ -33,6 +35,9 @@ static void usage(FILE *f) {
           "  --check              validate the config, cluster file, core map and key, then exit\n"
           "  --status-every S     print a status line every S seconds (default 5, 0 = never)\n"
           "  --help               this text\n"
+          "Client gateway: the binary protocol (docs/gateway.md) on the config's [gateway] listen\n"
+          "(default 127.0.0.1:7200+id), HTTP /metrics and /health on [metrics] listen (default port\n"
+          "7300+id, bound on the gateway's address; [metrics] enabled = no turns it off).\n"
           "Stops cleanly on SIGTERM / SIGINT. Exit status: 0 ok, 1 runtime failure, 2 bad usage or config.\n");
 }
 
@@ -112,6 +117,18 @@ int main(int argc, char **argv) {
   o.segment_size = cfg.segment_size;
   o.group_count = cfg.group_count;
   o.group_time_us = (uint32_t)(cfg.group_time_ns / 1000);
+  /* client gateway: [gateway] listen and limits, [metrics] HTTP port */
+  memcpy(o.gw.bind_ip, cfg.gateway.ip, 4);
+  o.gw.port = cfg.gateway.port;
+  o.gw.max_conns = cfg.gw_max_connections;
+  o.gw.max_frame = cfg.gw_max_request;
+  o.gw.idle_timeout_ns = cfg.gw_idle_timeout_ns;
+  o.gw.no_http = !cfg.metrics_enabled;
+  o.gw.http_port = cfg.metrics.port;
+  if (cfg.metrics_enabled && memcmp(cfg.metrics.ip, cfg.gateway.ip, 4) != 0)
+    PC_WARN("[metrics] listen %u.%u.%u.%u: the HTTP port binds the gateway's address %u.%u.%u.%u", cfg.metrics.ip[0],
+            cfg.metrics.ip[1], cfg.metrics.ip[2], cfg.metrics.ip[3], cfg.gateway.ip[0], cfg.gateway.ip[1],
+            cfg.gateway.ip[2], cfg.gateway.ip[3]);
 
   pc_node_t *node = pc_node_create(&o);
   pc_runner_t *run = node ? pc_runner_new() : NULL;
@@ -127,6 +144,15 @@ int main(int argc, char **argv) {
   pc_runner_add_stage(run, tb, &d);
   d = pc_node_stage(node, PC_NODE_STAGE_NET);
   pc_runner_add_stage(run, tb, &d);
+  /* the gateway: on its own thread when the core map gives it cores of its
+   * own, else with pool + net (it never blocks; idle back-off applies) */
+  int tg = tb;
+  const pc_coreset_t *gwc = &map.cores[PC_STAGE_GATEWAY];
+  if (!pc_coreset_empty(gwc) && memcmp(gwc, &map.cores[PC_STAGE_RX], sizeof *gwc) != 0 &&
+      memcmp(gwc, &map.cores[PC_STAGE_CONSENSUS], sizeof *gwc) != 0)
+    tg = pc_runner_add_thread(run, gwc);
+  d = pc_node_stage(node, PC_NODE_STAGE_GATEWAY);
+  pc_runner_add_stage(run, tg < 0 ? tb : tg, &d);
 
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
@@ -139,8 +165,12 @@ int main(int argc, char **argv) {
     pc_node_destroy(node);
     return 1;
   }
-  PC_INFO("replica %u running (%s over %s); SIGTERM or SIGINT stops it", cfg.id,
-          cluster.protocol == PC_PROTO_PBFT ? "pbft" : "sbft", pc_net_transport_name((pc_net_transport_t)cfg.transport));
+  uint16_t gp = 0, hp = 0;
+  pc_node_gateway_ports(node, &gp, &hp);
+  PC_INFO("replica %u running (%s over %s), gateway %u.%u.%u.%u:%u, metrics %s%u; SIGTERM or SIGINT stops it", cfg.id,
+          cluster.protocol == PC_PROTO_PBFT ? "pbft" : "sbft", pc_net_transport_name((pc_net_transport_t)cfg.transport),
+          cfg.gateway.ip[0], cfg.gateway.ip[1], cfg.gateway.ip[2], cfg.gateway.ip[3], gp, hp ? "port " : "off",
+          hp);
   uint64_t next = pc_now_ns() + every * 1000000000ull, t0 = pc_now_ns();
   while (!g_stop) {
     pc_sleep_ns(100000000ull);
@@ -152,14 +182,19 @@ int main(int argc, char **argv) {
       pc_hex_encode(er, st.exec_root.b, 32);
       printf("status t=%llus decided=%llu executed=%llu durable=%llu txs=%llu ok=%llu pool=%llu admitted=%llu "
              "rejected=%llu cons_in=%llu cons_out=%llu rounds_left=%llu persisted=%llu net_rx=%llu net_tx=%llu "
-             "ledger=%.16s exec_root=%.16s\n",
+             "ledger=%.16s exec_root=%.16s gw_txs=%llu gw_accepted=%llu gw_refused=%llu gw_busy=%llu "
+             "receipts=%llu queries=%llu conns=%llu rs_heights=%llu rs_bytes=%llu\n",
              (unsigned long long)((pc_now_ns() - t0) / 1000000000ull), (unsigned long long)st.decided,
              (unsigned long long)st.executed, (unsigned long long)st.durable, (unsigned long long)st.txs_executed,
              (unsigned long long)st.txs_ok, (unsigned long long)st.pool_count, (unsigned long long)st.admitted,
              (unsigned long long)st.pool_rejected, (unsigned long long)st.cons_msgs_in,
              (unsigned long long)st.cons_msgs_out, (unsigned long long)st.round_changes,
              (unsigned long long)st.persisted, (unsigned long long)st.net_rx_msgs, (unsigned long long)st.net_tx_msgs,
-             ch, er);
+             ch, er, (unsigned long long)st.gw_txs, (unsigned long long)st.gw_accepted,
+             (unsigned long long)(st.gw_bad_format + st.gw_wrong_chain + st.gw_bad_signature + st.gw_nonce_used +
+                                  st.gw_duplicate),
+             (unsigned long long)st.gw_busy, (unsigned long long)st.gw_receipts, (unsigned long long)st.gw_queries,
+             (unsigned long long)st.gw_conns, (unsigned long long)st.rs_heights, (unsigned long long)st.rs_bytes);
       fflush(stdout);
       next += every * 1000000000ull;
     }

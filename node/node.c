@@ -180,7 +180,7 @@ static void remember(pc_node_t *n, uint64_t h, const pc_hash_t *chain, const pc_
  * skipped, identically on every replica), runs, commits, snapshots at
  * checkpoint heights and tells consensus. */
 static int exec_block(store_t *s, uint64_t h, const pc_block_t *b, const uint8_t *batch, size_t blen,
-                      const pc_hash_t *chain) {
+                      const pc_hash_t *chain, const uint8_t *cert, size_t cert_len) {
   pc_node_t *n = s->n;
   int cnt = pc_batch_count(batch, blen);
   if (cnt < 0) cnt = 0;
@@ -209,6 +209,16 @@ static int exec_block(store_t *s, uint64_t h, const pc_block_t *b, const uint8_t
   uint64_t ok = 0;
   for (size_t i = 0; i < res.n_receipts; i++) ok += res.receipts[i].status == PC_TX_OK;
   s->executed = h;
+  /* receipts, roots, header and certificate for the gateway (before the
+   * EXECUTED message: nothing waits on it, but keep the order natural) */
+  rcu_read_lock();
+  uint64_t ver = pc_state_version_number(pc_state_current(s->state));
+  rcu_read_unlock();
+  node_rs_block_t rb = {.height = h, .header = b, .cert = cert, .cert_len = cert_len, .state_version = ver,
+                        .state_root = &res.state_root, .receipts_root = &res.receipts_root,
+                        .count = res.n_receipts < nt ? res.n_receipts : nt, .receipts = res.receipts, .txs = s->txs};
+  int prc = node_rs_publish(n->rs, &rb);
+  if (prc) PC_WARN("store: receipts of height %llu not kept: %s", (unsigned long long)h, pc_strerror(prc));
   uint32_t K = n->cp.checkpoint_interval;
   bool cp = K && h % K == 0;
   pc_snapshot_manifest_t man;
@@ -260,7 +270,7 @@ static int replay_fn(void *arg, const pc_log_block_t *lb) {
     PC_ERROR("store: block %llu in the log does not decode: %s", (unsigned long long)lb->height, pc_strerror(rc));
     return rc;
   }
-  rc = exec_block(s, lb->height, &b, batch, blen, &lb->block_hash);
+  rc = exec_block(s, lb->height, &b, batch, blen, &lb->block_hash, lb->cert, lb->cert_len);
   if (rc == 0) s->n->st.replayed++;
   return rc;
 }
@@ -310,13 +320,16 @@ static int store_init(void *p) {
     return PC_ERR_CORRUPT;
   }
   if (rep.status == PC_LOG_TORN) PC_WARN("store: %s", rep.message);
-  s->state = pc_state_new(16);
+  /* keep D + 32 state versions: a query is answered at a height whose
+   * h + D is certified, about D below the newest executed height */
+  s->state = pc_state_new(pc_cluster_depth(&n->cluster) + 32);
   pc_exec_config_t ec = {.sched = (pc_sched_t)n->o.sched, .n_workers = n->o.exec_workers ? n->o.exec_workers : 1,
                          .cores = n->o.exec_cores};
   s->exec = pc_exec_create(&ec);
   if (!s->state || !s->exec) return PC_ERR_NOMEM;
   s->sbind.state = s->state;
   s->st = pc_exec_state_storage(&s->sbind);
+  if (node_rs_open(n->rs, s->state) != 0) return PC_ERR_NOMEM;
   int rc = pc_log_iter_consensus(s->log, rec_fn, s);
   if (rc) return rc;
   /* state: latest snapshot (if the log reaches it), then the blocks above */
@@ -424,7 +437,7 @@ static void decided(store_t *s, node_msg_t *m) {
   pthread_mutex_lock(&n->st_mu);
   n->st.decided = h;
   pthread_mutex_unlock(&n->st_mu);
-  exec_block(s, h, &b, batch, blen, &chain);
+  exec_block(s, h, &b, batch, blen, &chain, m->data + cert_off, m->len - cert_off);
 }
 
 static unsigned store_poll(void *p, uint64_t now) {
@@ -441,6 +454,7 @@ static unsigned store_poll(void *p, uint64_t now) {
       decided(s, m);
     free(m);
   }
+  node_rs_set_durable(n->rs, pc_log_durable_height(s->log));
   uint64_t ds = pc_log_durable_seq(s->log), cons = 0;
   while (s->pm_head && s->pm_head->log_seq <= ds) {
     pmap_t *pm = s->pm_head;
@@ -461,8 +475,14 @@ static void store_hk(void *p, uint64_t now) {
   (void)now;
   store_t *s = p;
   uint64_t dh = pc_log_durable_height(s->log);
+  uint64_t rh, rb, rt, re;
+  node_rs_stats(s->n->rs, &rh, &rb, &rt, &re);
   pthread_mutex_lock(&s->n->st_mu);
   s->n->st.durable = dh;
+  s->n->st.rs_heights = rh;
+  s->n->st.rs_bytes = rb;
+  s->n->st.rs_txs = rt;
+  s->n->st.rs_evicted = re;
   pthread_mutex_unlock(&s->n->st_mu);
 }
 
@@ -476,6 +496,7 @@ static void store_fini(void *p) {
   }
   pc_exec_destroy(s->exec);
   s->exec = NULL;
+  node_rs_close(s->n->rs); /* readers stop seeing the state before it is freed */
   if (s->state) pc_state_free(s->state);
   s->state = NULL;
   while (s->pm_head) {
@@ -517,17 +538,9 @@ typedef struct {
 
 static uint64_t view_nonce(void *ctx, const uint8_t sender[PC_TX_PUBKEY_SIZE]) {
   pool_t *s = ctx;
-  store_t *st = s->n->store;
-  uint8_t key[PC_EXEC_NONCE_KEY_LEN];
-  pc_exec_nonce_key(key, sender);
-  uint64_t v = 0;
-  rcu_read_lock();
-  const uint8_t *val;
-  size_t vlen;
-  if (st->state && pc_state_get(pc_state_current(st->state), key, sizeof key, &val, &vlen) == 0 && vlen == 8)
-    v = pc_load_le64(val);
-  rcu_read_unlock();
-  return v;
+  /* through the receipt store's RCU-protected state pointer: the store
+   * stage (another thread) clears it before it frees the state */
+  return node_rs_nonce(s->n->rs, sender);
 }
 
 static bool view_executed(void *ctx, const pc_hash_t *h) {
@@ -708,6 +721,7 @@ void pc_node_opts_default(pc_node_opts_t *o, const pc_cluster_t *cluster, uint16
   o->net = PC_NODE_NET_UDP;
   o->sched = PC_SCHED_AUTO;
   o->exec_workers = 1;
+  pc_gw_config_defaults(&o->gw);
 }
 
 pc_node_t *pc_node_create(const pc_node_opts_t *o) {
@@ -753,7 +767,10 @@ pc_node_t *pc_node_create(const pc_node_opts_t *o) {
   n->pool = pl;
   n->cons = node_cons_new(n);
   n->net = node_net_new(n);
-  if (rc || !st || !pl || !n->cons || !n->net || !n->hist_chain || !n->hist_exec || !n->hist_h) {
+  n->gw = node_gw_new(n);
+  n->rs = node_rs_new(pc_cluster_depth(&n->cluster), o->receipt_heights ? o->receipt_heights : NODE_HIST,
+                      o->receipt_bytes ? o->receipt_bytes : 256ull << 20);
+  if (rc || !st || !pl || !n->cons || !n->net || !n->gw || !n->rs || !n->hist_chain || !n->hist_exec || !n->hist_h) {
     PC_ERROR("node: cannot allocate replica %u", o->id);
     pc_node_destroy(n);
     return NULL;
@@ -772,6 +789,8 @@ void pc_node_destroy(pc_node_t *n) {
   free(n->pool);
   node_cons_free(n->cons);
   node_net_free(n->net);
+  node_gw_free(n->gw);
+  node_rs_free(n->rs);
   free(n->hist_chain);
   free(n->hist_exec);
   free(n->hist_h);
@@ -788,8 +807,13 @@ pc_stage_def_t pc_node_stage(pc_node_t *n, int i) {
   case PC_NODE_STAGE_POOL:
     return (pc_stage_def_t){.name = "pool", .ctx = n->pool, .init = pool_init, .poll = pool_poll,
                             .housekeeping = pool_hk, .fini = pool_fini};
+  case PC_NODE_STAGE_GATEWAY: return node_gw_stage(n->gw);
   default: return node_net_stage(n->net);
   }
+}
+
+int pc_node_gateway_ports(pc_node_t *n, uint16_t *port, uint16_t *http_port) {
+  return node_gw_ports(n->gw, port, http_port);
 }
 
 int pc_node_submit(pc_node_t *n, const void *tx, size_t len) {

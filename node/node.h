@@ -45,6 +45,7 @@
 
 #include "common/common.h"
 #include "common/config.h"
+#include "node/gateway/gateway.h"
 
 /* ================================================================ stages */
 
@@ -116,6 +117,12 @@ typedef struct {
   uint64_t segment_size; /* 0 = default */
   unsigned group_count;
   uint32_t group_time_us;
+  /* client gateway (PC_NODE_STAGE_GATEWAY): gw is the server's config
+   * (bind address, ports — 0 = ephemeral —, limits, no_http). */
+  pc_gw_config_t gw;
+  /* receipt store bound: heights kept (0 = 65536) and bytes (0 = 256 MiB) */
+  uint32_t receipt_heights;
+  uint64_t receipt_bytes;
 } pc_node_opts_t;
 
 /* pc_node_opts_default fills opts for replica id of cluster. */
@@ -129,8 +136,21 @@ pc_node_t *pc_node_create(const pc_node_opts_t *opts);
  * (runner stopped). NULL is fine. */
 void pc_node_destroy(pc_node_t *n);
 
-enum { PC_NODE_STAGE_STORE = 0, PC_NODE_STAGE_CONSENSUS, PC_NODE_STAGE_POOL, PC_NODE_STAGE_NET, PC_NODE_STAGES };
-/* pc_node_stage returns stage i (PC_NODE_STAGE_*) of the replica. */
+enum {
+  PC_NODE_STAGE_STORE = 0,
+  PC_NODE_STAGE_CONSENSUS,
+  PC_NODE_STAGE_POOL,
+  PC_NODE_STAGE_NET,
+  PC_NODE_STAGES, /* the four stages every replica runs */
+  PC_NODE_STAGE_GATEWAY = PC_NODE_STAGES /* optional: the client gateway */
+};
+/* pc_node_stage returns stage i (PC_NODE_STAGE_*) of the replica.
+ * PC_NODE_STAGE_GATEWAY is optional and, when run, starts after the other
+ * four (any thread; it only reads what the store stage publishes): its init
+ * binds the gateway's sockets (o.gw; an error fails the runner's start),
+ * its poll serves them without blocking (timeout 0: it shares its thread
+ * and relies on the runner's idle back-off), its housekeeping retries
+ * pending WAITs and follows, its fini closes every socket. */
 pc_stage_def_t pc_node_stage(pc_node_t *n, int i);
 
 /* pc_node_submit hands one encoded client transaction to the replica's
@@ -150,6 +170,14 @@ typedef struct {
   uint64_t persisted, held_max, net_rx_msgs, net_tx_msgs, net_bad;
   uint64_t replayed;    /* heights re-executed from the log at start */
   uint64_t state_transfers_asked;
+  /* gateway stage (zero without it): transactions offered by clients,
+   * handed to the pool, refused by the gateway's checks (by reason),
+   * refused for backpressure (PC_ERR_FULL) */
+  uint64_t gw_txs, gw_accepted, gw_bad_format, gw_wrong_chain, gw_bad_signature, gw_nonce_used, gw_duplicate,
+      gw_busy;
+  uint64_t gw_receipts, gw_queries, gw_conns; /* receipts and query answers sent, open connections */
+  /* receipt store: heights and bytes held, transactions indexed, heights evicted */
+  uint64_t rs_heights, rs_bytes, rs_txs, rs_evicted;
 } pc_node_status_t;
 
 /* pc_node_get_status copies the latest status. Any thread. */
@@ -158,5 +186,9 @@ void pc_node_get_status(pc_node_t *n, pc_node_status_t *st);
  * height h if still remembered (the last 65536 heights). 0 or
  * PC_ERR_NOT_FOUND. Any thread. */
 int pc_node_root_at(pc_node_t *n, uint64_t h, pc_hash_t *chain_hash, pc_hash_t *exec_root);
+/* pc_node_gateway_ports gives the gateway's bound ports (binary protocol,
+ * HTTP; 0 = none) once its stage's init ran (after pc_runner_start
+ * returned). 0 or PC_ERR_STATE (no gateway running). Any thread. */
+int pc_node_gateway_ports(pc_node_t *n, uint16_t *port, uint16_t *http_port);
 
 #endif /* PC_NODE_H */

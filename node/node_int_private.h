@@ -15,7 +15,10 @@
 #include <pthread.h>
 #include <rte_ring.h>
 
+#include "executor/executor.h"
+#include "node/gateway/gateway.h"
 #include "node/node.h"
+#include "storage/storage.h"
 
 /* Wire tag: the first byte of every dataplane message between replicas. */
 enum { NODE_TAG_CONSENSUS = 1, NODE_TAG_TXBATCH = 2 };
@@ -81,6 +84,42 @@ typedef struct {
 
 #define NODE_HIST 65536u
 
+/* ------------------------------------------------ receipt store (node_rs.c)
+ * Per executed height: header, decision certificate, state version and
+ * roots, receipts and their leaves; tx hash → (height, index). Written by
+ * the store stage only (node_rs_open/publish/set_durable/close, on its
+ * thread, registered with liburcu); read by any registered thread
+ * (node_rs_receipt/query/block/heights/has_tx/nonce), lock-free under RCU.
+ * Bounded: max_heights heights and about max_bytes bytes (the newest D + 2
+ * heights always stay). See the top of node_rs.c. */
+typedef struct node_rs node_rs_t;
+typedef struct {
+  uint64_t height;
+  const pc_block_t *header;
+  const uint8_t *cert; /* encoded decision certificate */
+  size_t cert_len;
+  uint64_t state_version; /* the state version holding the state after height */
+  const pc_hash_t *state_root, *receipts_root;
+  size_t count;                    /* receipts = decoded transactions */
+  const pc_receipt_t *receipts;
+  const pc_tx_t *txs;              /* their transactions (hash used) */
+} node_rs_block_t;
+
+node_rs_t *node_rs_new(uint32_t depth, uint32_t max_heights, size_t max_bytes);
+void node_rs_free(node_rs_t *rs);
+int node_rs_open(node_rs_t *rs, pc_state_t *state);
+void node_rs_close(node_rs_t *rs);
+int node_rs_publish(node_rs_t *rs, const node_rs_block_t *b);
+void node_rs_set_durable(node_rs_t *rs, uint64_t h);
+void node_rs_heights(node_rs_t *rs, uint64_t *executed, uint64_t *durable, uint64_t *provable);
+int node_rs_receipt(node_rs_t *rs, const pc_hash_t *tx, pc_gw_receipt_ans_t *a, uint8_t *buf, size_t cap);
+int node_rs_query(node_rs_t *rs, uint64_t height, const uint8_t *key, size_t klen, pc_gw_query_ans_t *a,
+                  uint8_t *vbuf, size_t vcap, uint8_t *pbuf, size_t pcap);
+int node_rs_block(node_rs_t *rs, uint64_t height, pc_block_t *b);
+bool node_rs_has_tx(node_rs_t *rs, const pc_hash_t *tx);
+uint64_t node_rs_nonce(node_rs_t *rs, const uint8_t sender[32]);
+void node_rs_stats(node_rs_t *rs, uint64_t *heights, uint64_t *bytes, uint64_t *txs, uint64_t *evicted);
+
 struct pc_node {
   pc_node_opts_t o;
   pc_cluster_t cluster;
@@ -98,7 +137,10 @@ struct pc_node {
   uint64_t start_executed; /* heights already executed at start */
 
   /* stage contexts */
-  void *store, *cons, *pool, *net;
+  void *store, *cons, *pool, *net, *gw;
+
+  /* receipt store: written by the store stage, read by the gateway stage */
+  node_rs_t *rs;
 
   /* status: written by the stages, read by anyone */
   pthread_mutex_t st_mu;
@@ -114,5 +156,9 @@ pc_stage_def_t node_cons_stage(void *c);
 void *node_net_new(pc_node_t *n);
 void node_net_free(void *c);
 pc_stage_def_t node_net_stage(void *c);
+void *node_gw_new(pc_node_t *n);
+void node_gw_free(void *c);
+pc_stage_def_t node_gw_stage(void *c);
+int node_gw_ports(void *c, uint16_t *port, uint16_t *http_port);
 
 #endif /* PC_NODE_INT_PRIVATE_H */
