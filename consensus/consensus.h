@@ -400,6 +400,136 @@ void pc_msg_block_encode(pc_writer_t *w, const pc_msg_hdr_t *hdr, const pc_block
 int pc_msg_block_decode(pc_reader_t *r, const pc_msg_hdr_t *hdr, pc_block_t *b, const uint8_t **batch,
                         size_t *batch_len);
 
+/* State-transfer bodies (types 0x03–0x06; format at the top of msg.c).
+ * Limits: a manifest is 76 + 32 × chunks + 4 bytes (storage/snapshot.c),
+ * sent in parts of at most PC_XFER_PART_MAX bytes; chunks are at most
+ * PC_XFER_CHUNK_MAX bytes (= PC_SNAPSHOT_CHUNK, checked in xfer.c). */
+#define PC_XFER_CHUNKS_MAX (1u << 20)
+#define PC_XFER_CHUNK_MAX 65536u
+#define PC_XFER_MANIFEST_MIN (80u + 32u)
+#define PC_XFER_MANIFEST_MAX (80u + 32u * PC_XFER_CHUNKS_MAX)
+#define PC_XFER_PART_MAX (1u << 20)
+
+typedef struct {
+  pc_hash_t manifest;  /* the certified manifest hash naming the snapshot */
+  uint32_t index;      /* MANIFEST_REQ, MANIFEST: byte offset; CHUNK_REQ, CHUNK: chunk index */
+  uint32_t total;      /* MANIFEST: whole manifest length */
+  const uint8_t *data; /* MANIFEST: the part; CHUNK: the chunk (view into the message) */
+  size_t len;
+} pc_msg_xfer_t;
+
+/* pc_msg_is_xfer: type is one of the four state-transfer types. The
+ * driver routes these to the transfer objects (pc_xfer_*), not to the
+ * protocol instance. */
+bool pc_msg_is_xfer(uint8_t type);
+/* pc_msg_xfer_encode writes a whole state-transfer message of type
+ * hdr->type (round forced to 0); the fields of x that the type uses. */
+void pc_msg_xfer_encode(pc_writer_t *w, const pc_msg_hdr_t *hdr, const pc_msg_xfer_t *x);
+/* pc_msg_xfer_decode decodes the body left in r for hdr->type; every
+ * rejection (wrong type, round ≠ 0, truncated, trailing, lengths, bounds;
+ * see msg.c) returns a PC_ERR_* counted under PC_DEC_CONSENSUS. x->data
+ * points into the message. */
+int pc_msg_xfer_decode(pc_reader_t *r, const pc_msg_hdr_t *hdr, pc_msg_xfer_t *x);
+
+/* ------------------------------------------------- state transfer (xfer.c)
+ * Fetching side: a pure state machine like the protocols (no I/O, no clock,
+ * no threads); one transfer at a time. Algorithm and peer policy: top of
+ * xfer.c. Driver contract:
+ *   PC_ACT_STATE_TRANSFER(h, root, manifest, cert) from the protocol
+ *     → pc_xfer_start(x, h, manifest, now)
+ *   MANIFEST / CHUNK messages (pc_msg_is_xfer) → pc_xfer_on_message
+ *   timers → pc_xfer_on_tick(now) at pc_xfer_next_deadline
+ *   actions: SEND (to a peer), MANIFEST (begin the install with these
+ *   bytes), CHUNK (write chunk `index`), DONE (finish the install, load the
+ *   state, then pc_consensus_on_transfer_done). Pointers in an action are
+ *   valid only during the callback. */
+#define PC_XFER_WINDOW_MAX 256
+
+typedef enum {
+  PC_XFER_ACT_SEND = 1, /* data/len to replica `to` */
+  PC_XFER_ACT_MANIFEST, /* data/len: the manifest, equal to the certified hash; `to` sent it */
+  PC_XFER_ACT_CHUNK,    /* chunk `index` (data/len), verified against the manifest; `to` sent it */
+  PC_XFER_ACT_DONE,     /* every chunk was delivered (index = number of chunks) */
+} pc_xfer_action_kind_t;
+
+typedef struct {
+  uint8_t kind; /* pc_xfer_action_kind_t */
+  uint16_t to;
+  uint32_t index;
+  const uint8_t *data;
+  size_t len;
+} pc_xfer_action_t;
+
+typedef struct {
+  uint64_t chain_id;
+  uint16_t n, my_id;   /* peers are every replica but my_id */
+  uint32_t window;     /* chunk requests in flight, ≤ PC_XFER_WINDOW_MAX; 0 = 8 */
+  uint64_t timeout_ns; /* a request unanswered this long skips its peer; 0 = 500 ms */
+  void *ctx;
+  void (*action)(void *ctx, const pc_xfer_action_t *a);
+} pc_xfer_config_t;
+
+typedef struct {
+  uint64_t height;     /* target checkpoint */
+  uint32_t chunks;     /* in the manifest (0 until it arrived) */
+  uint32_t received;   /* chunks delivered */
+  uint64_t requests;   /* MANIFEST_REQ + CHUNK_REQ sent */
+  uint64_t timeouts;
+  uint64_t bad_replies; /* manifests or chunks that failed verification */
+  uint64_t rejected;   /* malformed messages */
+  uint64_t stale;      /* well-formed but not asked for (late, duplicate, other target) */
+  uint64_t bytes;      /* verified payload bytes received */
+  uint32_t excluded;   /* peers excluded now */
+} pc_xfer_stats_t;
+
+typedef struct pc_xfer pc_xfer_t;
+
+/* pc_xfer_new creates an idle fetcher; cfg is copied. NULL (logged) on a
+ * bad config or no memory. One thread at a time (the consensus stage). */
+pc_xfer_t *pc_xfer_new(const pc_xfer_config_t *cfg);
+/* pc_xfer_free frees it (NULL is fine). */
+void pc_xfer_free(pc_xfer_t *x);
+/* pc_xfer_start begins fetching checkpoint `height` whose certified
+ * manifest hash is manifest_hash (sends the first MANIFEST_REQ). A running
+ * transfer to the same target continues; any other is abandoned (the
+ * driver aborts its install). 0 or PC_ERR_INVALID. */
+int pc_xfer_start(pc_xfer_t *x, uint64_t height, const pc_hash_t *manifest_hash, uint64_t now_ns);
+/* pc_xfer_on_message hands in a MANIFEST or CHUNK from authenticated
+ * replica `from`. 0 when used; PC_ERR_STATE when well-formed but not asked
+ * for (no effect); PC_ERR_CHECKSUM when it fails verification (the peer is
+ * excluded); decoding errors as pc_msg_xfer_decode (PC_DEC_CONSENSUS). */
+int pc_xfer_on_message(pc_xfer_t *x, uint16_t from, const uint8_t *msg, size_t len, uint64_t now_ns);
+/* pc_xfer_on_tick: expire requests, re-ask other peers. */
+void pc_xfer_on_tick(pc_xfer_t *x, uint64_t now_ns);
+/* pc_xfer_next_deadline: when on_tick is next needed (UINT64_MAX: never). */
+uint64_t pc_xfer_next_deadline(const pc_xfer_t *x);
+/* pc_xfer_active: a transfer is running (started, not yet DONE). */
+bool pc_xfer_active(const pc_xfer_t *x);
+void pc_xfer_get_stats(const pc_xfer_t *x, pc_xfer_stats_t *out);
+
+/* Serving side (xfer_serve.c): answers MANIFEST_REQ / CHUNK_REQ from the
+ * snapshots in a directory (storage's files), through storage's pc_io_t.
+ * It does file I/O, so call it from the store thread (or any thread that
+ * may block on disk), never from the consensus stage. One thread at a time
+ * per server. */
+struct pc_io;
+typedef struct pc_xfer_server pc_xfer_server_t;
+/* Largest reply pc_xfer_serve writes (a whole MANIFEST part). */
+#define PC_XFER_REPLY_MAX (PC_MSG_HEADER_SIZE + PC_HASH_SIZE + 12 + PC_XFER_PART_MAX)
+/* pc_xfer_server_new serves snapshots of snap_dir (copied) through io
+ * (NULL = pc_io_posix(); must outlive the server). NULL on OOM. */
+pc_xfer_server_t *pc_xfer_server_new(uint64_t chain_id, uint16_t n, uint16_t my_id, const char *snap_dir,
+                                     const struct pc_io *io);
+void pc_xfer_server_free(pc_xfer_server_t *s);
+/* pc_xfer_serve answers one request from authenticated replica `from`:
+ * 0 with the reply (MANIFEST or CHUNK, to send back to `from`) in out
+ * (cap ≥ PC_XFER_REPLY_MAX is always enough) and its length in *out_len;
+ * PC_ERR_NOT_FOUND when this replica has no snapshot of that height with
+ * that manifest hash (send nothing); PC_ERR_RANGE for an offset or index
+ * past the manifest; PC_ERR_IO; decoding errors (PC_DEC_CONSENSUS). */
+int pc_xfer_serve(pc_xfer_server_t *s, uint16_t from, const uint8_t *req, size_t len, uint8_t *out, size_t cap,
+                  size_t *out_len);
+
 /* CHECKPOINT body: exec root (32) ‖ manifest hash (32) ‖ vote signature
  * (64) over pc_vote_bytes(chain, protocol, PC_PHASE_CHECKPOINT, h, 0,
  * checkpoint digest), digest = pc_checkpoint_digest(h, root, manifest). */

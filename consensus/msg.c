@@ -15,6 +15,28 @@
  * BLOCK (0x08): 91 block (height = header height) ‖ u32 length ‖ batch
  *   (hash = block.batch_hash); nothing may follow.
  *
+ * State transfer (0x03–0x06). Not signed: they travel on authenticated
+ * point-to-point channels and their content is checked against the
+ * checkpoint certificate (manifest hash) and the manifest (chunk hashes).
+ * Header height = the checkpoint height h (≥ 1), round = 0 (else
+ * PC_ERR_RANGE). Every body starts with the certified manifest hash, which
+ * names the snapshot asked for or sent:
+ *   MANIFEST_REQ (0x03): 32 manifest hash ‖ u32 offset — the byte offset
+ *     of the manifest part wanted, < PC_XFER_MANIFEST_MAX.
+ *   MANIFEST (0x04):     32 manifest hash ‖ u32 total ‖ u32 offset ‖
+ *     u32 length ‖ bytes. total = the whole manifest's length,
+ *     PC_XFER_MANIFEST_MIN..PC_XFER_MANIFEST_MAX; offset < total; length
+ *     1..PC_XFER_PART_MAX and offset + length ≤ total. A manifest longer
+ *     than one part is sent in parts, each asked for by its offset.
+ *   CHUNK_REQ (0x05):    32 manifest hash ‖ u32 index < PC_XFER_CHUNKS_MAX.
+ *   CHUNK (0x06):        32 manifest hash ‖ u32 index < PC_XFER_CHUNKS_MAX ‖
+ *     u32 length 1..PC_XFER_CHUNK_MAX ‖ bytes (chunk `index` of the
+ *     snapshot's data stream, storage/snapshot.c).
+ *   Nothing may follow. Codes: truncated PC_ERR_TRUNCATED, bytes left
+ *   PC_ERR_TRAILING, a length above its limit PC_ERR_TOO_LARGE, a zero
+ *   length PC_ERR_INVALID, any other bound PC_ERR_RANGE; each counted once
+ *   under PC_DEC_CONSENSUS.
+ *
  * Trailing message signature (consensus.h): the last 64 bytes sign
  *   "parachain/msg/v1" ‖ 0 ‖ message[0 .. len−64).
  * The signer signs the concatenation directly (Ed25519 hashes internally).
@@ -171,4 +193,59 @@ void pc_checkpoint_digest(pc_hash_t *out, uint64_t height, const pc_hash_t *exec
   memcpy(buf + 8, exec_root->b, PC_HASH_SIZE);
   memcpy(buf + 8 + PC_HASH_SIZE, manifest->b, PC_HASH_SIZE);
   pc_hash_tagged(out, "parachain/checkpoint", buf, sizeof buf);
+}
+
+/* ------------------------------------------------------------ state transfer */
+
+bool pc_msg_is_xfer(uint8_t type) { return type >= PC_MSG_MANIFEST_REQ && type <= PC_MSG_CHUNK; }
+
+void pc_msg_xfer_encode(pc_writer_t *w, const pc_msg_hdr_t *hdr, const pc_msg_xfer_t *x) {
+  pc_msg_hdr_t h = *hdr;
+  h.round = 0;
+  pc_msg_put_header(w, &h);
+  pc_put_bytes(w, x->manifest.b, PC_HASH_SIZE);
+  switch (h.type) {
+  case PC_MSG_MANIFEST:
+    pc_put_u32(w, x->total);
+    pc_put_u32(w, x->index);
+    pc_put_blob32(w, x->data, x->len);
+    break;
+  case PC_MSG_CHUNK:
+    pc_put_u32(w, x->index);
+    pc_put_blob32(w, x->data, x->len);
+    break;
+  default: /* the two requests */
+    pc_put_u32(w, x->index);
+    break;
+  }
+}
+
+int pc_msg_xfer_decode(pc_reader_t *r, const pc_msg_hdr_t *hdr, pc_msg_xfer_t *x) {
+  memset(x, 0, sizeof *x);
+  if (!pc_msg_is_xfer(hdr->type)) return pc_cons_reject(PC_ERR_INVALID);
+  if (hdr->round != 0) return pc_cons_reject(PC_ERR_RANGE);
+  pc_get_bytes(r, x->manifest.b, PC_HASH_SIZE);
+  if (hdr->type == PC_MSG_MANIFEST) x->total = pc_get_u32(r);
+  x->index = pc_get_u32(r);
+  size_t max = hdr->type == PC_MSG_MANIFEST ? PC_XFER_PART_MAX : PC_XFER_CHUNK_MAX;
+  if (hdr->type == PC_MSG_MANIFEST || hdr->type == PC_MSG_CHUNK) {
+    x->data = pc_get_blob32(r, max, &x->len);
+    if (!pc_reader_ok(r) && x->len == 0) return pc_cons_reject(PC_ERR_INVALID);
+  }
+  int err = pc_reader_finish(r);
+  if (err) return pc_cons_reject(err);
+  switch (hdr->type) {
+  case PC_MSG_MANIFEST_REQ:
+    if (x->index >= PC_XFER_MANIFEST_MAX) return pc_cons_reject(PC_ERR_RANGE);
+    break;
+  case PC_MSG_MANIFEST:
+    if (x->total < PC_XFER_MANIFEST_MIN || x->total > PC_XFER_MANIFEST_MAX || x->index >= x->total ||
+        x->len > x->total - x->index)
+      return pc_cons_reject(PC_ERR_RANGE);
+    break;
+  default: /* CHUNK_REQ, CHUNK */
+    if (x->index >= PC_XFER_CHUNKS_MAX) return pc_cons_reject(PC_ERR_RANGE);
+    break;
+  }
+  return 0;
 }

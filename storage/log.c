@@ -42,7 +42,7 @@
  * Record (both kinds), back to back inside a group body:
  *   0   4    magic         "PCRC"
  *   4   1    version       1
- *   5   1    type          1 = block, 2 = consensus
+ *   5   1    type          1 = block, 2 = consensus, 3 = base
  *   6   2    reserved      0
  *   8   4    length        total bytes of this record, crc included
  *   12  8    seq           first_seq of the group + its index in the group
@@ -58,10 +58,19 @@
  *   22  8    height
  *   30  4    round
  *   34  4+P  payload       u32 length P ≤ PC_LOG_CONSENSUS_MAX, bytes
+ *   base (type 3): the block record's layout; height = b, the height of a
+ *   snapshot installed by state transfer; block_hash = the chain hash at b
+ *   (zeros if unknown), exec_root = the certified execution root of b,
+ *   cert = the certificate that certifies it, block = driver bytes (e.g.
+ *   the manifest hash); prev_hash zero. It says: "the ledger continues at
+ *   b + 1 from the state of b; the blocks before this record are
+ *   superseded". b ≥ the last block height before it (never backwards).
  *   last 4   crc           CRC32C of every earlier byte of the record
  * A record is valid iff all fields parse exactly to `length` and the CRC
  * matches; a group is valid iff its header CRC, body CRC, every record,
- * the sequence numbers and the block heights (each the previous + 1) check.
+ * the sequence numbers and the block heights (each the previous + 1, or
+ * b + 1 after a base record of height b) check. Group header fields
+ * first_height and n_blocks count block records (type 1) only.
  *
  * ========================================================= recovery rule
  * Open scans every segment from the first group. At the first position G
@@ -84,6 +93,11 @@
  * group written after it, looks like a torn tail (nothing on disk can tell
  * them apart); the durable-height watermark the node reported is the
  * cross-check an operator has.
+ *
+ * Base records are recovered like any other: the last intact one found
+ * sets the readable range to (b, last block] and the next append to the
+ * height after it; one torn away with the tail leaves the log as it was
+ * before it (the transfer is redone).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -160,9 +174,14 @@ struct pc_log {
   uint8_t *wbuf;
   size_t wcap;
 
-  /* Height index: idx[h - first_height] = position of the record. */
+  /* Height index: idx[h - idx_origin] = position of the record (0 = none:
+   * heights skipped by a base record). first_height is the lowest
+   * readable height (b + 1 after a base record of height b). */
   uint64_t *_Atomic *idx;
+  _Atomic uint64_t idx_origin;
   _Atomic uint64_t first_height;
+  _Atomic uint64_t base_height;
+  _Atomic uint64_t base_pos;
   _Atomic uint64_t durable_height;
   _Atomic uint64_t durable_seq;
   _Atomic int err;
@@ -239,7 +258,7 @@ static int decode_record(const uint8_t *buf, size_t len, uint8_t *type, uint64_t
   uint64_t s = pc_get_u64(&r);
   if (pc_crc32c(0, buf, len - 4) != pc_load_le32(buf + len - 4))
     return pc_reject_note(PC_DEC_LOG_RECORD, PC_ERR_CHECKSUM);
-  if (t == PC_LOG_REC_BLOCK) {
+  if (t == PC_LOG_REC_BLOCK || t == PC_LOG_REC_BASE) {
     pc_log_block_t x;
     x.height = pc_get_u64(&r);
     pc_get_bytes(&r, x.prev_hash.b, PC_HASH_SIZE);
@@ -356,15 +375,28 @@ static uint64_t *idx_slot(pc_log_t *log, uint64_t rel, bool create) {
 }
 
 static int index_block(pc_log_t *log, uint64_t height, uint64_t pos) {
-  uint64_t first = atomic_load_explicit(&log->first_height, memory_order_relaxed);
-  if (first == 0) {
-    first = height;
-    atomic_store_explicit(&log->first_height, height, memory_order_relaxed);
+  uint64_t origin = atomic_load_explicit(&log->idx_origin, memory_order_relaxed);
+  if (origin == 0) {
+    origin = height;
+    atomic_store_explicit(&log->idx_origin, height, memory_order_relaxed);
   }
-  uint64_t *slot = idx_slot(log, height - first, true);
+  if (atomic_load_explicit(&log->first_height, memory_order_relaxed) == 0)
+    atomic_store_explicit(&log->first_height, height, memory_order_relaxed);
+  uint64_t *slot = idx_slot(log, height - origin, true);
   if (!slot) return PC_ERR_NOMEM;
   *slot = pos;
   return 0;
+}
+
+/* note_base records a base of height b at pos: heights ≤ b are no longer
+ * readable; the next block is b + 1. Writer side; readers see it through
+ * the release of durable_height that follows. */
+static void note_base(pc_log_t *log, uint64_t b, uint64_t pos) {
+  if (atomic_load_explicit(&log->idx_origin, memory_order_relaxed) == 0)
+    atomic_store_explicit(&log->idx_origin, b + 1, memory_order_relaxed);
+  atomic_store_explicit(&log->first_height, b + 1, memory_order_relaxed);
+  atomic_store_explicit(&log->base_height, b, memory_order_relaxed);
+  atomic_store_explicit(&log->base_pos, pos, memory_order_relaxed);
 }
 
 static int note_consensus(pc_log_t *log, uint64_t pos) {
@@ -464,6 +496,9 @@ static bool check_group(const uint8_t *map, uint64_t size, uint32_t seg, uint32_
       if (!first_h) first_h = b.height;
       h = b.height + 1;
       blocks++;
+    } else if (t == PC_LOG_REC_BASE) {
+      if (h != 0 && b.height + 1 < h) return false; /* never backwards */
+      h = b.height + 1;
     }
     p += len;
   }
@@ -651,6 +686,17 @@ static int scan(scan_t *sc) {
             rep->last_height = h;
             sc->next_height = h + 1;
             if (sc->log && index_block(sc->log, h, rpos) != 0) return PC_ERR_NOMEM;
+          } else if (t == PC_LOG_REC_BASE) {
+            uint64_t h = pc_load_le64(body + p + REC_HDR);
+            rep->base_height = h;
+            rep->first_height = 0; /* earlier blocks are superseded */
+            rep->last_height = h;
+            sc->next_height = h + 1;
+            if (sc->log) {
+              uint64_t origin = atomic_load_explicit(&sc->log->idx_origin, memory_order_relaxed);
+              if (origin && h + 1 - origin >= (uint64_t)IDX_CHUNKS * IDX_CHUNK) return PC_ERR_RANGE;
+              note_base(sc->log, h, rpos);
+            }
           } else if (sc->log && note_consensus(sc->log, rpos) != 0) {
             return PC_ERR_NOMEM;
           }
@@ -949,6 +995,9 @@ static int flush_batch(pc_log_t *log, batch_t *b) {
     if (b->recs[k].type == PC_LOG_REC_BLOCK) {
       if (index_block(log, b->recs[k].height, b->recs[k].off) != 0) e = PC_ERR_NOMEM;
       top_h = b->recs[k].height;
+    } else if (b->recs[k].type == PC_LOG_REC_BASE) {
+      note_base(log, b->recs[k].height, b->recs[k].off);
+      top_h = b->recs[k].height;
     } else if (note_consensus(log, b->recs[k].off) != 0) {
       e = PC_ERR_NOMEM;
     }
@@ -1009,6 +1058,8 @@ static void *flusher_main(void *arg) {
   pthread_mutex_unlock(&log->mu);
   return NULL;
 }
+
+static int read_at(const pc_log_t *log, uint64_t pos, uint8_t *type, pc_log_block_t *b, pc_log_consensus_t *c);
 
 /* ------------------------------------------------------------ open/close */
 
@@ -1183,6 +1234,14 @@ static int64_t append_common(pc_log_t *log, uint8_t type, size_t len, const pc_l
     pthread_mutex_unlock(&log->mu);
     return PC_ERR_RANGE;
   }
+  if (type == PC_LOG_REC_BASE) {
+    uint64_t origin = atomic_load_explicit(&log->idx_origin, memory_order_relaxed);
+    if ((log->next_height && blk->height + 1 < log->next_height) ||
+        (origin && blk->height + 1 - origin >= (uint64_t)IDX_CHUNKS * IDX_CHUNK)) {
+      pthread_mutex_unlock(&log->mu);
+      return PC_ERR_RANGE;
+    }
+  }
   /* Back-pressure: with a flush thread, a producer far ahead of the disk
    * waits for the flusher (bounded memory; also lets the flusher take mu). */
   while (log->has_thread && log->pending.n > 0 && log->pending.len + len > 4 * log->cfg.max_group_bytes &&
@@ -1198,9 +1257,12 @@ static int64_t append_common(pc_log_t *log, uint8_t type, size_t len, const pc_l
   }
   uint64_t seq = log->next_seq++;
   uint8_t *dst = b->buf + b->len;
-  if (type == PC_LOG_REC_BLOCK) {
+  if (type == PC_LOG_REC_BLOCK || type == PC_LOG_REC_BASE) {
     encode_block(dst, len, seq, blk);
+    dst[5] = type; /* same layout; the type byte is under the CRC */
+    rec_seal(dst, len);
     log->next_height = blk->height + 1;
+    if (type == PC_LOG_REC_BASE) b->urgent = true;
   } else {
     encode_cons(dst, len, seq, cons);
     b->urgent = true;
@@ -1219,6 +1281,28 @@ int64_t pc_log_append_block(pc_log_t *log, const pc_log_block_t *b) {
   if (b->cert_len > PC_LOG_CERT_MAX || b->block_len > PC_LOG_BLOCK_MAX) return PC_ERR_TOO_LARGE;
   if ((b->cert_len && !b->cert) || (b->block_len && !b->block)) return PC_ERR_INVALID;
   return append_common(log, PC_LOG_REC_BLOCK, block_rec_len(b), b, NULL);
+}
+
+int64_t pc_log_append_base(pc_log_t *log, const pc_log_block_t *b) {
+  if (!b || b->height == 0) return PC_ERR_RANGE;
+  if (b->cert_len > PC_LOG_CERT_MAX || b->block_len > PC_LOG_BLOCK_MAX) return PC_ERR_TOO_LARGE;
+  if ((b->cert_len && !b->cert) || (b->block_len && !b->block)) return PC_ERR_INVALID;
+  return append_common(log, PC_LOG_REC_BASE, block_rec_len(b), b, NULL);
+}
+
+int pc_log_base(const pc_log_t *log, pc_log_block_t *out) {
+  if (!pc_log_durable_height(log)) return PC_ERR_NOT_FOUND; /* acquire: orders base_pos */
+  uint64_t pos = atomic_load_explicit(&((pc_log_t *)log)->base_pos, memory_order_relaxed);
+  if (!pos) return PC_ERR_NOT_FOUND;
+  uint8_t t;
+  int e = read_at(log, pos, &t, out, NULL);
+  if (e) return e;
+  return t == PC_LOG_REC_BASE ? 0 : PC_ERR_CORRUPT;
+}
+
+uint64_t pc_log_base_height(const pc_log_t *log) {
+  if (!pc_log_durable_height(log)) return 0;
+  return atomic_load_explicit(&((pc_log_t *)log)->base_height, memory_order_relaxed);
 }
 
 int64_t pc_log_append_consensus(pc_log_t *log, const pc_log_consensus_t *c) {
@@ -1305,9 +1389,10 @@ static int read_at(const pc_log_t *log, uint64_t pos, uint8_t *type, pc_log_bloc
 int pc_log_get(const pc_log_t *log, uint64_t height, pc_log_block_t *out) {
   uint64_t top = pc_log_durable_height(log);
   uint64_t first = atomic_load_explicit(&((pc_log_t *)log)->first_height, memory_order_relaxed);
-  if (height == 0 || top == 0 || height < first || height > top) return PC_ERR_NOT_FOUND;
-  uint64_t *slot = idx_slot((pc_log_t *)log, height - first, false);
-  if (!slot) return PC_ERR_NOT_FOUND;
+  uint64_t origin = atomic_load_explicit(&((pc_log_t *)log)->idx_origin, memory_order_relaxed);
+  if (height == 0 || top == 0 || height < first || height > top || height < origin) return PC_ERR_NOT_FOUND;
+  uint64_t *slot = idx_slot((pc_log_t *)log, height - origin, false);
+  if (!slot || !*slot) return PC_ERR_NOT_FOUND;
   uint8_t t;
   int e = read_at(log, *slot, &t, out, NULL);
   if (e) return e;

@@ -93,6 +93,7 @@ typedef struct pc_log pc_log_t;
 /* Record kinds stored in the log (the u8 `type` of a record). */
 #define PC_LOG_REC_BLOCK 1
 #define PC_LOG_REC_CONSENSUS 2
+#define PC_LOG_REC_BASE 3 /* state-transfer base: the ledger continues at height + 1 */
 
 #define PC_LOG_CERT_MAX (1u << 20)        /* certificate bytes per block record */
 #define PC_LOG_BLOCK_MAX (20u << 20)      /* block bytes (block + batch) per record */
@@ -161,10 +162,11 @@ typedef struct {
   uint64_t dropped_bytes;   /* TORN: bytes cut (up to the end of the written data) */
   uint64_t dropped_first;   /* TORN: first and last block heights cut, 0 if none known */
   uint64_t dropped_last;
-  uint64_t first_height;    /* heights intact in the log, 0 when none */
-  uint64_t last_height;
+  uint64_t first_height;    /* heights intact in the log, 0 when none (blocks after the last base only) */
+  uint64_t last_height;     /* highest block height, or the base height if no block follows the base */
   uint64_t records;         /* records intact (block and consensus) */
   uint32_t segments;
+  uint64_t base_height;     /* height of the last base record, 0 when none */
   char message[200];        /* one line for operators */
 } pc_log_report_t;
 
@@ -207,6 +209,29 @@ int64_t pc_log_append_block(pc_log_t *log, const pc_log_block_t *b);
  * rules as pc_log_append_block. */
 int64_t pc_log_append_consensus(pc_log_t *log, const pc_log_consensus_t *c);
 
+/* pc_log_append_base queues a base record (format: log.c) after a state
+ * transfer installed the snapshot of height b = base->height: the next
+ * block appended must be b + 1, and blocks at or below b stop being
+ * readable once the record is durable (pc_log_first_height becomes b + 1,
+ * pc_log_durable_height at least b). base->block_hash should be the chain
+ * hash at b, exec_root the certified root, cert the certificate bytes
+ * (kept for pc_log_base). Returns its sequence number (flushed at once,
+ * like a consensus record) or PC_ERR_RANGE when b is below the last block
+ * appended (a base never goes backwards) or too far above the first one
+ * indexed (2^32 heights), PC_ERR_TOO_LARGE, PC_ERR_IO/PC_ERR_STATE as
+ * pc_log_append_block. Write it only once the snapshot files of b are
+ * durable (pc_snapshot_install_finish returned). Same thread rules as
+ * pc_log_append_block. */
+int64_t pc_log_append_base(pc_log_t *log, const pc_log_block_t *base);
+/* pc_log_base reads the last durable base record (views into the mmap,
+ * valid until pc_log_close): 0, PC_ERR_NOT_FOUND or PC_ERR_CORRUPT. Any
+ * thread. */
+int pc_log_base(const pc_log_t *log, pc_log_block_t *out);
+/* pc_log_base_height: height of the last durable base record (0 = none).
+ * Restart: if it is non-zero, load the snapshot of that height (it is the
+ * newest state the log does not replay) and replay blocks above it. */
+uint64_t pc_log_base_height(const pc_log_t *log);
+
 /* pc_log_sync writes and fdatasyncs everything queued, in the caller's
  * thread (the mode without a flush thread; with one, it waits for the
  * flush thread instead). Returns 0 or the first I/O error. */
@@ -221,7 +246,8 @@ int pc_log_wait_durable(pc_log_t *log, uint64_t seq, uint64_t timeout_us);
  * (acquire loads paired with the flusher's release stores). */
 uint64_t pc_log_durable_seq(const pc_log_t *log);
 uint64_t pc_log_durable_height(const pc_log_t *log);
-/* pc_log_first_height: the lowest block height in the log (0 when none). */
+/* pc_log_first_height: the lowest readable block height (0 when none);
+ * b + 1 after a base record of height b, even before block b + 1 exists. */
 uint64_t pc_log_first_height(const pc_log_t *log);
 /* pc_log_error returns 0 or the first write/sync error (sticky). */
 int pc_log_error(const pc_log_t *log);
@@ -242,7 +268,7 @@ int pc_log_iter_blocks(const pc_log_t *log, uint64_t from, uint64_t to,
 int pc_log_iter_consensus(pc_log_t *log, int (*fn)(void *arg, const pc_log_consensus_t *c), void *arg);
 
 /* pc_log_record_decode parses one record (the exact bytes) as written in
- * the log; fills *type and one of *b / *c. Views point into buf. Counts
+ * the log; fills *type and one of *b (block or base record) / *c. Views point into buf. Counts
  * rejections under PC_DEC_LOG_RECORD. Pure; for tools and fuzzing. */
 int pc_log_record_decode(const uint8_t *buf, size_t len, uint8_t *type, pc_log_block_t *b,
                          pc_log_consensus_t *c);
@@ -379,6 +405,40 @@ int pc_snapshot_chunk_verify(const pc_snapshot_manifest_t *m, uint32_t i, const 
  * discard s (pc_state_free) and fetch the snapshot again. */
 int64_t pc_snapshot_load(pc_state_t *s, const char *dir, uint64_t height, const pc_io_t *io,
                          const pc_hash_t *expect_root);
+/* pc_snapshot_manifest_raw reads dir/snap-<height>.manifest as bytes
+ * (checked with pc_snapshot_manifest_decode, which fills *m when m !=
+ * NULL) for serving it to a replica in state transfer. *buf is malloc'd,
+ * the caller frees it. 0, PC_ERR_NOT_FOUND, PC_ERR_IO or a decode error. */
+int pc_snapshot_manifest_raw(const char *dir, uint64_t height, const pc_io_t *io, uint8_t **buf, size_t *len,
+                             pc_snapshot_manifest_t *m);
+
+/* Installing a snapshot received chunk by chunk (state transfer). The data
+ * stream is written to dir/snap-<h>.dat.xfer at each chunk's offset; finish
+ * syncs it, renames it to snap-<h>.dat and writes snap-<h>.manifest last
+ * (synced temporary + rename + directory sync, as pc_snapshot_write), so a
+ * crash leaves either no snapshot of h or a whole one, and pc_snapshot_load
+ * / pc_snapshot_latest then see it like any local snapshot. Caller thread:
+ * any one thread (it does file I/O: the store stage). */
+typedef struct pc_snapshot_install pc_snapshot_install_t;
+/* pc_snapshot_install_begin decodes the manifest (the bytes whose hash the
+ * checkpoint certifies; the caller checked it) and creates the temporary
+ * data file. NULL (logged) on a bad manifest, I/O error or OOM. */
+pc_snapshot_install_t *pc_snapshot_install_begin(const char *dir, const pc_io_t *io, const uint8_t *manifest,
+                                                 size_t len);
+/* pc_snapshot_install_chunk verifies chunk i against the manifest and
+ * writes it: 0, PC_ERR_RANGE, PC_ERR_CHECKSUM (nothing written) or
+ * PC_ERR_IO. A chunk written twice is harmless. */
+int pc_snapshot_install_chunk(pc_snapshot_install_t *in, uint32_t i, const uint8_t *data, size_t len);
+/* pc_snapshot_install_finish: every chunk present (else PC_ERR_STATE and
+ * nothing changes; the installer stays usable), then the files as above.
+ * *height gets the snapshot height. Frees `in` unless PC_ERR_STATE. 0,
+ * PC_ERR_STATE or PC_ERR_IO. */
+int pc_snapshot_install_finish(pc_snapshot_install_t *in, uint64_t *height);
+/* pc_snapshot_install_abort removes the temporary file and frees `in`. */
+void pc_snapshot_install_abort(pc_snapshot_install_t *in);
+/* pc_snapshot_install_missing: chunks not yet written. */
+uint32_t pc_snapshot_install_missing(const pc_snapshot_install_t *in);
+
 /* pc_snapshot_latest finds the highest height with a manifest in dir:
  * 0 (*height set) or PC_ERR_NOT_FOUND. Restart = load it, then replay the
  * log's blocks above it through the executor. */

@@ -1,6 +1,7 @@
 /* fuzz_msg.c — libFuzzer target for the consensus message decoders: the
  * shared envelope and bodies, and a live SBFT instance (n = 4) fed the
- * input as a message from replica 1. The signer accepts every signature so
+ * input as a message from replica 1, and a state-transfer fetcher in its
+ * manifest phase fed the input as a reply. The signer accepts every signature so
  * the fuzzer reaches the code behind the checks; nothing may crash, leak or
  * trip a sanitizer. */
 #include <stdint.h>
@@ -18,6 +19,7 @@ static int verify_any(void *c, uint16_t s, const uint8_t *m, size_t l, const uin
   return 0;
 }
 static void drop(void *c, const pc_cons_action_t *a) { (void)c, (void)a; }
+static void xdrop(void *c, const pc_xfer_action_t *a) { (void)c, (void)a; }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   static pc_cert_t cert;
@@ -35,6 +37,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     r2 = r;
     pc_hash_t id;
     (void)pc_msg_block_req_decode(&r2, &id);
+    r2 = r;
+    pc_msg_xfer_t x;
+    (void)pc_msg_xfer_decode(&r2, &h, &x);
+  }
+  {
+    pc_xfer_config_t xc = {.chain_id = 7, .n = 4, .my_id = 0, .window = 4, .action = xdrop};
+    pc_xfer_t *x = pc_xfer_new(&xc);
+    if (x) {
+      pc_hash_t want;
+      memset(want.b, 0x5a, sizeof want.b);
+      pc_xfer_start(x, 64, &want, 1);
+      for (uint16_t from = 1; from < 4; from++) pc_xfer_on_message(x, from, data, size, 2);
+      pc_xfer_on_tick(x, 5000000000ull);
+      pc_xfer_free(x);
+    }
   }
   pc_consensus_config_t cfg;
   pc_consensus_config_defaults(&cfg, 4, 1, 0);

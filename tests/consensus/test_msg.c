@@ -355,3 +355,133 @@ Test(msg, proposer_is_deterministic_and_spread) {
   }
   for (int i = 0; i < 7; i++) cr_assert_gt(hits[i], 50, "replica %d proposes rarely", i);
 }
+
+/* ------------------------------------------------------------ state transfer */
+
+static size_t enc_xfer(uint8_t *buf, size_t cap, uint8_t type, uint64_t h, const pc_msg_xfer_t *x) {
+  pc_writer_t w;
+  pc_writer_init(&w, buf, cap);
+  pc_msg_hdr_t hd = H(type, 1, h, 0);
+  pc_msg_xfer_encode(&w, &hd, x);
+  cr_assert(!w.overflow);
+  return w.len;
+}
+
+static int dec_xfer(const uint8_t *buf, size_t len, pc_msg_xfer_t *x) {
+  pc_reader_t r;
+  pc_msg_hdr_t h;
+  int e = pc_msg_get_header(&r, buf, len, CHAIN, 4, 1, &h);
+  if (e) return e;
+  return pc_msg_xfer_decode(&r, &h, x);
+}
+
+static pc_msg_xfer_t xfer_fields(uint32_t index, uint32_t total, const uint8_t *data, size_t len) {
+  pc_msg_xfer_t x = {.index = index, .total = total, .data = data, .len = len};
+  memset(x.manifest.b, 0x5a, PC_HASH_SIZE);
+  return x;
+}
+
+Test(msg, xfer_round_trips) {
+  static uint8_t b[PC_XFER_CHUNK_MAX + 256], data[PC_XFER_CHUNK_MAX];
+  for (size_t i = 0; i < sizeof data; i++) data[i] = (uint8_t)(i * 7);
+  const struct {
+    uint8_t type;
+    uint32_t index, total;
+    size_t len;
+  } cases[] = {{PC_MSG_MANIFEST_REQ, 0, 0, 0},
+               {PC_MSG_MANIFEST_REQ, PC_XFER_MANIFEST_MAX - 1, 0, 0},
+               {PC_MSG_MANIFEST, 0, 500, 500},
+               {PC_MSG_MANIFEST, 100, 500, 400},
+               {PC_MSG_CHUNK_REQ, PC_XFER_CHUNKS_MAX - 1, 0, 0},
+               {PC_MSG_CHUNK, 3, 0, PC_XFER_CHUNK_MAX},
+               {PC_MSG_CHUNK, 0, 0, 1}};
+  for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+    pc_msg_xfer_t x = xfer_fields(cases[k].index, cases[k].total, data, cases[k].len), y;
+    size_t n = enc_xfer(b, sizeof b, cases[k].type, 64, &x);
+    cr_assert_eq(dec_xfer(b, n, &y), 0, "case %zu", k);
+    cr_assert(pc_hash_equal(&x.manifest, &y.manifest));
+    cr_assert_eq(y.index, x.index);
+    cr_assert_eq(y.total, cases[k].type == PC_MSG_MANIFEST ? x.total : 0);
+    cr_assert_eq(y.len, x.len);
+    if (y.len) cr_assert_eq(memcmp(y.data, data, y.len), 0);
+    cr_assert(pc_msg_is_xfer(cases[k].type));
+  }
+  cr_assert(!pc_msg_is_xfer(PC_MSG_DECISION));
+  cr_assert(!pc_msg_is_xfer(PC_MSG_BLOCK_REQ));
+}
+
+Test(msg, xfer_rejects_truncated_and_trailing) {
+  uint8_t b[512], data[100] = {1};
+  const uint8_t types[] = {PC_MSG_MANIFEST_REQ, PC_MSG_MANIFEST, PC_MSG_CHUNK_REQ, PC_MSG_CHUNK};
+  for (size_t t = 0; t < sizeof types; t++) {
+    pc_msg_xfer_t x = xfer_fields(0, 200, data, sizeof data), y;
+    size_t n = enc_xfer(b, sizeof b - 1, types[t], 64, &x);
+    uint64_t before = pc_reject_count(PC_DEC_CONSENSUS, PC_ERR_TRUNCATED);
+    for (size_t k = PC_MSG_HEADER_SIZE; k < n; k++)
+      cr_assert_eq(dec_xfer(b, k, &y), PC_ERR_TRUNCATED, "type %#x len %zu", types[t], k);
+    cr_assert_eq(pc_reject_count(PC_DEC_CONSENSUS, PC_ERR_TRUNCATED), before + (n - PC_MSG_HEADER_SIZE));
+    b[n] = 0;
+    cr_assert_eq(dec_xfer(b, n + 1, &y), PC_ERR_TRAILING, "type %#x", types[t]);
+  }
+}
+
+Test(msg, xfer_rejects_nonzero_round_and_wrong_type) {
+  uint8_t b[256];
+  pc_msg_xfer_t x = xfer_fields(0, 0, NULL, 0), y;
+  size_t n = enc_xfer(b, sizeof b, PC_MSG_CHUNK_REQ, 64, &x);
+  pc_store_le32(b + 20, 1); /* round */
+  cr_assert_eq(dec_xfer(b, n, &y), PC_ERR_RANGE);
+  pc_reader_t r;
+  pc_msg_hdr_t h = H(PC_MSG_BLOCK_REQ, 1, 64, 0);
+  pc_reader_init(&r, b + PC_MSG_HEADER_SIZE, n - PC_MSG_HEADER_SIZE);
+  cr_assert_eq(pc_msg_xfer_decode(&r, &h, &y), PC_ERR_INVALID);
+}
+
+Test(msg, xfer_rejects_out_of_range_indexes) {
+  uint8_t b[256], data[8] = {0};
+  pc_msg_xfer_t y;
+  pc_msg_xfer_t x = xfer_fields(PC_XFER_MANIFEST_MAX, 0, NULL, 0);
+  size_t n = enc_xfer(b, sizeof b, PC_MSG_MANIFEST_REQ, 64, &x);
+  cr_assert_eq(dec_xfer(b, n, &y), PC_ERR_RANGE);
+  x = xfer_fields(PC_XFER_CHUNKS_MAX, 0, NULL, 0);
+  n = enc_xfer(b, sizeof b, PC_MSG_CHUNK_REQ, 64, &x);
+  cr_assert_eq(dec_xfer(b, n, &y), PC_ERR_RANGE);
+  x = xfer_fields(PC_XFER_CHUNKS_MAX, 0, data, sizeof data);
+  n = enc_xfer(b, sizeof b, PC_MSG_CHUNK, 64, &x);
+  cr_assert_eq(dec_xfer(b, n, &y), PC_ERR_RANGE);
+}
+
+Test(msg, xfer_rejects_bad_manifest_part_bounds) {
+  uint8_t b[512], data[200] = {0};
+  pc_msg_xfer_t y;
+  const struct {
+    uint32_t offset, total;
+    size_t len;
+  } bad[] = {{0, PC_XFER_MANIFEST_MIN - 1, 8},      /* total below the smallest manifest */
+             {0, PC_XFER_MANIFEST_MAX + 1, 8},      /* total above the largest */
+             {150, 150, 8},                         /* offset at the end */
+             {100, 150, 51},                        /* part runs past the end */
+             {0xffffffffu, PC_XFER_MANIFEST_MAX, 8}}; /* offset + length would wrap */
+  for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+    pc_msg_xfer_t x = xfer_fields(bad[k].offset, bad[k].total, data, bad[k].len);
+    size_t n = enc_xfer(b, sizeof b, PC_MSG_MANIFEST, 64, &x);
+    cr_assert_eq(dec_xfer(b, n, &y), PC_ERR_RANGE, "case %zu", k);
+  }
+}
+
+Test(msg, xfer_rejects_empty_and_oversized_payloads) {
+  static uint8_t b[PC_XFER_PART_MAX + 256], data[PC_XFER_PART_MAX + 1];
+  pc_msg_xfer_t y;
+  pc_msg_xfer_t x = xfer_fields(0, 500, data, 0);
+  size_t n = enc_xfer(b, sizeof b, PC_MSG_MANIFEST, 64, &x);
+  cr_assert_eq(dec_xfer(b, n, &y), PC_ERR_INVALID);
+  x = xfer_fields(1, 0, data, 0);
+  n = enc_xfer(b, sizeof b, PC_MSG_CHUNK, 64, &x);
+  cr_assert_eq(dec_xfer(b, n, &y), PC_ERR_INVALID);
+  x = xfer_fields(1, 0, data, PC_XFER_CHUNK_MAX + 1);
+  n = enc_xfer(b, sizeof b, PC_MSG_CHUNK, 64, &x);
+  cr_assert_eq(dec_xfer(b, n, &y), PC_ERR_TOO_LARGE);
+  x = xfer_fields(0, PC_XFER_MANIFEST_MAX, data, PC_XFER_PART_MAX + 1);
+  n = enc_xfer(b, sizeof b, PC_MSG_MANIFEST, 64, &x);
+  cr_assert_eq(dec_xfer(b, n, &y), PC_ERR_TOO_LARGE);
+}
