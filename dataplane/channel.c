@@ -494,7 +494,7 @@ static int send_slots(pc_dp_t *dp, uint16_t peer, const uint64_t *seqs, unsigned
   return (int)k;
 }
 
-/* Sends new frames, then (when due) retransmissions, then a bare ACK. */
+/* Sends (when due) retransmissions, then new frames, then a bare ACK. */
 static unsigned tx_peer(pc_dp_t *dp, uint16_t peer, uint64_t now) {
   peer_t *p = &dp->peers[peer];
   unsigned work = 0, burst = dp->cfg.burst;
@@ -504,18 +504,9 @@ static unsigned tx_peer(pc_dp_t *dp, uint16_t peer, uint64_t now) {
     work++;
   }
   if (!established(p)) return work;
-  fill_window(dp, p);
-  while (p->next_unsent < p->next_seq) {
-    unsigned n = 0;
-    while (n < burst && p->next_unsent + n < p->next_seq) {
-      seqs[n] = p->next_unsent + n;
-      n++;
-    }
-    int k = send_slots(dp, peer, seqs, n, now);
-    p->next_unsent += (uint64_t)k;
-    work += (unsigned)k;
-    if ((unsigned)k < n) break;
-  }
+  /* Retransmissions first: a repair queued behind a window of new frames
+   * would hold the receiver's in-order delivery (and our window) for as
+   * long as those frames take to drain. */
   if (p->una < p->next_unsent && (p->rtx_scan_now || now - p->last_rtx_scan_ns >= RTX_SCAN_NS)) {
     p->rtx_scan_now = false;
     p->last_rtx_scan_ns = now;
@@ -539,6 +530,18 @@ static unsigned tx_peer(pc_dp_t *dp, uint16_t peer, uint64_t now) {
       if (age >= t->rto_ns || (lost && (!t->retransmitted || age >= again))) seqs[n++] = s;
     }
     if (n) work += (unsigned)send_slots(dp, peer, seqs, n, now);
+  }
+  fill_window(dp, p);
+  while (p->next_unsent < p->next_seq) {
+    unsigned n = 0;
+    while (n < burst && p->next_unsent + n < p->next_seq) {
+      seqs[n] = p->next_unsent + n;
+      n++;
+    }
+    int k = send_slots(dp, peer, seqs, n, now);
+    p->next_unsent += (uint64_t)k;
+    work += (unsigned)k;
+    if ((unsigned)k < n) break;
   }
   if (p->ack_pending) {
     send_ctl(dp, peer, PC_DP_ACK, now);
