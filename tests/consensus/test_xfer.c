@@ -329,3 +329,94 @@ Test(xfer, server_answers_only_for_the_certified_manifest) {
   /* A reply is not a request. */
   cr_assert_eq(pc_xfer_serve(net.srv[1], 2, out, n, out, sizeof out, &n), PC_ERR_RANGE);
 }
+
+/* A manifest above one part (1 MiB): built by hand (40000 chunk hashes), its
+ * parts served by a scripted peer; the fetcher assembles both parts from
+ * that one peer and checks the whole against the certified hash. */
+static uint8_t *big_manifest(size_t *len, pc_hash_t *hash) {
+  uint32_t chunks = 40000;
+  size_t n = 76 + (size_t)chunks * 32 + 4;
+  uint8_t *b = calloc(1, n);
+  cr_assert_not_null(b);
+  memcpy(b, "PCMANI01", 8);
+  pc_store_le32(b + 8, 1);
+  pc_store_le32(b + 12, 65536);
+  pc_store_le64(b + 16, H);
+  pc_store_le64(b + 56, 123);
+  pc_store_le64(b + 64, (uint64_t)chunks * 65536);
+  pc_store_le32(b + 72, chunks);
+  for (size_t i = 76; i < n - 4; i++) b[i] = (uint8_t)(i * 131);
+  pc_store_le32(b + n - 4, pc_crc32c(0, b, n - 4));
+  pc_hash_tagged(hash, "parachain/snapshot/manifest", b, n);
+  *len = n;
+  return b;
+}
+
+static size_t manifest_part(uint8_t *out, size_t cap, uint16_t from, const pc_hash_t *want, const uint8_t *man,
+                            size_t total, uint32_t off, uint32_t claimed_total) {
+  pc_writer_t w;
+  pc_writer_init(&w, out, cap);
+  pc_msg_hdr_t h = {.type = PC_MSG_MANIFEST, .sender = from, .chain_id = CHAIN, .height = H};
+  size_t len = total - off < PC_XFER_PART_MAX ? total - off : PC_XFER_PART_MAX;
+  pc_msg_xfer_t x = {.manifest = *want, .total = claimed_total, .index = off, .data = man + off, .len = len};
+  pc_msg_xfer_encode(&w, &h, &x);
+  return w.len;
+}
+
+Test(xfer, manifest_in_parts_from_one_peer) {
+  size_t total;
+  pc_hash_t want;
+  uint8_t *man = big_manifest(&total, &want);
+  cr_assert_gt(total, PC_XFER_PART_MAX);
+  static uint8_t out[PC_XFER_REPLY_MAX];
+  pc_xfer_start(net.x, H, &want, net.now);
+  /* the first request went to peer 1, offset 0 */
+  cr_assert_not_null(net.head);
+  cr_assert_eq(net.head->to, 1);
+  size_t n = manifest_part(out, sizeof out, 1, &want, man, total, 0, (uint32_t)total);
+  while (net.head) {
+    msg_t *m = net.head;
+    net.head = m->next;
+    free(m);
+  }
+  net.tail = NULL;
+  cr_assert_eq(pc_xfer_on_message(net.x, 1, out, n, net.now), 0);
+  /* the second part is asked of the same peer at the next offset */
+  cr_assert_not_null(net.head);
+  cr_assert_eq(net.head->to, 1);
+  cr_assert_eq(pc_load_le32(net.head->data + PC_MSG_HEADER_SIZE + PC_HASH_SIZE), PC_XFER_PART_MAX);
+  /* the same part again, or one from another peer, is not what was asked */
+  cr_assert_eq(pc_xfer_on_message(net.x, 1, out, n, net.now), PC_ERR_STATE);
+  n = manifest_part(out, sizeof out, 2, &want, man, total, PC_XFER_PART_MAX, (uint32_t)total);
+  cr_assert_eq(pc_xfer_on_message(net.x, 2, out, n, net.now), PC_ERR_STATE);
+  n = manifest_part(out, sizeof out, 1, &want, man, total, PC_XFER_PART_MAX, (uint32_t)total);
+  cr_assert_null(net.in);
+  /* MANIFEST action: begin an install of a 40000-chunk snapshot (not filled here) */
+  cr_assert_eq(pc_xfer_on_message(net.x, 1, out, n, net.now), 0);
+  cr_assert_not_null(net.in);
+  pc_xfer_stats_t st;
+  pc_xfer_get_stats(net.x, &st);
+  cr_assert_eq(st.chunks, 40000);
+  cr_assert_eq(st.requests, 2 + 3); /* two manifest parts, then a window of 3 chunks */
+  free(man);
+}
+
+Test(xfer, manifest_part_with_a_changed_total_excludes_the_peer) {
+  size_t total;
+  pc_hash_t want;
+  uint8_t *man = big_manifest(&total, &want);
+  static uint8_t out[PC_XFER_REPLY_MAX];
+  pc_xfer_start(net.x, H, &want, net.now);
+  size_t n = manifest_part(out, sizeof out, 1, &want, man, total, 0, (uint32_t)total);
+  cr_assert_eq(pc_xfer_on_message(net.x, 1, out, n, net.now), 0);
+  n = manifest_part(out, sizeof out, 1, &want, man, total, PC_XFER_PART_MAX, (uint32_t)total + 32);
+  cr_assert_eq(pc_xfer_on_message(net.x, 1, out, n, net.now), PC_ERR_INVALID);
+  pc_xfer_stats_t st;
+  pc_xfer_get_stats(net.x, &st);
+  cr_assert_eq(st.excluded, 1);
+  /* the manifest is asked again, from offset 0, of the next peer */
+  cr_assert_not_null(net.tail);
+  cr_assert_eq(net.tail->to, 2);
+  cr_assert_eq(pc_load_le32(net.tail->data + PC_MSG_HEADER_SIZE + PC_HASH_SIZE), 0);
+  free(man);
+}
