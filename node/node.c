@@ -609,6 +609,13 @@ static void cut_forget(pool_t *s, uint64_t h, const uint8_t *decided, size_t dle
   }
 }
 
+static uint64_t min_cut(const pool_t *s) {
+  uint64_t h = UINT64_MAX;
+  for (const cutrec_t *c = s->cuts; c; c = c->next)
+    if (c->h < h) h = c->h;
+  return h;
+}
+
 static unsigned pool_poll(void *p, uint64_t now) {
   pool_t *s = p;
   pc_node_t *n = s->n;
@@ -623,7 +630,25 @@ static unsigned pool_poll(void *p, uint64_t now) {
   work += pc_txpool_poll(s->pool, now);
   for (unsigned k = 0; k < 256 && (m = node_q_pop(&n->cons2pool)) != NULL; k++, work++) {
     if (m->kind == NM_NEED_BATCH) {
-      cut_forget(s, m->a, NULL, 0); /* asked again: the earlier cut is void */
+      /* asked again for a height it already cut (a new round or view):
+       * the same batch again. The cut stays outstanding until the height
+       * is decided — it may still be decided as proposed — so its
+       * transactions are never cut a second time meanwhile (releasing it
+       * here let them go into another height too, and a later height
+       * could carry a sender's later nonces while the earlier ones were
+       * voided: they never executed). */
+      cutrec_t *same = NULL;
+      for (cutrec_t *c = s->cuts; c && !same; c = c->next)
+        if (c->h == m->a) same = c;
+      if (same) {
+        node_msg_t *b = node_msg_new(NM_BATCH, 0, m->a, same->batch, same->len, NULL, 0);
+        if (b) {
+          b->b = pc_wall_us();
+          node_q_push(&n->pool2cons, b);
+        }
+        free(m);
+        continue;
+      }
       need_t *nd = malloc(sizeof *nd);
       if (nd) {
         nd->h = m->a;
@@ -634,6 +659,9 @@ static unsigned pool_poll(void *p, uint64_t now) {
         *pp = nd;
       }
     } else if (m->kind == NM_POOL_DECIDED) {
+      /* decisions come in height order: every cut at or below this height
+       * is now settled (kept if decided as cut, else released) */
+      for (uint64_t h0 = 0; s->cuts && (h0 = min_cut(s)) < m->a;) cut_forget(s, h0, NULL, 0);
       cut_forget(s, m->a, m->data, m->len);
       pc_txpool_decided(s->pool, m->a, m->data, m->len);
       pc_txpool_set_next_height(s->pool, m->a + 1);
@@ -647,7 +675,18 @@ static unsigned pool_poll(void *p, uint64_t now) {
     bool force = now - nd->since >= n->cluster.batch_wait_ns;
     pc_writer_t w;
     pc_writer_init(&w, s->buf, s->cap);
-    int rc = pc_mempool_cut(pc_txpool_mempool(s->pool), 0, nd->h, &lim, now, force, &w);
+    int rc;
+    if (s->cuts) {
+      /* one outstanding cut at a time: while an earlier height's batch is
+       * undecided, a later batch could carry its senders' next nonces, and
+       * if that earlier height is then decided with another block the
+       * earlier nonces come back after the later ones executed (failed) —
+       * so propose an empty batch instead (consensus is not held up) */
+      rc = 0;
+      w.len = 0;
+    } else {
+      rc = pc_mempool_cut(pc_txpool_mempool(s->pool), 0, nd->h, &lim, now, force, &w);
+    }
     if (rc == PC_ERR_AGAIN) break;
     if (rc < 0) w.len = 0; /* overflow: propose an empty batch rather than stall */
     node_msg_t *b = node_msg_new(NM_BATCH, 0, nd->h, s->buf, w.len, NULL, 0);
