@@ -1,44 +1,180 @@
 #!/usr/bin/env bash
-# bench.sh BUILD_DIR — run every module benchmark once (their quick
-# settings) and collect the output, with the machine description and the
-# exact commands, under out/bench/. Each figure a benchmark prints is a
-# ratio against a baseline it measured in the same run.
-# Not yet here (issue 9): the SBFT-vs-PBFT comparison on a real local
-# cluster, throughput-latency curves, CSV tables and gnuplot plots.
+# bench.sh [BUILD_DIR] [--quick] — the benchmark suite (issue 9).
+#
+# Runs, on this machine, with repetitions:
+#   (a) SBFT vs PBFT on the local 4-replica cluster (tools/scripts/
+#       local-cluster.sh), batch sizes 1/10/100/1000, noop and transfer
+#       workloads, closed loop: TPS, p50/p99, ratio SBFT/PBFT;
+#   (b) the consensus simulator sweep n = 4 … 128 (bench_consensus csv) and
+#       message delays per decision (bench_consensus delays);
+#   (c) scheduler speedups against serial (bench_executor -c);
+#   (d) stages against their limits (bench_dataplane, bench_txpool,
+#       bench_storage, bench_common, bench_gateway: their printed ratios);
+#   (e) throughput–latency curve on the cluster, open loop, rising rate.
+# Raw outputs go to out/bench/raw/, CSVs to out/bench/*.csv, plots (gnuplot)
+# to out/bench/*.png, and the report with the machine description and the
+# exact command of every table to out/bench/README.md
+# (tools/scripts/bench-report.py writes the CSVs, tables and plots).
+#
+# Budget on a 2-core machine: default ~25 min, --quick ~5 min.
+# Environment: BENCH_REPS (repetitions, default 3; --quick 1),
+# BENCH_CLUSTER_REPS (cluster repetitions, default 1; --quick 1),
+# BENCH_CLUSTER_SECS (seconds of load per cluster run, default 6; --quick 4;
+# each local-cluster.sh run also spends 40-100 s on this 2-core machine
+# starting the replicas, pre-signing the load, stopping and replaying the
+# ledgers: the cluster sections dominate the budget),
+# BENCH_OUT (output directory, default out/bench).
 set -uo pipefail
-build=${1:-build}
+build=build
+quick=0
+for a in "$@"; do
+  case $a in
+    --quick) quick=1 ;;
+    -h|--help) sed -n 2,22p "$0"; exit 0 ;;
+    *) build=$a ;;
+  esac
+done
 cd "$(dirname "$0")/../.."
-out=out/bench
-mkdir -p "$out"
-summary=$out/README.md
-{
-  echo "# ParaChain benchmark run, $(date -u '+%Y-%m-%d %H:%M UTC')"
-  echo
-  echo "## Machine"
-  echo '```'
-  echo "cores: $(nproc); $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')"
-  echo "memory: $(free -h | awk '/Mem:/ {print $2}'); load before: $(cut -d' ' -f1-3 /proc/loadavg)"
-  command -v hwloc-ls >/dev/null && hwloc-ls --no-io --of console 2>/dev/null | head -n 12
-  echo "kernel: $(uname -r); DPDK $(pkg-config --modversion libdpdk); libsodium $(pkg-config --modversion libsodium); liburcu $(pkg-config --modversion liburcu); hwloc $(pkg-config --modversion hwloc)"
-  echo "commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
-  echo '```'
-} >"$summary"
-
-run() { # name, command...
-  local name=$1; shift
-  echo "== $name: $*"
-  { echo; echo "## $name"; echo; echo "Command: \`$*\`"; echo; echo '```'; } >>"$summary"
-  if "$@" 2>&1 | tee "$out/$name.txt"; then :; else echo "(exit status ${PIPESTATUS[0]})" | tee -a "$out/$name.txt"; fi
-  { cat "$out/$name.txt"; echo '```'; } >>"$summary"
-}
-
+out=${BENCH_OUT:-out/bench}
+raw=$out/raw
+rm -rf "$raw"
+mkdir -p "$raw"
+rm -f "$out"/*.csv "$out"/*.png "$out"/*.gp
+if ((quick)); then reps=${BENCH_REPS:-1}; creps=${BENCH_CLUSTER_REPS:-1}; csecs=${BENCH_CLUSTER_SECS:-4}
+else reps=${BENCH_REPS:-3}; creps=${BENCH_CLUSTER_REPS:-1}; csecs=${BENCH_CLUSTER_SECS:-6}; fi
 t=$build/tools
-run consensus "$t/bench_consensus/bench_consensus" quick
-run executor "$t/bench_executor/bench_executor" -r 3
-run storage "$t/bench_storage/bench_storage"
-run txpool "$t/bench_txpool/bench_txpool"
-run dataplane "$t/bench_dataplane/bench_dataplane" 1.5
-run gateway "$t/loadgen/bench_gateway" 2
-run common "$t/bench_common/bench_common"
-echo
-echo "Results: $summary (and one .txt per benchmark beside it)"
+for b in bench_consensus/bench_consensus bench_executor/bench_executor bench_storage/bench_storage \
+         bench_txpool/bench_txpool bench_dataplane/bench_dataplane bench_common/bench_common loadgen/bench_gateway; do
+  [[ -x $t/$b ]] || { echo "bench.sh: $t/$b is missing: build first (make build, or ninja -C $build)" >&2; exit 2; }
+done
+start=$(date +%s)
+stamp() { echo "=== [$(( $(date +%s) - start ))s] $*"; }
+cmds=$raw/commands.txt   # section<TAB>exact command, read by the report
+: >"$cmds"
+note() { printf '%s\t%s\n' "$1" "$2" >>"$cmds"; }
+
+# ---------------------------------------------------------------- machine
+{
+  echo "date: $(date -u '+%Y-%m-%d %H:%M UTC'); mode: $( ((quick)) && echo quick || echo default ); repetitions: $reps (cluster: $creps, $csecs s of load each)"
+  echo "cores: $(nproc); $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')"
+  echo "NUMA nodes: $(lscpu 2>/dev/null | awk -F: '/NUMA node\(s\)/ {gsub(/ /,"",$2); print $2}')"
+  echo "memory: $(free -h | awk '/Mem:/ {print $2}'); load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+  command -v hwloc-ls >/dev/null && hwloc-ls --no-io --of console 2>/dev/null | head -n 12
+  echo "network: no physical NIC used; cluster over kernel UDP on 127.0.0.1; dataplane over DPDK net_memif vdev (--no-huge) and kernel UDP"
+  echo "interfaces: $(ls /sys/class/net 2>/dev/null | tr '\n' ' ')"
+  echo "storage dir: $(df -hT /tmp 2>/dev/null | awk 'NR==2 {print $1, $2}') (/tmp)"
+  echo "kernel: $(uname -r); $(gcc --version | head -1); meson $(meson --version 2>/dev/null)"
+  echo "DPDK $(pkg-config --modversion libdpdk); libsodium $(pkg-config --modversion libsodium); liburcu $(pkg-config --modversion liburcu); hwloc $(pkg-config --modversion hwloc); $(gnuplot --version 2>/dev/null || echo 'gnuplot: not installed')"
+  echo "build: $build ($(grep -m1 -o "buildtype=[a-z]*" "$build/meson-info/intro-buildoptions.json" 2>/dev/null || meson introspect --buildoptions "$build" 2>/dev/null | python3 -c 'import json,sys; print("buildtype=" + next(o["value"] for o in json.load(sys.stdin) if o["name"]=="buildtype"))' 2>/dev/null || echo 'buildtype unknown'))"
+  echo "commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD 2>/dev/null || echo ' (working tree has uncommitted changes)')"
+} >"$raw/machine.txt"
+cat "$raw/machine.txt"
+
+# ---------------------------------------------------------------- (a), (e) cluster
+cluster() { # tag, args... : one local-cluster run; a RESULT line with committed > 0 is appended to
+  # cluster-results.txt, anything else (no RESULT, nothing committed) to cluster-failures.txt
+  local tag=$1; shift
+  local cmd=(tools/scripts/local-cluster.sh --build "$build" --seconds "$csecs" "$@")
+  local log=$raw/cluster-$tag.txt
+  timeout $((csecs * 4 + 120)) "${cmd[@]}" >"$log" 2>&1
+  local rc=$?
+  local line; line=$(grep '^RESULT ' "$log" | tail -1)
+  if [[ -n $line && ! $line =~ committed=0( |$) ]]; then
+    echo "$tag $line" >>"$raw/cluster-results.txt"
+    echo "    $line"
+    return 0
+  fi
+  local why; why=$(grep -E '^(FAIL|local-cluster:)' "$log" | tail -1)
+  [[ -n $why ]] || why=$(grep -v '^\s*$' "$log" | tail -1)
+  echo "$tag exit $rc: ${line:-no RESULT line}; $why" >>"$raw/cluster-failures.txt"
+  echo "    failed (exit $rc): ${line:+nothing committed; }$why"
+  return 1
+}
+cluster_ok=0
+stamp "(a) cluster probe: SBFT, noop, batch 10, closed loop"
+note cluster "tools/scripts/local-cluster.sh --build $build --seconds $csecs --protocol sbft|pbft --transport udp --workload noop|transfer --outstanding 256 --batch 1|10|100|1000"
+if cluster probe --protocol sbft --transport udp --workload noop --outstanding 256 --batch 10; then
+  cluster_ok=1
+else
+  { echo "the probe run committed no transaction: $(grep -m1 'NO LOAD' "$raw/cluster-probe.txt" || true)";
+    tail -1 "$raw/cluster-failures.txt"; } >"$raw/cluster-unavailable.txt"
+fi
+if ((cluster_ok)); then
+  # the probe was the warm-up run (discarded); then the comparison
+  if ((quick)); then batches="100"; else batches="1 10 100 1000"; fi
+  for wl in noop transfer; do
+    for b in $batches; do
+      for ((r = 1; r <= creps; r++)); do
+        for p in sbft pbft; do # alternate protocols so load drift hits both
+          stamp "(a) $p $wl batch $b rep $r/$creps"
+          cluster "cmp-$p-$wl-$b-$r" --protocol "$p" --transport udp --workload "$wl" --outstanding 256 --batch "$b"
+        done
+      done
+    done
+  done
+  note curve "tools/scripts/local-cluster.sh --build $build --seconds $csecs --protocol sbft|pbft --transport udp --workload noop --rate R --batch 100"
+  if ((quick)); then rates="2000 16000"; else rates="1000 4000 16000"; fi
+  for rate in $rates; do
+    for p in sbft pbft; do
+      stamp "(e) $p open loop rate $rate"
+      cluster "curve-$p-$rate" --protocol "$p" --transport udp --workload noop --rate "$rate" --batch 100
+    done
+  done
+else
+  stamp "(a)/(e) cluster not available: $(tail -1 "$raw/cluster-unavailable.txt")"
+fi
+
+# ---------------------------------------------------------------- (b) simulator
+bc=$t/bench_consensus/bench_consensus
+if ((quick)); then seeds=1; else seeds=2; fi
+note sim "$bc csv N 10 100 HEIGHTS $seeds   (N:HEIGHTS = 4:60 7:60 16:60 31:40 64:16 128:10)"
+: >"$raw/sim.csv"
+for nh in 4:60 7:60 16:60 31:40 64:16 128:10; do
+  n=${nh%%:*} h=${nh##*:}
+  stamp "(b) simulator n = $n ($h heights, $seeds seed(s))"
+  "$bc" csv "$n" 10 100 "$h" "$seeds" >"$raw/sim-$n.csv" 2>"$raw/sim-$n.err" || echo "    bench_consensus csv n=$n failed: $(tail -1 "$raw/sim-$n.err")"
+done
+note delays "$bc delays N 1000   (N = 4, 16, 64)"
+for n in 4 16 64; do
+  stamp "(b) message delays per decision, n = $n (zero-jitter model)"
+  "$bc" delays "$n" 1000 >"$raw/delays-$n.csv" 2>"$raw/delays-$n.err" || echo "    bench_consensus delays $n failed"
+done
+note simcpu "$bc cpu"
+stamp "(b) real CPU per decided height (Ed25519, n = 4)"
+"$bc" cpu >"$raw/simcpu.txt" 2>&1
+
+# ---------------------------------------------------------------- (c) executor
+be=$t/bench_executor/bench_executor
+if ((quick)); then eargs=(-r 1 -b 2 -k transfer-uniform); eargs2=(-r 1 -b 2 -k compute); else eargs=(-r 2); eargs2=(); fi
+note executor "$be ${eargs[*]} -c out/bench/raw/executor-REP.csv$( ((quick)) && echo " ; $be ${eargs2[*]} -c (same file)")"
+for ((r = 1; r <= reps; r++)); do
+  stamp "(c) executor rep $r/$reps"
+  "$be" "${eargs[@]}" -c "$raw/executor-$r.csv" >"$raw/executor-$r.txt" 2>&1 || echo "    bench_executor failed: $(tail -1 "$raw/executor-$r.txt")"
+  if ((quick)); then "$be" "${eargs2[@]}" -c "$raw/executor-$r.csv" >>"$raw/executor-$r.txt" 2>&1; fi
+done
+
+# ---------------------------------------------------------------- (d) stages
+if ((quick)); then dps=0.8 cs=0.2 gws=1; else dps=1.5 cs=0.4 gws=2; fi
+note dataplane "$t/bench_dataplane/bench_dataplane $dps"
+note txpool "$t/bench_txpool/bench_txpool"
+note storage "$t/bench_storage/bench_storage$( ((quick)) && echo ' --quick')"
+note common "$t/bench_common/bench_common $cs"
+note gateway "$t/loadgen/bench_gateway $gws"
+for ((r = 1; r <= reps; r++)); do
+  stamp "(d) stages rep $r/$reps: dataplane"
+  "$t/bench_dataplane/bench_dataplane" "$dps" >"$raw/dataplane-$r.txt" 2>&1
+  stamp "(d) stages rep $r/$reps: txpool"
+  "$t/bench_txpool/bench_txpool" >"$raw/txpool-$r.txt" 2>&1
+  stamp "(d) stages rep $r/$reps: storage"
+  if ((quick)); then "$t/bench_storage/bench_storage" --quick; else "$t/bench_storage/bench_storage"; fi >"$raw/storage-$r.txt" 2>&1
+  stamp "(d) stages rep $r/$reps: common"
+  "$t/bench_common/bench_common" "$cs" >"$raw/common-$r.txt" 2>&1
+  stamp "(d) stages rep $r/$reps: gateway"
+  "$t/loadgen/bench_gateway" "$gws" >"$raw/gateway-$r.txt" 2>&1
+done
+
+# ---------------------------------------------------------------- report
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg); total $(( $(date +%s) - start ))s" >>"$raw/machine.txt"
+stamp "report"
+python3 tools/scripts/bench-report.py "$out" || { echo "bench.sh: report failed" >&2; exit 1; }
+echo "Results: $out/README.md (CSVs and plots beside it, raw outputs in $raw/)"
