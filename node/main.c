@@ -121,7 +121,10 @@ int main(int argc, char **argv) {
   memcpy(o.gw.bind_ip, cfg.gateway.ip, 4);
   o.gw.port = cfg.gateway.port;
   o.gw.max_conns = cfg.gw_max_connections;
-  o.gw.max_frame = cfg.gw_max_request;
+  o.gw.max_frame = cfg.gw_max_request < PC_GW_FRAME_MIN_MAX ? PC_GW_FRAME_MIN_MAX : cfg.gw_max_request;
+  if (cfg.gw_max_request < PC_GW_FRAME_MIN_MAX)
+    PC_WARN("[gateway] max_request %u raised to %u, the gateway's smallest frame limit", cfg.gw_max_request,
+            PC_GW_FRAME_MIN_MAX);
   o.gw.idle_timeout_ns = cfg.gw_idle_timeout_ns;
   o.gw.no_http = !cfg.metrics_enabled;
   o.gw.http_port = cfg.metrics.port;
