@@ -490,7 +490,7 @@ else:
     table(["protocol", "offered tx/s", "achieved tx/s", "p50 ms", "p99 ms", "p99.9 ms", "agree", "ledger"],
           [[r[0], r[1]] + [fmt(x) if isinstance(x, float) else x for x in r[2:]] for r in rows])
     gnuplot("curve", "set title 'Throughput-latency, open loop (n=4, batch 100, noop)'\n"
-            "set xlabel 'achieved tx/s'\nset ylabel 'latency ms'\nset logscale y\n"
+            "set xlabel 'achieved tx/s'\nset ylabel 'latency ms'\n"
             "plot 'curve.csv' using (strcol(1) eq 'sbft' ? $3 : NaN):4 with linespoints title 'SBFT p50', "
             "'' using (strcol(1) eq 'sbft' ? $3 : NaN):5 with linespoints title 'SBFT p99', "
             "'' using (strcol(1) eq 'pbft' ? $3 : NaN):4 with linespoints title 'PBFT p50', "

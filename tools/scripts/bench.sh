@@ -23,7 +23,9 @@
 # each local-cluster.sh run also spends 40-100 s on this 2-core machine
 # starting the replicas, pre-signing the load, stopping and replaying the
 # ledgers: the cluster sections dominate the budget),
-# BENCH_OUT (output directory, default out/bench).
+# BENCH_CLUSTER_BATCHES (default "1 10 100 1000"; --quick "100"),
+# BENCH_CURVE_RATES (offered tx/s, default "1000 4000 16000"; --quick
+# "2000 16000"), BENCH_OUT (output directory, default out/bench).
 set -uo pipefail
 build=build
 quick=0
@@ -56,6 +58,8 @@ note() { printf '%s\t%s\n' "$1" "$2" >>"$cmds"; }
 # ---------------------------------------------------------------- machine
 {
   echo "date: $(date -u '+%Y-%m-%d %H:%M UTC'); mode: $( ((quick)) && echo quick || echo default ); repetitions: $reps (cluster: $creps, $csecs s of load each)"
+  env | grep '^BENCH_' | sort | sed 's/^/environment: /'
+  true
   echo "cores: $(nproc); $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')"
   echo "NUMA nodes: $(lscpu 2>/dev/null | awk -F: '/NUMA node\(s\)/ {gsub(/ /,"",$2); print $2}')"
   echo "memory: $(free -h | awk '/Mem:/ {print $2}'); load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -92,7 +96,9 @@ cluster() { # tag, args... : one local-cluster run; a RESULT line with committed
 }
 cluster_ok=0
 stamp "(a) cluster probe: SBFT, noop, batch 10, closed loop"
-note cluster "tools/scripts/local-cluster.sh --build $build --seconds $csecs --protocol sbft|pbft --transport udp --workload noop|transfer --outstanding 256 --batch 1|10|100|1000"
+if ((quick)); then batches=${BENCH_CLUSTER_BATCHES:-100}; else batches=${BENCH_CLUSTER_BATCHES:-1 10 100 1000}; fi
+if ((quick)); then rates=${BENCH_CURVE_RATES:-2000 16000}; else rates=${BENCH_CURVE_RATES:-1000 4000 16000}; fi
+note cluster "tools/scripts/local-cluster.sh --build $build --seconds $csecs --protocol sbft|pbft --transport udp --workload noop|transfer --outstanding 256 --batch B   (B = ${batches// /, })"
 if cluster probe --protocol sbft --transport udp --workload noop --outstanding 256 --batch 10; then
   cluster_ok=1
 else
@@ -101,7 +107,6 @@ else
 fi
 if ((cluster_ok)); then
   # the probe was the warm-up run (discarded); then the comparison
-  if ((quick)); then batches="100"; else batches="1 10 100 1000"; fi
   for wl in noop transfer; do
     for b in $batches; do
       for ((r = 1; r <= creps; r++)); do
@@ -112,8 +117,7 @@ if ((cluster_ok)); then
       done
     done
   done
-  note curve "tools/scripts/local-cluster.sh --build $build --seconds $csecs --protocol sbft|pbft --transport udp --workload noop --rate R --batch 100"
-  if ((quick)); then rates="2000 16000"; else rates="1000 4000 16000"; fi
+  note curve "tools/scripts/local-cluster.sh --build $build --seconds $csecs --protocol sbft|pbft --transport udp --workload noop --rate R --batch 100   (R = ${rates// /, })"
   for rate in $rates; do
     for p in sbft pbft; do
       stamp "(e) $p open loop rate $rate"
