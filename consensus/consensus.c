@@ -19,6 +19,7 @@ void pc_consensus_config_defaults(pc_consensus_config_t *cfg, uint16_t n, uint16
   cfg->base_timeout_ns = 50000000;
   cfg->window = 4;
   cfg->checkpoint_interval = 64;
+  cfg->keep_decided = 448;
   cfg->batch_max_txs = 1000;
   cfg->batch_max_bytes = 1u << 20;
 }

@@ -107,6 +107,7 @@ enum {
   PC_MSG_SBFT_COMMIT = 0x22,
   PC_MSG_SBFT_ROUND_CHANGE = 0x23,
   PC_MSG_SBFT_CERT = 0x24, /* collector's certificate */
+  PC_MSG_SBFT_STABLE = 0x25, /* answer about a height below the kept decisions: the stable checkpoint */
   PC_MSG_SBFT_LAST = 0x3f,
 
   PC_MSG_PBFT_FIRST = 0x40, /* PBFT defines its types in 0x40–0x5f */
@@ -169,6 +170,10 @@ typedef struct {
   uint64_t base_timeout_ns;  /* round / view timeout; doubles per round, resets on a decision */
   uint32_t window;           /* W heights in flight, 1..PC_CONS_MAX_WINDOW; D = 2W */
   uint32_t checkpoint_interval; /* K heights between checkpoints (0 = none) */
+  uint32_t keep_decided;        /* SBFT: DECISIONs kept below a stable checkpoint S: those at or below
+                                 * S − max(K, keep_decided) are dropped, and a replica that far behind
+                                 * catches up by state transfer (STABLE answers); at most 512 are kept
+                                 * in any case. Default 448. */
   uint32_t batch_max_txs;
   uint32_t batch_max_bytes;  /* ≤ PC_BATCH_MAX */
   pc_signer_t signer;
@@ -177,7 +182,8 @@ typedef struct {
 
 /* pc_consensus_config_defaults fills sane defaults for (n, f, my_id):
  * SBFT, broadcast votes, fast path on, Δf = 2 ms, Δc = 5 ms, timeout 50 ms,
- * W = 4, K = 64, batch 1000 txs / 1 MiB. The signer is left empty. */
+ * W = 4, K = 64, keep 448 decisions, batch 1000 txs / 1 MiB. The signer
+ * is left empty. */
 void pc_consensus_config_defaults(pc_consensus_config_t *cfg, uint16_t n, uint16_t f, uint16_t my_id);
 /* pc_consensus_config_check validates a whole config (n ≥ 3f+1, ids,
  * window, batch limits, signer set); 0 or PC_ERR_CONFIG (logged). */

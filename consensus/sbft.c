@@ -24,6 +24,15 @@
  *   64                  trailing message signature (consensus.h)
  * CERT (0x24), collector mode: a certificate (PREPARE, FAST or COMMIT) for
  *   (h, r); its height/round equal the header's.
+ * STABLE (0x25), header height = S (a stable checkpoint), round 0: the
+ *   answer to a catch-up request for a height whose DECISION is no longer
+ *   kept (dropped at the stable checkpoint, or beyond the ring):
+ *     32 exec root ‖ 32 manifest hash ‖ 32 chain hash at S ‖ certificate
+ *   The certificate is an SBFT CHECKPOINT certificate (≥ q signers) for
+ *   height S, round 0, digest pc_checkpoint_digest(S, root, manifest). The
+ *   chain hash is not covered by any certificate, so a lagging replica
+ *   acts only on f+1 STABLE answers for S from distinct senders that agree
+ *   on it (one is honest). Nothing may follow.
  *
  * ------------------------------------------------------------ records
  * Persisted records (PC_ACT_PERSIST, replayed by restore), little-endian:
@@ -34,6 +43,8 @@
  *   4 LOCK     u32 r ‖ certificate         my prepare certificate (lock)
  *   5 DECIDED  u32 len ‖ DECISION message  height h decided (in order)
  *   6 STABLE   32 root ‖ 32 manifest ‖ certificate   checkpoint h is stable
+ *   7 BASE     32 chain hash ‖ 32 root       state transfer to h done: the
+ *                                          window continues at h + 1
  *
  * ------------------------------------------------------------ checkpoints
  * Every K heights (K = checkpoint_interval > 0), once h is executed and the
@@ -43,6 +54,20 @@
  * q matching votes make a CHECKPOINT certificate: h is stable. A stable
  * root that differs from the replica's own root of h is a certified
  * mismatch: it stops voting and asks for a state transfer to h.
+ *
+ * ------------------------------------------------------------ garbage collection
+ * When checkpoint S becomes stable, DECISIONs at or below S − max(K,
+ * keep_decided) are dropped (some are kept so that a replica a little
+ * behind still catches up cheaply by DECISIONs); the ring of DEC_RING
+ * decisions bounds memory whatever the settings. A catch-up request for a height whose DECISION is gone is
+ * answered with STABLE(S). A replica that gathers f+1 matching STABLE
+ * answers for S ≥ its next undecided height adopts S as stable, stops
+ * voting and emits STATE_TRANSFER(S); on_transfer_done(S) persists a BASE
+ * record and moves the window to S + 1 with the agreed chain hash (the
+ * heights in between are never decided locally: the driver's ledger
+ * continues after a base record). Safety is unaffected: the replica only
+ * skips deciding heights, and votes again only for heights above S, whose
+ * certified history it now shares.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -56,7 +81,8 @@
 #define ROOT_RING 512
 #define VCACHE 256
 
-enum { REC_ROUND = 1, REC_BLOCK = 2, REC_VOTE = 3, REC_LOCK = 4, REC_DECIDED = 5, REC_STABLE = 6 };
+enum { REC_ROUND = 1, REC_BLOCK = 2, REC_VOTE = 3, REC_LOCK = 4, REC_DECIDED = 5, REC_STABLE = 6, REC_BASE = 7 };
+#define CHAIN_RING 8
 
 #define CKPT_SLOTS 4
 
@@ -172,6 +198,20 @@ typedef struct sbft {
   ckpt_t ckpt[CKPT_SLOTS];
   pc_hash_t stable_root, stable_manifest;
   pc_cert_t *stable_cert;
+  struct {
+    uint64_t h;
+    pc_hash_t chain;
+  } ckchain[CHAIN_RING]; /* chain hashes at checkpoint heights */
+  uint64_t *stable_sent; /* per peer: last stable height answered */
+  /* catching up by state transfer: STABLE answers for jt_h */
+  uint64_t jt_h;
+  pc_hash_t jt_root, jt_manifest;
+  pc_cert_t *jt_cert;
+  pc_hash_t *jt_chain; /* per sender */
+  uint8_t jt_has[PC_MAX_REPLICAS / 8];
+  uint64_t jt_req_at;
+  uint64_t jump_h; /* transfer asked for by a jump to this height (0 = none) */
+  pc_hash_t jump_chain;
   pc_consensus_stats_t st;
   pc_cert_t *tmp_cert, *tmp_cert2;
   uint8_t *buf; /* scratch for encoding */
@@ -934,11 +974,20 @@ static void decide(sbft_t *s, hs_t *x, const pc_hash_t *id, const pc_cert_t *cer
   emit_decisions(s);
 }
 
+static void emit_transfer(sbft_t *s, uint64_t h, const pc_hash_t *root, const pc_hash_t *manifest,
+                          const pc_cert_t *cert);
+
 /* Our root of h disagrees with a certified one: stop voting, transfer. */
 static void certified_mismatch(sbft_t *s, uint64_t h, const pc_hash_t *root, const pc_hash_t *manifest,
                                const pc_cert_t *cert) {
   PC_WARN("sbft r%u: execution root of %llu disagrees with a certified one: stop voting, transfer state",
           s->cfg.my_id, (unsigned long long)h);
+  emit_transfer(s, h, root, manifest, cert);
+}
+
+/* emit_transfer: no more voting until the certified state of h is in. */
+static void emit_transfer(sbft_t *s, uint64_t h, const pc_hash_t *root, const pc_hash_t *manifest,
+                          const pc_cert_t *cert) {
   s->halted = true;
   pc_cons_action_t a = {.kind = PC_ACT_STATE_TRANSFER};
   a.u.transfer.height = h;
@@ -959,6 +1008,47 @@ static void check_certified_root(sbft_t *s, const pc_block_t *b, const pc_cert_t
 
 /* --------------------------------------------------------------- checkpoints */
 
+static void ckchain_note(sbft_t *s, uint64_t h, const pc_hash_t *chain) {
+  uint32_t K = s->cfg.checkpoint_interval;
+  if (!K || h % K) return;
+  s->ckchain[(h / K) % CHAIN_RING].h = h;
+  s->ckchain[(h / K) % CHAIN_RING].chain = *chain;
+}
+
+static bool ckchain_get(sbft_t *s, uint64_t h, pc_hash_t *out) {
+  uint32_t K = s->cfg.checkpoint_interval;
+  if (!K || h % K || s->ckchain[(h / K) % CHAIN_RING].h != h) return false;
+  *out = s->ckchain[(h / K) % CHAIN_RING].chain;
+  return true;
+}
+
+/* gc_decisions drops the DECISIONs at or below S − max(K, keep_decided)
+ * once S is stable: a replica that far behind catches up by state transfer
+ * (STABLE). */
+static void gc_decisions(sbft_t *s, uint64_t S) {
+  uint64_t keep = PC_MAX((uint64_t)s->cfg.checkpoint_interval, (uint64_t)s->cfg.keep_decided);
+  if (!s->cfg.checkpoint_interval || S <= keep) return;
+  for (int i = 0; i < DEC_RING; i++) {
+    if (s->dec[i].msg && s->dec[i].h <= S - keep) {
+      free(s->dec[i].msg);
+      memset(&s->dec[i], 0, sizeof s->dec[i]);
+    }
+  }
+}
+
+static void persist_stable(sbft_t *s, uint64_t h, const pc_hash_t *root, const pc_hash_t *manifest,
+                           const pc_cert_t *c) {
+  pc_writer_t w;
+  if (scratch(s, &w, 1 + 8 + 64 + pc_cert_encoded_size(c))) {
+    pc_put_u8(&w, REC_STABLE);
+    pc_put_u64(&w, h);
+    pc_put_bytes(&w, root->b, PC_HASH_SIZE);
+    pc_put_bytes(&w, manifest->b, PC_HASH_SIZE);
+    pc_cert_encode(&w, c);
+    persist(s, w.buf, w.len);
+  }
+}
+
 static void make_stable(sbft_t *s, ckpt_t *k) {
   pc_cert_t *c = s->tmp_cert;
   pc_cert_init(c, PC_PROTO_SBFT, PC_CERT_CHECKPOINT, s->cfg.chain_id, k->h, 0, &k->digest, s->cfg.n);
@@ -969,16 +1059,9 @@ static void make_stable(sbft_t *s, ckpt_t *k) {
   s->st.stable_checkpoint = k->h;
   s->stable_root = k->root;
   s->stable_manifest = k->manifest;
-  pc_writer_t w;
-  if (scratch(s, &w, 1 + 8 + 64 + pc_cert_encoded_size(c))) {
-    pc_put_u8(&w, REC_STABLE);
-    pc_put_u64(&w, k->h);
-    pc_put_bytes(&w, k->root.b, PC_HASH_SIZE);
-    pc_put_bytes(&w, k->manifest.b, PC_HASH_SIZE);
-    pc_cert_encode(&w, c);
-    persist(s, w.buf, w.len);
-  }
+  persist_stable(s, k->h, &k->root, &k->manifest, c);
   uint64_t h = k->h;
+  gc_decisions(s, h);
   for (int i = 0; i < CKPT_SLOTS; i++)
     if (s->ckpt[i].h <= h) s->ckpt[i].h = 0; /* garbage: at or below the stable checkpoint */
   pc_hash_t mine;
@@ -1128,6 +1211,7 @@ static void emit_decisions(sbft_t *s) {
     a.u.decide.cert = x->dec_cert;
     act(s, &a);
     s->chain_hash = ch;
+    ckchain_note(s, x->h, &ch);
     s->st.last_decided = x->h;
     check_certified_root(s, &b->block, x->dec_cert);
     dec_store(s, x->h, m, w.len);
@@ -1135,10 +1219,31 @@ static void emit_decisions(sbft_t *s) {
   }
 }
 
+/* Answer a height whose DECISION is gone with the stable checkpoint. */
+static void answer_stable(sbft_t *s, uint16_t to, uint64_t h, bool force) {
+  uint64_t S = s->st.stable_checkpoint;
+  pc_hash_t chain;
+  if (!S || S < h || !s->stable_cert || !ckchain_get(s, S, &chain)) return;
+  if (!force && s->stable_sent[to] == S) return;
+  s->stable_sent[to] = S;
+  pc_writer_t w;
+  if (!scratch(s, &w, PC_MSG_HEADER_SIZE + 3 * PC_HASH_SIZE + pc_cert_encoded_size(s->stable_cert))) return;
+  pc_msg_hdr_t hd = hdr(s, PC_MSG_SBFT_STABLE, S, 0);
+  pc_msg_put_header(&w, &hd);
+  pc_put_bytes(&w, s->stable_root.b, PC_HASH_SIZE);
+  pc_put_bytes(&w, s->stable_manifest.b, PC_HASH_SIZE);
+  pc_put_bytes(&w, chain.b, PC_HASH_SIZE);
+  pc_cert_encode(&w, s->stable_cert);
+  send_to(s, to, w.buf, w.len);
+}
+
 /* Answer a message about a decided height with its DECISION. */
 static void answer_decided(sbft_t *s, uint16_t to, uint64_t h, bool force) {
   dec_t *d = dec_get(s, h);
-  if (!d) return;
+  if (!d) {
+    answer_stable(s, to, h, force);
+    return;
+  }
   if (!force && s->answered[to] == h) return;
   s->answered[to] = h;
   send_to(s, to, d->msg, d->len);
@@ -1358,6 +1463,103 @@ static int on_block(sbft_t *s, hs_t *x, const pc_msg_hdr_t *hd, pc_reader_t *r) 
   return 0;
 }
 
+/* --------------------------------------------------------------- catching up by state transfer */
+
+/* do_jump moves the window to h + 1 after the state of h was installed. */
+static void do_jump(sbft_t *s, uint64_t h, const pc_hash_t *chain, const pc_hash_t *root) {
+  uint8_t rec[1 + 8 + 2 * PC_HASH_SIZE];
+  pc_writer_t w;
+  pc_writer_init(&w, rec, sizeof rec);
+  pc_put_u8(&w, REC_BASE);
+  pc_put_u64(&w, h);
+  pc_put_bytes(&w, chain->b, PC_HASH_SIZE);
+  pc_put_bytes(&w, root->b, PC_HASH_SIZE);
+  persist(s, rec, w.len);
+  PC_INFO("sbft r%u: state of %llu installed: continuing at %llu", s->cfg.my_id, (unsigned long long)h,
+          (unsigned long long)(h + 1));
+  s->next = h + 1;
+  s->chain_hash = *chain;
+  s->st.last_decided = h;
+  ckchain_note(s, h, chain);
+  s->roots[h % ROOT_RING].h = h;
+  s->roots[h % ROOT_RING].root = *root;
+  if (h > s->last_executed) s->last_executed = h;
+  s->jump_h = 0;
+  s->halted = false;
+  for (uint64_t k = h + 1; k < h + 1 + s->W; k++) slot_open(s, k);
+  if (s->started)
+    for (uint64_t k = h + 1; k < h + 1 + s->W; k++) {
+      hs_t *x = slot(s, k);
+      if (x) slot_kick(s, x);
+    }
+}
+
+/* ask_all_catchup asks every replica for the DECISION (or STABLE) of our
+ * lowest undecided height, at most once per base timeout. */
+static void ask_all_catchup(sbft_t *s) {
+  if (s->jt_req_at && s->now < s->jt_req_at + s->cfg.base_timeout_ns) return;
+  s->jt_req_at = s->now ? s->now : 1;
+  uint8_t q[PC_MSG_HEADER_SIZE + PC_HASH_SIZE];
+  pc_writer_t w;
+  pc_writer_init(&w, q, sizeof q);
+  pc_hash_t zero = {0};
+  pc_msg_hdr_t h = hdr(s, PC_MSG_BLOCK_REQ, s->next, 0);
+  pc_msg_block_req_encode(&w, &h, &zero);
+  broadcast(s, q, w.len);
+}
+
+static int on_stable(sbft_t *s, const pc_msg_hdr_t *hd, pc_reader_t *r) {
+  pc_hash_t root, manifest, chain, d;
+  pc_cert_t *c = s->tmp_cert2;
+  pc_get_bytes(r, root.b, PC_HASH_SIZE);
+  pc_get_bytes(r, manifest.b, PC_HASH_SIZE);
+  pc_get_bytes(r, chain.b, PC_HASH_SIZE);
+  if (pc_reader_ok(r)) return pc_reader_ok(r);
+  int err = pc_cert_decode(r, c);
+  if (err) return err;
+  if ((err = pc_reader_finish(r))) return err;
+  uint64_t S = hd->height;
+  pc_checkpoint_digest(&d, S, &root, &manifest);
+  if (hd->round != 0 || c->kind != PC_CERT_CHECKPOINT || c->height != S || c->round != 0 ||
+      !pc_hash_equal(&c->digest, &d))
+    return PC_ERR_INVALID;
+  if (S < s->next || S < s->jt_h || (s->jump_h && S <= s->jump_h)) return PC_ERR_EXPIRED;
+  if (S == s->jt_h && (s->jt_has[hd->sender / 8] >> (hd->sender % 8) & 1)) return PC_ERR_DUPLICATE;
+  if ((err = cert_check(s, c, s->q))) return err;
+  if (S > s->jt_h) {
+    if (!s->jt_cert && !(s->jt_cert = malloc(sizeof *s->jt_cert))) return PC_ERR_NOMEM;
+    s->jt_h = S;
+    s->jt_root = root;
+    s->jt_manifest = manifest;
+    memcpy(s->jt_cert, c, sizeof *c);
+    memset(s->jt_has, 0, sizeof s->jt_has);
+  }
+  s->jt_has[hd->sender / 8] |= (uint8_t)(1u << (hd->sender % 8));
+  s->jt_chain[hd->sender] = chain;
+  unsigned same = 0;
+  for (uint16_t i = 0; i < s->n; i++)
+    if ((s->jt_has[i / 8] >> (i % 8) & 1) && pc_hash_equal(&s->jt_chain[i], &chain)) same++;
+  if (same < s->f + 1) {
+    ask_all_catchup(s); /* the others' answers make f+1 */
+    return 0;
+  }
+  /* f+1 agree on the chain hash at S: adopt S, transfer its state. */
+  if (S > s->st.stable_checkpoint) {
+    if (!s->stable_cert && !(s->stable_cert = malloc(sizeof *s->stable_cert))) return PC_ERR_NOMEM;
+    memcpy(s->stable_cert, s->jt_cert, sizeof *s->jt_cert);
+    s->st.stable_checkpoint = S;
+    s->stable_root = s->jt_root;
+    s->stable_manifest = s->jt_manifest;
+    persist_stable(s, S, &s->jt_root, &s->jt_manifest, s->stable_cert);
+  }
+  s->jump_h = S;
+  s->jump_chain = chain;
+  PC_INFO("sbft r%u: %llu heights behind stable checkpoint %llu: stop voting, transfer its state", s->cfg.my_id,
+          (unsigned long long)(S - s->next + 1), (unsigned long long)S);
+  emit_transfer(s, S, &s->stable_root, &s->stable_manifest, s->stable_cert);
+  return 0;
+}
+
 static int sbft_on_message(pc_consensus_t *c, uint16_t from, const uint8_t *m, size_t len) {
   sbft_t *s = (sbft_t *)c;
   s->st.msgs_received++;
@@ -1374,6 +1576,10 @@ static int sbft_on_message(pc_consensus_t *c, uint16_t from, const uint8_t *m, s
     return err ? reject(s, err) : 0;
   }
   if (hd.type >= PC_MSG_MANIFEST_REQ && hd.type <= PC_MSG_CHUNK) return reject(s, PC_ERR_UNSUPPORTED);
+  if (hd.type == PC_MSG_SBFT_STABLE) {
+    err = on_stable(s, &hd, &r);
+    return err ? reject(s, err) : 0;
+  }
   if (hd.type == PC_MSG_BLOCK_REQ) {
     if (hd.height < s->next && len == PC_MSG_HEADER_SIZE + PC_HASH_SIZE &&
         pc_hash_is_zero((const pc_hash_t *)(m + PC_MSG_HEADER_SIZE))) {
@@ -1497,6 +1703,10 @@ static void sbft_on_persist_done(pc_consensus_t *c, uint64_t seq) {
 
 static int sbft_on_transfer_done(pc_consensus_t *c, uint64_t h, const pc_hash_t *root) {
   sbft_t *s = (sbft_t *)c;
+  if (s->jump_h && h == s->jump_h && h >= s->next) {
+    do_jump(s, h, &s->jump_chain, root);
+    return 0;
+  }
   s->roots[h % ROOT_RING].h = h;
   s->roots[h % ROOT_RING].root = *root;
   if (h > s->last_executed) s->last_executed = h;
@@ -1527,10 +1737,20 @@ static int sbft_restore(pc_consensus_t *c, const uint8_t *rec, size_t len) {
         dec_store(s, h, copy, mlen);
         dec_t *d = dec_get(s, h);
         pc_chain_hash(&s->chain_hash, &d->id, &s->chain_hash);
+        ckchain_note(s, h, &s->chain_hash);
         s->st.last_decided = h;
         slide(s);
       }
     }
+    s->restoring = false;
+    return err;
+  }
+  if (type == REC_BASE) {
+    pc_hash_t chain, root;
+    pc_get_bytes(&r, chain.b, PC_HASH_SIZE);
+    pc_get_bytes(&r, root.b, PC_HASH_SIZE);
+    if (pc_reader_finish(&r) || h == 0) err = PC_ERR_CORRUPT;
+    else if (h >= s->next) do_jump(s, h, &chain, &root);
     s->restoring = false;
     return err;
   }
@@ -1645,6 +1865,9 @@ static void sbft_destroy(pc_consensus_t *c) {
   for (int i = 0; i < DEC_RING; i++) free(s->dec[i].msg);
   for (int i = 0; i < CKPT_SLOTS; i++) free(s->ckpt[i].sigs);
   free(s->stable_cert);
+  free(s->jt_cert);
+  free(s->jt_chain);
+  free(s->stable_sent);
   free(s->answered);
   free(s->tmp_cert);
   free(s->tmp_cert2);
@@ -1670,9 +1893,11 @@ static pc_consensus_t *sbft_create(const pc_consensus_config_t *cfg, const pc_co
   s->next = 1;
   s->hs = calloc(s->W, sizeof *s->hs);
   s->answered = calloc(s->n, sizeof *s->answered);
+  s->stable_sent = calloc(s->n, sizeof *s->stable_sent);
+  s->jt_chain = calloc(s->n, sizeof *s->jt_chain);
   s->tmp_cert = malloc(sizeof *s->tmp_cert);
   s->tmp_cert2 = malloc(sizeof *s->tmp_cert2);
-  bool ok = s->hs && s->answered && s->tmp_cert && s->tmp_cert2;
+  bool ok = s->hs && s->answered && s->stable_sent && s->jt_chain && s->tmp_cert && s->tmp_cert2;
   for (unsigned i = 0; ok && i < s->W; i++) {
     hs_t *x = &s->hs[i];
     x->rc = calloc(s->n, sizeof *x->rc);

@@ -88,6 +88,34 @@ int pc_sim_preset(pc_sim_config_t *cfg, const char *name, uint16_t n, uint64_t s
     add_faults(cfg, &st, f, true);
     return 0;
   }
+  if (!strcmp(name, "lagging") || !strcmp(name, "pbft-lagging")) {
+    /* one honest replica cut off (partition or crash) long enough for the
+     * others to run several checkpoint intervals past it: it must catch up
+     * by state transfer (checkpoints every 8 heights) */
+    if (name[0] == 'p') cfg->proto.protocol = PC_PROTO_PBFT;
+    cfg->proto.checkpoint_interval = 8;
+    cfg->proto.keep_decided = 8; /* drop DECISIONs one interval below the stable checkpoint */
+    cfg->proto.window = (uint32_t)(1u << pick(&st, 0, 2));
+    cfg->target_height = 160;
+    cfg->gst_ns = pick(&st, 300, 800) * 1000000ull;
+    cfg->loss = (double)pick(&st, 0, 20) / 1000.0;
+    cfg->tail_prob = (double)pick(&st, 0, 100) / 1000.0;
+    cfg->tail_ns = pick(&st, 1, 3) * 1000000ull;
+    uint16_t who = (uint16_t)pick(&st, 0, n - 1u);
+    uint64_t from = pick(&st, 1, 20) * 1000000ull;
+    if (pick(&st, 0, 1)) {
+      cfg->n_part = 1;
+      cfg->part[0].start = from;
+      cfg->part[0].end = cfg->gst_ns;
+      cfg->part[0].side[who] = 1;
+    } else {
+      cfg->n_crash = 1;
+      cfg->crash[0].slot = who;
+      cfg->crash[0].at = from;
+      cfg->crash[0].restart_at = cfg->gst_ns;
+    }
+    return 0;
+  }
   if (!strcmp(name, "crash")) {
     add_faults(cfg, &st, 0, false);
     return 0;

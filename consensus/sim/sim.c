@@ -743,7 +743,10 @@ static void finish(pc_sim_t *s, uint16_t slot, const pc_consensus_stats_t *befor
       break;
     case PC_ACT_NEED_BATCH: push(s, (ev_t){.t = t, .type = EV_BATCH, .slot = slot, .epoch = d->epoch, .arg = o->a}); break;
     case PC_ACT_STATE_TRANSFER:
-      if (is_honest(s, slot)) s->res->transfers++;
+      if (is_honest(s, slot)) {
+        s->res->transfers++;
+        if (d->executed >= o->a && !pc_hash_equal(&d->roots[o->a], &o->h1)) s->res->root_mismatches++;
+      }
       {
         ev_t e = {.t = t + 10000000, .type = EV_TRANSFER, .slot = slot, .epoch = d->epoch, .arg = o->a};
         e.data = malloc(PC_HASH_SIZE);
@@ -823,6 +826,33 @@ static void exec_height(pc_sim_t *s, uint16_t slot, uint64_t h) {
   if (K && h % K == 0) pc_hash_tagged(&manifest, "sim/manifest", d->roots[h].b, PC_HASH_SIZE);
   pc_consensus_on_executed(d->c, h, &d->roots[h], K && h % K == 0 ? &manifest : NULL);
   finish(s, slot, &before);
+}
+
+/* sim_transfer_installed models the driver's side of a state transfer to
+ * h: the replica received the certified state of h from an honest
+ * replica's simulated state (its execution root, which the protocol
+ * checked against the certificate, and the chain hash). When the protocol
+ * moved its window past what this replica decided (it jumped to h), the
+ * simulated ledger continues at h + 1 from there, as the node's log does
+ * after a base record. */
+static void sim_transfer_installed(pc_sim_t *s, uint16_t slot, uint64_t h, const pc_hash_t *root) {
+  node_t *d = &s->nd[slot];
+  pc_consensus_stats_t st;
+  pc_consensus_get_stats(d->c, &st);
+  if (st.last_decided != h || h <= d->decided || !node_ensure_h(d, h)) return;
+  const node_t *src = NULL;
+  for (uint16_t k = 0; k < s->slots && !src; k++)
+    if (k != slot && is_honest(s, k) && s->nd[k].decided >= h && s->nd[k].executed >= h) src = &s->nd[k];
+  if (!src || !pc_hash_equal(&src->roots[h], root)) {
+    fail(s, 1, "transfer: replica %u installed a state of %llu no honest replica has", d->id,
+         (unsigned long long)h);
+    return;
+  }
+  d->decided = h;
+  d->executed = h;
+  d->ids[h] = src->ids[h];
+  d->chain[h] = src->chain[h];
+  d->roots[h] = *root;
 }
 
 static void make_batch(pc_sim_t *s, uint16_t slot, uint64_t h) {
@@ -1019,6 +1049,7 @@ int pc_sim_run(const pc_sim_config_t *cfg, pc_sim_result_t *res) {
       pc_consensus_stats_t before;
       begin(s, d, e.t, &before);
       pc_consensus_on_transfer_done(d->c, e.arg, &root);
+      sim_transfer_installed(s, e.slot, e.arg, &root);
       finish(s, e.slot, &before);
     }
     free(e.data);

@@ -115,6 +115,7 @@ typedef struct {
   /* totals over honest replicas */
   uint64_t msgs, bytes, verifies, signs, rejected, round_changes, fast_decisions, decided;
   uint64_t transfers; /* state transfers started by honest replicas */
+  uint64_t root_mismatches; /* of which: its own executed root of h differed from the certified one */
   /* decision latency from first proposal send to first honest decision, ns */
   uint64_t lat_p50_ns, lat_p99_ns;
   uint64_t first_decide_ns, last_decide_ns;

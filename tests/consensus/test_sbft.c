@@ -445,3 +445,116 @@ Test(sbft, decision_waiting_for_block_is_emitted_when_block_arrives) {
   log_clear(&l);
   pc_consensus_destroy(c);
 }
+
+/* ------------------------------------------------ catching up by state transfer */
+
+/* stable_msg: STABLE(64) from `from` with a checkpoint certificate signed
+ * by `signers` replicas (0, 1, ...); `chain` is the claimed chain hash. */
+static size_t stable_msg(uint8_t *buf, size_t cap, uint16_t from, uint64_t h, uint32_t r, unsigned signers,
+                         const pc_hash_t *root, const pc_hash_t *man, const pc_hash_t *chain) {
+  static pc_cert_t cert;
+  pc_hash_t d;
+  pc_checkpoint_digest(&d, h, root, man);
+  pc_cert_init(&cert, PC_PROTO_SBFT, PC_CERT_CHECKPOINT, CHAIN, h, 0, &d, N);
+  for (uint16_t i = 0; i < signers; i++) {
+    uint8_t sig[64];
+    pc_signer_vote_sign(&sg[i], sig, CHAIN, PC_PROTO_SBFT, PC_PHASE_CHECKPOINT, h, 0, &d);
+    pc_cert_add(&cert, i, sig);
+  }
+  pc_writer_t w;
+  pc_writer_init(&w, buf, cap);
+  pc_msg_hdr_t hd = {.type = PC_MSG_SBFT_STABLE, .sender = from, .chain_id = CHAIN, .height = h, .round = r};
+  pc_msg_put_header(&w, &hd);
+  pc_put_bytes(&w, root->b, 32);
+  pc_put_bytes(&w, man->b, 32);
+  pc_put_bytes(&w, chain->b, 32);
+  pc_cert_encode(&w, &cert);
+  cr_assert(!w.overflow);
+  return w.len;
+}
+
+static uint8_t big[PC_MSG_HEADER_SIZE + 96 + sizeof(pc_cert_t) + 64];
+
+Test(sbft, stable_answers_need_f_plus_one_matching_chain_hashes_then_jump) {
+  log_t l = {0};
+  pc_consensus_t *c = make(0, &l, 0);
+  pc_consensus_start(c, 1);
+  log_clear(&l);
+  pc_hash_t root, man, ca, cb;
+  pc_hash_blake2b(&root, "root", 4);
+  pc_hash_blake2b(&man, "manifest", 8);
+  pc_hash_blake2b(&ca, "chain-a", 7);
+  pc_hash_blake2b(&cb, "chain-b", 7);
+  size_t len = stable_msg(big, sizeof big, 1, 64, 0, 3, &root, &man, &ca);
+  cr_assert_eq(pc_consensus_on_message(c, 1, big, len), 0);
+  cr_assert_eq(count_kind(&l, PC_ACT_STATE_TRANSFER, 0), 0, "one claim is not enough");
+  cr_assert_eq(count_kind(&l, PC_ACT_BROADCAST, PC_MSG_BLOCK_REQ), 1, "asks everyone for theirs");
+  cr_assert_eq(pc_consensus_on_message(c, 1, big, len), PC_ERR_DUPLICATE);
+  len = stable_msg(big, sizeof big, 2, 64, 0, 3, &root, &man, &cb);
+  cr_assert_eq(pc_consensus_on_message(c, 2, big, len), 0);
+  cr_assert_eq(count_kind(&l, PC_ACT_STATE_TRANSFER, 0), 0, "two different chain hashes: no f+1");
+  len = stable_msg(big, sizeof big, 3, 64, 0, 3, &root, &man, &ca);
+  cr_assert_eq(pc_consensus_on_message(c, 3, big, len), 0);
+  cr_assert_eq(count_kind(&l, PC_ACT_STATE_TRANSFER, 0), 1);
+  pc_consensus_stats_t s;
+  pc_consensus_get_stats(c, &s);
+  cr_assert_eq(s.stable_checkpoint, 64);
+  /* halted until the state is in */
+  pc_hash_t a;
+  pc_hash_blake2b(&a, "a", 1);
+  uint8_t m[256];
+  size_t vl = vote(m, 1, PC_MSG_SBFT_PREPARE, 1, 0, &a);
+  cr_assert_eq(pc_consensus_on_message(c, 1, m, vl), PC_ERR_STATE);
+  log_clear(&l);
+  cr_assert_eq(pc_consensus_on_transfer_done(c, 64, &root), 0);
+  cr_assert_eq(count_kind(&l, PC_ACT_PERSIST, 0), 1, "the BASE record");
+  pc_consensus_get_stats(c, &s);
+  cr_assert_eq(s.last_decided, 64);
+  cr_assert_eq(pc_consensus_on_message(c, 1, m, vl), PC_ERR_EXPIRED, "height 1 is behind the window now");
+  vl = vote(m, 1, PC_MSG_SBFT_PREPARE, 65, 0, &a);
+  cr_assert_eq(pc_consensus_on_message(c, 1, m, vl), 0, "height 65 is in the window");
+  /* a STABLE for the height it now stands on is stale */
+  cr_assert_eq(pc_consensus_on_message(c, 3, big, len), PC_ERR_EXPIRED);
+  /* restart from the persisted records: the jump is remembered */
+  log_t l2 = {0};
+  pc_consensus_t *c2 = make(0, &l2, 0);
+  for (size_t i = 0; i < l.n; i++)
+    if (l.a[i].kind == PC_ACT_PERSIST) cr_assert_eq(pc_consensus_restore(c2, l.a[i].data, l.a[i].len), 0);
+  pc_consensus_get_stats(c2, &s);
+  cr_assert_eq(s.last_decided, 64);
+  log_clear(&l2);
+  pc_consensus_destroy(c2);
+  log_clear(&l);
+  pc_consensus_destroy(c);
+}
+
+Test(sbft, stable_rejections) {
+  log_t l = {0};
+  pc_consensus_t *c = make(0, &l, 0);
+  pc_consensus_start(c, 1);
+  pc_hash_t root, man, ch, other;
+  pc_hash_blake2b(&root, "root", 4);
+  pc_hash_blake2b(&man, "manifest", 8);
+  pc_hash_blake2b(&ch, "chain", 5);
+  pc_hash_blake2b(&other, "other", 5);
+  size_t len = stable_msg(big, sizeof big, 1, 64, 1, 3, &root, &man, &ch);
+  cr_assert_eq(pc_consensus_on_message(c, 1, big, len), PC_ERR_INVALID, "round must be 0");
+  len = stable_msg(big, sizeof big, 1, 64, 0, 2, &root, &man, &ch);
+  cr_assert_eq(pc_consensus_on_message(c, 1, big, len), PC_ERR_QUORUM, "fewer than q signers");
+  len = stable_msg(big, sizeof big, 1, 64, 0, 3, &root, &man, &ch);
+  memcpy(big + PC_MSG_HEADER_SIZE, other.b, 32); /* root not what the certificate signs */
+  cr_assert_eq(pc_consensus_on_message(c, 1, big, len), PC_ERR_INVALID);
+  len = stable_msg(big, sizeof big, 1, 64, 0, 3, &root, &man, &ch);
+  big[len - 1] ^= 1; /* last signature */
+  cr_assert_eq(pc_consensus_on_message(c, 1, big, len), PC_ERR_SIGNATURE);
+  big[len - 1] ^= 1;
+  cr_assert_eq(pc_consensus_on_message(c, 1, big, len - 1), PC_ERR_TRUNCATED);
+  big[len] = 0;
+  cr_assert_eq(pc_consensus_on_message(c, 1, big, len + 1), PC_ERR_TRAILING);
+  pc_consensus_stats_t s;
+  pc_consensus_get_stats(c, &s);
+  cr_assert_eq(s.stable_checkpoint, 0);
+  cr_assert_eq(count_kind(&l, PC_ACT_STATE_TRANSFER, 0), 0);
+  log_clear(&l);
+  pc_consensus_destroy(c);
+}
