@@ -36,6 +36,7 @@
 
 #define CONNS_MAX 64
 #define WAITS_PER_CONN 4000 /* below the server's default max_waits */
+#define FUND_WINDOW 30      /* unanswered funding transactions: below the pools' nonce gap (32) */
 
 typedef enum { W_TRANSFER, W_ZIPF, W_KV, W_COUNTER, W_PLUGIN, W_NOOP } workload_t;
 static const char *wl_names[] = {"transfer", "transfer-zipf", "kv", "counter", "plugin", "noop"};
@@ -49,6 +50,7 @@ typedef struct {
   int8_t receipt;     /* -1 pending, else receipt status; -2 error/timeout */
   bool sent;
   uint8_t backoff; /* PC_ERR_FULL retries so far */
+  int8_t wait_code; /* the code of a WAIT answered without a receipt (or of an ERROR answer) */
 } txrec_t;
 
 /* Transactions refused with PC_ERR_FULL, to be submitted again at `due`
@@ -80,6 +82,8 @@ static void usage(FILE *f) {
         "  -d, --duration S        seconds of load [10]\n"
         "  -n, --txs N             transactions to pre-sign [open: rate*duration, closed: 200000]\n"
         "      --senders S         distinct signing keys [1024]\n"
+        "      --sender-window N   unanswered transactions per sender at most [16]; keep it\n"
+        "                          below the pools' nonce gap limit (32), or they drop the rest\n"
         "      --accounts A        transfer targets [10000]\n"
         "      --zipf THETA        Zipf exponent for transfer-zipf [0.99]\n"
         "      --plugin NAME --method M [--args-hex HEX]   plugin workload\n"
@@ -88,6 +92,9 @@ static void usage(FILE *f) {
         "      --verify            verify every receipt proof (costs q signature checks each)\n"
         "      --wait-ms MS        receipt wait per transaction [30000]\n"
         "      --quiet             no progress line\n"
+        "      --missing FILE      write the hex hash of every transaction left without a\n"
+        "                          receipt (one a line: index sender nonce connection hash,\n"
+        "                          then no-answer or error=CODE, the PC_ERR_* the WAIT got)\n"
         "      --seed X            key and workload seed [1]\n"
         "      --csv FILE          append one CSV row (header if the file is new)\n"
         "      --json FILE         write the result as JSON\n"
@@ -157,13 +164,13 @@ int main(int argc, char **argv) {
       {"method", 1, 0, 'm'},  {"args-hex", 1, 0, 'a'}, {"conns", 1, 0, 'C'},    {"fund", 0, 0, 'F'},
       {"verify", 0, 0, 'V'},  {"wait-ms", 1, 0, 'W'},  {"seed", 1, 0, 's'},     {"csv", 1, 0, 'x'},
       {"json", 1, 0, 'j'},    {"help", 0, 0, 'h'},     {"quiet", 0, 0, 'q'},
-      {0, 0, 0, 0}};
+      {"sender-window", 1, 0, 'N'}, {"missing", 1, 0, 'X'}, {0, 0, 0, 0}};
   const char *gw = "127.0.0.1:7700", *cluster = NULL, *plugin = NULL, *method = NULL, *args_hex = "";
-  const char *csv = NULL, *json = NULL;
+  const char *csv = NULL, *json = NULL, *missing = NULL;
   workload_t wl = W_TRANSFER;
   bool open_loop = false, fund = false, verify = false, quiet = false;
   double rate = 1000, duration = 10, theta = 0.99;
-  unsigned long k_out = 256, n_txs = 0, senders = 1024, accounts = 10000, conns_n = 1, wait_ms = 30000;
+  unsigned long k_out = 256, n_txs = 0, senders = 1024, sender_window = 16, accounts = 10000, conns_n = 1, wait_ms = 30000;
   uint64_t seed = 1;
   int o;
   while ((o = getopt_long(argc, argv, "g:c:w:r:k:d:n:h", lo, NULL)) != -1) {
@@ -206,6 +213,8 @@ int main(int argc, char **argv) {
     case 'x': csv = optarg; break;
     case 'j': json = optarg; break;
     case 'q': quiet = true; break;
+    case 'X': missing = optarg; break;
+    case 'N': sender_window = strtoul(optarg, NULL, 0); break;
     case 'h': usage(stdout); return 0;
     default: usage(stderr); return 2;
     }
@@ -214,7 +223,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, "parachain-bench: --cluster FILE is required (chain id)\n");
     return 2;
   }
-  if (rate <= 0 || duration <= 0 || k_out == 0 || senders == 0 || accounts == 0 || conns_n == 0 ||
+  if (rate <= 0 || duration <= 0 || k_out == 0 || senders == 0 || sender_window == 0 || accounts == 0 || conns_n == 0 ||
       conns_n > CONNS_MAX || wait_ms > PC_GW_WAIT_MAX_MS || theta <= 0) {
     fprintf(stderr, "parachain-bench: rate, duration, outstanding, senders, accounts, conns (≤ %d), zipf must be "
                     "positive; wait-ms ≤ %u\n", CONNS_MAX, PC_GW_WAIT_MAX_MS);
@@ -346,54 +355,108 @@ int main(int argc, char **argv) {
   pc_gw_response_t *r = malloc(sizeof *r);
   if (!r) return 3;
 
+  static uint8_t frame[PC_TX_MAX + 256];
   if (fund && (wl == W_TRANSFER || wl == W_ZIPF)) {
-    /* admin = the first sender's seed with a different tag; init, then one mint per sender */
+    /* admin = its own seed tag; token.init, then one mint per sender, all
+     * from the one admin key. A pool admits a sender's nonces only up to a
+     * gap ahead of its next one (txpool.h gap_limit, 32 by default) and
+     * refuses the rest silently, so at most FUND_WINDOW of them are
+     * unanswered at a time: send one more per receipt. Ids have the top
+     * bit set so that late answers never match a transaction of the run. */
     pc_client_key_t admin;
     uint8_t sd[32] = "parachain-bench-admin";
     pc_store_le64(sd + 24, seed);
     pc_client_key_from_seed(&admin, sd);
-    int codes[1];
-    pc_hash_t last = {{0}};
-    for (unsigned long i = 0; i <= senders; i++) {
+    unsigned long total = senders + 1, fsent = 0, fgot = 0, fbad = 0;
+    txrec_t *ft = calloc(total, sizeof *ft);
+    if (!ft) return 3;
+    for (unsigned long j = 0; j < total; j++) {
       uint8_t a[40];
-      pc_client_tx_t t = {.chain_id = cl.chain_id, .nonce = i, .contract = "token"};
-      if (i == 0) {
+      pc_client_tx_t t = {.chain_id = cl.chain_id, .nonce = j, .contract = "token"};
+      if (j == 0) {
         t.method = "init";
       } else {
-        memcpy(a, keys[i - 1].pk, 32);
+        memcpy(a, keys[j - 1].pk, 32);
         pc_store_le64(a + 32, 1000000000ull);
         t.method = "mint";
         t.args = a;
         t.args_len = 40;
       }
-      int len = pc_client_tx_build(buf, sizeof buf, &admin, &t, &last);
-      const uint8_t *p[1] = {buf};
-      uint32_t l[1] = {(uint32_t)len};
-      if (len < 0 || pc_gwc_submit(cs[0], p, l, 1, codes, 10000, r) || codes[0]) {
-        fprintf(stderr, "parachain-bench: funding transaction %lu refused\n", i);
+      int len = pc_client_tx_build(buf, sizeof buf, &admin, &t, &ft[j].hash);
+      if (len < 0 || !(ft[j].bytes = malloc((size_t)len))) return 3;
+      memcpy(ft[j].bytes, buf, (size_t)len);
+      ft[j].len = (uint32_t)len;
+    }
+    uint64_t fstart = pc_now_ns(), fend = fstart + (uint64_t)wait_ms * 1000000ull + 60000000000ull;
+    while (fgot < total) {
+      while (fsent < total && fsent - fgot < FUND_WINDOW) {
+        const uint8_t *p[1] = {ft[fsent].bytes};
+        long fl = pc_gw_enc_submit(frame, sizeof frame, 0x80000000u | (uint32_t)(2 * fsent + 1), p, &ft[fsent].len, 1);
+        long wl2 = fl < 0 ? fl : pc_gw_enc_wait(frame + fl, sizeof frame - (size_t)fl,
+                                                0x80000000u | (uint32_t)(2 * fsent + 2), &ft[fsent].hash,
+                                                (uint32_t)wait_ms);
+        if (wl2 < 0 || pc_gwc_send(cs[0], frame, (size_t)(fl + wl2), 10000)) {
+          fprintf(stderr, "parachain-bench: cannot send funding transaction %lu\n", fsent);
+          return 3;
+        }
+        fsent++;
+      }
+      uint64_t now = pc_now_ns();
+      int rc = now >= fend ? PC_ERR_TIMEOUT : pc_gwc_recv(cs[0], (int)((fend - now) / 1000000ull) + 1, r);
+      if (rc) {
+        fprintf(stderr, "parachain-bench: funding did not complete (%lu of %lu receipts): %s\n", fgot, total,
+                pc_strerror(rc));
         return 1;
       }
+      if (!(r->id & 0x80000000u)) continue;
+      unsigned long j = ((r->id & 0x7fffffffu) - 1) / 2;
+      if (r->id % 2 == 1) { /* SUBMIT answer */
+        if (r->type == PC_GW_RSP_SUBMIT && r->n_codes == 1 && r->codes[0] == PC_ERR_FULL && j < total) {
+          /* the replica's intake was full: submit this one again (its WAIT stays) */
+          pc_sleep_ns(2000000ull);
+          const uint8_t *p[1] = {ft[j].bytes};
+          long fl = pc_gw_enc_submit(frame, sizeof frame, r->id, p, &ft[j].len, 1);
+          if (fl < 0 || pc_gwc_send(cs[0], frame, (size_t)fl, 10000)) return 3;
+        } else if (r->type != PC_GW_RSP_SUBMIT || r->n_codes != 1 || r->codes[0]) {
+          fprintf(stderr, "parachain-bench: funding transaction %lu refused: %s\n", j,
+                  pc_strerror(r->type == PC_GW_RSP_SUBMIT && r->n_codes == 1 ? r->codes[0] : r->code));
+          return 1;
+        }
+        continue;
+      }
+      if (r->type != PC_GW_RSP_RECEIPT || r->code) {
+        fprintf(stderr, "parachain-bench: no receipt for funding transaction %lu: %s\n", j, pc_strerror(r->code));
+        return 1;
+      }
+      if (verify && pc_gw_verify_receipt(&trust, &r->receipt)) {
+        fprintf(stderr, "parachain-bench: the receipt of funding transaction %lu does not verify\n", j);
+        return 1;
+      }
+      if (j >= total || ft[j].receipt) continue;
+      ft[j].receipt = 1;
+      if (!r->receipt.receipt_len || r->receipt.receipt[0] != PC_TX_OK) fbad++;
+      fgot++;
     }
-    int rc = pc_gwc_wait(cs[0], &last, (uint32_t)wait_ms, verify ? &trust : NULL, r);
-    if (rc) {
-      fprintf(stderr, "parachain-bench: funding did not complete: %s\n", pc_strerror(rc));
-      return 1;
-    }
-    fprintf(stderr, "parachain-bench: funded %lu senders\n", senders);
+    for (unsigned long j = 0; j < total; j++) free(ft[j].bytes);
+    free(ft);
+    if (fbad)
+      fprintf(stderr, "parachain-bench: %lu of %lu funding transactions failed (a chain whose token another admin "
+                      "initialised?): transfers will fail for lack of balance\n", fbad, total);
+    fprintf(stderr, "parachain-bench: funded %lu senders in %.1f s\n", senders, (double)(pc_now_ns() - fstart) / 1e9);
   }
 
   /* ---- the run: request id = 2i+1 (SUBMIT) or 2i+2 (WAIT) */
   retryq_t rq = {.cap = n_txs};
   rq.ti = malloc(sizeof *rq.ti * n_txs);
   rq.due = malloc(sizeof *rq.due * n_txs);
-  if (!rq.ti || !rq.due) return 3;
+  uint32_t *sender_busy = calloc(senders, sizeof *sender_busy); /* unanswered, per sender */
+  if (!rq.ti || !rq.due || !sender_busy) return 3;
   uint64_t t0 = pc_now_ns(), deadline = t0 + (uint64_t)(duration * 1e9), next_progress = t0 + 1000000000ull;
   uint64_t drain_end = deadline + (uint64_t)wait_ms * 1000000ull, ran_out_at = 0;
   unsigned long next = 0, done = 0, in_flight = 0, late = 0, rejected = 0, failed = 0, errors = 0, ok = 0;
   unsigned long retries = 0;
   uint64_t ok_lat_n = 0, verify_fail = 0;
   bool tty = isatty(STDERR_FILENO);
-  static uint8_t frame[PC_TX_MAX + 256];
 #define CONN_OF(ti) ((unsigned)(((ti) % senders) % conns_n))
   for (;;) {
     uint64_t now = pc_now_ns();
@@ -424,7 +487,7 @@ int main(int argc, char **argv) {
         break;
       }
       unsigned ci = CONN_OF(next);
-      if (outstanding_c[ci] >= WAITS_PER_CONN) break;
+      if (outstanding_c[ci] >= WAITS_PER_CONN || sender_busy[next % senders] >= sender_window) break;
       const uint8_t *p[1] = {tx[next].bytes};
       long fl = pc_gw_enc_submit(frame, sizeof frame, (uint32_t)(2 * next + 1), p, &tx[next].len, 1);
       long wl2 = pc_gw_enc_wait(frame + fl, sizeof frame - (size_t)fl, (uint32_t)(2 * next + 2), &tx[next].hash,
@@ -435,6 +498,7 @@ int main(int argc, char **argv) {
       }
       tx[next].t_submit = pc_now_ns();
       tx[next].sent = true;
+      sender_busy[next % senders]++;
       outstanding_c[ci]++;
       in_flight++;
       next++;
@@ -474,6 +538,7 @@ int main(int argc, char **argv) {
             rejected++;
           } else if (r->type == PC_GW_RSP_ERROR) {
             x->receipt = -2;
+            x->wait_code = (int8_t)r->code;
             errors++;
           }
           if (x->receipt == -1) continue;
@@ -488,11 +553,13 @@ int main(int argc, char **argv) {
             failed++;
         } else {
           x->receipt = -2;
+          x->wait_code = (int8_t)(r->code ? r->code : PC_ERR_INVALID);
           errors++;
         }
         /* the WAIT answer of a rejected tx still arrives; it was counted already */
         done++;
         in_flight--;
+        sender_busy[ti % senders]--;
         outstanding_c[i]--;
       }
     }
@@ -514,6 +581,20 @@ int main(int argc, char **argv) {
   if (in_flight)
     fprintf(stderr, "parachain-bench: %lu transactions got no receipt within --wait-ms %lu after the load stopped\n",
             in_flight, wait_ms);
+  if (missing) {
+    FILE *f = fopen(missing, "w");
+    for (unsigned long i = 0; f && i < next; i++) {
+      if (tx[i].receipt != -1 && !(tx[i].receipt == -2 && !tx[i].submit_code)) continue;
+      char hx[65];
+      pc_hex_encode(hx, tx[i].hash.b, 32);
+      if (tx[i].receipt == -1)
+        fprintf(f, "%lu %lu %lu %u %s no-answer\n", i, i % senders, i / senders, (unsigned)((i % senders) % conns_n), hx);
+      else
+        fprintf(f, "%lu %lu %lu %u %s error=%d\n", i, i % senders, i / senders, (unsigned)((i % senders) % conns_n),
+                hx, tx[i].wait_code);
+    }
+    if (!f || fclose(f)) fprintf(stderr, "parachain-bench: cannot write %s\n", missing);
+  }
   double elapsed = (double)(pc_now_ns() - t0) / 1e9;
   /* throughput over the time receipts kept coming: from the start to the
    * last receipt (a transaction that never gets one must not stretch it) */
@@ -569,5 +650,6 @@ int main(int argc, char **argv) {
   free(zipf_cdf);
   free(rq.ti);
   free(rq.due);
+  free(sender_busy);
   return errors || in_flight || verify_fail ? 1 : 0;
 }

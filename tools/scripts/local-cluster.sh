@@ -36,6 +36,7 @@ replicas in order and verifies each block log with pc-ledger.
                          memif: DPDK memif between the processes, each replica its
                          own EAL (--no-huge, --no-shconf, a unique --file-prefix);
                          udp: kernel UDP on 127.0.0.1 (the fallback)
+  --eal-mem MB         memif: DPDK memory per replica (EAL -m, no hugepages) [64]
   --workload W         parachain-bench workload: transfer | transfer-zipf | kv |
                        counter | noop [transfer]
   --outstanding K      closed loop: K transactions in flight (the default mode) [256]
@@ -48,6 +49,7 @@ replicas in order and verifies each block log with pc-ledger.
                        --node-set storage.group_count=64 (repeatable;
                        docs/node-config.md)
   --conns C            gateway connections, spread over the 4 gateways [8]
+  --wait-ms MS         give up on a receipt after MS (counted as an error) [10000]
   --verify             parachain-bench verifies every receipt's proof
   --no-load            no client load: order empty blocks for S seconds and run
                        only the agreement and ledger checks
@@ -62,9 +64,12 @@ EOF
 }
 
 die() { echo "local-cluster: $*" >&2; exit 2; }
+say() { printf '[%3ds] %s\n' "$SECONDS" "$*"; }
+SECONDS=0
 
 BUILD=build SECS=20 PROTO=sbft TRANSPORT=memif WORKLOAD=transfer MODE=closed K=256 RATE=
-BATCH= VOTES=broadcast CONNS=8 VERIFY= NOLOAD= KEEP= CSV=
+BATCH= VOTES=broadcast CONNS=8 VERIFY= NOLOAD= KEEP= CSV= START_TIMEOUT=${PC_START_TIMEOUT:-60} WAIT_MS=10000
+STOP_TIMEOUT=${PC_STOP_TIMEOUT:-20} EAL_MEM=
 CSETS=() NSETS=()
 if [[ $# -gt 0 && $1 != -* ]]; then
   # old positional form: [BUILD_DIR] [SECONDS] [sbft|pbft]
@@ -86,6 +91,8 @@ while [[ $# -gt 0 ]]; do
     --set) CSETS+=("${2:?}"); shift ;;
     --node-set) NSETS+=("${2:?}"); shift ;;
     --conns) CONNS=${2:?}; shift ;;
+    --wait-ms) WAIT_MS=${2:?}; shift ;;
+    --eal-mem) EAL_MEM=${2:?}; shift ;;
     --verify) VERIFY=1 ;;
     --no-load) NOLOAD=1 ;;
     --csv) CSV=${2:?}; shift ;;
@@ -104,6 +111,8 @@ isnum "$K" && (( K > 0 )) || die "--outstanding $K: want a number > 0"
 [[ -z $RATE ]] || { isnum "$RATE" && (( RATE > 0 )); } || die "--rate $RATE: want transactions per second > 0"
 [[ -z $BATCH ]] || { isnum "$BATCH" && (( BATCH > 0 )); } || die "--batch $BATCH: want a number > 0"
 isnum "$CONNS" && (( CONNS > 0 && CONNS <= 64 )) || die "--conns $CONNS: want 1..64"
+isnum "$WAIT_MS" && (( WAIT_MS > 0 )) || die "--wait-ms $WAIT_MS: want milliseconds > 0"
+[[ -z $EAL_MEM ]] || { isnum "$EAL_MEM" && (( EAL_MEM >= 32 )); } || die "--eal-mem $EAL_MEM: want megabytes >= 32"
 for s in ${CSETS[@]+"${CSETS[@]}"} ${NSETS[@]+"${NSETS[@]}"}; do
   [[ $s =~ ^[a-z_]+\.[a-z_]+=.+$ ]] || die "--set/--node-set '$s': want SECTION.KEY=VALUE"
 done
@@ -122,11 +131,22 @@ C=$DIR/c
 PIDS=() BENCH_PID= PREFIXES=()
 stop_replicas() {
   # Reverse id order: under memif the lower id is the server of each pair,
-  # so clients leave first (LIMITS.md: stop peers in order).
-  local i
+  # so clients leave first (LIMITS.md: stop peers in order). A replica that
+  # has not exited STOP_TIMEOUT seconds after SIGTERM is killed (SIGKILL)
+  # and counted as a failed stop (status 137).
+  local i t
   for ((i=${#PIDS[@]}-1; i>=0; i--)); do
     [[ -n ${PIDS[$i]} ]] || continue
     kill -TERM "${PIDS[$i]}" 2>/dev/null
+    for ((t = 0; t < STOP_TIMEOUT * 10; t++)); do
+      st=$(ps -o stat= -p "${PIDS[$i]}" 2>/dev/null)
+      [[ -z $st || $st == Z* ]] && break
+      sleep 0.1
+    done
+    if [[ -n $st && $st != Z* ]]; then
+      echo "local-cluster: replica $i did not stop within ${STOP_TIMEOUT}s of SIGTERM: killed" >&2
+      kill -KILL "${PIDS[$i]}" 2>/dev/null
+    fi
     wait "${PIDS[$i]}" 2>/dev/null
     STOP_RC[$i]=$?
     PIDS[$i]=
@@ -169,6 +189,9 @@ for i in 0 1 2 3; do
   done
   "$NODE" --config "$C/replica-$i/node.conf" --check >"$DIR/check$i.log" 2>&1 \
     || { cat "$DIR/check$i.log" >&2; die "replica $i: config check failed (files in $DIR; use --keep to keep them)"; }
+  if [[ $TRANSPORT == memif && -n $EAL_MEM ]]; then
+    sed -i "s/^\(eal_args = .*\)-m [0-9]*/\1-m $EAL_MEM/" "$C/replica-$i/node.conf"
+  fi
   if [[ $TRANSPORT == memif ]]; then
     PREFIXES+=("$(sed -n 's/.*--file-prefix \([^ ]*\).*/\1/p' "$C/replica-$i/node.conf")")
   fi
@@ -184,8 +207,17 @@ for i in 0 1 2 3; do
   "$NODE" --config "$C/replica-$i/node.conf" --status-every 1 >"$DIR/r$i.out" 2>"$DIR/r$i.err" &
   PIDS[$i]=$!
 done
-echo "4 replicas ($PROTO over $TRANSPORT, batch $BATCH_EFF) starting in $DIR"
-alive() { local i; for i in 0 1 2 3; do kill -0 "${PIDS[$i]}" 2>/dev/null || { echo "$i"; return 1; }; done; return 0; }
+say "4 replicas ($PROTO over $TRANSPORT, batch $BATCH_EFF) starting in $DIR"
+# alive: every replica runs (an exited child stays a zombie until waited for,
+# and kill -0 still reaches a zombie, so look at its state)
+alive() {
+  local i st
+  for i in 0 1 2 3; do
+    st=$(ps -o stat= -p "${PIDS[$i]}" 2>/dev/null)
+    [[ -n $st && $st != Z* ]] || { echo "$i"; return 1; }
+  done
+  return 0
+}
 decided_of() { awk '/^status/ {for (k = 1; k <= NF; k++) if ($k ~ /^decided=/) {split($k, a, "="); d = a[2]}} END {print d + 0}' "$DIR/r$1.out"; }
 t_start=$(date +%s)
 while :; do
@@ -195,20 +227,21 @@ while :; do
   ready=1
   for i in 0 1 2 3; do (( $(decided_of $i) > 0 )) || ready=0; done
   (( ready )) && break
-  if (( $(date +%s) - t_start > 30 )); then
-    echo "local-cluster: the replicas did not decide a block within 30 s; last status lines:" >&2
+  if (( $(date +%s) - t_start > START_TIMEOUT )); then
+    echo "local-cluster: the replicas did not decide a block within $START_TIMEOUT s (load average:" \
+         "$(cut -d' ' -f1-3 /proc/loadavg)); last status lines:" >&2
     for i in 0 1 2 3; do echo "  r$i: $(grep '^status' "$DIR/r$i.out" | tail -1)" >&2; done
     exit 2
   fi
   sleep 0.2
 done
-echo "all 4 replicas decide (after $(( $(date +%s) - t_start )) s)"
+say "all 4 replicas decide"
 
 # ---- load
 GWS=$(for i in 0 1 2 3; do gw_addr $i; done | paste -sd, -)
 TPS=0 P50=0 P99=0 P999=0 COMMITTED=0 LOAD_FAIL=
 if [[ -n $NOLOAD ]]; then
-  echo "no load (--no-load): ordering empty blocks for ${SECS}s"
+  say "no load (--no-load): ordering empty blocks for ${SECS}s"
   sleep "$SECS"
 else
   gw_ok=1
@@ -231,10 +264,10 @@ else
     fi
     fund=(); [[ $WORKLOAD == transfer* ]] && fund=(--fund)
     extra=(); [[ -n $VERIFY ]] && extra+=(--verify); [[ -n $CSV ]] && extra+=(--csv "$CSV")
-    echo "load: parachain-bench $WORKLOAD, ${modeargs[*]:0:4}, ${SECS}s, $CONNS connections over $GWS"
+    say "load: parachain-bench $WORKLOAD, ${modeargs[*]:0:4}, ${SECS}s, $CONNS connections over $GWS"
     "$BENCH" --cluster "$C/cluster.conf" --gateway "$GWS" --conns "$CONNS" --workload "$WORKLOAD" \
       "${modeargs[@]}" --duration "$SECS" --seed "$RANDOM$RANDOM" ${fund[@]+"${fund[@]}"} \
-      --json "$DIR/bench.json" ${extra[@]+"${extra[@]}"} >"$DIR/bench.out" &
+      --wait-ms "$WAIT_MS" --missing "$DIR/missing.txt" --json "$DIR/bench.json" ${extra[@]+"${extra[@]}"} >"$DIR/bench.out" &
     BENCH_PID=$!
     wait "$BENCH_PID"; brc=$?; BENCH_PID=
     cat "$DIR/bench.out"
@@ -244,6 +277,18 @@ else
       COMMITTED=$(( $(jget ok) + $(jget failed) ))
     fi
     (( brc == 0 )) || LOAD_FAIL="parachain-bench exited with status $brc"
+    if [[ -s $DIR/missing.txt ]]; then
+      # ask every replica about the first few transactions left without a
+      # receipt: executed (a delivery problem) or never (lost on the way)?
+      echo "$(wc -l <"$DIR/missing.txt") transactions got no receipt; what the replicas say about the first ones:"
+      awk '{print $6}' "$DIR/missing.txt" | sort | uniq -c | sed 's/^/  /'
+      head -3 "$DIR/missing.txt" | while read -r idx snd nonce conn hash why; do
+        for i in 0 1 2 3; do
+          a=$("$CLI" -g "$(gw_addr $i)" -c "$C/cluster.conf" -t 3000 wait "$hash" --wait 0 2>&1 | tr '\n' ' ')
+          echo "  tx $idx (sender $snd nonce $nonce, connection $conn, $why) at replica $i: ${a:0:100}"
+        done
+      done
+    fi
   fi
 fi
 
@@ -254,6 +299,7 @@ for i in 0 1 2 3; do
 done
 if ! dead=$(alive); then echo "local-cluster: replica $dead died during the run; its log:" >&2; tail -n 20 "$DIR/r$dead.err" >&2; fi
 STOP_RC=()
+say "stopping the replicas (SIGTERM, replica 3 first)"
 stop_replicas
 stop_fail=0
 for i in 0 1 2 3; do
@@ -278,6 +324,7 @@ if compgen -G "$DIR/metrics-*.txt" >/dev/null && [[ -s $DIR/metrics-0.txt ]]; th
   grep -v '^#' "$DIR/metrics-0.txt" | awk '$2 != 0' | sed 's/^/  /' | head -40
 fi
 
+say "checks"
 # ---- agreement: every replica's block log at the lowest last height H
 # holds the same block (chain) hash and execution root; replicas that
 # stopped at the same height also print the same final hashes.
@@ -305,11 +352,24 @@ else
   if (( AGREE )); then echo "OK: all 4 replicas hold the same block hash and execution root at height $H (last heights ${LAST[*]})"
   else echo "FAIL: the replicas disagree (see above)"; fi
 fi
-echo "ledger verification (pc-ledger verify: record CRCs, hash chain, torn tail)"
+# pc-ledger verify: record CRCs and torn tail always; with --cluster (when
+# this build's pc-ledger has it) every block's structure, batch hash, chain
+# link and certificate, and with --replay a re-execution of the ledger.
+deep=()
+if "$LEDGER" --help 2>&1 | grep -q -- '--replay'; then
+  deep=(--cluster "$C/cluster.conf" --replay)
+  echo "ledger verification (pc-ledger verify --cluster --replay: CRCs, hash chain, certificates, re-execution)"
+else
+  echo "ledger verification (pc-ledger verify: record CRCs, torn tail; this pc-ledger cannot check certificates)"
+fi
+vp=()
 for i in 0 1 2 3; do
-  out=$("$LEDGER" verify --data "$C/replica-$i/data/log" 2>&1); vrc=$?
-  out=$(tail -1 <<<"$out")
-  echo "  replica $i: $out"
+  "$LEDGER" verify --data "$C/replica-$i/data/log" ${deep[@]+"${deep[@]}"} >"$DIR/verify$i.txt" 2>&1 &
+  vp[$i]=$!
+done
+for i in 0 1 2 3; do
+  wait "${vp[$i]}"; vrc=$?
+  echo "  replica $i: $(grep -v '^  \.\.\.' "$DIR/verify$i.txt" | tail -1) (exit $vrc)"
   (( vrc == 0 )) || LEDGER_OK=0
 done
 
