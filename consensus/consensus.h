@@ -234,6 +234,8 @@ typedef struct {
       const pc_hash_t *exec_root;  /* its certified execution root */
       const pc_hash_t *manifest;   /* snapshot manifest hash (checkpoint) or NULL */
       const pc_cert_t *cert;       /* the certificate that certifies it */
+      const pc_hash_t *chain_hash; /* SBFT catch-up: chain hash at height (f+1 agree; for the log's
+                                    * base record and the next block's link), else NULL */
     } transfer;
   } u;
 } pc_cons_action_t;

@@ -994,6 +994,7 @@ static void emit_transfer(sbft_t *s, uint64_t h, const pc_hash_t *root, const pc
   a.u.transfer.exec_root = root;
   a.u.transfer.manifest = manifest;
   a.u.transfer.cert = cert;
+  a.u.transfer.chain_hash = s->jump_h == h ? &s->jump_chain : NULL;
   act(s, &a);
 }
 

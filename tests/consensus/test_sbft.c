@@ -48,6 +48,12 @@ static void on_act(void *ctx, const pc_cons_action_t *a) {
     x->a = a->u.decide.height;
   } else if (a->kind == PC_ACT_NEED_BATCH) {
     x->a = a->u.need_batch.height;
+  } else if (a->kind == PC_ACT_STATE_TRANSFER) {
+    x->a = a->u.transfer.height;
+    if (a->u.transfer.chain_hash) {
+      d = a->u.transfer.chain_hash->b;
+      len = PC_HASH_SIZE;
+    }
   }
   if (d) {
     x->data = malloc(len);
@@ -496,6 +502,12 @@ Test(sbft, stable_answers_need_f_plus_one_matching_chain_hashes_then_jump) {
   len = stable_msg(big, sizeof big, 3, 64, 0, 3, &root, &man, &ca);
   cr_assert_eq(pc_consensus_on_message(c, 3, big, len), 0);
   cr_assert_eq(count_kind(&l, PC_ACT_STATE_TRANSFER, 0), 1);
+  for (size_t i = 0; i < l.n; i++)
+    if (l.a[i].kind == PC_ACT_STATE_TRANSFER) {
+      cr_assert_eq(l.a[i].a, 64);
+      cr_assert_eq(l.a[i].len, PC_HASH_SIZE, "the agreed chain hash comes with the action");
+      cr_assert_eq(memcmp(l.a[i].data, ca.b, PC_HASH_SIZE), 0);
+    }
   pc_consensus_stats_t s;
   pc_consensus_get_stats(c, &s);
   cr_assert_eq(s.stable_checkpoint, 64);
