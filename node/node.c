@@ -534,6 +534,7 @@ typedef struct {
   uint8_t *buf;
   size_t cap;
   uint64_t rejected;
+  uint64_t decided_h; /* highest height reported decided */
 } pool_t;
 
 static uint64_t view_nonce(void *ctx, const uint8_t sender[PC_TX_PUBKEY_SIZE]) {
@@ -663,6 +664,7 @@ static unsigned pool_poll(void *p, uint64_t now) {
        * is now settled (kept if decided as cut, else released) */
       for (uint64_t h0 = 0; s->cuts && (h0 = min_cut(s)) < m->a;) cut_forget(s, h0, NULL, 0);
       cut_forget(s, m->a, m->data, m->len);
+      if (m->a > s->decided_h) s->decided_h = m->a;
       pc_txpool_decided(s->pool, m->a, m->data, m->len);
       pc_txpool_set_next_height(s->pool, m->a + 1);
     }
@@ -676,7 +678,13 @@ static unsigned pool_poll(void *p, uint64_t now) {
     pc_writer_t w;
     pc_writer_init(&w, s->buf, s->cap);
     int rc;
-    if (s->cuts) {
+    if (nd->h <= s->decided_h) {
+      /* a height already decided (a late request, e.g. around a view
+       * change): nothing cut for it could ever be decided — and a cut
+       * kept for it would never be settled */
+      rc = 0;
+      w.len = 0;
+    } else if (s->cuts) {
       /* one outstanding cut at a time: while an earlier height's batch is
        * undecided, a later batch could carry its senders' next nonces, and
        * if that earlier height is then decided with another block the
