@@ -16,6 +16,9 @@
  * ring is full) is sent again after a back-off (1 ms doubling to 64 ms per
  * transaction); its WAIT stays pending on the server, and its latency
  * still counts from the first submit. Any other refusal is final.
+ * A WAIT answered PC_ERR_NOT_FOUND (the replica does not know the
+ * transaction yet: its gateway answers that instead of waiting) is sent
+ * again every 50 ms until the transaction's own --wait-ms has passed.
  *
  * Argument encodings of the built-in contracts (executor.h) are written
  * here, since executor/ exports no encoder: token.transfer(to[32], u64),
@@ -54,8 +57,10 @@ typedef struct {
 } txrec_t;
 
 /* Transactions refused with PC_ERR_FULL, to be submitted again at `due`
+ * (or, with RETRY_WAIT set in the index, whose WAIT is to be sent again)
  * (FIFO: every entry gets the same or a later due time than the one
  * before it per back-off step, close enough for a load generator). */
+#define RETRY_WAIT (1ul << (sizeof(unsigned long) * 8 - 1))
 typedef struct {
   unsigned long *ti;
   uint64_t *due;
@@ -446,15 +451,15 @@ int main(int argc, char **argv) {
   }
 
   /* ---- the run: request id = 2i+1 (SUBMIT) or 2i+2 (WAIT) */
-  retryq_t rq = {.cap = n_txs};
-  rq.ti = malloc(sizeof *rq.ti * n_txs);
-  rq.due = malloc(sizeof *rq.due * n_txs);
+  retryq_t rq = {.cap = 2 * n_txs}; /* a transaction is there at most twice: a submit and a wait */
+  rq.ti = malloc(sizeof *rq.ti * rq.cap);
+  rq.due = malloc(sizeof *rq.due * rq.cap);
   uint32_t *sender_busy = calloc(senders, sizeof *sender_busy); /* unanswered, per sender */
   if (!rq.ti || !rq.due || !sender_busy) return 3;
   uint64_t t0 = pc_now_ns(), deadline = t0 + (uint64_t)(duration * 1e9), next_progress = t0 + 1000000000ull;
   uint64_t drain_end = deadline + (uint64_t)wait_ms * 1000000ull, ran_out_at = 0;
   unsigned long next = 0, done = 0, in_flight = 0, late = 0, rejected = 0, failed = 0, errors = 0, ok = 0;
-  unsigned long retries = 0;
+  unsigned long retries = 0, rewaits = 0;
   uint64_t ok_lat_n = 0, verify_fail = 0;
   bool tty = isatty(STDERR_FILENO);
 #define CONN_OF(ti) ((unsigned)(((ti) % senders) % conns_n))
@@ -466,12 +471,19 @@ int main(int argc, char **argv) {
     if (now < deadline && next == n_txs && !ran_out_at) ran_out_at = now;
     /* submit again what was refused for backpressure, once its back-off ran out */
     while (rq.n && rq.due[rq.head] <= now) {
-      unsigned long ti = rq.ti[rq.head];
+      unsigned long ti = rq.ti[rq.head] & ~RETRY_WAIT;
+      bool rewait = rq.ti[rq.head] & RETRY_WAIT;
       rq.head = (rq.head + 1) % rq.cap;
       rq.n--;
       if (tx[ti].receipt != -1) continue;
       const uint8_t *p[1] = {tx[ti].bytes};
-      long fl = pc_gw_enc_submit(frame, sizeof frame, (uint32_t)(2 * ti + 1), p, &tx[ti].len, 1);
+      long fl;
+      if (rewait) {
+        uint64_t left_ms = (tx[ti].t_submit + (uint64_t)wait_ms * 1000000ull - now) / 1000000ull;
+        fl = pc_gw_enc_wait(frame, sizeof frame, (uint32_t)(2 * ti + 2), &tx[ti].hash, (uint32_t)left_ms);
+      } else {
+        fl = pc_gw_enc_submit(frame, sizeof frame, (uint32_t)(2 * ti + 1), p, &tx[ti].len, 1);
+      }
       if (fl < 0 || pc_gwc_send(cs[CONN_OF(ti)], frame, (size_t)fl, 10000)) {
         fprintf(stderr, "parachain-bench: send failed on connection %u\n", CONN_OF(ti));
         return 3;
@@ -542,6 +554,13 @@ int main(int argc, char **argv) {
             errors++;
           }
           if (x->receipt == -1) continue;
+        } else if (r->type == PC_GW_RSP_RECEIPT && r->code == PC_ERR_NOT_FOUND &&
+                   pc_now_ns() + 50000000ull < x->t_submit + (uint64_t)wait_ms * 1000000ull &&
+                   rq.n < rq.cap) {
+          /* not known there yet: ask again in 50 ms (still in flight) */
+          retry_push(&rq, ti | RETRY_WAIT, pc_now_ns() + 50000000ull);
+          rewaits++;
+          continue;
         } else if (r->type == PC_GW_RSP_RECEIPT && r->code == 0) {
           if (verify && pc_gw_verify_receipt(&trust, &r->receipt)) verify_fail++;
           x->receipt = r->receipt.receipt_len ? (int8_t)r->receipt.receipt[0] : 0;
@@ -578,6 +597,8 @@ int main(int argc, char **argv) {
   if (ran_out_at)
     fprintf(stderr, "parachain-bench: all %lu pre-signed transactions were sent %.1f s before the end: the rate is "
                     "capped by --txs, raise it\n", n_txs, (double)(deadline - ran_out_at) / 1e9);
+  if (rewaits)
+    fprintf(stderr, "parachain-bench: %lu WAITs answered 'not found' were asked again\n", rewaits);
   if (in_flight)
     fprintf(stderr, "parachain-bench: %lu transactions got no receipt within --wait-ms %lu after the load stopped\n",
             in_flight, wait_ms);

@@ -10,7 +10,7 @@
 #
 # The last line of output is machine readable (other scripts parse it; the
 # keys are stable):
-#   RESULT protocol=sbft transport=memif n=4 batch=B workload=W mode=closed
+#   RESULT protocol=sbft transport=udp n=4 batch=B workload=W mode=closed
 #          tps=X p50_ms=Y p99_ms=Z p999_ms=Q committed=N agree=1 ledger_verified=1
 # (one line). Exit status: 0 everything held; 1 the replicas disagree or a
 # ledger does not verify; 2 usage, build or configuration problem, or a
@@ -32,15 +32,25 @@ replicas in order and verifies each block log with pc-ledger.
   --build DIR          meson build directory [build]
   --seconds S          seconds of load [20]
   --protocol P         sbft | pbft [sbft]
-  --transport T        memif | udp [memif]
+  --transport T        udp | memif [udp]
+                         udp: kernel UDP sockets on 127.0.0.1.
                          memif: DPDK memif between the processes, each replica its
-                         own EAL (--no-huge, --no-shconf, a unique --file-prefix);
-                         udp: kernel UDP on 127.0.0.1 (the fallback)
+                         own EAL (--no-huge, --no-shconf, a unique --file-prefix).
+                         udp is the default because memif is not reliable with 4
+                         DPDK processes on this 2-core shared machine: of 12 memif
+                         starts (load average 9-35), 3 never connected (no replica
+                         decided in 60-120 s, then a replica hung >60 s in its
+                         SIGTERM stop), and 1 replica aborted in DPDK at start
+                         (memif_region_init_shm: mmap failed, then "PANIC in
+                         eal_intr_thread_main"); -m 256 instead of 64 did not help.
+                         Every udp start in the same period worked.
   --eal-mem MB         memif: DPDK memory per replica (EAL -m, no hugepages) [64]
   --workload W         parachain-bench workload: transfer | transfer-zipf | kv |
                        counter | noop [transfer]
   --outstanding K      closed loop: K transactions in flight (the default mode) [256]
   --rate R             open loop: R transactions/s instead of a closed loop
+  --txs N              closed loop: transactions to pre-sign [3000 x seconds, at least
+                       10000]; parachain-bench warns when the run used them all
   --batch B            transactions per block (cluster file [batch] size) [1024]
   --votes V            broadcast | collector [broadcast]
   --set S.KEY=VALUE    set a cluster-file key, e.g. --set consensus.window=16,
@@ -67,9 +77,9 @@ die() { echo "local-cluster: $*" >&2; exit 2; }
 say() { printf '[%3ds] %s\n' "$SECONDS" "$*"; }
 SECONDS=0
 
-BUILD=build SECS=20 PROTO=sbft TRANSPORT=memif WORKLOAD=transfer MODE=closed K=256 RATE=
+BUILD=build SECS=20 PROTO=sbft TRANSPORT=udp WORKLOAD=transfer MODE=closed K=256 RATE=
 BATCH= VOTES=broadcast CONNS=8 VERIFY= NOLOAD= KEEP= CSV= START_TIMEOUT=${PC_START_TIMEOUT:-60} WAIT_MS=10000
-STOP_TIMEOUT=${PC_STOP_TIMEOUT:-20} EAL_MEM=
+STOP_TIMEOUT=${PC_STOP_TIMEOUT:-20} EAL_MEM= TXS=
 CSETS=() NSETS=()
 if [[ $# -gt 0 && $1 != -* ]]; then
   # old positional form: [BUILD_DIR] [SECONDS] [sbft|pbft]
@@ -93,6 +103,7 @@ while [[ $# -gt 0 ]]; do
     --conns) CONNS=${2:?}; shift ;;
     --wait-ms) WAIT_MS=${2:?}; shift ;;
     --eal-mem) EAL_MEM=${2:?}; shift ;;
+    --txs) TXS=${2:?}; shift ;;
     --verify) VERIFY=1 ;;
     --no-load) NOLOAD=1 ;;
     --csv) CSV=${2:?}; shift ;;
@@ -112,6 +123,7 @@ isnum "$K" && (( K > 0 )) || die "--outstanding $K: want a number > 0"
 [[ -z $BATCH ]] || { isnum "$BATCH" && (( BATCH > 0 )); } || die "--batch $BATCH: want a number > 0"
 isnum "$CONNS" && (( CONNS > 0 && CONNS <= 64 )) || die "--conns $CONNS: want 1..64"
 isnum "$WAIT_MS" && (( WAIT_MS > 0 )) || die "--wait-ms $WAIT_MS: want milliseconds > 0"
+[[ -z $TXS ]] || { isnum "$TXS" && (( TXS > 0 )); } || die "--txs $TXS: want a number > 0"
 [[ -z $EAL_MEM ]] || { isnum "$EAL_MEM" && (( EAL_MEM >= 32 )); } || die "--eal-mem $EAL_MEM: want megabytes >= 32"
 for s in ${CSETS[@]+"${CSETS[@]}"} ${NSETS[@]+"${NSETS[@]}"}; do
   [[ $s =~ ^[a-z_]+\.[a-z_]+=.+$ ]] || die "--set/--node-set '$s': want SECTION.KEY=VALUE"
@@ -260,7 +272,9 @@ else
     if [[ $MODE == open ]]; then
       modeargs=(--mode open --rate "$RATE")
     else
-      modeargs=(--mode closed --outstanding "$K" --txs $(( SECS * 10000 > 20000 ? SECS * 10000 : 20000 )))
+      # pre-signed before the clock (Ed25519 signing costs ~20 us each on an
+      # idle core, far more on a loaded one): enough for 3000 tx/s unless --txs
+      modeargs=(--mode closed --outstanding "$K" --txs "${TXS:-$(( SECS * 3000 > 10000 ? SECS * 3000 : 10000 ))}")
     fi
     fund=(); [[ $WORKLOAD == transfer* ]] && fund=(--fund)
     extra=(); [[ -n $VERIFY ]] && extra+=(--verify); [[ -n $CSV ]] && extra+=(--csv "$CSV")
@@ -320,8 +334,9 @@ for i in 0 1 2 3; do
   printf '%-3s' "$i"; for c in "${cols[@]}"; do v=$(field "$line" "$c"); printf ' %10s' "${v:--}"; done; echo
 done
 if compgen -G "$DIR/metrics-*.txt" >/dev/null && [[ -s $DIR/metrics-0.txt ]]; then
-  echo "gateway /metrics (replica 0; every replica's in metrics-<i>.txt with --keep):"
-  grep -v '^#' "$DIR/metrics-0.txt" | awk '$2 != 0' | sed 's/^/  /' | head -40
+  echo "from replica 0's /metrics (every row of every replica: metrics-<i>.txt with --keep):"
+  grep -E '^parachain_(gateway_(txs_admitted|receipts|connections_accepted)|gw_(busy|accepted)|consensus_(fast_decisions|round_changes)|held_sends_max|pool_rejected|receipts_txs)' \
+    "$DIR/metrics-0.txt" | sed 's/^/  /'
 fi
 
 say "checks"
