@@ -217,6 +217,14 @@ static int on_manifest(pc_xfer_t *x, uint16_t from, const pc_msg_xfer_t *m, uint
   if (x->phase != PH_MANIFEST || !x->man_req.used || x->man_req.peer != from || m->index != x->man_have)
     return PC_ERR_STATE;
   if (x->man_have == 0) {
+    /* The first part holds the chunk count: a total that disagrees with
+     * it is a lie worth no more parts (manifest layout: storage/snapshot.c). */
+    if (m->len >= 76 && m->total != 80ull + 32ull * pc_load_le32(m->data + 72)) {
+      exclude(x, from);
+      x->man_req.used = false;
+      ask_manifest(x, now);
+      return pc_cons_reject(PC_ERR_INVALID);
+    }
     free(x->man);
     if (!(x->man = malloc(m->total))) return PC_ERR_NOMEM;
     x->man_total = m->total;

@@ -420,3 +420,18 @@ Test(xfer, manifest_part_with_a_changed_total_excludes_the_peer) {
   cr_assert_eq(pc_load_le32(net.tail->data + PC_MSG_HEADER_SIZE + PC_HASH_SIZE), 0);
   free(man);
 }
+
+Test(xfer, first_part_whose_total_contradicts_its_chunk_count_excludes_the_peer) {
+  size_t total;
+  pc_hash_t want;
+  uint8_t *man = big_manifest(&total, &want);
+  static uint8_t out[PC_XFER_REPLY_MAX];
+  pc_xfer_start(net.x, H, &want, net.now);
+  size_t n = manifest_part(out, sizeof out, 1, &want, man, total, 0, (uint32_t)total + 32);
+  cr_assert_eq(pc_xfer_on_message(net.x, 1, out, n, net.now), PC_ERR_INVALID);
+  pc_xfer_stats_t st;
+  pc_xfer_get_stats(net.x, &st);
+  cr_assert_eq(st.excluded, 1);
+  cr_assert_eq(net.tail->to, 2);
+  free(man);
+}
