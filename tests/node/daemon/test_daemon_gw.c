@@ -10,9 +10,14 @@
  * Bad client input (garbage, bad signature, wrong chain, replayed nonce,
  * exact replay) gets its per-transaction code and counter, and the replica
  * keeps serving. Bounded waits only; no timing assertions. */
+#include <arpa/inet.h>
 #include <criterion/criterion.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <sodium.h>
 #include <stdio.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <urcu.h>
@@ -337,6 +342,79 @@ Test(daemon_gw, bad_client_input_refused_and_counted, .timeout = 280) {
   cr_assert_eq(st.gw_duplicate, 1);
   cr_assert_geq(st.gw_accepted, 2);
   cr_assert_geq(st.gw_receipts, 2);
+  stop(c);
+  cleanup(c);
+  free(c);
+  rcu_unregister_thread();
+}
+
+/* GET path on the HTTP port of replica r; the whole answer into out. */
+static size_t http_get(cluster_t *c, int r, const char *path, char *out, size_t cap) {
+  uint16_t port = 0, http = 0;
+  cr_assert_eq(pc_node_gateway_ports(c->node[r], &port, &http), 0);
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  cr_assert_geq(fd, 0);
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(http)};
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  cr_assert_eq(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+  char req[128];
+  int n = snprintf(req, sizeof req, "GET %s HTTP/1.0\r\nHost: x\r\n\r\n", path);
+  cr_assert_eq(send(fd, req, (size_t)n, 0), n);
+  size_t len = 0;
+  for (int i = 0; i < 1000 && len < cap - 1; i++) {
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    if (poll(&p, 1, 5000) != 1) break;
+    ssize_t k = recv(fd, out + len, cap - 1 - len, 0);
+    if (k <= 0) break;
+    len += (size_t)k;
+  }
+  out[len] = 0;
+  close(fd);
+  return len;
+}
+
+Test(daemon_gw, metrics_export_node_counters_and_pass_promtool, .timeout = 280) {
+  rcu_register_thread();
+  cluster_t *c = calloc(1, sizeof *c);
+  make_cluster(c, PC_PROTO_SBFT);
+  start(c);
+  pc_client_key_t s[1];
+  key_of(&s[0], 0);
+  fund(c, s, 1); /* two transactions with verified receipts at replica 1 */
+  pc_node_status_t st;
+  for (int k = 0; k < 200; k++) {
+    pc_node_get_status(c->node[0], &st);
+    if (st.gw_accepted >= 2 && st.txs_ok >= 2) break;
+    pc_sleep_ns(10000000);
+  }
+  static char buf[1 << 17];
+  http_get(c, 0, "/health", buf, sizeof buf);
+  cr_assert(strncmp(buf, "HTTP/1.0 200", 12) == 0, "%s", buf);
+  size_t n = http_get(c, 0, "/metrics", buf, sizeof buf);
+  cr_assert(strncmp(buf, "HTTP/1.0 200", 12) == 0, "%s", buf);
+  char *body = strstr(buf, "\r\n\r\n");
+  cr_assert_not_null(body);
+  body += 4;
+  cr_assert_not_null(strstr(body, "parachain_gw_accepted_total 2\n"), "%s", body);
+  cr_assert_not_null(strstr(body, "parachain_txs_ok_total "));
+  cr_assert_not_null(strstr(body, "parachain_decided_height "));
+  cr_assert_not_null(strstr(body, "parachain_receipts_heights "));
+  cr_assert_not_null(strstr(body, "parachain_gateway_"), "the server's own counters");
+  if (system("command -v promtool >/dev/null 2>&1") != 0) {
+    cr_log_warn("promtool not installed (Debian package prometheus): skipping the promtool check only");
+  } else {
+    char path[] = "/tmp/pc_daemon_metrics_XXXXXX";
+    int fd = mkstemp(path);
+    cr_assert_geq(fd, 0);
+    size_t bl = n - (size_t)(body - buf);
+    cr_assert_eq(write(fd, body, bl), (ssize_t)bl);
+    close(fd);
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "promtool check metrics < %s", path);
+    int rc = system(cmd);
+    unlink(path);
+    cr_assert_eq(rc, 0, "promtool check metrics failed");
+  }
   stop(c);
   cleanup(c);
   free(c);
