@@ -37,13 +37,13 @@ replicas in order and verifies each block log with pc-ledger.
                          memif: DPDK memif between the processes, each replica its
                          own EAL (--no-huge, --no-shconf, a unique --file-prefix).
                          udp is the default because memif is not reliable with 4
-                         DPDK processes on this 2-core shared machine: of 12 memif
-                         starts (load average 9-35), 3 never connected (no replica
-                         decided in 60-120 s, then a replica hung >60 s in its
-                         SIGTERM stop), and 1 replica aborted in DPDK at start
+                         DPDK processes on this 2-core shared machine: of 14 memif
+                         starts (load average 9-35), 4 never connected (no replica
+                         decided within 60-120 s; a replica then hung >60 s in its
+                         SIGTERM stop), 1 replica aborted in DPDK at start
                          (memif_region_init_shm: mmap failed, then "PANIC in
-                         eal_intr_thread_main"); -m 256 instead of 64 did not help.
-                         Every udp start in the same period worked.
+                         eal_intr_thread_main"); one of the 4 ran with -m 256
+                         instead of 64. Every udp start in the same period worked.
   --eal-mem MB         memif: DPDK memory per replica (EAL -m, no hugepages) [64]
   --workload W         parachain-bench workload: transfer | transfer-zipf | kv |
                        counter | noop [transfer]
