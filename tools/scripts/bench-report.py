@@ -88,12 +88,12 @@ def write_csv(name, header, rows):
         w.writerows(rows)
 
 
-def gnuplot(name, script):
+def gnuplot(name, script, size="900,560"):
     """writes OUT/name.gp and runs it (cwd OUT) to make OUT/name.png"""
     path = os.path.join(OUT, name + ".gp")
     with open(path, "w") as f:
-        f.write("set terminal pngcairo size 900,560 noenhanced font ',10'\n" if has_cairo() else
-                "set terminal png size 900,560 noenhanced\n")
+        f.write(f"set terminal pngcairo size {size} noenhanced font ',10'\n" if has_cairo() else
+                f"set terminal png size {size} noenhanced\n")
         f.write(f"set output '{name}.png'\nset datafile separator ','\nset key outside right\nset grid\n")
         f.write(script)
     if not GNUPLOT:
@@ -225,7 +225,7 @@ failures = [l for l in read(os.path.join(RAW, "cluster-failures.txt")).splitline
 if failures and not unavailable:
     md.append(f"**{len(failures)} cluster run(s) failed** and are left out of the tables above and below:")
     md.append("")
-    md.extend(f"- `{l}`" for l in failures)
+    md.extend("- " + l.replace("`", "'").replace("|", "/") for l in failures)
     md.append("")
 
 # ------------------------------------------------------------------ (b) simulator
@@ -467,8 +467,9 @@ dat = [[f"{c[0]}: {c[1]}", c[4] if c[4] is not None else "", c[5] if c[5] is not
 write_csv("stages.dat", ["figure", "median", "min", "max"], dat)
 gnuplot("stages", "set title 'Stages against their limits (ratio, median with min-max)'\nset key off\n"
         "set style fill solid 0.6 border -1\nset boxwidth 0.7\nset xtics rotate by -60 font ',8'\n"
-        "set bmargin 14\nset yrange [0:*]\nset arrow from graph 0, first 1 to graph 1, first 1 nohead dt 2\n"
-        "plot 'stages.dat' using 0:2:xtic(1) with boxes, '' using 0:2:3:4 with yerrorbars lc 'black'\n")
+        "set bmargin 26\nset yrange [0:*]\nset arrow from graph 0, first 1 to graph 1, first 1 nohead dt 2\n"
+        "plot 'stages.dat' using 0:2:xtic(1) with boxes, '' using 0:2:3:4 with yerrorbars lc 'black'\n",
+        size="1000,800")
 
 # ------------------------------------------------------------------ (e) curve
 md.append("## (e) Latency under load: throughput–latency curve (open loop, rising rate)")
@@ -476,7 +477,8 @@ md.append("")
 cmd("curve")
 curve = {k: v for k, v in results.items() if k.startswith("curve-")}
 if unavailable or not curve:
-    why = unavailable.replace("\n", " / ") if unavailable else "no open-loop cluster run produced a RESULT line"
+    why = unavailable.replace("\n", " / ") if unavailable else \
+        "no open-loop cluster run committed a transaction (the failed runs are listed under (a))"
     md.append(f"**Not available: {why}.**")
     md.append("")
 else:

@@ -22,7 +22,8 @@
 # BENCH_CLUSTER_SECS (seconds of load per cluster run, default 6; --quick 4;
 # each local-cluster.sh run also spends 40-100 s on this 2-core machine
 # starting the replicas, pre-signing the load, stopping and replaying the
-# ledgers: the cluster sections dominate the budget),
+# ledgers: the cluster sections dominate the budget; a run longer than
+# 4 x S + 300 s is stopped and listed as failed with exit status 124),
 # BENCH_CLUSTER_BATCHES (default "1 10 100 1000"; --quick "100"),
 # BENCH_CURVE_RATES (offered tx/s, default "1000 4000 16000"; --quick
 # "2000 16000"), BENCH_OUT (output directory, default out/bench).
@@ -80,7 +81,7 @@ cluster() { # tag, args... : one local-cluster run; a RESULT line with committed
   local tag=$1; shift
   local cmd=(tools/scripts/local-cluster.sh --build "$build" --seconds "$csecs" "$@")
   local log=$raw/cluster-$tag.txt
-  timeout $((csecs * 4 + 120)) "${cmd[@]}" >"$log" 2>&1
+  timeout $((csecs * 4 + 300)) "${cmd[@]}" >"$log" 2>&1
   local rc=$?
   local line; line=$(grep '^RESULT ' "$log" | tail -1)
   if [[ -n $line && ! $line =~ committed=0( |$) ]]; then
@@ -132,7 +133,6 @@ fi
 bc=$t/bench_consensus/bench_consensus
 if ((quick)); then seeds=1; else seeds=2; fi
 note sim "$bc csv N 10 100 HEIGHTS $seeds   (N:HEIGHTS = 4:60 7:60 16:60 31:40 64:16 128:10)"
-: >"$raw/sim.csv"
 for nh in 4:60 7:60 16:60 31:40 64:16 128:10; do
   n=${nh%%:*} h=${nh##*:}
   stamp "(b) simulator n = $n ($h heights, $seeds seed(s))"
