@@ -476,7 +476,10 @@ md.append("## (e) Latency under load: throughput–latency curve (open loop, ris
 md.append("")
 cmd("curve")
 curve = {k: v for k, v in results.items() if k.startswith("curve-")}
-if unavailable or not curve:
+if "curve" not in CMDS and not unavailable:
+    md.append("Not run in this mode (`--quick` skips it; set BENCH_CURVE_RATES to run it).")
+    md.append("")
+elif unavailable or not curve:
     why = unavailable.replace("\n", " / ") if unavailable else \
         "no open-loop cluster run committed a transaction (the failed runs are listed under (a))"
     md.append(f"**Not available: {why}.**")

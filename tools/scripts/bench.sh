@@ -25,8 +25,9 @@
 # ledgers: the cluster sections dominate the budget; a run longer than
 # 4 x S + 300 s is stopped and listed as failed with exit status 124),
 # BENCH_CLUSTER_BATCHES (default "1 10 100 1000"; --quick "100"),
-# BENCH_CURVE_RATES (offered tx/s, default "1000 4000 16000"; --quick
-# "2000 16000"), BENCH_OUT (output directory, default out/bench).
+# BENCH_CLUSTER_WORKLOADS (default "noop transfer"; --quick "noop"),
+# BENCH_CURVE_RATES (offered tx/s, default "1000 4000 16000"; --quick: none,
+# the curve is skipped), BENCH_OUT (output directory, default out/bench).
 set -uo pipefail
 build=build
 quick=0
@@ -98,8 +99,9 @@ cluster() { # tag, args... : one local-cluster run; a RESULT line with committed
 cluster_ok=0
 stamp "(a) cluster probe: SBFT, noop, batch 10, closed loop"
 if ((quick)); then batches=${BENCH_CLUSTER_BATCHES:-100}; else batches=${BENCH_CLUSTER_BATCHES:-1 10 100 1000}; fi
-if ((quick)); then rates=${BENCH_CURVE_RATES:-2000 16000}; else rates=${BENCH_CURVE_RATES:-1000 4000 16000}; fi
-note cluster "tools/scripts/local-cluster.sh --build $build --seconds $csecs --protocol sbft|pbft --transport udp --workload noop|transfer --outstanding 256 --batch B   (B = ${batches// /, })"
+if ((quick)); then rates=${BENCH_CURVE_RATES-}; else rates=${BENCH_CURVE_RATES:-1000 4000 16000}; fi
+if ((quick)); then workloads=${BENCH_CLUSTER_WORKLOADS:-noop}; else workloads=${BENCH_CLUSTER_WORKLOADS:-noop transfer}; fi
+note cluster "tools/scripts/local-cluster.sh --build $build --seconds $csecs --protocol sbft|pbft --transport udp --workload W --outstanding 256 --batch B   (W = ${workloads// /, }; B = ${batches// /, })"
 if cluster probe --protocol sbft --transport udp --workload noop --outstanding 256 --batch 10; then
   cluster_ok=1
 else
@@ -108,7 +110,7 @@ else
 fi
 if ((cluster_ok)); then
   # the probe was the warm-up run (discarded); then the comparison
-  for wl in noop transfer; do
+  for wl in $workloads; do
     for b in $batches; do
       for ((r = 1; r <= creps; r++)); do
         for p in sbft pbft; do # alternate protocols so load drift hits both
@@ -118,7 +120,7 @@ if ((cluster_ok)); then
       done
     done
   done
-  note curve "tools/scripts/local-cluster.sh --build $build --seconds $csecs --protocol sbft|pbft --transport udp --workload noop --rate R --batch 100   (R = ${rates// /, })"
+  [[ -n $rates ]] && note curve "tools/scripts/local-cluster.sh --build $build --seconds $csecs --protocol sbft|pbft --transport udp --workload noop --rate R --batch 100   (R = ${rates// /, })"
   for rate in $rates; do
     for p in sbft pbft; do
       stamp "(e) $p open loop rate $rate"
