@@ -5,16 +5,17 @@ BUILD      ?= build
 MESON_ARGS ?=
 # Debian 12 packages the build, the tests and the demo need.
 PACKAGES   := gcc meson ninja-build pkg-config python3 libdpdk-dev liburcu-dev \
-              libsodium-dev libhwloc-dev libcriterion-dev
+              libsodium-dev libhwloc-dev libcriterion-dev prometheus gnuplot-nox
 
-.PHONY: all deps build test demo bench fuzz clean help
+.PHONY: all deps build test demo bench bench-check fuzz clean help
 
 all: build
 
 help:
 	@echo "make demo    build, then run a local 4-replica cluster under load (the main job)"
 	@echo "make test    build, then run every test suite (prints 'N passed, N failed')"
-	@echo "make bench   build, then run the benchmark suite"
+	@echo "make bench   build, then run the benchmark suite (out/bench/: tables, CSV, plots)"
+	@echo "make bench-check  build, then the timing-free benchmark check CI runs"
 	@echo "make clean   remove the build directory"
 
 deps:
@@ -34,6 +35,9 @@ demo: build
 
 bench: build
 	tools/scripts/bench.sh $(BUILD)
+
+bench-check: build
+	tools/scripts/bench-check.sh $(BUILD)
 
 clean:
 	rm -rf $(BUILD)
