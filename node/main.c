@@ -107,6 +107,7 @@ int main(int argc, char **argv) {
   snprintf(o.memif_tag, sizeof o.memif_tag, "%s", cfg.memif_tag);
   o.max_msg = cfg.max_message;
   o.sched = cfg.scheduler;
+  snprintf(o.plugin_dir, sizeof o.plugin_dir, "%s", cfg.plugin_dir);
   static int exec_cores[64];
   unsigned nw = 0;
   for (int c = pc_coreset_next(&map.cores[PC_STAGE_EXEC], 0); c >= 0 && nw < 64;

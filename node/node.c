@@ -327,6 +327,21 @@ static int store_init(void *p) {
                          .cores = n->o.exec_cores};
   s->exec = pc_exec_create(&ec);
   if (!s->state || !s->exec) return PC_ERR_NOMEM;
+  if (n->cluster.n_plugins || n->o.plugin_dir[0]) {
+    /* the cluster file pins plugin <name> as the file <name>.so */
+    static char files[PC_CLUSTER_PLUGINS_MAX][PC_CONF_NAME_MAX + 4];
+    pc_exec_plugin_pin_t pins[PC_CLUSTER_PLUGINS_MAX];
+    for (unsigned i = 0; i < n->cluster.n_plugins; i++) {
+      snprintf(files[i], sizeof files[i], "%s.so", n->cluster.plugins[i].name);
+      pins[i] = (pc_exec_plugin_pin_t){files[i], n->cluster.plugins[i].hash};
+    }
+    int prc = pc_exec_load_plugin_dir(s->exec, n->o.plugin_dir[0] ? n->o.plugin_dir : ".", pins,
+                                      n->cluster.n_plugins);
+    if (prc) {
+      PC_ERROR("store: contract plugins in %s refused (%s): see the line above", n->o.plugin_dir, pc_strerror(prc));
+      return prc;
+    }
+  }
   s->sbind.state = s->state;
   s->st = pc_exec_state_storage(&s->sbind);
   if (node_rs_open(n->rs, s->state) != 0) return PC_ERR_NOMEM;

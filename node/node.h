@@ -111,6 +111,7 @@ typedef struct {
   char memif_tag[32];
   uint32_t max_msg;     /* 0 = the dataplane default */
   uint8_t sched;        /* executor pc_sched_t */
+  char plugin_dir[256]; /* contract plugins the cluster pins ("" = none); "<name>.so" each */
   unsigned exec_workers;
   const int *exec_cores; /* NULL = executor default */
   unsigned verify_workers; /* 0 = inline */

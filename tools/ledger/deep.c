@@ -130,8 +130,13 @@ int ledger_deep_verify(pc_log_t *log, const pc_cluster_t *cl, const ledger_deep_
     d.roots = calloc(d.depth + 1, sizeof *d.roots);
     if (!d.state || !d.exec || !d.roots) rc = PC_ERR_NOMEM;
     if (!rc && o->plugin_dir) {
+      /* as the node: plugin <name> is the file <name>.so */
+      static char files[PC_CLUSTER_PLUGINS_MAX][PC_CONF_NAME_MAX + 4];
       pc_exec_plugin_pin_t pins[PC_CLUSTER_PLUGINS_MAX];
-      for (unsigned i = 0; i < cl->n_plugins; i++) pins[i] = (pc_exec_plugin_pin_t){cl->plugins[i].name, cl->plugins[i].hash};
+      for (unsigned i = 0; i < cl->n_plugins; i++) {
+        snprintf(files[i], sizeof files[i], "%s.so", cl->plugins[i].name);
+        pins[i] = (pc_exec_plugin_pin_t){files[i], cl->plugins[i].hash};
+      }
       rc = pc_exec_load_plugin_dir(d.exec, o->plugin_dir, pins, cl->n_plugins);
       if (rc) printf("replay: loading the plugins of %s failed: %s\n", o->plugin_dir, pc_strerror(rc));
     }
