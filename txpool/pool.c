@@ -398,6 +398,8 @@ static void rebase(pc_tx_t *tx, const uint8_t *from, uint8_t *to) {
 
 int pc_txpool_submit(pc_txpool_t *p, const void *raw, size_t len, uint16_t origin, pc_hash_t *hash,
                      pc_txpool_reason_t *why) {
+  bool preverified = origin == PC_ORIGIN_CLIENT_VERIFIED;
+  if (preverified) origin = PC_ORIGIN_CLIENT;
   p->st.submitted++;
   pc_tx_t *tx = &p->scratch;
   int err = pc_tx_decode(raw, len, tx);
@@ -415,6 +417,9 @@ int pc_txpool_submit(pc_txpool_t *p, const void *raw, size_t len, uint16_t origi
   pc_txpool_reason_t r;
   err = pc_mempool_check(p->mp, tx, &r);
   if (err) return reject(p, r, err, why);
+
+  if (preverified) /* our own gateway verified it: not again */
+    return finish(p, tx, 0, origin, pc_now_ns(), why);
 
   worker_t *w = NULL;
   for (unsigned k = 0; k < p->cfg.n_workers; k++) {
@@ -466,7 +471,7 @@ unsigned pc_txpool_poll(pc_txpool_t *p, uint64_t now) {
     int len = p->tp.recv(p->tp.ctx, &from, p->rbuf, RECV_BATCH_CAP);
     if (len == 0) break;
     handled++;
-    if (len < 0 || pc_batch_count(p->rbuf, (size_t)len) < 0 || from == PC_ORIGIN_CLIENT) {
+    if (len < 0 || pc_batch_count(p->rbuf, (size_t)len) < 0 || from >= PC_ORIGIN_CLIENT_VERIFIED) {
       p->st.gossip_bad_batches++;
       pc_reject_note(PC_DEC_OTHER, len < 0 ? len : PC_ERR_INVALID);
       continue;

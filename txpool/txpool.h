@@ -221,6 +221,11 @@ void pc_txpool_loopback_destroy(pc_txpool_loopback_t *lb);
 
 #define PC_TXPOOL_MAX_WORKERS 64
 #define PC_ORIGIN_CLIENT 0xffffu /* origin of a transaction from this replica's gateway */
+/* A client transaction whose signature this replica's own gateway already
+ * verified (it answers bad signatures synchronously): admitted as
+ * PC_ORIGIN_CLIENT without a second verification, so each signature is
+ * still checked once per replica. Never accepted from a peer. */
+#define PC_ORIGIN_CLIENT_VERIFIED 0xfffeu
 
 typedef struct {
   uint64_t chain_id;
@@ -261,7 +266,7 @@ pc_txpool_t *pc_txpool_create(const pc_txpool_cfg_t *cfg, const pc_tx_state_view
 void pc_txpool_destroy(pc_txpool_t *pool);
 
 /* pc_txpool_submit takes one encoded transaction from origin
- * (PC_ORIGIN_CLIENT or a peer's replica id); the bytes are copied. Returns
+ * (PC_ORIGIN_CLIENT, PC_ORIGIN_CLIENT_VERIFIED or a peer's replica id); the bytes are copied. Returns
  * 0 when it was queued for verification (or, with no workers, verified and
  * admitted), else a PC_ERR_* with the reason counted (and stored in *why
  * if not NULL): a hash seen before is rejected as a duplicate and never

@@ -516,3 +516,24 @@ Test(pool, peer_bad_transaction_rejected_not_trusted) {
   pc_txpool_destroy(b);
   pc_txpool_loopback_destroy(lb);
 }
+
+/* The node's gateway verifies client signatures itself (to answer bad ones
+ * synchronously); the pool must then not verify them a second time. */
+Test(pool, client_tx_verified_by_the_gateway_is_not_verified_again) {
+  pc_txpool_t *p = make_pool(0, NULL, 4, 0);
+  tt_tx_t t;
+  tt_sign(&t, 1, 0, 0, 0);
+  cr_assert_eq(pc_txpool_submit(p, t.raw, t.len, PC_ORIGIN_CLIENT_VERIFIED, NULL, NULL), 0);
+  pc_txpool_stats_t st = stats(p);
+  cr_assert_eq(st.verified, 0);
+  cr_assert_eq(st.admitted, 1);
+  cr_assert(pc_mempool_contains(pc_txpool_mempool(p), &t.tx.hash));
+  /* the same bytes from a peer are a duplicate, still not verified */
+  cr_assert_eq(pc_txpool_submit(p, t.raw, t.len, 2, NULL, NULL), PC_ERR_DUPLICATE);
+  cr_assert_eq(stats(p).verified, 0);
+  /* an unverified client transaction is verified as before */
+  tt_sign(&t, 2, 0, 0, 0);
+  cr_assert_eq(pc_txpool_submit(p, t.raw, t.len, PC_ORIGIN_CLIENT, NULL, NULL), 0);
+  cr_assert_eq(stats(p).verified, 1);
+  pc_txpool_destroy(p);
+}
