@@ -506,7 +506,8 @@ int pc_exec_run(pc_executor_t *e, const pc_exec_state_t *state, const pc_exec_bl
 }
 
 int pc_exec_run_batch(pc_executor_t *e, const pc_exec_state_t *state, uint64_t height, uint64_t time_us,
-                      const uint8_t *batch, size_t len, pc_exec_result_t *out) {
+                      const uint8_t *batch, size_t len, pc_exec_tx_filter_t filter, void *filter_ctx,
+                      pc_exec_result_t *out) {
   if (!e) return PC_ERR_INVALID;
   int count = pc_batch_count(batch, len);
   if (count < 0) count = 0;
@@ -519,7 +520,7 @@ int pc_exec_run_batch(pc_executor_t *e, const pc_exec_state_t *state, uint64_t h
   size_t n = 0, pos = 0, tlen;
   const uint8_t *p;
   while (n < (size_t)count && (p = pc_batch_next(batch, len, &pos, &tlen)) != NULL)
-    if (pc_tx_decode(p, tlen, &e->batch_txs[n]) == 0) n++;
+    if (pc_tx_decode(p, tlen, &e->batch_txs[n]) == 0 && (!filter || filter(filter_ctx, &e->batch_txs[n]))) n++;
   pc_exec_block_t blk = {.height = height, .time_us = time_us, .txs = e->batch_txs, .n_txs = n};
   return pc_exec_run(e, state, &blk, out);
 }

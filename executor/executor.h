@@ -375,16 +375,22 @@ int pc_exec_load_plugin_dir(pc_executor_t *e, const char *dir, const pc_exec_plu
 int pc_exec_run(pc_executor_t *e, const pc_exec_state_t *state, const pc_exec_block_t *blk,
                 pc_exec_result_t *out);
 
+/* A filter on the decoded transactions of a batch: false drops the
+ * transaction from the block. It must give the same answer on every
+ * replica (e.g. "the signature verifies", however it is found out). */
+typedef bool (*pc_exec_tx_filter_t)(void *ctx, const pc_tx_t *tx);
+
 /* pc_exec_run_batch decodes the transactions of a decided batch (common/
  * block.h format) and runs them as block `height` with pc_exec_run. A
- * transaction that does not decode is skipped — the same on every replica
- * and in every replay, so the node and the ledger tool execute alike; *n_txs
- * (may be NULL) gets how many ran, which is out->n_receipts. The batch must
- * stay valid until pc_exec_commit. A batch that is not a well-formed
- * sequence (consensus refuses those, so only a bug gets here) runs as an
- * empty block, likewise everywhere. Returns as pc_exec_run. */
+ * transaction that does not decode, or that filter (NULL = none) refuses,
+ * is skipped — the same on every replica and in every replay, so the node
+ * and the ledger tool execute alike; out->n_receipts says how many ran.
+ * The batch must stay valid until pc_exec_commit. A batch that is not a
+ * well-formed sequence (consensus refuses those, so only a bug gets here)
+ * runs as an empty block, likewise everywhere. Returns as pc_exec_run. */
 int pc_exec_run_batch(pc_executor_t *e, const pc_exec_state_t *state, uint64_t height, uint64_t time_us,
-                      const uint8_t *batch, size_t len, pc_exec_result_t *out);
+                      const uint8_t *batch, size_t len, pc_exec_tx_filter_t filter, void *filter_ctx,
+                      pc_exec_result_t *out);
 
 /* pc_exec_commit hands out->batch to state->apply and sets out->state_root
  * and out->exec_root = pc_hash_pair("parachain/exec-root", state root,

@@ -378,6 +378,7 @@ static int finish(pc_txpool_t *p, const pc_tx_t *tx, int result, uint16_t origin
                   pc_txpool_reason_t *why) {
   seen_set(p, &tx->hash, result == 0 ? SEEN_GOOD : SEEN_BAD);
   if (result != 0) return reject(p, PC_TXR_BAD_SIGNATURE, PC_ERR_SIGNATURE, why);
+  if (p->cfg.on_verified) p->cfg.on_verified(p->cfg.on_verified_ctx, &tx->hash);
   return admit(p, tx, origin, now, why);
 }
 

@@ -237,6 +237,12 @@ typedef struct {
   uint32_t gossip_max_count;     /* client transactions per broadcast batch */
   uint32_t gossip_max_bytes;     /* bytes per broadcast batch, ≤ PC_BATCH_MAX */
   uint64_t gossip_max_wait_ns;   /* broadcast a partial batch after this long */
+  /* on_verified (may be NULL): called on the pool thread with the hash of
+   * every transaction whose signature this replica found valid (here or,
+   * for PC_ORIGIN_CLIENT_VERIFIED, in its gateway), so the execution stage
+   * can skip checking it again. */
+  void (*on_verified)(void *ctx, const pc_hash_t *hash);
+  void *on_verified_ctx;
 } pc_txpool_cfg_t;
 
 typedef struct {

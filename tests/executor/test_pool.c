@@ -175,7 +175,7 @@ Test(executor_pool, run_batch_skips_undecodable_transactions_like_the_block_path
     pc_exec_state_t st = pc_memstate_iface(m);
     pc_exec_result_t r;
     if (way == 0) {
-      cr_assert_eq(pc_exec_run_batch(e, &st, 1, 0, batch, w.len, &r), 0);
+      cr_assert_eq(pc_exec_run_batch(e, &st, 1, 0, batch, w.len, NULL, NULL, &r), 0);
     } else {
       pc_exec_block_t blk = {.height = 1, .txs = txs, .n_txs = 3};
       cr_assert_eq(pc_exec_run(e, &st, &blk, &r), 0);

@@ -16,7 +16,7 @@
 #define CHAIN 7
 #define HEIGHTS 8
 
-enum { GOOD = 0, SHORT_CERT = 1, WRONG_ROOT = 2, BROKEN_LINK = 3 };
+enum { GOOD = 0, SHORT_CERT = 1, WRONG_ROOT = 2, BROKEN_LINK = 3, FORGED = 4 };
 
 static uint8_t sk[4][64];
 static char dir[64], cluster_path[96], log_dir[96];
@@ -43,6 +43,11 @@ static void write_cluster(void) {
   cr_assert_not_null(f);
   fwrite(text, 1, (size_t)n, f);
   fclose(f);
+}
+
+static bool sig_ok(void *ctx, const pc_tx_t *tx) {
+  (void)ctx;
+  return pc_tx_verify(tx) == 0;
 }
 
 /* Writes HEIGHTS blocks into log_dir, with one defect chosen by `defect`. */
@@ -85,6 +90,18 @@ static void make_ledger(int defect) {
       cr_assert_gt(n, 0);
       pc_batch_append(&w, enc, (size_t)n);
     }
+    if (defect == FORGED && h == 3) { /* a proposer slips in a transaction nobody signed */
+      uint8_t amount[8], enc[512];
+      pc_store_le64(amount, 1000000);
+      pc_tx_t tx = {.chain_id = CHAIN, .nonce = nonce, .args = amount, .args_len = 8};
+      memcpy(tx.sender, upk, 32);
+      snprintf(tx.contract, sizeof tx.contract, "counter");
+      snprintf(tx.method, sizeof tx.method, "add");
+      int n = pc_tx_encode_signed(enc, sizeof enc, &tx, usk);
+      cr_assert_gt(n, 0);
+      enc[n - 1] ^= 1; /* the signature no longer verifies */
+      pc_batch_append(&w, enc, (size_t)n);
+    }
     size_t blen = w.len;
     pc_block_t b = {.chain_id = CHAIN, .height = h, .creator = 0,
                     .timestamp_us = 1000 * h};
@@ -120,9 +137,10 @@ static void make_ledger(int defect) {
     pc_exec_result_t res;
     rcu_read_lock();
     bind.base = pc_state_current(state);
-    cr_assert_eq(pc_exec_run_batch(exec, &st, h, b.timestamp_us, batch, blen, &res), 0);
+    cr_assert_eq(pc_exec_run_batch(exec, &st, h, b.timestamp_us, batch, blen, sig_ok, NULL, &res), 0);
     rcu_read_unlock();
     cr_assert_eq(pc_exec_commit(exec, &st, &res), 0);
+    cr_assert_eq(res.n_receipts, 2, "the forged transaction is not executed");
     for (size_t i = 0; i < res.n_receipts; i++) cr_assert_eq(res.receipts[i].status, PC_TX_OK);
     roots[h] = res.exec_root;
   }
@@ -182,4 +200,12 @@ Test(tools_ledger, replay_without_a_cluster_file_is_a_usage_error) {
   run_tool(&r, PC_LEDGER, "verify", "--data", "/nonexistent", "--replay", NULL);
   cr_assert_eq(r.status, 64);
   cr_assert(strstr(r.err, "need --cluster"), "%s", r.err);
+}
+
+Test(tools_ledger, a_transaction_with_a_bad_signature_is_skipped_in_replay_as_by_the_replicas) {
+  make_ledger(FORGED);
+  run_t r;
+  run_tool(&r, PC_LEDGER, "verify", "--data", dir, "--cluster", cluster_path, "--replay", NULL);
+  cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
+  cr_assert(strstr(r.out, "1 transactions with a bad signature skipped"), "%s", r.out);
 }

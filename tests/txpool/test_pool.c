@@ -537,3 +537,30 @@ Test(pool, client_tx_verified_by_the_gateway_is_not_verified_again) {
   cr_assert_eq(stats(p).verified, 1);
   pc_txpool_destroy(p);
 }
+
+static void count_verified(void *ctx, const pc_hash_t *h) {
+  (void)h;
+  (*(unsigned *)ctx)++;
+}
+
+/* The execution stage learns which signatures were found valid (and only those). */
+Test(pool, on_verified_reports_each_valid_signature_once) {
+  unsigned seen = 0;
+  pc_txpool_cfg_t c;
+  pc_txpool_cfg_default(&c, TT_CHAIN, 4, 0);
+  c.on_verified = count_verified;
+  c.on_verified_ctx = &seen;
+  pc_txpool_t *p = pc_txpool_create(&c, NULL, NULL);
+  cr_assert_not_null(p);
+  tt_tx_t t;
+  tt_sign(&t, 1, 0, 0, 0);
+  cr_assert_eq(pc_txpool_submit(p, t.raw, t.len, PC_ORIGIN_CLIENT, NULL, NULL), 0);
+  cr_assert_eq(pc_txpool_submit(p, t.raw, t.len, 1, NULL, NULL), PC_ERR_DUPLICATE);
+  tt_sign(&t, 2, 0, 0, 0);
+  cr_assert_eq(pc_txpool_submit(p, t.raw, t.len, PC_ORIGIN_CLIENT_VERIFIED, NULL, NULL), 0);
+  tt_sign(&t, 3, 0, 0, 0);
+  t.raw[t.len - 1] ^= 1;
+  cr_assert_eq(pc_txpool_submit(p, t.raw, t.len, 2, NULL, NULL), PC_ERR_SIGNATURE);
+  cr_assert_eq(seen, 2);
+  pc_txpool_destroy(p);
+}
