@@ -149,6 +149,8 @@ typedef struct {
   pc_tx_t *txs;
   size_t txs_cap;
   bool replaying;
+  void *xsrv;                 /* state-transfer server (node_xfer_serve) */
+  pc_snapshot_install_t *inst; /* state-transfer install in progress */
 } store_t;
 
 static int mkdirs(const char *p) {
@@ -347,6 +349,8 @@ static int store_init(void *p) {
   if (node_rs_open(n->rs, s->state) != 0) return PC_ERR_NOMEM;
   int rc = pc_log_iter_consensus(s->log, rec_fn, s);
   if (rc) return rc;
+  s->xsrv = node_xfer_server_new(n, s->snap_dir);
+  if (!s->xsrv) return PC_ERR_NOMEM;
   /* state: latest snapshot (if the log reaches it), then the blocks above */
   uint64_t last = rep.last_height, snap = 0, from = 1;
   if (last && pc_log_get(s->log, last, &(pc_log_block_t){0}) == 0) {
@@ -355,7 +359,22 @@ static int store_init(void *p) {
     s->last_h = last;
     s->last_chain = lb.block_hash;
   }
-  if (pc_snapshot_latest(s->snap_dir, &snap) == 0 && snap <= last && snap > 0) {
+  uint64_t base = pc_log_base_height(s->log);
+  if (base) {
+    /* a state transfer based the log at `base`: blocks at or below it are
+     * not in the log, so start from that snapshot (or a newer one) */
+    pc_log_block_t bb;
+    if (last < base && pc_log_base(s->log, &bb) == 0) {
+      last = base;
+      s->last_h = base;
+      s->last_chain = bb.block_hash;
+    }
+    uint64_t latest = 0;
+    snap = pc_snapshot_latest(s->snap_dir, &latest) == 0 && latest >= base && latest <= last ? latest : base;
+  } else if (pc_snapshot_latest(s->snap_dir, &snap) != 0 || snap > last) {
+    snap = 0;
+  }
+  if (snap > 0) {
     int64_t v = pc_snapshot_load(s->state, s->snap_dir, snap, NULL, NULL);
     if (v > 0) {
       pc_state_publish(s->state, (uint64_t)v);
@@ -367,7 +386,18 @@ static int store_init(void *p) {
               pc_strerror((int)v));
     }
   }
+  if (base && s->executed < base) {
+    PC_ERROR("store: the log is based at %llu by a state transfer but its snapshot does not load",
+             (unsigned long long)base);
+    return PC_ERR_CORRUPT;
+  }
   n->start_executed = last;
+  if (s->executed == last && last) {
+    /* nothing to replay (e.g. right after a transfer): consensus still needs the root */
+    pc_log_block_t lb;
+    if (base == last && pc_log_base(s->log, &lb) == 0 && lb.height == last)
+      remember(n, last, &s->last_chain, &lb.exec_root);
+  }
   if (last >= from) {
     s->replaying = true;
     rc = pc_log_iter_blocks(s->log, from, last, replay_fn, s);
@@ -455,6 +485,119 @@ static void decided(store_t *s, node_msg_t *m) {
   exec_block(s, h, &b, batch, blen, &chain, m->data + cert_off, m->len - cert_off);
 }
 
+/* ------------------------------------------------- state transfer (store side)
+ * The consensus stage fetches and verifies; this stage serves peers'
+ * requests from its snapshots, writes the verified manifest and chunks
+ * through storage's installer and, on DONE: finishes the install, loads
+ * the snapshot into a fresh state (checked against the certified root),
+ * swaps it in for the executor and the receipt store, appends the log's
+ * base record, syncs it, and only then tells consensus (INSTALLED). */
+
+static void xfer_installed(store_t *s, uint64_t h, bool ok, const pc_hash_t *root) {
+  node_msg_t *m = node_msg_new(NM_XFER_INSTALLED, 0, h, root ? root->b : NULL, root ? 32 : 0, NULL, 0);
+  if (!m) return;
+  m->b = ok;
+  node_q_push(&s->n->store2cons, m);
+}
+
+static int xfer_swap_state(store_t *s, uint64_t h, const pc_hash_t *root) {
+  pc_node_t *n = s->n;
+  pc_state_t *ns = pc_state_new(pc_cluster_depth(&n->cluster) + 32);
+  if (!ns) return PC_ERR_NOMEM;
+  /* the manifest is the certified one (its hash is in the checkpoint) and
+   * the load checks the state root against it; `root` is the execution
+   * root, which is not the state root, so it is not passed here */
+  (void)root;
+  int64_t v = pc_snapshot_load(ns, s->snap_dir, h, NULL, NULL);
+  if (v <= 0) {
+    pc_state_free(ns);
+    return v < 0 ? (int)v : PC_ERR_STATE;
+  }
+  pc_state_publish(ns, (uint64_t)v);
+  /* readers (gateway, pool's nonce view) reach the state only through the
+   * receipt store's RCU pointer: close waits for them, then the old state
+   * can go; receipts of the heights below the jump are dropped with it */
+  node_rs_close(n->rs);
+  pc_state_free(s->state);
+  s->state = ns;
+  s->sbind.state = ns;
+  s->st = pc_exec_state_storage(&s->sbind);
+  return node_rs_open(n->rs, ns);
+}
+
+static void xfer_done(store_t *s, node_msg_t *m) {
+  pc_node_t *n = s->n;
+  uint64_t h = m->a, got = 0;
+  if (m->len < 64 || !s->inst) {
+    PC_ERROR("store: state transfer DONE without an install in progress");
+    xfer_installed(s, h, false, NULL);
+    return;
+  }
+  pc_hash_t root, chain;
+  memcpy(root.b, m->data, 32);
+  memcpy(chain.b, m->data + 32, 32);
+  int rc = pc_snapshot_install_finish(s->inst, &got);
+  if (rc == PC_ERR_STATE) {
+    PC_ERROR("store: state transfer to %llu: chunks missing", (unsigned long long)h);
+    pc_snapshot_install_abort(s->inst);
+  }
+  s->inst = NULL;
+  if (rc == 0 && got != h) rc = PC_ERR_STATE;
+  if (rc == 0) rc = xfer_swap_state(s, h, &root);
+  if (rc == 0) {
+    pc_log_block_t base = {.height = h, .block_hash = chain, .exec_root = root, .cert = m->data + 64,
+                           .cert_len = m->len - 64};
+    int64_t seq = pc_log_append_base(s->log, &base);
+    rc = seq < 0 ? (int)seq : pc_log_sync(s->log);
+  }
+  if (rc) {
+    PC_ERROR("store: state transfer to height %llu failed: %s", (unsigned long long)h, pc_strerror(rc));
+    xfer_installed(s, h, false, NULL);
+    return;
+  }
+  s->last_h = h;
+  s->last_chain = chain;
+  s->executed = h;
+  remember(n, h, &chain, &root);
+  pthread_mutex_lock(&n->st_mu);
+  n->st.decided = h;
+  n->st.durable = h;
+  n->st.state_transfers_done++;
+  pthread_mutex_unlock(&n->st_mu);
+  PC_INFO("store: state of height %llu installed by state transfer", (unsigned long long)h);
+  xfer_installed(s, h, true, &root);
+}
+
+static void xfer_store_msg(store_t *s, node_msg_t *m) {
+  switch (m->kind) {
+  case NM_XFER_REQ: {
+    uint8_t *out = NULL;
+    size_t olen = 0;
+    if (s->xsrv && node_xfer_serve(s->xsrv, m->peer, m->data, m->len, &out, &olen) == 0) {
+      node_msg_t *r = node_msg_new(NM_XFER_REPLY, m->peer, 0, out, olen, NULL, 0);
+      if (r) node_q_push(&s->n->store2cons, r);
+      pthread_mutex_lock(&s->n->st_mu);
+      s->n->st.xfer_served++;
+      pthread_mutex_unlock(&s->n->st_mu);
+    }
+    free(out);
+    break;
+  }
+  case NM_XFER_MANIFEST:
+    if (s->inst) pc_snapshot_install_abort(s->inst); /* another target: start over */
+    s->inst = pc_snapshot_install_begin(s->snap_dir, NULL, m->data, m->len);
+    break;
+  case NM_XFER_CHUNK:
+    if (s->inst) {
+      int rc = pc_snapshot_install_chunk(s->inst, (uint32_t)m->a, m->data, m->len);
+      if (rc) PC_WARN("store: state-transfer chunk %llu not written: %s", (unsigned long long)m->a, pc_strerror(rc));
+    }
+    break;
+  case NM_XFER_DONE: xfer_done(s, m); break;
+  default: break;
+  }
+}
+
 static unsigned store_poll(void *p, uint64_t now) {
   (void)now;
   store_t *s = p;
@@ -467,6 +610,8 @@ static unsigned store_poll(void *p, uint64_t now) {
       persist(s, m);
     else if (m->kind == NM_DECIDED)
       decided(s, m);
+    else
+      xfer_store_msg(s, m);
     free(m);
   }
   node_rs_set_durable(n->rs, pc_log_durable_height(s->log));
@@ -509,6 +654,10 @@ static void store_fini(void *p) {
     pc_log_close(s->log);
     s->log = NULL;
   }
+  if (s->inst) pc_snapshot_install_abort(s->inst);
+  s->inst = NULL;
+  node_xfer_server_free(s->xsrv);
+  s->xsrv = NULL;
   pc_exec_destroy(s->exec);
   s->exec = NULL;
   node_rs_close(s->n->rs); /* readers stop seeing the state before it is freed */
@@ -682,6 +831,11 @@ static unsigned pool_poll(void *p, uint64_t now) {
       if (m->a > s->decided_h) s->decided_h = m->a;
       pc_txpool_decided(s->pool, m->a, m->data, m->len);
       pc_txpool_set_next_height(s->pool, m->a + 1);
+    } else if (m->kind == NM_POOL_JUMP) {
+      /* state transfer reached height a: every cut at or below it is void */
+      for (uint64_t h0 = 0; s->cuts && (h0 = min_cut(s)) <= m->a;) cut_forget(s, h0, NULL, 0);
+      if (m->a > s->decided_h) s->decided_h = m->a;
+      pc_txpool_set_next_height(s->pool, m->a + 1);
     }
     free(m);
   }
@@ -806,7 +960,8 @@ pc_node_t *pc_node_create(const pc_node_opts_t *o) {
                                .fast_wait_ns = c->fast_wait_ns, .collector_wait_ns = c->collector_wait_ns,
                                .round_timeout_ns = c->round_timeout_ns, .window = c->window,
                                .checkpoint_interval = c->checkpoint_interval, .batch_size = c->batch_size,
-                               .batch_bytes = (uint32_t)(c->batch_bytes > PC_BATCH_MAX ? PC_BATCH_MAX : c->batch_bytes)};
+                               .batch_bytes = (uint32_t)(c->batch_bytes > PC_BATCH_MAX ? PC_BATCH_MAX : c->batch_bytes),
+                               .keep_decided = o->keep_decided};
   pthread_mutex_init(&n->st_mu, NULL);
   n->hist_chain = calloc(NODE_HIST, sizeof *n->hist_chain);
   n->hist_exec = calloc(NODE_HIST, sizeof *n->hist_exec);

@@ -124,6 +124,10 @@ typedef struct {
   /* receipt store bound: heights kept (0 = 65536) and bytes (0 = 256 MiB) */
   uint32_t receipt_heights;
   uint64_t receipt_bytes;
+  /* SBFT keep_decided (consensus.h): DECISIONs kept below the stable
+   * checkpoint; a replica further behind catches up by state transfer.
+   * 0 = the consensus default (448). Tests set it small. */
+  uint32_t keep_decided;
 } pc_node_opts_t;
 
 /* pc_node_opts_default fills opts for replica id of cluster. */
@@ -170,7 +174,9 @@ typedef struct {
   uint64_t cons_msgs_in, cons_msgs_out, cons_rejected, round_changes, fast_decisions;
   uint64_t persisted, held_max, net_rx_msgs, net_tx_msgs, net_bad;
   uint64_t replayed;    /* heights re-executed from the log at start */
-  uint64_t state_transfers_asked;
+  uint64_t state_transfers_asked;  /* PC_ACT_STATE_TRANSFER actions received */
+  uint64_t state_transfers_done;   /* snapshots installed, loaded and based in the log */
+  uint64_t xfer_served;            /* MANIFEST / CHUNK replies sent to peers */
   /* gateway stage (zero without it): transactions offered by clients,
    * handed to the pool, refused by the gateway's checks (by reason),
    * refused for backpressure (PC_ERR_FULL) */

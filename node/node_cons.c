@@ -29,6 +29,13 @@ typedef struct {
   size_t n_held;
   uint64_t next_tick;
   uint8_t *sendbuf;
+  /* state transfer: the fetcher, and the target kept from the action */
+  pc_xfer_t *xfer;
+  uint64_t xfer_h;       /* target height being fetched or installed (0 = none) */
+  bool xfer_installing;  /* DONE handed to the store, waiting for INSTALLED */
+  pc_hash_t xfer_root, xfer_chain;
+  uint8_t *xfer_cert;
+  size_t xfer_cert_len;
 } cons_t;
 
 static void to_net(cons_t *s, uint16_t peer, const uint8_t *data, size_t len) {
@@ -56,6 +63,74 @@ static void to_net(cons_t *s, uint16_t peer, const uint8_t *data, size_t len) {
     return;
   }
   node_q_push(&s->n->cons2net, m);
+}
+
+/* Sends a state-transfer message: no durability barrier (it carries no
+ * vote), straight to the net stage. */
+static void xfer_to_net(cons_t *s, uint16_t peer, const uint8_t *data, size_t len) {
+  uint8_t tag = NODE_TAG_CONSENSUS;
+  node_msg_t *m = node_msg_new(NM_NET, peer, 0, &tag, 1, data, len);
+  if (m) node_q_push(&s->n->cons2net, m);
+}
+
+static void on_xfer_action(void *ctx, const pc_xfer_action_t *a) {
+  cons_t *s = ctx;
+  pc_node_t *n = s->n;
+  node_msg_t *m = NULL;
+  switch (a->kind) {
+  case PC_XFER_ACT_SEND: xfer_to_net(s, a->to, a->data, a->len); return;
+  case PC_XFER_ACT_MANIFEST: m = node_msg_new(NM_XFER_MANIFEST, a->to, s->xfer_h, a->data, a->len, NULL, 0); break;
+  case PC_XFER_ACT_CHUNK: m = node_msg_new(NM_XFER_CHUNK, a->to, a->index, a->data, a->len, NULL, 0); break;
+  case PC_XFER_ACT_DONE: {
+    uint8_t *buf = malloc(64 + s->xfer_cert_len);
+    if (!buf) return;
+    memcpy(buf, s->xfer_root.b, 32);
+    memcpy(buf + 32, s->xfer_chain.b, 32);
+    if (s->xfer_cert_len) memcpy(buf + 64, s->xfer_cert, s->xfer_cert_len);
+    m = node_msg_new(NM_XFER_DONE, 0, s->xfer_h, buf, 64 + s->xfer_cert_len, NULL, 0);
+    free(buf);
+    if (m) s->xfer_installing = true;
+    break;
+  }
+  default: return;
+  }
+  if (m) node_q_push(&n->cons2store, m);
+}
+
+/* PC_ACT_STATE_TRANSFER: keep root, chain hash and certificate; start (or
+ * continue) fetching. Without a manifest or a chain hash the daemon cannot
+ * install the state: counted and logged only. */
+static void start_transfer(cons_t *s, const pc_cons_action_t *a) {
+  pc_node_t *n = s->n;
+  uint64_t h = a->u.transfer.height;
+  pthread_mutex_lock(&n->st_mu);
+  n->st.state_transfers_asked++;
+  pthread_mutex_unlock(&n->st_mu);
+  if (s->xfer_installing) return; /* the store is installing; consensus hears when it is done */
+  if (!a->u.transfer.manifest || !a->u.transfer.chain_hash || !s->xfer) {
+    PC_WARN("consensus stage: state transfer to height %llu without %s: cannot fetch it", (unsigned long long)h,
+            !a->u.transfer.manifest ? "a snapshot manifest" : "a chain hash");
+    return;
+  }
+  if (s->xfer_h == h && pc_xfer_active(s->xfer)) return;
+  size_t clen = a->u.transfer.cert ? pc_cert_encoded_size(a->u.transfer.cert) : 0;
+  uint8_t *cb = malloc(clen ? clen : 1);
+  if (!cb) return;
+  if (clen) {
+    pc_writer_t w;
+    pc_writer_init(&w, cb, clen);
+    pc_cert_encode(&w, a->u.transfer.cert);
+    if (pc_writer_finish(&w) != 0) clen = 0;
+  }
+  free(s->xfer_cert);
+  s->xfer_cert = cb;
+  s->xfer_cert_len = clen;
+  s->xfer_h = h;
+  s->xfer_root = *a->u.transfer.exec_root;
+  s->xfer_chain = *a->u.transfer.chain_hash;
+  PC_INFO("consensus stage: state transfer to height %llu", (unsigned long long)h);
+  int rc = pc_xfer_start(s->xfer, h, a->u.transfer.manifest, pc_now_ns());
+  if (rc) PC_WARN("consensus stage: state transfer to %llu not started: %s", (unsigned long long)h, pc_strerror(rc));
 }
 
 static void on_action(void *ctx, const pc_cons_action_t *a) {
@@ -105,13 +180,7 @@ static void on_action(void *ctx, const pc_cons_action_t *a) {
     if (m) node_q_push(&n->cons2pool, m);
     break;
   }
-  case PC_ACT_STATE_TRANSFER:
-    PC_WARN("consensus stage: state transfer to height %llu asked for: not implemented in this daemon yet",
-            (unsigned long long)a->u.transfer.height);
-    pthread_mutex_lock(&n->st_mu);
-    n->st.state_transfers_asked++;
-    pthread_mutex_unlock(&n->st_mu);
-    break;
+  case PC_ACT_STATE_TRANSFER: start_transfer(s, a); break;
   default: break;
   }
 }
@@ -153,10 +222,18 @@ static int cons_init(void *p) {
   cfg.checkpoint_interval = cp->checkpoint_interval;
   cfg.batch_max_txs = cp->batch_size;
   cfg.batch_max_bytes = cp->batch_bytes;
+  if (cp->keep_decided) cfg.keep_decided = cp->keep_decided;
   cfg.signer = pc_signer_ed25519(&s->signer_state, n->o.seckey, (const uint8_t(*)[PC_PUBKEY_SIZE])s->pubkeys, cp->n);
   pc_consensus_io_t io = {.ctx = s, .action = on_action};
   s->c = pc_consensus_create(&cfg, &io);
   if (!s->c) return PC_ERR_CONFIG;
+  pc_xfer_config_t xc = {.chain_id = cp->chain_id, .n = cp->n, .my_id = cp->id, .ctx = s, .action = on_xfer_action};
+  s->xfer = pc_xfer_new(&xc);
+  if (!s->xfer) {
+    pc_consensus_destroy(s->c);
+    s->c = NULL;
+    return PC_ERR_NOMEM;
+  }
   size_t bad = 0;
   for (size_t i = 0; i < n->n_recs; i++)
     if (pc_consensus_restore(s->c, n->recs[i].data, n->recs[i].len) != 0) bad++;
@@ -209,6 +286,17 @@ static unsigned cons_poll(void *p, uint64_t now) {
     work++;
   }
   for (unsigned k = 0; k < 256 && (m = node_q_pop(&n->net2cons)) != NULL; k++, work++) {
+    if (m->len >= 2 && pc_msg_is_xfer(m->data[1])) {
+      /* byte 1 of the envelope is the type */
+      if (m->data[1] == PC_MSG_MANIFEST_REQ || m->data[1] == PC_MSG_CHUNK_REQ) {
+        m->kind = NM_XFER_REQ; /* the store thread serves it (file I/O) */
+        node_q_push(&n->cons2store, m);
+        continue;
+      }
+      pc_xfer_on_message(s->xfer, m->peer, m->data, m->len, now);
+      free(m);
+      continue;
+    }
     pc_consensus_on_message(s->c, m->peer, m->data, m->len);
     free(m);
   }
@@ -217,8 +305,28 @@ static unsigned cons_poll(void *p, uint64_t now) {
     free(m);
   }
   for (unsigned k = 0; k < 64 && (m = node_q_pop(&n->store2cons)) != NULL; k++, work++) {
-    pc_consensus_on_executed(s->c, m->a, (const pc_hash_t *)m->data, m->b ? (const pc_hash_t *)(m->data + 32) : NULL);
+    if (m->kind == NM_XFER_REPLY) {
+      xfer_to_net(s, m->peer, m->data, m->len);
+    } else if (m->kind == NM_XFER_INSTALLED) {
+      s->xfer_installing = false;
+      if (m->b && m->a == s->xfer_h) {
+        int rc = pc_consensus_on_transfer_done(s->c, m->a, (const pc_hash_t *)m->data);
+        if (rc)
+          PC_WARN("consensus stage: transfer to %llu refused by the protocol: %s", (unsigned long long)m->a,
+                  pc_strerror(rc));
+        node_msg_t *pj = node_msg_new(NM_POOL_JUMP, 0, m->a, NULL, 0, NULL, 0);
+        if (pj) node_q_push(&n->cons2pool, pj);
+      }
+      s->xfer_h = 0;
+    } else if (m->kind == NM_EXECUTED) {
+      pc_consensus_on_executed(s->c, m->a, (const pc_hash_t *)m->data,
+                               m->b ? (const pc_hash_t *)(m->data + 32) : NULL);
+    }
     free(m);
+  }
+  if (s->xfer && now >= pc_xfer_next_deadline(s->xfer)) {
+    pc_xfer_on_tick(s->xfer, now);
+    work++;
   }
   uint64_t dl = pc_consensus_next_deadline(s->c);
   if (now >= dl || now >= s->next_tick) {
@@ -255,6 +363,30 @@ static void cons_fini(void *p) {
   s->n_held = 0;
   pc_consensus_destroy(s->c);
   s->c = NULL;
+  pc_xfer_free(s->xfer);
+  s->xfer = NULL;
+  free(s->xfer_cert);
+  s->xfer_cert = NULL;
+}
+
+void *node_xfer_server_new(pc_node_t *n, const char *snap_dir) {
+  pc_xfer_server_t *srv = pc_xfer_server_new(n->cp.chain_id, n->cp.n, n->cp.id, snap_dir, NULL);
+  if (!srv) PC_ERROR("store: cannot create the state-transfer server");
+  return srv;
+}
+
+void node_xfer_server_free(void *srv) { pc_xfer_server_free(srv); }
+
+int node_xfer_serve(void *srv, uint16_t from, const uint8_t *req, size_t len, uint8_t **out, size_t *out_len) {
+  uint8_t *buf = malloc(PC_XFER_REPLY_MAX);
+  if (!buf) return PC_ERR_NOMEM;
+  int rc = pc_xfer_serve(srv, from, req, len, buf, PC_XFER_REPLY_MAX, out_len);
+  if (rc) {
+    free(buf);
+    return rc;
+  }
+  *out = buf;
+  return 0;
 }
 
 pc_stage_def_t node_cons_stage(void *c) {

@@ -33,6 +33,15 @@ enum {
   NM_POOL_DECIDED,  /* consensus → pool: a = height, data = batch */
   NM_EXECUTED,      /* store → consensus: a = height, data = 32 root (+ 32 manifest if b = 1) */
   NM_CLIENT_TX,     /* gateway/any → pool */
+  /* state transfer (consensus/consensus.h, "driver wiring"; node/README.md) */
+  NM_XFER_REQ,      /* consensus → store: MANIFEST_REQ / CHUNK_REQ message (data) from `peer` */
+  NM_XFER_REPLY,    /* store → consensus: reply message (data) for `peer`; consensus sends it on */
+  NM_XFER_MANIFEST, /* consensus → store: verified manifest bytes (data): begin the install */
+  NM_XFER_CHUNK,    /* consensus → store: verified chunk a (data) */
+  NM_XFER_DONE,     /* consensus → store: every chunk delivered; a = height,
+                     * data = exec root (32) ‖ chain hash (32) ‖ encoded certificate */
+  NM_XFER_INSTALLED,/* store → consensus: a = height, b = 1 installed (data = root 32) or 0 failed */
+  NM_POOL_JUMP,     /* consensus → pool: a = height reached by state transfer */
 };
 
 #define NODE_BROADCAST 0xffffu
@@ -74,6 +83,7 @@ typedef struct {
   uint64_t chain_id;
   uint64_t fast_wait_ns, collector_wait_ns, round_timeout_ns;
   uint32_t window, checkpoint_interval, batch_size, batch_bytes;
+  uint32_t keep_decided; /* 0 = consensus default */
 } node_cons_params_t;
 
 /* A recovered consensus record (reassembled). */
@@ -160,5 +170,14 @@ void *node_gw_new(pc_node_t *n);
 void node_gw_free(void *c);
 pc_stage_def_t node_gw_stage(void *c);
 int node_gw_ports(void *c, uint16_t *port, uint16_t *http_port);
+
+/* State-transfer serving (node_cons.c, which may include consensus.h):
+ * wrappers around pc_xfer_server_* for the store stage, which owns the
+ * server and calls them on its thread only. node_xfer_server_new: NULL
+ * (logged) on OOM. node_xfer_serve: 0 with a reply (malloc'd in *out, the
+ * caller frees it, length *out_len) or a negative PC_ERR_* (send nothing). */
+void *node_xfer_server_new(pc_node_t *n, const char *snap_dir);
+void node_xfer_server_free(void *srv);
+int node_xfer_serve(void *srv, uint16_t from, const uint8_t *req, size_t len, uint8_t **out, size_t *out_len);
 
 #endif /* PC_NODE_INT_PRIVATE_H */

@@ -1,0 +1,286 @@
+/* test_xfer.c — chunked state transfer in the daemon (issues 6 and 8).
+ * Four SBFT replicas in one process over the loop transport, K = 16 and
+ * keep_decided = 16: replica 3 is cut off (the loop transport's tamper
+ * hook drops every frame to or from it) while 0..2 decide well past the
+ * point where it can no longer be fed DECISIONs; then it is reconnected. Replica
+ * 3 must catch up by state transfer (its counter), keep deciding new
+ * heights, and at a common height all four must report the same ledger
+ * hash and execution root. A transaction load before and after checks
+ * that the transferred state is the real one (transfers from funded
+ * accounts succeed on every replica, including the one that jumped).
+ * Bounded waits only; no timing assertions. */
+#include <criterion/criterion.h>
+#include <stdatomic.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <urcu.h>
+
+#include "dataplane/dataplane.h"
+#include "executor/executor.h"
+#include "node/node.h"
+#include "tests/testutil.h"
+#include "txpool/client.h"
+
+#define N 4
+#define CHAIN 78
+#define SENDERS 8
+
+typedef struct {
+  pc_cluster_t cl;
+  uint8_t sk[N][64];
+  char dir[128];
+  pc_dp_loop_t *loop;
+  pc_node_t *node[N];
+  pc_runner_t *run;
+  int up; /* replicas 0..up-1 are running */
+} cluster_t;
+
+static _Atomic bool isolated; /* replica 3 cut off (read by the runner thread) */
+
+static bool cut_off(void *user, uint16_t from, uint16_t to, uint8_t *frame, size_t *len) {
+  (void)user;
+  (void)frame;
+  (void)len;
+  /* relaxed: a plain flag, no data rides on it */
+  return !(atomic_load_explicit(&isolated, memory_order_relaxed) && (from == 3 || to == 3));
+}
+
+static void make_cluster(cluster_t *c) {
+  cr_assert_eq(pc_crypto_init(), 0);
+  memset(c, 0, sizeof *c);
+  pc_cluster_defaults(&c->cl);
+  c->cl.chain_id = CHAIN;
+  c->cl.n = N;
+  c->cl.f = 1;
+  c->cl.protocol = PC_PROTO_SBFT;
+  c->cl.checkpoint_interval = 16;
+  c->cl.batch_size = 64;
+  for (uint16_t i = 0; i < N; i++) {
+    uint8_t seed[32] = {0};
+    seed[0] = (uint8_t)(i + 1);
+    seed[1] = 0x5f;
+    crypto_sign_seed_keypair(c->cl.replicas[i].pubkey, c->sk[i], seed);
+    c->cl.replicas[i].id = i;
+    uint8_t mac[6] = {2, 0, 0, 0, 0, (uint8_t)(i + 1)};
+    memcpy(c->cl.replicas[i].mac, mac, 6);
+    uint8_t ip[4] = {127, 0, 0, 1};
+    memcpy(c->cl.replicas[i].ip, ip, 4);
+    c->cl.replicas[i].port = (uint16_t)(22000 + i);
+  }
+  snprintf(c->dir, sizeof c->dir, "/tmp/pc-xfer-test-XXXXXX");
+  cr_assert_not_null(mkdtemp(c->dir));
+}
+
+/* Starts replicas 0..up-1 (the others are not created: their messages
+ * wait in, or fall out of, the loop transport). */
+static void start(cluster_t *c, int up) {
+  c->up = up;
+  c->loop = pc_dp_loop_create(N, 8192);
+  cr_assert_not_null(c->loop);
+  pc_dp_loop_tamper(c->loop, cut_off, NULL);
+  c->run = pc_runner_new();
+  int t = pc_runner_add_thread(c->run, NULL);
+  cr_assert_geq(t, 0);
+  for (uint16_t i = 0; i < up; i++) {
+    pc_node_opts_t o;
+    pc_node_opts_default(&o, &c->cl, i);
+    memcpy(o.seckey, c->sk[i], 64);
+    snprintf(o.data_dir, sizeof o.data_dir, "%s/r%u", c->dir, i);
+    o.net = PC_NODE_NET_LOOP;
+    o.loop = c->loop;
+    o.sched = PC_SCHED_SERIAL;
+    o.exec_workers = 1;
+    o.keep_decided = 16;
+    c->node[i] = pc_node_create(&o);
+    cr_assert_not_null(c->node[i]);
+    for (int s = 0; s < PC_NODE_STAGES; s++) {
+      pc_stage_def_t d = pc_node_stage(c->node[i], s);
+      cr_assert_eq(pc_runner_add_stage(c->run, t, &d), 0);
+    }
+  }
+  cr_assert_eq(pc_runner_start(c->run), 0, "the replicas did not start");
+}
+
+static void stop(cluster_t *c) {
+  pc_runner_free(c->run);
+  c->run = NULL;
+  for (int i = 0; i < N; i++) {
+    pc_node_destroy(c->node[i]);
+    c->node[i] = NULL;
+  }
+  pc_dp_loop_destroy(c->loop);
+  c->loop = NULL;
+}
+
+static void cleanup(cluster_t *c) {
+  char cmd[200];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", c->dir);
+  cr_assert_eq(system(cmd), 0);
+}
+
+static void key_of(pc_client_key_t *k, unsigned i) {
+  uint8_t seed[32] = {0};
+  seed[0] = 0xc7;
+  pc_store_le32(seed + 1, i);
+  cr_assert_eq(pc_client_key_from_seed(k, seed), 0);
+}
+
+static void submit(cluster_t *c, uint16_t r, const pc_client_key_t *k, uint64_t nonce, const char *method,
+                   const void *args, uint32_t alen) {
+  uint8_t buf[PC_TX_MAX];
+  pc_client_tx_t t = {.chain_id = CHAIN, .nonce = nonce, .contract = "token", .method = method, .args = args,
+                      .args_len = alen};
+  int len = pc_client_tx_build(buf, sizeof buf, k, &t, NULL);
+  cr_assert_gt(len, 0);
+  int rc;
+  for (int tries = 0; (rc = pc_node_submit(c->node[r], buf, (size_t)len)) == PC_ERR_FULL && tries < 10000; tries++)
+    pc_sleep_ns(1000000);
+  cr_assert_eq(rc, 0);
+}
+
+/* Waits (a liveness bound) until every running replica executed `want`
+ * successful transactions. */
+static void wait_ok(cluster_t *c, uint64_t want) {
+  bool all = false;
+  for (int k = 0; k < 2400 && !all; k++) {
+    all = true;
+    for (int i = 0; i < c->up; i++) {
+      pc_node_status_t st;
+      pc_node_get_status(c->node[i], &st);
+      all = all && st.txs_ok >= want;
+    }
+    if (!all) pc_sleep_ns(50000000ull);
+  }
+  for (int i = 0; i < c->up; i++) {
+    pc_node_status_t st;
+    pc_node_get_status(c->node[i], &st);
+    cr_assert_geq(st.txs_ok, want, "replica %d executed %llu successful transactions of %llu (height %llu)", i,
+                  (unsigned long long)st.txs_ok, (unsigned long long)want, (unsigned long long)st.executed);
+  }
+}
+
+/* Waits until every running replica executed height h. */
+static void wait_height(cluster_t *c, uint64_t h) {
+  bool all = false;
+  for (int k = 0; k < 3000 && !all; k++) {
+    all = true;
+    for (int i = 0; i < c->up; i++) {
+      pc_node_status_t st;
+      pc_node_get_status(c->node[i], &st);
+      all = all && st.executed >= h;
+    }
+    if (!all) pc_sleep_ns(50000000ull);
+  }
+  for (int i = 0; i < c->up; i++) {
+    pc_node_status_t st;
+    pc_node_get_status(c->node[i], &st);
+    cr_assert_geq(st.executed, h, "replica %d reached height %llu, not %llu (transfers asked %llu, done %llu)", i,
+                  (unsigned long long)st.executed, (unsigned long long)h,
+                  (unsigned long long)st.state_transfers_asked, (unsigned long long)st.state_transfers_done);
+  }
+}
+
+/* The lowest executed height of the running replicas; all agree there. */
+static uint64_t check_agree(cluster_t *c) {
+  uint64_t h = UINT64_MAX;
+  for (int i = 0; i < c->up; i++) {
+    pc_node_status_t st;
+    pc_node_get_status(c->node[i], &st);
+    if (st.executed < h) h = st.executed;
+  }
+  cr_assert_gt(h, 0);
+  pc_hash_t ch0, er0;
+  cr_assert_eq(pc_node_root_at(c->node[0], h, &ch0, &er0), 0);
+  for (int i = 1; i < c->up; i++) {
+    pc_hash_t ch, er;
+    cr_assert_eq(pc_node_root_at(c->node[i], h, &ch, &er), 0, "replica %d forgot height %llu", i,
+                 (unsigned long long)h);
+    cr_assert(pc_hash_equal(&ch, &ch0), "replica %d: ledger hash at %llu differs", i, (unsigned long long)h);
+    cr_assert(pc_hash_equal(&er, &er0), "replica %d: execution root at %llu differs", i, (unsigned long long)h);
+  }
+  return h;
+}
+
+Test(xfer, laggard_catches_up_by_state_transfer, .timeout = 280) {
+  rcu_register_thread();
+  cluster_t *c = calloc(1, sizeof *c);
+  make_cluster(c);
+  pc_client_key_t admin, s[SENDERS];
+  key_of(&admin, 1000);
+  for (unsigned i = 0; i < SENDERS; i++) key_of(&s[i], i);
+
+  /* replica 3 cut off: 0..2 fund the senders, one round of transfers,
+   * and decide far past K + keep_decided */
+  atomic_store_explicit(&isolated, true, memory_order_relaxed);
+  start(c, N);
+  c->up = 3;
+  uint64_t nonce = 0, ok = 0;
+  submit(c, 0, &admin, nonce++, "init", NULL, 0);
+  ok++;
+  for (unsigned i = 0; i < SENDERS; i++) {
+    uint8_t a[40];
+    memcpy(a, s[i].pk, 32);
+    pc_store_le64(a + 32, 1000);
+    submit(c, 0, &admin, nonce++, "mint", a, sizeof a);
+    ok++;
+  }
+  wait_ok(c, ok);
+  for (unsigned i = 0; i < SENDERS; i++) {
+    uint8_t a[40];
+    memcpy(a, s[(i + 1) % SENDERS].pk, 32);
+    pc_store_le64(a + 32, 3);
+    submit(c, (uint16_t)(i % 3), &s[i], 0, "transfer", a, sizeof a);
+    ok++;
+  }
+  wait_ok(c, ok);
+  wait_height(c, 56);
+
+  /* reconnected: replica 3 is 56+ heights behind, nothing executed */
+  pc_node_status_t st0;
+  pc_node_get_status(c->node[3], &st0);
+  cr_assert_eq(st0.executed, 0, "replica 3 was not cut off");
+  atomic_store_explicit(&isolated, false, memory_order_relaxed);
+  c->up = N;
+  bool done = false;
+  for (int k = 0; k < 3000 && !done; k++) {
+    pc_node_status_t st;
+    pc_node_get_status(c->node[3], &st);
+    done = st.state_transfers_done >= 1;
+    if (!done) pc_sleep_ns(50000000ull);
+  }
+  pc_node_status_t st3;
+  pc_node_get_status(c->node[3], &st3);
+  cr_assert_geq(st3.state_transfers_done, 1, "replica 3 did not transfer state (asked %llu, executed %llu)",
+                (unsigned long long)st3.state_transfers_asked, (unsigned long long)st3.executed);
+  cr_assert_lt(st3.replayed, 1, "replica 3 replayed blocks it never had");
+  uint64_t jumped = st3.executed;
+  cr_assert_geq(jumped, 16, "replica 3 jumped to height %llu", (unsigned long long)jumped);
+
+  /* it keeps deciding, and executes new transactions on the transferred
+   * state: the senders' balances and nonces came with it */
+  for (unsigned i = 0; i < SENDERS; i++) {
+    uint8_t a[40];
+    memcpy(a, s[(i + 2) % SENDERS].pk, 32);
+    pc_store_le64(a + 32, 5);
+    submit(c, (uint16_t)(i % N), &s[i], 1, "transfer", a, sizeof a);
+  }
+  uint64_t base_ok = st3.txs_ok;
+  bool seen = false;
+  for (int k = 0; k < 2400 && !seen; k++) {
+    pc_node_status_t st;
+    pc_node_get_status(c->node[3], &st);
+    seen = st.txs_ok >= base_ok + SENDERS;
+    if (!seen) pc_sleep_ns(50000000ull);
+  }
+  pc_node_get_status(c->node[3], &st3);
+  cr_assert_geq(st3.txs_ok, base_ok + SENDERS, "replica 3 executed %llu of the %u new transfers successfully",
+                (unsigned long long)(st3.txs_ok - base_ok), SENDERS);
+  wait_height(c, jumped + 4);
+  check_agree(c);
+  stop(c);
+  cleanup(c);
+  free(c);
+  rcu_unregister_thread();
+}
