@@ -195,7 +195,7 @@ static int exec_block(store_t *s, uint64_t h, const pc_block_t *b, const uint8_t
   size_t nt = 0, pos = 0, len;
   const uint8_t *p;
   while (nt < (size_t)cnt && (p = pc_batch_next(batch, blen, &pos, &len)) != NULL)
-    if (pc_tx_decode(p, len, &s->txs[nt]) == 0) nt++;
+    if (pc_tx_decode(p, len, &s->txs[nt]) == 0 && node_sig_ok(n, &s->txs[nt])) nt++; /* forged ones skipped */
   pc_exec_block_t blk = {.height = h, .time_us = b->timestamp_us, .txs = s->txs, .n_txs = nt};
   pc_exec_result_t res;
   rcu_read_lock();
@@ -750,6 +750,8 @@ static int pool_init(void *p) {
     cfg.mempool.self = 0;
   }
   cfg.n_workers = n->o.verify_workers;
+  cfg.on_verified = node_sig_note;
+  cfg.on_verified_ctx = n;
   for (unsigned i = 0; i < PC_TXPOOL_MAX_WORKERS; i++) cfg.worker_cores[i] = -1;
   pc_tx_state_view_t view = {.ctx = s, .account_nonce = view_nonce, .tx_executed = view_executed};
   pc_txpool_transport_t tp = {.ctx = s, .broadcast = tp_broadcast, .recv = tp_recv};
@@ -789,7 +791,8 @@ static unsigned pool_poll(void *p, uint64_t now) {
   node_q_flush(&n->pool2cons);
   node_msg_t *m;
   for (unsigned k = 0; k < 512 && (m = node_q_pop(&n->client2pool)) != NULL; k++, work++) {
-    if (pc_txpool_submit(s->pool, m->data, m->len, PC_ORIGIN_CLIENT, NULL, NULL) != 0) s->rejected++;
+    uint16_t origin = m->a ? PC_ORIGIN_CLIENT_VERIFIED : PC_ORIGIN_CLIENT;
+    if (pc_txpool_submit(s->pool, m->data, m->len, origin, NULL, NULL) != 0) s->rejected++;
     free(m);
   }
   work += pc_txpool_poll(s->pool, now);
@@ -987,6 +990,7 @@ pc_node_t *pc_node_create(const pc_node_opts_t *o) {
   n->gw = node_gw_new(n);
   n->rs = node_rs_new(pc_cluster_depth(&n->cluster), o->receipt_heights ? o->receipt_heights : NODE_HIST,
                       o->receipt_bytes ? o->receipt_bytes : 256ull << 20);
+  if (rc == 0) rc = node_sig_init(n);
   if (rc || !st || !pl || !n->cons || !n->net || !n->gw || !n->rs || !n->hist_chain || !n->hist_exec || !n->hist_h) {
     PC_ERROR("node: cannot allocate replica %u", o->id);
     pc_node_destroy(n);
@@ -1008,6 +1012,7 @@ void pc_node_destroy(pc_node_t *n) {
   node_net_free(n->net);
   node_gw_free(n->gw);
   node_rs_free(n->rs);
+  node_sig_fini(n);
   free(n->hist_chain);
   free(n->hist_exec);
   free(n->hist_h);
@@ -1033,9 +1038,11 @@ int pc_node_gateway_ports(pc_node_t *n, uint16_t *port, uint16_t *http_port) {
   return node_gw_ports(n->gw, port, http_port);
 }
 
-int pc_node_submit(pc_node_t *n, const void *tx, size_t len) {
+int pc_node_submit(pc_node_t *n, const void *tx, size_t len) { return node_submit(n, tx, len, false); }
+
+int node_submit(pc_node_t *n, const void *tx, size_t len, bool verified) {
   if (len == 0 || len > PC_TX_MAX) return PC_ERR_TOO_LARGE;
-  node_msg_t *m = node_msg_new(NM_CLIENT_TX, 0, 0, tx, len, NULL, 0);
+  node_msg_t *m = node_msg_new(NM_CLIENT_TX, 0, verified, tx, len, NULL, 0);
   if (!m) return PC_ERR_NOMEM;
   if (rte_ring_mp_enqueue(n->client2pool.r, m) != 0) {
     free(m);

@@ -175,6 +175,8 @@ typedef struct {
   uint64_t persisted, held_max, net_rx_msgs, net_tx_msgs, net_bad;
   uint64_t replayed;    /* heights re-executed from the log at start */
   uint64_t state_transfers_asked;  /* PC_ACT_STATE_TRANSFER actions received */
+  uint64_t sigs_checked_at_exec; /* decided transactions whose signature the pool had not checked */
+  uint64_t txs_bad_signature;    /* decided transactions skipped: signature invalid */
   uint64_t state_transfers_done;   /* snapshots installed, loaded and based in the log */
   uint64_t xfer_served;            /* MANIFEST / CHUNK replies sent to peers */
   /* gateway stage (zero without it): transactions offered by clients,

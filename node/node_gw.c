@@ -89,7 +89,7 @@ static int be_submit(void *ctx, const uint8_t *raw, size_t len) {
     g->bad_signature++;
     return pc_reject_note(PC_DEC_TX, PC_ERR_SIGNATURE);
   }
-  rc = pc_node_submit(n, raw, len);
+  rc = node_submit(n, raw, len, true); /* the signature was checked just above: once per replica */
   if (rc == PC_ERR_FULL)
     g->busy++;
   else if (rc == 0)
@@ -166,6 +166,12 @@ static size_t be_metrics(void *ctx, pc_gw_metric_t *rows, size_t cap) {
   ROW("parachain_replayed_heights_total", "Heights re-executed from the log at start.", "counter", st.replayed);
   ROW("parachain_state_transfers_asked_total", "State transfers consensus asked for.", "counter",
       st.state_transfers_asked);
+  ROW("parachain_state_transfers_done_total", "State transfers installed and based in the log.", "counter",
+      st.state_transfers_done);
+  ROW("parachain_exec_signature_checks_total", "Decided transactions whose signature the pool had not checked.",
+      "counter", st.sigs_checked_at_exec);
+  ROW("parachain_exec_bad_signature_total", "Decided transactions skipped: invalid signature.", "counter",
+      st.txs_bad_signature);
   ROW("parachain_gw_txs_total", "Transactions clients submitted to the gateway.", "counter", g->txs);
   ROW("parachain_gw_accepted_total", "Client transactions handed to the pool.", "counter", g->accepted);
   ROW("parachain_gw_bad_format_total", "Client transactions that do not decode.", "counter", g->bad_format);

@@ -132,6 +132,9 @@ void node_rs_stats(node_rs_t *rs, uint64_t *heights, uint64_t *bytes, uint64_t *
 
 struct pc_node {
   pc_node_opts_t o;
+  /* signatures this replica checked (node_sig.c): pool writes, store takes */
+  struct cds_lfht *sigs;
+  _Atomic uint64_t sigs_count;
   pc_cluster_t cluster;
   node_cons_params_t cp;
 
@@ -179,5 +182,17 @@ int node_gw_ports(void *c, uint16_t *port, uint16_t *http_port);
 void *node_xfer_server_new(pc_node_t *n, const char *snap_dir);
 void node_xfer_server_free(void *srv);
 int node_xfer_serve(void *srv, uint16_t from, const uint8_t *req, size_t len, uint8_t **out, size_t *out_len);
+
+/* node_sig.c: signatures this replica already checked. init/fini around
+ * the replica's life; note on the pool thread (txpool on_verified); ok on
+ * the store thread for each transaction of a decided block: true when the
+ * pool checked it, else it verifies it here (false: skip the transaction). */
+int node_sig_init(pc_node_t *n);
+void node_sig_fini(pc_node_t *n);
+void node_sig_note(void *ctx, const pc_hash_t *h);
+bool node_sig_ok(pc_node_t *n, const pc_tx_t *tx);
+/* node_submit submits like pc_node_submit; verified = the gateway already
+ * checked the signature (the pool then does not check it again). */
+int node_submit(pc_node_t *n, const void *tx, size_t len, bool verified);
 
 #endif /* PC_NODE_INT_PRIVATE_H */

@@ -196,6 +196,7 @@ static uint64_t check_agree(cluster_t *c, uint64_t total, pc_hash_t *chain, pc_h
   for (int i = 0; i < N; i++) {
     cr_assert_eq(st[i].txs_executed, st[0].txs_executed, "replica %d: executed transactions differ", i);
     cr_assert_eq(st[i].txs_ok, st[0].txs_ok, "replica %d: successes differ", i);
+    cr_assert_eq(st[i].txs_bad_signature, 0, "replica %d skipped a correctly signed transaction", i);
   }
   cr_assert_eq(st[0].txs_executed, total, "not every transaction made it into a block (%llu of %llu)",
                 (unsigned long long)st[0].txs_executed, (unsigned long long)total);
