@@ -18,6 +18,7 @@
 #include "dataplane/dataplane.h"
 #include "executor/executor.h"
 #include "node/node.h"
+#include "tests/node/daemon/harness.h"
 #include "tests/testutil.h"
 #include "txpool/client.h"
 
@@ -35,72 +36,28 @@ typedef struct {
 } cluster_t;
 
 static void make_cluster(cluster_t *c, uint8_t protocol) {
-  cr_assert_eq(pc_crypto_init(), 0);
   memset(c, 0, sizeof *c);
-  pc_cluster_defaults(&c->cl);
-  c->cl.chain_id = CHAIN;
-  c->cl.n = N;
-  c->cl.f = 1;
-  c->cl.protocol = protocol;
-  c->cl.checkpoint_interval = 16;
+  harness_cluster(&c->cl, c->sk, CHAIN, protocol, 0, 21000, c->dir, sizeof c->dir, "pc-daemon-test");
   c->cl.batch_size = 256;
-  for (uint16_t i = 0; i < N; i++) {
-    uint8_t seed[32] = {0};
-    seed[0] = (uint8_t)(i + 1);
-    seed[1] = protocol;
-    crypto_sign_seed_keypair(c->cl.replicas[i].pubkey, c->sk[i], seed);
-    c->cl.replicas[i].id = i;
-    uint8_t mac[6] = {2, 0, 0, 0, 0, (uint8_t)(i + 1)};
-    memcpy(c->cl.replicas[i].mac, mac, 6);
-    uint8_t ip[4] = {127, 0, 0, 1};
-    memcpy(c->cl.replicas[i].ip, ip, 4);
-    c->cl.replicas[i].port = (uint16_t)(21000 + i);
-  }
-  snprintf(c->dir, sizeof c->dir, "/tmp/pc-daemon-test-XXXXXX");
-  cr_assert_not_null(mkdtemp(c->dir));
 }
 
 static void start(cluster_t *c) {
   c->loop = pc_dp_loop_create(N, 8192);
   cr_assert_not_null(c->loop);
   c->run = pc_runner_new();
-  int t = pc_runner_add_thread(c->run, NULL); /* the loop transport wants one thread for all */
+  int t = pc_runner_add_thread(c->run, NULL);
   cr_assert_geq(t, 0);
   for (uint16_t i = 0; i < N; i++) {
     pc_node_opts_t o;
-    pc_node_opts_default(&o, &c->cl, i);
-    memcpy(o.seckey, c->sk[i], 64);
-    snprintf(o.data_dir, sizeof o.data_dir, "%s/r%u", c->dir, i);
-    o.net = PC_NODE_NET_LOOP;
-    o.loop = c->loop;
-    o.sched = PC_SCHED_SERIAL;
-    o.exec_workers = 1;
-    c->node[i] = pc_node_create(&o);
-    cr_assert_not_null(c->node[i]);
-    for (int s = 0; s < PC_NODE_STAGES; s++) {
-      pc_stage_def_t d = pc_node_stage(c->node[i], s);
-      cr_assert_eq(pc_runner_add_stage(c->run, t, &d), 0);
-    }
+    harness_opts(&o, &c->cl, c->sk[i], i, c->dir, c->loop);
+    c->node[i] = harness_add(c->run, t, &o, PC_NODE_STAGES);
   }
   cr_assert_eq(pc_runner_start(c->run), 0, "the replicas did not start");
 }
 
-static void stop(cluster_t *c) {
-  pc_runner_free(c->run);
-  c->run = NULL;
-  for (int i = 0; i < N; i++) {
-    pc_node_destroy(c->node[i]);
-    c->node[i] = NULL;
-  }
-  pc_dp_loop_destroy(c->loop);
-  c->loop = NULL;
-}
+static void stop(cluster_t *c) { harness_stop(&c->run, c->node, &c->loop); }
 
-static void cleanup(cluster_t *c) {
-  char cmd[200];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", c->dir);
-  cr_assert_eq(system(cmd), 0);
-}
+static void cleanup(cluster_t *c) { harness_rm(c->dir); }
 
 /* settled: every replica admitted `want` transactions, holds none in its
  * pool, and all executed the same number of transactions. */

@@ -22,6 +22,7 @@
 #include "dataplane/dataplane.h"
 #include "executor/executor.h"
 #include "node/node.h"
+#include "tests/node/daemon/harness.h"
 #include "tests/testutil.h"
 #include "txpool/client.h"
 
@@ -50,29 +51,9 @@ static bool cut_off(void *user, uint16_t from, uint16_t to, uint8_t *frame, size
 }
 
 static void make_cluster(cluster_t *c) {
-  cr_assert_eq(pc_crypto_init(), 0);
   memset(c, 0, sizeof *c);
-  pc_cluster_defaults(&c->cl);
-  c->cl.chain_id = CHAIN;
-  c->cl.n = N;
-  c->cl.f = 1;
-  c->cl.protocol = PC_PROTO_SBFT;
-  c->cl.checkpoint_interval = 16;
+  harness_cluster(&c->cl, c->sk, CHAIN, PC_PROTO_SBFT, 0x5f, 22000, c->dir, sizeof c->dir, "pc-xfer-test");
   c->cl.batch_size = 64;
-  for (uint16_t i = 0; i < N; i++) {
-    uint8_t seed[32] = {0};
-    seed[0] = (uint8_t)(i + 1);
-    seed[1] = 0x5f;
-    crypto_sign_seed_keypair(c->cl.replicas[i].pubkey, c->sk[i], seed);
-    c->cl.replicas[i].id = i;
-    uint8_t mac[6] = {2, 0, 0, 0, 0, (uint8_t)(i + 1)};
-    memcpy(c->cl.replicas[i].mac, mac, 6);
-    uint8_t ip[4] = {127, 0, 0, 1};
-    memcpy(c->cl.replicas[i].ip, ip, 4);
-    c->cl.replicas[i].port = (uint16_t)(22000 + i);
-  }
-  snprintf(c->dir, sizeof c->dir, "/tmp/pc-xfer-test-XXXXXX");
-  cr_assert_not_null(mkdtemp(c->dir));
 }
 
 /* Starts replicas 0..up-1 (the others are not created: their messages
@@ -87,40 +68,16 @@ static void start(cluster_t *c, int up) {
   cr_assert_geq(t, 0);
   for (uint16_t i = 0; i < up; i++) {
     pc_node_opts_t o;
-    pc_node_opts_default(&o, &c->cl, i);
-    memcpy(o.seckey, c->sk[i], 64);
-    snprintf(o.data_dir, sizeof o.data_dir, "%s/r%u", c->dir, i);
-    o.net = PC_NODE_NET_LOOP;
-    o.loop = c->loop;
-    o.sched = PC_SCHED_SERIAL;
-    o.exec_workers = 1;
+    harness_opts(&o, &c->cl, c->sk[i], i, c->dir, c->loop);
     o.keep_decided = 16;
-    c->node[i] = pc_node_create(&o);
-    cr_assert_not_null(c->node[i]);
-    for (int s = 0; s < PC_NODE_STAGES; s++) {
-      pc_stage_def_t d = pc_node_stage(c->node[i], s);
-      cr_assert_eq(pc_runner_add_stage(c->run, t, &d), 0);
-    }
+    c->node[i] = harness_add(c->run, t, &o, PC_NODE_STAGES);
   }
   cr_assert_eq(pc_runner_start(c->run), 0, "the replicas did not start");
 }
 
-static void stop(cluster_t *c) {
-  pc_runner_free(c->run);
-  c->run = NULL;
-  for (int i = 0; i < N; i++) {
-    pc_node_destroy(c->node[i]);
-    c->node[i] = NULL;
-  }
-  pc_dp_loop_destroy(c->loop);
-  c->loop = NULL;
-}
+static void stop(cluster_t *c) { harness_stop(&c->run, c->node, &c->loop); }
 
-static void cleanup(cluster_t *c) {
-  char cmd[200];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", c->dir);
-  cr_assert_eq(system(cmd), 0);
-}
+static void cleanup(cluster_t *c) { harness_rm(c->dir); }
 
 static void key_of(pc_client_key_t *k, unsigned i) {
   uint8_t seed[32] = {0};
