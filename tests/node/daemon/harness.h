@@ -14,6 +14,8 @@
 #include "dataplane/dataplane.h"
 #include "executor/executor.h"
 #include "node/node.h"
+#include "tests/testutil.h"
+#include "txpool/client.h"
 
 #define HN 4
 
@@ -84,6 +86,28 @@ static inline void harness_rm(const char *dir) {
   char cmd[200];
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
   cr_assert_eq(system(cmd), 0);
+}
+
+/* Client key i of a test; tag keeps tests' senders apart. */
+static inline void harness_key(pc_client_key_t *k, uint8_t tag, unsigned i) {
+  uint8_t seed[32] = {tag};
+  pc_store_le32(seed + 1, i);
+  cr_assert_eq(pc_client_key_from_seed(k, seed), 0);
+}
+
+/* Builds, signs and submits a token transaction to replica node, retrying
+ * while its pool pushes back (bounded). */
+static inline void harness_submit(pc_node_t *node, uint64_t chain, const pc_client_key_t *k, uint64_t nonce,
+                                  const char *method, const void *args, uint32_t alen) {
+  uint8_t buf[PC_TX_MAX];
+  pc_client_tx_t t = {.chain_id = chain, .nonce = nonce, .contract = "token", .method = method, .args = args,
+                      .args_len = alen};
+  int len = pc_client_tx_build(buf, sizeof buf, k, &t, NULL);
+  cr_assert_gt(len, 0);
+  int rc;
+  for (int tries = 0; (rc = pc_node_submit(node, buf, (size_t)len)) == PC_ERR_FULL && tries < 10000; tries++)
+    pc_sleep_ns(1000000);
+  cr_assert_eq(rc, 0);
 }
 
 #endif

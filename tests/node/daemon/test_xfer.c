@@ -79,24 +79,11 @@ static void stop(cluster_t *c) { harness_stop(&c->run, c->node, &c->loop); }
 
 static void cleanup(cluster_t *c) { harness_rm(c->dir); }
 
-static void key_of(pc_client_key_t *k, unsigned i) {
-  uint8_t seed[32] = {0};
-  seed[0] = 0xc7;
-  pc_store_le32(seed + 1, i);
-  cr_assert_eq(pc_client_key_from_seed(k, seed), 0);
-}
+static void key_of(pc_client_key_t *k, unsigned i) { harness_key(k, 0xc7, i); }
 
 static void submit(cluster_t *c, uint16_t r, const pc_client_key_t *k, uint64_t nonce, const char *method,
                    const void *args, uint32_t alen) {
-  uint8_t buf[PC_TX_MAX];
-  pc_client_tx_t t = {.chain_id = CHAIN, .nonce = nonce, .contract = "token", .method = method, .args = args,
-                      .args_len = alen};
-  int len = pc_client_tx_build(buf, sizeof buf, k, &t, NULL);
-  cr_assert_gt(len, 0);
-  int rc;
-  for (int tries = 0; (rc = pc_node_submit(c->node[r], buf, (size_t)len)) == PC_ERR_FULL && tries < 10000; tries++)
-    pc_sleep_ns(1000000);
-  cr_assert_eq(rc, 0);
+  harness_submit(c->node[r], CHAIN, k, nonce, method, args, alen);
 }
 
 /* Waits (a liveness bound) until every running replica executed `want`
