@@ -31,6 +31,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <rte_alarm.h>
 #include <rte_eal.h>
 #include <rte_ethdev.h>
 #include <rte_lcore.h>
@@ -49,6 +50,7 @@ typedef struct {
   bool server;
   char name[64];
   uint64_t down_since_ns;
+  int restart_pending; /* a restart alarm is set (atomic: poll thread sets, EAL interrupt thread clears) */
 } dport_t;
 
 typedef struct {
@@ -175,12 +177,28 @@ static int port_start(dpdk_t *d, dport_t *p) {
 }
 
 /* Stops and starts a port whose link dropped, so a memif client reconnects
- * when its server comes back (the server side simply listens again). */
-static void port_restart(dpdk_t *d, dport_t *p) {
+ * when its server comes back (the server side simply listens again).
+ *
+ * The restart runs as an EAL alarm, that is on the EAL interrupt thread —
+ * the thread where the memif PMD handles its control channel. When a peer
+ * dies, that thread tears the connection down; a dev_stop from the polling
+ * thread at the same moment tears it down a second time (DPDK 22.11 frees
+ * the control channel twice: "EAL: Error: Invalid memory", then the client
+ * never reconnects). One thread for both makes them take turns. */
+static void port_restart_alarm(void *arg) {
+  dport_t *p = arg;
   (void)rte_eth_dev_stop(p->port_id);
   /* A client whose server is still away fails here; link_check retries. */
   if (rte_eth_dev_start(p->port_id) != 0) PC_DEBUG("dataplane dpdk: restart of %s failed", p->name);
-  (void)d;
+  __atomic_store_n(&p->restart_pending, 0, __ATOMIC_RELEASE);
+}
+
+static void port_restart(dport_t *p) {
+  if (__atomic_exchange_n(&p->restart_pending, 1, __ATOMIC_ACQ_REL)) return; /* one at a time */
+  if (rte_eal_alarm_set(1, port_restart_alarm, p) != 0) {
+    __atomic_store_n(&p->restart_pending, 0, __ATOMIC_RELEASE);
+    PC_DEBUG("dataplane dpdk: cannot schedule the restart of %s", p->name);
+  }
 }
 
 static bool link_is_up(dport_t *p) {
@@ -201,11 +219,11 @@ static void link_check(dpdk_t *d, uint64_t now) {
       d->base.port->link_down++;
       p->down_since_ns = now;
       PC_INFO("dataplane dpdk: link %s down", p->name);
-      if (!p->server) port_restart(d, p);
+      if (!p->server) port_restart(p);
     } else if (!up && !p->server && now - p->down_since_ns > 200000000ull) {
       /* still down: retry the client connection five times a second */
       p->down_since_ns = now;
-      port_restart(d, p);
+      port_restart(p);
     }
     p->up = up;
   }
@@ -218,7 +236,7 @@ static void burst_faulted(dpdk_t *d, dport_t *p, uint64_t now) {
   if (p->up) d->base.port->link_down++;
   p->up = false;
   p->down_since_ns = now;
-  port_restart(d, p);
+  port_restart(p);
 }
 
 /* ---------------------------------------------------------------- rx / tx */
@@ -320,6 +338,7 @@ static void dpdk_destroy(pc_dp_transport_t *t) {
   for (uint16_t i = 0; d->ports && i < d->nports; i++) {
     dport_t *p = &d->ports[i];
     if (!p->valid) continue;
+    (void)rte_eal_alarm_cancel(port_restart_alarm, p); /* waits for one that is running */
     struct rte_eth_dev_info info;
     bool have = d->probed && rte_eth_dev_info_get(p->port_id, &info) == 0 && info.device;
     (void)rte_eth_dev_stop(p->port_id);
