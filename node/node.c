@@ -1,6 +1,6 @@
 /* node.c — the replica object: rings, the store stage (block log +
- * consensus records + state + executor + snapshots) and the pool stage
- * (txpool, batches for the proposer), status.
+ * consensus records + state + executor + snapshots), status. The pool
+ * stage is in node_pool.c.
  *
  * ------------------------------------------------- consensus records in the log
  * A PC_ACT_PERSIST record can exceed PC_LOG_CONSENSUS_MAX (an SBFT BLOCK
@@ -676,260 +676,6 @@ static void store_fini(void *p) {
   s->txs_cap = 0;
 }
 
-/* ============================================================ pool stage */
-
-typedef struct cutrec {
-  struct cutrec *next;
-  uint64_t h;
-  uint8_t *batch;
-  size_t len;
-} cutrec_t;
-
-typedef struct need {
-  struct need *next;
-  uint64_t h, since;
-} need_t;
-
-typedef struct {
-  pc_node_t *n;
-  pc_txpool_t *pool;
-  need_t *need;
-  cutrec_t *cuts;
-  uint8_t *buf;
-  size_t cap;
-  uint64_t rejected;
-  uint64_t decided_h; /* highest height reported decided */
-} pool_t;
-
-static uint64_t view_nonce(void *ctx, const uint8_t sender[PC_TX_PUBKEY_SIZE]) {
-  pool_t *s = ctx;
-  /* through the receipt store's RCU-protected state pointer: the store
-   * stage (another thread) clears it before it frees the state */
-  return node_rs_nonce(s->n->rs, sender);
-}
-
-static bool view_executed(void *ctx, const pc_hash_t *h) {
-  (void)ctx;
-  (void)h;
-  return false; /* the nonce check keeps a transaction from executing twice */
-}
-
-static int tp_broadcast(void *ctx, const uint8_t *batch, size_t len) {
-  pool_t *s = ctx;
-  uint8_t tag = NODE_TAG_TXBATCH;
-  node_msg_t *m = node_msg_new(NM_NET, NODE_BROADCAST, 0, &tag, 1, batch, len);
-  if (!m) return PC_ERR_AGAIN;
-  node_q_push(&s->n->pool2net, m);
-  return 0;
-}
-
-static int tp_recv(void *ctx, uint16_t *from, uint8_t *buf, size_t cap) {
-  pool_t *s = ctx;
-  node_msg_t *m = node_q_pop(&s->n->net2pool);
-  if (!m) return 0;
-  int rc;
-  if (m->len > cap) {
-    rc = PC_ERR_TOO_LARGE;
-  } else {
-    memcpy(buf, m->data, m->len);
-    *from = m->peer;
-    rc = (int)m->len;
-  }
-  free(m);
-  return rc;
-}
-
-static int pool_init(void *p) {
-  pool_t *s = p;
-  pc_node_t *n = s->n;
-  pc_txpool_cfg_t cfg;
-  pc_txpool_cfg_default(&cfg, n->cp.chain_id, n->cp.n, n->cp.id);
-  if (n->cp.protocol == PC_PROTO_PBFT) {
-    /* one primary proposes: it must be able to cut every sender's transactions */
-    cfg.mempool.n_replicas = 1;
-    cfg.mempool.self = 0;
-  }
-  cfg.n_workers = n->o.verify_workers;
-  cfg.on_verified = node_sig_note;
-  cfg.on_verified_ctx = n;
-  for (unsigned i = 0; i < PC_TXPOOL_MAX_WORKERS; i++) cfg.worker_cores[i] = -1;
-  pc_tx_state_view_t view = {.ctx = s, .account_nonce = view_nonce, .tx_executed = view_executed};
-  pc_txpool_transport_t tp = {.ctx = s, .broadcast = tp_broadcast, .recv = tp_recv};
-  s->pool = pc_txpool_create(&cfg, &view, &tp);
-  s->cap = n->cp.batch_bytes;
-  s->buf = malloc(s->cap);
-  return s->pool && s->buf ? 0 : PC_ERR_CONFIG;
-}
-
-static void cut_forget(pool_t *s, uint64_t h, const uint8_t *decided, size_t dlen) {
-  for (cutrec_t **pp = &s->cuts; *pp;) {
-    cutrec_t *c = *pp;
-    if (c->h != h) {
-      pp = &c->next;
-      continue;
-    }
-    bool same = decided && c->len == dlen && memcmp(c->batch, decided, dlen) == 0;
-    if (!same) pc_mempool_release(pc_txpool_mempool(s->pool), c->batch, c->len);
-    *pp = c->next;
-    free(c->batch);
-    free(c);
-  }
-}
-
-static uint64_t min_cut(const pool_t *s) {
-  uint64_t h = UINT64_MAX;
-  for (const cutrec_t *c = s->cuts; c; c = c->next)
-    if (c->h < h) h = c->h;
-  return h;
-}
-
-static unsigned pool_poll(void *p, uint64_t now) {
-  pool_t *s = p;
-  pc_node_t *n = s->n;
-  unsigned work = 0;
-  node_q_flush(&n->pool2net);
-  node_q_flush(&n->pool2cons);
-  node_msg_t *m;
-  for (unsigned k = 0; k < 512 && (m = node_q_pop(&n->client2pool)) != NULL; k++, work++) {
-    uint16_t origin = m->a ? PC_ORIGIN_CLIENT_VERIFIED : PC_ORIGIN_CLIENT;
-    if (pc_txpool_submit(s->pool, m->data, m->len, origin, NULL, NULL) != 0) s->rejected++;
-    free(m);
-  }
-  work += pc_txpool_poll(s->pool, now);
-  for (unsigned k = 0; k < 256 && (m = node_q_pop(&n->cons2pool)) != NULL; k++, work++) {
-    if (m->kind == NM_NEED_BATCH) {
-      /* asked again for a height it already cut (a new round or view):
-       * the same batch again. The cut stays outstanding until the height
-       * is decided — it may still be decided as proposed — so its
-       * transactions are never cut a second time meanwhile (releasing it
-       * here let them go into another height too, and a later height
-       * could carry a sender's later nonces while the earlier ones were
-       * voided: they never executed). */
-      cutrec_t *same = NULL;
-      for (cutrec_t *c = s->cuts; c && !same; c = c->next)
-        if (c->h == m->a) same = c;
-      if (same) {
-        node_msg_t *b = node_msg_new(NM_BATCH, 0, m->a, same->batch, same->len, NULL, 0);
-        if (b) {
-          b->b = pc_wall_us();
-          node_q_push(&n->pool2cons, b);
-        }
-        free(m);
-        continue;
-      }
-      need_t *nd = malloc(sizeof *nd);
-      if (nd) {
-        nd->h = m->a;
-        nd->since = now;
-        nd->next = NULL;
-        need_t **pp = &s->need;
-        while (*pp) pp = &(*pp)->next;
-        *pp = nd;
-      }
-    } else if (m->kind == NM_POOL_DECIDED) {
-      /* decisions come in height order: every cut at or below this height
-       * is now settled (kept if decided as cut, else released) */
-      for (uint64_t h0 = 0; s->cuts && (h0 = min_cut(s)) < m->a;) cut_forget(s, h0, NULL, 0);
-      cut_forget(s, m->a, m->data, m->len);
-      if (m->a > s->decided_h) s->decided_h = m->a;
-      pc_txpool_decided(s->pool, m->a, m->data, m->len);
-      pc_txpool_set_next_height(s->pool, m->a + 1);
-    } else if (m->kind == NM_POOL_JUMP) {
-      /* state transfer reached height a: every cut at or below it is void */
-      for (uint64_t h0 = 0; s->cuts && (h0 = min_cut(s)) <= m->a;) cut_forget(s, h0, NULL, 0);
-      if (m->a > s->decided_h) s->decided_h = m->a;
-      pc_txpool_set_next_height(s->pool, m->a + 1);
-    }
-    free(m);
-  }
-  pc_batch_limits_t lim = {.max_count = n->cp.batch_size, .max_bytes = n->cp.batch_bytes,
-                           .max_wait_ns = n->cluster.batch_wait_ns};
-  while (s->need) {
-    need_t *nd = s->need;
-    bool force = now - nd->since >= n->cluster.batch_wait_ns;
-    pc_writer_t w;
-    pc_writer_init(&w, s->buf, s->cap);
-    int rc;
-    if (nd->h <= s->decided_h) {
-      /* a height already decided (a late request, e.g. around a view
-       * change): nothing cut for it could ever be decided — and a cut
-       * kept for it would never be settled */
-      rc = 0;
-      w.len = 0;
-    } else if (s->cuts) {
-      /* one outstanding cut at a time: while an earlier height's batch is
-       * undecided, a later batch could carry its senders' next nonces, and
-       * if that earlier height is then decided with another block the
-       * earlier nonces come back after the later ones executed (failed) —
-       * so propose an empty batch instead (consensus is not held up) */
-      rc = 0;
-      w.len = 0;
-    } else {
-      rc = pc_mempool_cut(pc_txpool_mempool(s->pool), 0, nd->h, &lim, now, force, &w);
-    }
-    if (rc == PC_ERR_AGAIN) break;
-    if (rc < 0) w.len = 0; /* overflow: propose an empty batch rather than stall */
-    node_msg_t *b = node_msg_new(NM_BATCH, 0, nd->h, s->buf, w.len, NULL, 0);
-    if (b) {
-      b->b = pc_wall_us();
-      node_q_push(&n->pool2cons, b);
-    }
-    if (rc > 0) {
-      cutrec_t *c = malloc(sizeof *c);
-      if (c) {
-        c->h = nd->h;
-        c->len = w.len;
-        c->batch = malloc(w.len);
-        if (c->batch) {
-          memcpy(c->batch, s->buf, w.len);
-          c->next = s->cuts;
-          s->cuts = c;
-        } else {
-          free(c);
-        }
-      }
-    }
-    s->need = nd->next;
-    free(nd);
-    work++;
-  }
-  return work;
-}
-
-static void pool_hk(void *p, uint64_t now) {
-  (void)now;
-  pool_t *s = p;
-  pc_txpool_stats_t ts;
-  pc_txpool_stats(s->pool, &ts);
-  uint64_t rej = 0;
-  for (int i = 0; i < PC_TXR_COUNT; i++) rej += ts.rejected[i];
-  pthread_mutex_lock(&s->n->st_mu);
-  s->n->st.submitted = ts.submitted;
-  s->n->st.admitted = ts.admitted;
-  s->n->st.pool_rejected = rej;
-  s->n->st.pool_count = ts.pool.count;
-  pthread_mutex_unlock(&s->n->st_mu);
-}
-
-static void pool_fini(void *p) {
-  pool_t *s = p;
-  pc_txpool_destroy(s->pool);
-  s->pool = NULL;
-  while (s->need) {
-    need_t *nd = s->need;
-    s->need = nd->next;
-    free(nd);
-  }
-  while (s->cuts) {
-    cutrec_t *c = s->cuts;
-    s->cuts = c->next;
-    free(c->batch);
-    free(c);
-  }
-  free(s->buf);
-  s->buf = NULL;
-}
-
 /* ============================================================ replica */
 
 void pc_node_opts_default(pc_node_opts_t *o, const pc_cluster_t *cluster, uint16_t id) {
@@ -980,18 +726,16 @@ pc_node_t *pc_node_create(const pc_node_opts_t *o) {
   snprintf(nm, sizeof nm, "n%u-client", o->id);
   if (rc == 0) rc = node_q_init(&n->client2pool, nm, 16384, true);
   store_t *st = calloc(1, sizeof *st);
-  pool_t *pl = calloc(1, sizeof *pl);
   if (st) st->n = n;
-  if (pl) pl->n = n;
   n->store = st;
-  n->pool = pl;
+  n->pool = node_pool_new(n);
   n->cons = node_cons_new(n);
   n->net = node_net_new(n);
   n->gw = node_gw_new(n);
   n->rs = node_rs_new(pc_cluster_depth(&n->cluster), o->receipt_heights ? o->receipt_heights : NODE_HIST,
                       o->receipt_bytes ? o->receipt_bytes : 256ull << 20);
   if (rc == 0) rc = node_sig_init(n);
-  if (rc || !st || !pl || !n->cons || !n->net || !n->gw || !n->rs || !n->hist_chain || !n->hist_exec || !n->hist_h) {
+  if (rc || !st || !n->pool || !n->cons || !n->net || !n->gw || !n->rs || !n->hist_chain || !n->hist_exec || !n->hist_h) {
     PC_ERROR("node: cannot allocate replica %u", o->id);
     pc_node_destroy(n);
     return NULL;
@@ -1007,7 +751,7 @@ void pc_node_destroy(pc_node_t *n) {
   for (size_t i = 0; i < n->n_recs; i++) free(n->recs[i].data);
   free(n->recs);
   free(n->store);
-  free(n->pool);
+  node_pool_free(n->pool);
   node_cons_free(n->cons);
   node_net_free(n->net);
   node_gw_free(n->gw);
@@ -1026,9 +770,7 @@ pc_stage_def_t pc_node_stage(pc_node_t *n, int i) {
     return (pc_stage_def_t){.name = "store", .ctx = n->store, .init = store_init, .poll = store_poll,
                             .housekeeping = store_hk, .fini = store_fini};
   case PC_NODE_STAGE_CONSENSUS: return node_cons_stage(n->cons);
-  case PC_NODE_STAGE_POOL:
-    return (pc_stage_def_t){.name = "pool", .ctx = n->pool, .init = pool_init, .poll = pool_poll,
-                            .housekeeping = pool_hk, .fini = pool_fini};
+  case PC_NODE_STAGE_POOL: return node_pool_stage(n->pool);
   case PC_NODE_STAGE_GATEWAY: return node_gw_stage(n->gw);
   default: return node_net_stage(n->net);
   }

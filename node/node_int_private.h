@@ -1,5 +1,5 @@
-/* node_int_private.h — the replica's internals shared by node.c (store and
- * pool stages), node_cons.c (consensus stage) and node_net.c (net stage).
+/* node_int_private.h — the replica's internals shared by node.c (store stage),
+ * node_pool.c (pool stage), node_cons.c (consensus stage) and node_net.c (net stage).
  *
  * This header includes neither consensus/consensus.h nor common/config.h's
  * users beyond node.h: consensus.h and common/config.h both define
@@ -162,13 +162,16 @@ struct pc_node {
   uint64_t *hist_h;
 };
 
-/* Stage constructors (node_cons.c, node_net.c). */
+/* Stage constructors (node_cons.c, node_pool.c, node_net.c, node_gw.c). */
 void *node_cons_new(pc_node_t *n);
 void node_cons_free(void *c);
 pc_stage_def_t node_cons_stage(void *c);
 void *node_net_new(pc_node_t *n);
 void node_net_free(void *c);
 pc_stage_def_t node_net_stage(void *c);
+void *node_pool_new(pc_node_t *n);
+void node_pool_free(void *c);
+pc_stage_def_t node_pool_stage(void *c);
 void *node_gw_new(pc_node_t *n);
 void node_gw_free(void *c);
 pc_stage_def_t node_gw_stage(void *c);
