@@ -14,6 +14,15 @@
  * the execution root of h − D, D = 2W; a replica votes for it only after it
  * has executed h − D with that root (null blocks of a NEW-VIEW — empty
  * batch, zero root — are exempt: they execute nothing).
+ *
+ * Catching up by state transfer (PROTOCOL-PBFT.md, "Catch-up"): a request
+ * about a height whose DECISION is no longer kept is answered with STABLE
+ * (the stable checkpoint S, its certificate and the chain hash at S). A
+ * replica with f+1 STABLEs for one S ≥ next that agree on the chain hash
+ * adopts S as stable, stops voting and deciding, and emits
+ * PC_ACT_STATE_TRANSFER(S) with that chain hash; on_transfer_done(S)
+ * persists a BASE record and moves the log to S + 1 (pbft_jump). Heights
+ * up to S are never decided nor voted on here.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -320,12 +329,29 @@ void pbft_request_block(pbft_t *s, pbft_slot_t *x, const pc_hash_t *id, int to) 
     pbft_send(s, (uint16_t)to, w.buf, w.len);
 }
 
-static void send_dec_req(pbft_t *s, uint16_t to) {
+static void send_dec_req(pbft_t *s, uint16_t to, uint64_t seq) {
   pc_writer_t w;
   if (!pbft_scratch(s, &w, PC_MSG_HEADER_SIZE)) return;
-  pc_msg_hdr_t h = pbft_hdr(s, PC_MSG_PBFT_DEC_REQ, s->next, 0);
+  pc_msg_hdr_t h = pbft_hdr(s, PC_MSG_PBFT_DEC_REQ, seq, 0);
   pc_msg_put_header(&w, &h);
   pbft_send(s, to, w.buf, w.len);
+}
+
+/* Behind the others (seen_high ≥ next): ask `to` for the decisions of up
+ * to PBFT_CATCHUP heights from next on that are not decided here and not
+ * asked for since the last retry (req_hi), so that catching up takes one
+ * round trip per PBFT_CATCHUP heights, not per height. Once a STABLE said
+ * the decisions are gone (jt_h ≥ next), only next is asked for. */
+static void catch_up(pbft_t *s, uint16_t to) {
+  if (s->jump_h || s->seen_high < s->next) return;
+  uint64_t hi = PC_MIN(s->seen_high, s->next + PBFT_CATCHUP - 1);
+  if (s->jt_h >= s->next) hi = s->next;
+  for (uint64_t seq = PC_MAX(s->req_hi + 1, s->next); seq <= hi; seq++) {
+    pbft_slot_t *x = pbft_slot(s, seq);
+    pbft_blk_t *b = x && x->decided ? pbft_blk_find(x, &x->dec_id) : NULL;
+    if (!b || !b->has_batch) send_dec_req(s, to, seq);
+  }
+  if (hi > s->req_hi) s->req_hi = hi;
 }
 
 /* --------------------------------------------------------------- primary */
@@ -498,6 +524,8 @@ static void after_decision(pbft_t *s) {
 void pbft_emit_decisions(pbft_t *s) {
   bool any = false;
   for (;;) {
+    /* a transfer to jump_h is under way: its state replaces what these would execute */
+    if (s->jump_h && s->next <= s->jump_h) break;
     pbft_slot_t *x = pbft_slot(s, s->next);
     if (!x || !x->decided) break;
     pbft_blk_t *b = pbft_blk_find(x, &x->dec_id);
@@ -524,6 +552,7 @@ void pbft_emit_decisions(pbft_t *s) {
     a.u.decide.cert = x->dec_cert;
     pbft_act(s, &a);
     s->chain_hash = ch;
+    pbft_ckchain_note(s, x->seq, &ch);
     s->st.last_decided = x->seq;
     check_certified_root(s, &b->block, x->dec_cert);
     pbft_dec_store(s, x->seq, m, w.len);
@@ -546,10 +575,60 @@ void pbft_kick_all(pbft_t *s) {
   try_propose(s);
 }
 
-void pbft_answer_decided(pbft_t *s, uint16_t to, uint64_t h) {
+void pbft_ckchain_note(pbft_t *s, uint64_t h, const pc_hash_t *chain) {
+  if (h % s->K) return;
+  s->ckchain[(h / s->K) % PBFT_CHAIN_RING].h = h;
+  s->ckchain[(h / s->K) % PBFT_CHAIN_RING].chain = *chain;
+}
+
+bool pbft_ckchain_get(const pbft_t *s, uint64_t h, pc_hash_t *out) {
+  if (!h || h % s->K || s->ckchain[(h / s->K) % PBFT_CHAIN_RING].h != h) return false;
+  *out = s->ckchain[(h / s->K) % PBFT_CHAIN_RING].chain;
+  return true;
+}
+
+/* The stable checkpoint, for a replica asking about h ≤ S whose DECISION is gone. */
+static void answer_stable(pbft_t *s, uint16_t to, uint64_t h, bool force) {
+  uint64_t S = s->stable_h;
+  pc_hash_t chain;
+  if (!S || S < h || !s->stable_cert || !pbft_ckchain_get(s, S, &chain)) return;
+  if (!force && s->stable_sent[to] == S) return;
+  s->stable_sent[to] = S;
+  pc_writer_t w;
+  if (!pbft_scratch(s, &w, PC_MSG_HEADER_SIZE + 3 * PC_HASH_SIZE + pc_cert_encoded_size(s->stable_cert))) return;
+  pc_msg_hdr_t hd = pbft_hdr(s, PC_MSG_PBFT_STABLE, S, 0);
+  pc_pbft_stable_encode(&w, &hd, &s->stable_root, &s->stable_manifest, &chain, s->stable_cert);
+  pbft_send(s, to, w.buf, w.len);
+}
+
+void pbft_answer_decided(pbft_t *s, uint16_t to, uint64_t h, bool force) {
   pbft_dec_t *d = &s->dec[h % PBFT_DEC_RING];
-  if (d->h != h || !d->msg) return;
+  if (d->h != h || !d->msg) {
+    answer_stable(s, to, h, force);
+    return;
+  }
   pbft_send(s, to, d->msg, d->len);
+}
+
+void pbft_jump(pbft_t *s, uint64_t h, const pc_hash_t *chain, const pc_hash_t *root) {
+  pbft_rec_base(s, h, chain, root); /* nothing while restoring: the record is being replayed */
+  if (!s->restoring)
+    PC_INFO("pbft r%u: state of %llu installed: continuing at %llu", s->cfg.my_id, (unsigned long long)h,
+            (unsigned long long)(h + 1));
+  s->next = h + 1;
+  s->chain_hash = *chain;
+  s->st.last_decided = h;
+  pbft_ckchain_note(s, h, chain);
+  s->roots[h % PBFT_ROOT_RING].h = h;
+  s->roots[h % PBFT_ROOT_RING].root = *root;
+  if (h > s->last_executed) s->last_executed = h;
+  s->jump_h = 0;
+  s->halted = false;
+  pbft_gc(s); /* the log now starts at h + 1 */
+  if (s->restoring || !s->started) return;
+  after_decision(s);
+  s->req_at = s->now; /* still behind? ask again at the next tick */
+  pbft_kick_all(s);
 }
 
 /* --------------------------------------------------------------- receiving */
@@ -564,7 +643,7 @@ static int window_check(pbft_t *s, uint16_t from, uint64_t seq, pbft_slot_t **ou
     if (seq >= pbft_base(s)) return 1;
     if (s->answered[from] < seq) {
       s->answered[from] = seq;
-      pbft_answer_decided(s, from, seq);
+      pbft_answer_decided(s, from, seq, false);
     }
     return pc_cons_reject(PC_ERR_EXPIRED);
   }
@@ -574,7 +653,8 @@ static int window_check(pbft_t *s, uint16_t from, uint64_t seq, pbft_slot_t **ou
     bool was_behind = s->seen_high >= s->next;
     s->seen_high = seq - s->W;
     if (!was_behind && s->started) {
-      send_dec_req(s, from);
+      s->req_hi = s->next - 1;
+      catch_up(s, from);
       s->req_at = s->now + s->cfg.base_timeout_ns;
     }
   }
@@ -661,7 +741,7 @@ static int on_decision(pbft_t *s, uint16_t from, const pc_msg_hdr_t *hd, pc_read
     decide(s, x, &id, d.cert);
   else
     pbft_emit_decisions(s);
-  if (s->next > before && s->seen_high >= s->next) send_dec_req(s, from); /* keep catching up */
+  if (s->next > before) catch_up(s, from); /* keep catching up */
   return 0;
 }
 
@@ -670,7 +750,7 @@ static int on_dec_req(pbft_t *s, uint16_t from, const pc_msg_hdr_t *hd, pc_reade
   if (err) return pc_cons_reject(err);
   if (hd->round != 0) return pc_cons_reject(PC_ERR_INVALID);
   if (hd->height >= s->next) return 0; /* not decided here yet */
-  pbft_answer_decided(s, from, hd->height);
+  pbft_answer_decided(s, from, hd->height, true);
   return 0;
 }
 
@@ -684,7 +764,7 @@ static int on_block_req(pbft_t *s, uint16_t from, const pc_msg_hdr_t *hd, pc_rea
     x = &s->slots[hd->height % s->L];
   pbft_blk_t *b = x ? pbft_blk_find(x, &id) : NULL;
   if (!b || !b->has_batch) {
-    if (hd->height < s->next) pbft_answer_decided(s, from, hd->height);
+    if (hd->height < s->next) pbft_answer_decided(s, from, hd->height, false);
     return 0;
   }
   size_t need = PC_MSG_HEADER_SIZE + PC_BLOCK_SIZE + 4 + b->batch_len;
@@ -733,6 +813,7 @@ static int pbft_on_message(pc_consensus_t *c, uint16_t from, const uint8_t *m, s
     case PC_MSG_PBFT_VIEW_CHANGE: err = pbft_on_view_change(s, from, m, len); break;
     case PC_MSG_PBFT_NEW_VIEW: err = pbft_on_new_view(s, from, m, len); break;
     case PC_MSG_PBFT_DEC_REQ: err = on_dec_req(s, from, &hd, &r); break;
+    case PC_MSG_PBFT_STABLE: err = pbft_on_stable(s, &hd, &r); break;
     case PC_MSG_DECISION: err = on_decision(s, from, &hd, &r); break;
     case PC_MSG_CHECKPOINT: err = pbft_on_checkpoint(s, &hd, &r); break;
     case PC_MSG_BLOCK_REQ: err = on_block_req(s, from, &hd, &r); break;
@@ -752,11 +833,12 @@ static void pbft_on_tick(pc_consensus_t *c, uint64_t now) {
   if (!s->started) return;
   if (s->active && s->vc_deadline == 0 && exec_ready(s, s->next) && !s->halted)
     s->vc_deadline = s->now + pbft_timeout(s);
-  if (s->seen_high >= s->next && s->now >= s->req_at) {
+  if (s->seen_high >= s->next && s->now >= s->req_at && !s->jump_h) {
     /* behind the others: ask a peer (in turn) for the next decision */
     s->req_peer = (uint16_t)((s->req_peer + 1) % s->n);
     if (s->req_peer == s->cfg.my_id) s->req_peer = (uint16_t)((s->req_peer + 1) % s->n);
-    send_dec_req(s, s->req_peer);
+    s->req_hi = s->next - 1; /* requests and answers can be lost: ask again */
+    catch_up(s, s->req_peer);
     s->req_at = s->now + s->cfg.base_timeout_ns;
   }
   uint64_t base = pbft_base(s);
@@ -789,7 +871,7 @@ static uint64_t pbft_next_deadline(const pc_consensus_t *c) {
     d = s->vc_deadline;
   else if (s->active && !s->halted && exec_ready(s, s->next))
     d = s->now; /* the view timer arms on the next tick */
-  if (s->seen_high >= s->next && s->req_at < d) d = PC_MAX(s->req_at, s->now);
+  if (s->seen_high >= s->next && !s->jump_h && s->req_at < d) d = PC_MAX(s->req_at, s->now);
   if (!s->active && s->vc_resend_at < d) d = s->vc_resend_at;
   uint64_t base = pbft_base(s);
   for (uint64_t seq = PC_MAX(base, s->next); seq < base + s->L; seq++) {
@@ -820,6 +902,15 @@ static void pbft_on_persist_done(pc_consensus_t *c, uint64_t seq) {
 
 static int pbft_on_transfer_done(pc_consensus_t *c, uint64_t h, const pc_hash_t *root) {
   pbft_t *s = (pbft_t *)c;
+  if (s->jump_h && h == s->jump_h && h >= s->next) {
+    if (!pc_hash_equal(root, &s->jump_root)) {
+      PC_ERROR("pbft r%u: transferred state of %llu has another root than its checkpoint: still halted",
+               s->cfg.my_id, (unsigned long long)h);
+      return PC_ERR_CHECKSUM;
+    }
+    pbft_jump(s, h, &s->jump_chain, root);
+    return 0;
+  }
   s->roots[h % PBFT_ROOT_RING].h = h;
   s->roots[h % PBFT_ROOT_RING].root = *root;
   if (h > s->last_executed) s->last_executed = h;
@@ -880,6 +971,9 @@ static void pbft_destroy(pc_consensus_t *c) {
   free(s->vc_len);
   free(s->vc_view);
   free(s->answered);
+  free(s->stable_sent);
+  free(s->jt_chain);
+  free(s->jt_cert);
   free(s->nv_msg);
   free(s->stable_cert);
   free(s->tmp_cert);
@@ -913,9 +1007,11 @@ static pc_consensus_t *pbft_create(const pc_consensus_config_t *cfg, const pc_co
   s->vc_len = calloc(s->n, sizeof *s->vc_len);
   s->vc_view = calloc(s->n, sizeof *s->vc_view);
   s->answered = calloc(s->n, sizeof *s->answered);
+  s->stable_sent = calloc(s->n, sizeof *s->stable_sent);
+  s->jt_chain = calloc(s->n, sizeof *s->jt_chain);
   s->tmp_cert = malloc(sizeof *s->tmp_cert);
   s->tmp_cert2 = malloc(sizeof *s->tmp_cert2);
-  if (!s->slots || !s->vc_msg || !s->vc_len || !s->vc_view || !s->answered || !s->tmp_cert || !s->tmp_cert2) {
+  if (!s->slots || !s->vc_msg || !s->vc_len || !s->vc_view || !s->answered || !s->stable_sent || !s->jt_chain || !s->tmp_cert || !s->tmp_cert2) {
     PC_ERROR("pbft: out of memory");
     pbft_destroy((pc_consensus_t *)s);
     return NULL;

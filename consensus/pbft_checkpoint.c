@@ -17,6 +17,16 @@
  * replica that learns of a stable checkpoint above its decisions fetches
  * the missing decisions (DEC-REQ, answered with DECISION).
  *
+ * DECISIONs at or below h_s − max(K, keep_decided) are dropped (at most
+ * PBFT_DEC_RING are kept in any case); a request about such a height is
+ * answered with STABLE (pbft_msg.c). A replica gathering f+1 STABLEs for
+ * one checkpoint S ≥ its next undecided height, from distinct senders,
+ * each with a valid certificate and all claiming the same chain hash at S,
+ * adopts S as stable, stops voting and deciding, and asks the driver for a
+ * state transfer to S (with that chain hash). The target stays fixed until
+ * the transfer is done (on_transfer_done → pbft_jump) or the replica
+ * restarts (then it asks again).
+ *
  * Rejected: wrong round, h not a multiple of K, h < h_s (stale), malformed
  * body, a second vote by one sender for h, a bad signature. Heights far
  * ahead are accepted (a lagging replica learns a stable checkpoint that
@@ -29,6 +39,15 @@
 #include "consensus/pbft_private.h"
 
 void pbft_gc(pbft_t *s) {
+  uint64_t keep = PC_MAX((uint64_t)s->K, (uint64_t)s->cfg.keep_decided);
+  if (s->stable_h > keep)
+    for (int i = 0; i < PBFT_DEC_RING; i++) {
+      pbft_dec_t *d = &s->dec[i];
+      if (d->msg && d->h <= s->stable_h - keep) {
+        free(d->msg);
+        memset(d, 0, sizeof *d);
+      }
+    }
   uint64_t base = pbft_base(s);
   for (uint64_t i = 0; i < s->L; i++) {
     pbft_slot_t *x = &s->slots[i];
@@ -62,6 +81,8 @@ void pbft_set_stable(pbft_t *s, uint64_t h, const pc_hash_t *root, const pc_hash
     a.u.transfer.exec_root = root;
     a.u.transfer.manifest = manifest;
     a.u.transfer.cert = cert;
+    pc_hash_t chain;
+    if (pbft_ckchain_get(s, h, &chain)) a.u.transfer.chain_hash = &chain; /* decided here: the chain is ours */
     pbft_act(s, &a);
   }
   if (h >= s->next && h > s->seen_high) s->seen_high = h;
@@ -166,5 +187,70 @@ int pbft_on_checkpoint(pbft_t *s, const pc_msg_hdr_t *hd, pc_reader_t *r) {
   pbft_ckpt_t *k = ckpt_get(s, h, &d, true);
   if (!k) return pc_cons_reject(PC_ERR_FULL);
   ckpt_add(s, k, hd->sender, sig, &root, &man);
+  return 0;
+}
+
+/* ------------------------------------------------------------ catch-up by state transfer */
+
+/* Ask every replica for our next decision (their STABLEs make f+1), at most
+ * once per base timeout. */
+static void ask_all(pbft_t *s) {
+  if (s->jt_req_at && s->now < s->jt_req_at + s->cfg.base_timeout_ns) return;
+  s->jt_req_at = s->now ? s->now : 1;
+  uint8_t m[PC_MSG_HEADER_SIZE];
+  pc_writer_t w;
+  pc_writer_init(&w, m, sizeof m);
+  pc_msg_hdr_t h = pbft_hdr(s, PC_MSG_PBFT_DEC_REQ, s->next, 0);
+  pc_msg_put_header(&w, &h);
+  pbft_broadcast(s, m, w.len);
+}
+
+int pbft_on_stable(pbft_t *s, const pc_msg_hdr_t *hd, pc_reader_t *r) {
+  pc_pbft_stable_t st = {.cert = s->tmp_cert2};
+  int err = pc_pbft_stable_decode(r, hd, s->n, s->q, s->K, &st);
+  if (err) return err;
+  uint64_t S = hd->height;
+  uint16_t who = hd->sender;
+  if (s->jump_h) return 0; /* a transfer is under way: late answers change nothing */
+  if (S < s->next || S < s->jt_h) return pc_cons_reject(PC_ERR_EXPIRED);
+  if (S == s->jt_h && (s->jt_has[who / 8] >> (who % 8) & 1)) return pc_cons_reject(PC_ERR_DUPLICATE);
+  if ((err = pbft_cert_check(s, st.cert, PC_CERT_CHECKPOINT))) return pc_cons_reject(err);
+  if (S > s->jt_h) {
+    if (!s->jt_cert && !(s->jt_cert = malloc(sizeof *s->jt_cert))) return pc_cons_reject(PC_ERR_NOMEM);
+    memcpy(s->jt_cert, st.cert, sizeof *st.cert);
+    s->jt_h = S;
+    s->jt_root = st.root;
+    s->jt_manifest = st.manifest;
+    memset(s->jt_has, 0, sizeof s->jt_has);
+  } else if (!pc_hash_equal(&s->jt_root, &st.root) || !pc_hash_equal(&s->jt_manifest, &st.manifest)) {
+    PC_ERROR("pbft r%u: two certified checkpoints at %llu: the fault bound is broken", s->cfg.my_id,
+             (unsigned long long)S);
+    return pc_cons_reject(PC_ERR_INVALID);
+  }
+  s->jt_has[who / 8] |= (uint8_t)(1u << (who % 8));
+  s->jt_chain[who] = st.chain;
+  unsigned same = 0;
+  for (uint16_t i = 0; i < s->n; i++)
+    if ((s->jt_has[i / 8] >> (i % 8) & 1) && pc_hash_equal(&s->jt_chain[i], &st.chain)) same++;
+  if (same < s->f + 1u) {
+    ask_all(s);
+    return 0;
+  }
+  /* f+1 agree on the chain hash at S (one of them is honest): adopt S, transfer its state */
+  pc_hash_t root = s->jt_root, man = s->jt_manifest;
+  pbft_set_stable(s, S, &root, &man, s->jt_cert, true);
+  s->jump_h = S;
+  s->jump_chain = st.chain;
+  s->jump_root = root;
+  s->halted = true;
+  PC_INFO("pbft r%u: %llu heights behind stable checkpoint %llu: stop voting, transfer its state", s->cfg.my_id,
+          (unsigned long long)(S - s->next + 1), (unsigned long long)S);
+  pc_cons_action_t a = {.kind = PC_ACT_STATE_TRANSFER};
+  a.u.transfer.height = S;
+  a.u.transfer.exec_root = &s->jump_root;
+  a.u.transfer.manifest = pc_hash_is_zero(&man) ? NULL : &s->jt_manifest;
+  a.u.transfer.cert = s->jt_cert;
+  a.u.transfer.chain_hash = &s->jump_chain;
+  pbft_act(s, &a);
   return 0;
 }

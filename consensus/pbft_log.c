@@ -17,8 +17,13 @@
  *   6 STABLE   32 root ‖ 32 manifest ‖ cert             stable checkpoint seq
  *   7 NEWVIEW  u32 v ‖ u64 max_s                        view v installed (active); its
  *                                                       NEW-VIEW re-issued seq ≤ max_s
+ *   8 BASE     32 chain hash ‖ 32 root                  state transfer to checkpoint seq
+ *                                                       installed: the log continues at
+ *                                                       seq + 1 with that chain hash (the
+ *                                                       heights below were never decided here)
  *
- * Restore rebuilds: the decided prefix and chain hash (DECIDED), the stable
+ * Restore rebuilds: the decided prefix and chain hash (DECIDED, from a BASE
+ * on if there is one), the stable
  * checkpoint (STABLE), the view and whether it is installed (the highest of
  * VIEW / NEWVIEW / a vote's view; a VIEW above every NEWVIEW and vote means
  * "waiting for NEW-VIEW"), my last VIEW-CHANGE, and per sequence number my
@@ -110,6 +115,16 @@ void pbft_rec_stable(pbft_t *s, uint64_t h, const pc_hash_t *root, const pc_hash
   pbft_persist(s, w.buf, w.len);
 }
 
+void pbft_rec_base(pbft_t *s, uint64_t h, const pc_hash_t *chain, const pc_hash_t *root) {
+  pc_writer_t w;
+  if (!pbft_rscratch(s, &w, 1 + 8 + 2 * PC_HASH_SIZE)) return;
+  pc_put_u8(&w, PBFT_REC_BASE);
+  pc_put_u64(&w, h);
+  pc_put_bytes(&w, chain->b, PC_HASH_SIZE);
+  pc_put_bytes(&w, root->b, PC_HASH_SIZE);
+  pbft_persist(s, w.buf, w.len);
+}
+
 /* A vote at view v proves v was installed when it was cast. */
 static void saw_view_active(pbft_t *s, uint32_t v) {
   if (v > s->view || (v == s->view && !s->active)) {
@@ -137,6 +152,7 @@ static int restore_decided(pbft_t *s, uint64_t h, pc_reader_t *r) {
   pc_block_id(&d.block, &id);
   pc_chain_hash(&s->chain_hash, &id, &s->chain_hash);
   pbft_dec_store(s, h, copy, mlen);
+  pbft_ckchain_note(s, h, &s->chain_hash);
   pbft_slot_t *x = pbft_slot(s, h);
   if (x) {
     pbft_blk_add(s, x, &d.block, d.batch, d.batch_len, true);
@@ -171,6 +187,16 @@ int pbft_restore(pc_consensus_t *c, const uint8_t *rec, size_t len) {
         err = PC_ERR_CORRUPT;
       else
         pbft_set_stable(s, seq, &root, &man, s->tmp_cert, false);
+      break;
+    }
+    case PBFT_REC_BASE: {
+      pc_hash_t chain, root;
+      pc_get_bytes(&r, chain.b, PC_HASH_SIZE);
+      pc_get_bytes(&r, root.b, PC_HASH_SIZE);
+      if (pc_reader_finish(&r))
+        err = PC_ERR_CORRUPT;
+      else if (seq >= s->next)
+        pbft_jump(s, seq, &chain, &root);
       break;
     }
     case PBFT_REC_VIEW: {

@@ -45,7 +45,19 @@
  *   replica recomputes) are checked in pbft_view.c.
  *
  * DEC-REQ (0x45), header height = the decided height wanted, round 0:
- *   empty body. Answered with the shared DECISION message (msg.c).
+ *   empty body. Answered with the shared DECISION message (msg.c), or with
+ *   STABLE when that DECISION is no longer kept.
+ *
+ * STABLE (0x46), header height = S (the sender's stable checkpoint, a
+ *   multiple of K), round 0 — the same body as SBFT's STABLE (0x25):
+ *   32        exec root of S
+ *   32        snapshot manifest hash of S
+ *   32        chain hash at S (covered by no signature: a lagging replica
+ *             acts only on f+1 STABLEs for S from distinct senders that
+ *             agree on it, so one of them is honest)
+ *   ...       CHECKPOINT certificate: PBFT, height S, round 0, digest =
+ *             pc_checkpoint_digest(S, root, manifest), ≥ q signers over n
+ *   nothing may follow.
  *
  * Shared types used: DECISION (answers), BLOCK_REQ / BLOCK (fetch a batch
  * by block id), CHECKPOINT (pbft_checkpoint.c).
@@ -232,5 +244,42 @@ int pc_pbft_nv_decode(const uint8_t *m, size_t len, uint64_t chain_id, uint16_t 
   out->os_len = (size_t)out->o_count * NV_ENTRY_SIZE;
   if (!pc_get_view(&r, out->os_len)) return pc_cons_reject(pc_reader_ok(&r));
   if ((err = pc_reader_finish(&r))) return pc_cons_reject(err);
+  return 0;
+}
+
+/* ------------------------------------------------------------ STABLE */
+
+void pc_pbft_stable_encode(pc_writer_t *w, const pc_msg_hdr_t *hdr, const pc_hash_t *root,
+                           const pc_hash_t *manifest, const pc_hash_t *chain, const pc_cert_t *c) {
+  pc_msg_hdr_t h = *hdr;
+  h.type = PC_MSG_PBFT_STABLE;
+  h.round = 0;
+  h.height = c->height;
+  pc_msg_put_header(w, &h);
+  pc_put_bytes(w, root->b, PC_HASH_SIZE);
+  pc_put_bytes(w, manifest->b, PC_HASH_SIZE);
+  pc_put_bytes(w, chain->b, PC_HASH_SIZE);
+  pc_cert_encode(w, c);
+}
+
+int pc_pbft_stable_decode(pc_reader_t *r, const pc_msg_hdr_t *hd, uint16_t n, unsigned q, uint64_t K,
+                          pc_pbft_stable_t *out) {
+  if (hd->type != PC_MSG_PBFT_STABLE || hd->round != 0 || !K || hd->height % K)
+    return pc_cons_reject(PC_ERR_INVALID);
+  pc_get_bytes(r, out->root.b, PC_HASH_SIZE);
+  pc_get_bytes(r, out->manifest.b, PC_HASH_SIZE);
+  pc_get_bytes(r, out->chain.b, PC_HASH_SIZE);
+  int err = pc_reader_ok(r);
+  if (err) return pc_cons_reject(err);
+  if ((err = pc_cert_decode(r, out->cert))) return pc_cons_reject(err);
+  if ((err = pc_reader_finish(r))) return pc_cons_reject(err);
+  const pc_cert_t *c = out->cert;
+  pc_hash_t d;
+  pc_checkpoint_digest(&d, hd->height, &out->root, &out->manifest);
+  if (c->protocol != PC_PROTO_PBFT || c->kind != PC_CERT_CHECKPOINT || c->chain_id != hd->chain_id ||
+      c->height != hd->height || c->round != 0 || !pc_hash_equal(&c->digest, &d))
+    return pc_cons_reject(PC_ERR_INVALID);
+  if (c->n != n) return pc_cons_reject(PC_ERR_RANGE);
+  if (pc_cert_signers(c) < q) return pc_cons_reject(PC_ERR_QUORUM);
   return 0;
 }

@@ -24,6 +24,7 @@ enum {
   PC_MSG_PBFT_VIEW_CHANGE = 0x43,
   PC_MSG_PBFT_NEW_VIEW = 0x44,
   PC_MSG_PBFT_DEC_REQ = 0x45,
+  PC_MSG_PBFT_STABLE = 0x46, /* answer about a height whose DECISION is gone: the stable checkpoint */
 };
 
 /* ------------------------------------------------------------ messages */
@@ -112,6 +113,24 @@ void pc_pbft_nv_encode(pc_writer_t *w, const pc_msg_hdr_t *hdr, const uint8_t *c
 int pc_pbft_nv_decode(const uint8_t *m, size_t len, uint64_t chain_id, uint16_t n, uint16_t from,
                       pc_pbft_nv_t *out);
 
+/* A decoded STABLE (0x46): the checkpoint S = hdr.height; cert is caller
+ * storage. */
+typedef struct {
+  pc_hash_t root, manifest, chain; /* chain = chain hash at S (not certified) */
+  pc_cert_t *cert;
+} pc_pbft_stable_t;
+/* pc_pbft_stable_encode writes a whole STABLE message (type and round
+ * forced: 0x46, 0; header height = S = c->height). */
+void pc_pbft_stable_encode(pc_writer_t *w, const pc_msg_hdr_t *hdr, const pc_hash_t *root,
+                           const pc_hash_t *manifest, const pc_hash_t *chain, const pc_cert_t *c);
+/* pc_pbft_stable_decode decodes the body left in r and checks its
+ * structure (not the signatures): round 0, S a multiple of K, a PBFT
+ * CHECKPOINT certificate for (S, round 0) whose digest is
+ * pc_checkpoint_digest(S, root, manifest), with ≥ q signers over n;
+ * nothing trailing. Rejections counted (PC_DEC_CONSENSUS). */
+int pc_pbft_stable_decode(pc_reader_t *r, const pc_msg_hdr_t *hd, uint16_t n, unsigned q, uint64_t K,
+                          pc_pbft_stable_t *out);
+
 /* ------------------------------------------------------------ state */
 
 #define PBFT_MAX_BLOCKS 4  /* candidate blocks kept per sequence number */
@@ -121,6 +140,8 @@ int pc_pbft_nv_decode(const uint8_t *m, size_t len, uint64_t chain_id, uint16_t 
 #define PBFT_ROOT_RING 512 /* execution roots remembered */
 #define PBFT_VCACHE 256    /* ids of certificates already verified */
 #define PBFT_MAX_SHIFT 6   /* view timeout doubles at most 2^6 times */
+#define PBFT_CATCHUP 16    /* DEC-REQs in flight while catching up */
+#define PBFT_CHAIN_RING 8  /* chain hashes at the last checkpoint heights (STABLE answers) */
 
 typedef struct {
   bool used;
@@ -227,11 +248,26 @@ typedef struct pbft {
   uint64_t seen_high; /* highest sequence number known decided elsewhere (catch-up target) */
   uint64_t req_at;    /* next DEC-REQ retry time */
   uint16_t req_peer;
+  uint64_t req_hi;    /* highest sequence number asked for by DEC-REQ since the last retry */
   /* checkpoints */
   uint64_t stable_h;
   pc_hash_t stable_root, stable_manifest;
   pc_cert_t *stable_cert;
   pbft_ckpt_t ckpts[PBFT_CKPT_SLOTS];
+  struct {
+    uint64_t h;
+    pc_hash_t chain;
+  } ckchain[PBFT_CHAIN_RING]; /* chain hash at checkpoint heights decided (or jumped to) here */
+  uint64_t *stable_sent;      /* per peer: the stable checkpoint last sent it in a STABLE */
+  /* catching up by state transfer: STABLE answers for the checkpoint jt_h */
+  uint64_t jt_h;
+  pc_hash_t jt_root, jt_manifest;
+  pc_cert_t *jt_cert;
+  uint8_t jt_has[PC_MAX_REPLICAS / 8]; /* senders of a STABLE for jt_h */
+  pc_hash_t *jt_chain;                 /* per sender: the chain hash it claims at jt_h */
+  uint64_t jt_req_at;                  /* last DEC-REQ broadcast for the f+1 answers */
+  uint64_t jump_h;                     /* a transfer to this checkpoint is under way (0 = none) */
+  pc_hash_t jump_chain, jump_root;
   /* misc */
   pc_hash_t vcache[PBFT_VCACHE];
   unsigned vcache_pos;
@@ -274,7 +310,17 @@ void pbft_emit_decisions(pbft_t *s);
 void pbft_kick_all(pbft_t *s);
 void pbft_request_block(pbft_t *s, pbft_slot_t *x, const pc_hash_t *id, int to);
 uint64_t pbft_timeout(const pbft_t *s);
-void pbft_answer_decided(pbft_t *s, uint16_t to, uint64_t h);
+/* pbft_answer_decided sends `to` the DECISION of h, or when it is no longer
+ * kept the STABLE of the stable checkpoint (once per checkpoint and peer
+ * unless force). */
+void pbft_answer_decided(pbft_t *s, uint16_t to, uint64_t h, bool force);
+void pbft_ckchain_note(pbft_t *s, uint64_t h, const pc_hash_t *chain);
+bool pbft_ckchain_get(const pbft_t *s, uint64_t h, pc_hash_t *out);
+/* pbft_jump moves the log to h + 1 once the certified state of h is
+ * installed (BASE record; also replayed by restore). */
+void pbft_jump(pbft_t *s, uint64_t h, const pc_hash_t *chain, const pc_hash_t *root);
+/* pbft_on_stable: a STABLE answer (pbft_checkpoint.c). */
+int pbft_on_stable(pbft_t *s, const pc_msg_hdr_t *hd, pc_reader_t *r);
 
 /* pbft_view.c */
 void pbft_start_view_change(pbft_t *s, uint32_t v);
@@ -304,7 +350,8 @@ enum {
   PBFT_REC_COMMIT = 4,
   PBFT_REC_DECIDED = 5,
   PBFT_REC_STABLE = 6,
-  PBFT_REC_NEWVIEW = 7
+  PBFT_REC_NEWVIEW = 7,
+  PBFT_REC_BASE = 8
 };
 void pbft_rec_view(pbft_t *s, uint32_t view, const uint8_t *vc, size_t vc_len);
 void pbft_rec_newview(pbft_t *s, uint32_t view, uint64_t max_s);
@@ -316,6 +363,7 @@ void pbft_rec_commit(pbft_t *s, uint64_t seq, uint32_t view, const pc_hash_t *id
 void pbft_rec_decided(pbft_t *s, uint64_t seq, const uint8_t *msg, size_t len);
 void pbft_rec_stable(pbft_t *s, uint64_t h, const pc_hash_t *root, const pc_hash_t *manifest,
                      const pc_cert_t *c);
+void pbft_rec_base(pbft_t *s, uint64_t h, const pc_hash_t *chain, const pc_hash_t *root);
 int pbft_restore(pc_consensus_t *c, const uint8_t *rec, size_t len);
 void pbft_dec_store(pbft_t *s, uint64_t h, uint8_t *msg, size_t len);
 

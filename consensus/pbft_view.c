@@ -219,7 +219,8 @@ static void install(pbft_t *s, uint32_t v, const pc_pbft_vc_t *vcs, unsigned min
 /* Decodes the VIEW-CHANGEs for s->view held in vc_msg (own included). */
 static void maybe_new_view(pbft_t *s) {
   uint32_t v = s->view;
-  if (s->active || pc_pbft_primary(v, s->n) != s->cfg.my_id || s->nv_view == v) return;
+  /* halted (a certified root disagrees, or a state transfer is under way): signs no re-issued pre-prepares */
+  if (s->active || s->halted || pc_pbft_primary(v, s->n) != s->cfg.my_id || s->nv_view == v) return;
   unsigned k = 0;
   for (unsigned j = 0; j < s->n; j++)
     if (s->vc_msg[j] && s->vc_view[j] == v) k++;

@@ -43,14 +43,35 @@
 
 #define DP_BURST 64
 
+/* Client retries. A client start that could not even connect its socket
+ * (server not listening yet, or gone) is retried every DP_CONNECT_RETRY_NS.
+ * A start that connected leaves the memif handshake (HELLO, INIT, regions,
+ * rings, CONNECT, CONNECTED: about seven messages, each handled on the EAL
+ * interrupt thread of one side) running; it is given DP_HANDSHAKE_WAIT_NS,
+ * doubled after each attempt that timed out up to DP_HANDSHAKE_WAIT_MAX_NS,
+ * before the port is restarted. Restarting a client in mid-handshake is what
+ * broke memif cluster starts on a loaded machine: the handshake took longer
+ * than the old fixed 200 ms retry, so every retry cut the connection the
+ * previous one had opened, and the server side of such a cut connection can
+ * free its control channel twice in DPDK 22.11 ("EAL: Error: Invalid
+ * memory", later "PANIC in eal_intr_thread_main(): Error adding fd ...
+ * epoll_ctl, Bad file descriptor"), after which it never accepts again. */
+#define DP_CONNECT_RETRY_NS 200000000ull
+#define DP_HANDSHAKE_WAIT_NS 3000000000ull
+#define DP_HANDSHAKE_WAIT_MAX_NS 24000000000ull
+
 typedef struct {
   uint16_t port_id;
   bool valid;
   bool up;
   bool server;
   char name[64];
-  uint64_t down_since_ns;
-  int restart_pending; /* a restart alarm is set (atomic: poll thread sets, EAL interrupt thread clears) */
+  uint64_t start_ns;       /* when the last start finished (atomic, like sock_connected) */
+  uint64_t handshake_wait; /* poll thread: how long a connected client handshake may take now */
+  int restart_pending;     /* a restart alarm is set (atomic: poll thread sets, EAL interrupt thread clears) */
+  int sock_connected;      /* client: the last start connected its socket (atomic: written by whoever ran
+                            * the start — port_start before any alarm exists, then the alarm — and read by
+                            * the poll thread once restart_pending reads 0, which orders it) */
 } dport_t;
 
 typedef struct {
@@ -126,8 +147,25 @@ static __attribute__((noinline)) uint16_t guarded_burst(uint16_t port, struct rt
 
 /* ------------------------------------------------------------- EAL + ports */
 
+/* Whether EAL arguments choose the lcores (-l, -c, --lcores). */
+static bool names_lcores(const char *args) {
+  for (const char *t = args; *t;) {
+    while (*t == ' ') t++;
+    if (!strncmp(t, "-l", 2) || !strncmp(t, "-c", 2) || !strncmp(t, "--lcores", 8)) return true;
+    while (*t && *t != ' ') t++;
+  }
+  return false;
+}
+
 static int eal_init(const pc_dp_cfg_t *cfg) {
   if (eal_ready) return 0;
+  /* Without -l the EAL takes every CPU as an lcore and pins the calling
+   * thread to the first: every replica's net stage of a one-machine
+   * cluster then shares CPU 0 whatever its core map said. The caller's
+   * placement is kept in that case (put back after rte_eal_init). */
+  cpu_set_t placed;
+  bool keep_placement = cfg->eal_args[0] && !names_lcores(cfg->eal_args) &&
+                        pthread_getaffinity_np(pthread_self(), sizeof placed, &placed) == 0;
   char args[640];
   if (cfg->eal_args[0])
     snprintf(args, sizeof args, "%s", cfg->eal_args);
@@ -147,6 +185,8 @@ static int eal_init(const pc_dp_cfg_t *cfg) {
     PC_ERROR("dataplane dpdk: rte_eal_init failed: %s (args: %s)", rte_strerror(rte_errno), cfg->eal_args);
     return PC_ERR_IO;
   }
+  if (keep_placement && pthread_setaffinity_np(pthread_self(), sizeof placed, &placed) != 0)
+    PC_WARN("dataplane dpdk: cannot put the stage thread back on its cores after rte_eal_init");
   eal_ready = true;
   return 0;
 }
@@ -169,6 +209,10 @@ static int port_start(dpdk_t *d, dport_t *p) {
   /* A memif client fails to start while its server is not there yet:
    * link_check retries it. */
   if (rc != 0) PC_DEBUG("dataplane dpdk: %s waits for its server", p->name);
+  /* relaxed: no alarm for this port exists yet; this thread reads it back */
+  __atomic_store_n(&p->sock_connected, rc == 0, __ATOMIC_RELAXED);
+  __atomic_store_n(&p->start_ns, pc_now_ns(), __ATOMIC_RELAXED);
+  p->handshake_wait = DP_HANDSHAKE_WAIT_NS;
   int sock = rte_eth_dev_socket_id(p->port_id);
   if (sock >= 0 && (unsigned)sock != rte_socket_id())
     PC_WARN("dataplane dpdk: port %s is on NUMA node %d, polling core on node %u", p->name, sock,
@@ -189,7 +233,13 @@ static void port_restart_alarm(void *arg) {
   dport_t *p = arg;
   (void)rte_eth_dev_stop(p->port_id);
   /* A client whose server is still away fails here; link_check retries. */
-  if (rte_eth_dev_start(p->port_id) != 0) PC_DEBUG("dataplane dpdk: restart of %s failed", p->name);
+  int rc = rte_eth_dev_start(p->port_id);
+  if (rc != 0) PC_DEBUG("dataplane dpdk: restart of %s failed", p->name);
+  /* relaxed: published by the release store of restart_pending below */
+  __atomic_store_n(&p->sock_connected, rc == 0, __ATOMIC_RELAXED);
+  __atomic_store_n(&p->start_ns, pc_now_ns(), __ATOMIC_RELAXED);
+  /* release: pairs with the acquire load in link_check (and the exchange in
+   * port_restart), which then sees sock_connected and the port state */
   __atomic_store_n(&p->restart_pending, 0, __ATOMIC_RELEASE);
 }
 
@@ -217,25 +267,34 @@ static void link_check(dpdk_t *d, uint64_t now) {
       PC_INFO("dataplane dpdk: link %s up", p->name);
     } else if (!up && p->up) {
       d->base.port->link_down++;
-      p->down_since_ns = now;
       PC_INFO("dataplane dpdk: link %s down", p->name);
-      if (!p->server) port_restart(p);
-    } else if (!up && !p->server && now - p->down_since_ns > 200000000ull) {
-      /* still down: retry the client connection five times a second */
-      p->down_since_ns = now;
-      port_restart(p);
+      if (!p->server) port_restart(p); /* the peer left: the PMD has already dropped the connection */
+    } else if (!up && !p->server && !__atomic_load_n(&p->restart_pending, __ATOMIC_ACQUIRE)) {
+      /* acquire: pairs with the release store at the end of the alarm;
+       * the two relaxed loads below then see what that start wrote */
+      bool connected = __atomic_load_n(&p->sock_connected, __ATOMIC_RELAXED);
+      uint64_t since = __atomic_load_n(&p->start_ns, __ATOMIC_RELAXED);
+      uint64_t wait = connected ? p->handshake_wait : DP_CONNECT_RETRY_NS;
+      if (now > since && now - since > wait) {
+        if (connected) {
+          PC_INFO("dataplane dpdk: %s: no memif handshake within %llu ms; reconnecting", p->name,
+                  (unsigned long long)(wait / 1000000));
+          p->handshake_wait = PC_MIN(2 * p->handshake_wait, DP_HANDSHAKE_WAIT_MAX_NS);
+        }
+        port_restart(p);
+      }
     }
+    if (up) p->handshake_wait = DP_HANDSHAKE_WAIT_NS;
     p->up = up;
   }
 }
 
 /* A burst faulted on a port whose peer vanished: count, take the port down,
  * restart it. */
-static void burst_faulted(dpdk_t *d, dport_t *p, uint64_t now) {
+static void burst_faulted(dpdk_t *d, dport_t *p) {
   PC_WARN("dataplane dpdk: fault in a burst on %s (peer closed under us); restarting the port", p->name);
   if (p->up) d->base.port->link_down++;
   p->up = false;
-  p->down_since_ns = now;
   port_restart(p);
 }
 
@@ -254,7 +313,7 @@ static unsigned dpdk_rx(pc_dp_transport_t *t, pc_dp_rx_t *rx, unsigned max) {
     bool faulted;
     uint16_t nb = guarded_burst(p->port_id, mb, want, false, &faulted);
     if (faulted) {
-      burst_faulted(d, p, pc_now_ns());
+      burst_faulted(d, p);
       continue;
     }
     for (uint16_t j = 0; j < nb; j++) {
@@ -313,7 +372,7 @@ static unsigned dpdk_tx(pc_dp_transport_t *t, uint16_t peer, uint8_t *const *fra
   bool faulted;
   uint16_t k = guarded_burst(p->port_id, mb, (uint16_t)n, true, &faulted);
   if (faulted) {
-    burst_faulted(d, p, pc_now_ns());
+    burst_faulted(d, p);
     return 0; /* the mbufs may be half-owned by the driver: leak them */
   }
   if (k < n) rte_pktmbuf_free_bulk(mb + k, n - k);

@@ -304,6 +304,29 @@ static int rec_fn(void *arg, const pc_log_consensus_t *c) {
   return 0;
 }
 
+/* The snapshot a restart loads: the newest one in [lo, last − D] (D =
+ * 2 × window), 0 if none. Not simply the newest: consensus needs the
+ * execution root of h − D to propose or vote at h, so after a restart at
+ * `last` it needs the roots of last + 1 − D and above, and only heights
+ * the store re-executes (or the snapshot height of a state transfer) have
+ * a known root. Replaying from at least D below the end gives them all;
+ * the cost is at most D + K more blocks to re-execute. Snapshots are only
+ * written at multiples of K, so only those are looked for (the newest
+ * first, bounded by the latest one on disk). */
+static uint64_t restart_snapshot(store_t *s, uint64_t lo, uint64_t last) {
+  uint64_t D = pc_cluster_depth(&s->n->cluster), K = s->n->cp.checkpoint_interval, latest = 0;
+  if (!K || last < D || pc_snapshot_latest(s->snap_dir, &latest) != 0) return 0;
+  uint64_t hi = last - D < latest ? last - D : latest;
+  if (hi < lo) return 0;
+  for (uint64_t h = hi - hi % K; h >= lo && h > 0; h = h >= K ? h - K : 0) {
+    pc_snapshot_manifest_t m;
+    if (pc_snapshot_manifest_read(s->snap_dir, h, NULL, &m) != 0) continue;
+    pc_snapshot_manifest_free(&m);
+    return h;
+  }
+  return 0;
+}
+
 static int store_init(void *p) {
   store_t *s = p;
   pc_node_t *n = s->n;
@@ -369,10 +392,10 @@ static int store_init(void *p) {
       s->last_h = base;
       s->last_chain = bb.block_hash;
     }
-    uint64_t latest = 0;
-    snap = pc_snapshot_latest(s->snap_dir, &latest) == 0 && latest >= base && latest <= last ? latest : base;
-  } else if (pc_snapshot_latest(s->snap_dir, &snap) != 0 || snap > last) {
-    snap = 0;
+    snap = restart_snapshot(s, base, last);
+    if (!snap) snap = base;
+  } else {
+    snap = restart_snapshot(s, 1, last);
   }
   if (snap > 0) {
     int64_t v = pc_snapshot_load(s->state, s->snap_dir, snap, NULL, NULL);

@@ -36,7 +36,25 @@ typedef struct {
   pc_hash_t xfer_root, xfer_chain;
   uint8_t *xfer_cert;
   size_t xfer_cert_len;
+  /* the latest PERSIST, not yet handed to the store: see push_persist */
+  node_msg_t *pend_persist;
 } cons_t;
+
+/* PERSIST records go to the store one step late: a protocol persists the
+ * DECIDED record of h just before it emits DECIDE h, and the store appends
+ * what it gets in order to one log whose durability is a prefix. Handing
+ * the block over first means a durable DECIDED record implies a durable
+ * block: a crash can no longer leave consensus restored past the end of
+ * the ledger (a gap the store could never fill). The reverse (block
+ * durable, record lost) is harmless: the height is decided again from the
+ * peers and the store skips heights already in its log. The held record
+ * goes out before the next one, after a DECIDE, and at the end of every
+ * poll; the barrier is unaffected (sends wait on the record's seq). */
+static void flush_persist(cons_t *s) {
+  if (!s->pend_persist) return;
+  node_q_push(&s->n->cons2store, s->pend_persist);
+  s->pend_persist = NULL;
+}
 
 static void to_net(cons_t *s, uint16_t peer, const uint8_t *data, size_t len) {
   uint8_t tag = NODE_TAG_CONSENSUS;
@@ -146,7 +164,8 @@ static void on_action(void *ctx, const pc_cons_action_t *a) {
       return; /* never released: the protocol stays blocked rather than unsafe */
     }
     s->last_persist_seq = a->u.persist.seq;
-    node_q_push(&n->cons2store, m);
+    flush_persist(s);
+    s->pend_persist = m;
     break;
   }
   case PC_ACT_DECIDE: {
@@ -173,6 +192,7 @@ static void on_action(void *ctx, const pc_cons_action_t *a) {
       if (m) node_q_push(&n->cons2pool, m);
     }
     free(buf);
+    flush_persist(s); /* the DECIDED record after its block */
     break;
   }
   case PC_ACT_NEED_BATCH: {
@@ -246,6 +266,7 @@ static int cons_init(void *p) {
     free(m);
   }
   int rc = pc_consensus_start(s->c, pc_now_ns());
+  flush_persist(s);
   if (rc) {
     PC_ERROR("consensus: start failed: %s", pc_strerror(rc));
     pc_consensus_destroy(s->c);
@@ -334,6 +355,7 @@ static unsigned cons_poll(void *p, uint64_t now) {
     s->next_tick = now + 1000000ull;
     work++;
   }
+  flush_persist(s);
   return work;
 }
 
@@ -353,6 +375,8 @@ static void cons_hk(void *p, uint64_t now) {
 
 static void cons_fini(void *p) {
   cons_t *s = p;
+  free(s->pend_persist); /* never reached the store: not durable */
+  s->pend_persist = NULL;
   while (s->held) {
     held_t *h = s->held;
     s->held = h->next;

@@ -1,7 +1,27 @@
 /* node_pool.c — the pool stage: the txpool (client and peer transactions,
  * signature checks, the mempool), batches cut for the proposer when
  * consensus asks for a height, and the bookkeeping of those cuts until the
- * height is decided (see the batch rule below, in pool_poll).
+ * height is decided.
+ *
+ * Batch rule. Several cuts may be outstanding (one per height asked for,
+ * up to consensus's window); the mempool keeps a sender with a
+ * transaction in an outstanding cut out of every other cut until that cut
+ * settles (the per-sender cut rule, txpool/txpool.h), so a later height
+ * never carries a sender's next nonces while the earlier ones may still be
+ * voided. This stage only has to settle every cut exactly once:
+ *   - asked again for a height it already cut (new round or view): the
+ *     same batch again; the cut stays outstanding (it may still be decided
+ *     as proposed);
+ *   - a height decided: every cut at or below it settles — kept if decided
+ *     as cut (the decided batch removes its transactions), else released;
+ *   - state transfer reached height a (NM_POOL_JUMP): every cut at or
+ *     below a is released and the senders' nonces re-read from the state;
+ *   - a request for a height already decided gets an empty batch and
+ *     leaves no cut (it could never settle).
+ * Bucket ownership follows the target height's checkpoint epoch
+ * (pc_txpool_epoch_of with the cluster's checkpoint interval), so it
+ * rotates after each checkpoint height, alike on every replica. Under PBFT
+ * the mempool has one owner (the primary cuts every sender).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -108,6 +128,12 @@ static void cut_forget(pool_t *s, uint64_t h, const uint8_t *decided, size_t dle
   }
 }
 
+static cutrec_t *cut_find(pool_t *s, uint64_t h) {
+  for (cutrec_t *c = s->cuts; c; c = c->next)
+    if (c->h == h) return c;
+  return NULL;
+}
+
 static uint64_t min_cut(const pool_t *s) {
   uint64_t h = UINT64_MAX;
   for (const cutrec_t *c = s->cuts; c; c = c->next)
@@ -130,16 +156,10 @@ static unsigned pool_poll(void *p, uint64_t now) {
   work += pc_txpool_poll(s->pool, now);
   for (unsigned k = 0; k < 256 && (m = node_q_pop(&n->cons2pool)) != NULL; k++, work++) {
     if (m->kind == NM_NEED_BATCH) {
-      /* asked again for a height it already cut (a new round or view):
-       * the same batch again. The cut stays outstanding until the height
-       * is decided — it may still be decided as proposed — so its
-       * transactions are never cut a second time meanwhile (releasing it
-       * here let them go into another height too, and a later height
-       * could carry a sender's later nonces while the earlier ones were
-       * voided: they never executed). */
-      cutrec_t *same = NULL;
-      for (cutrec_t *c = s->cuts; c && !same; c = c->next)
-        if (c->h == m->a) same = c;
+      /* asked again for a height it already cut: the same batch (see the
+       * batch rule at the top; releasing it here would let its
+       * transactions into a second height) */
+      cutrec_t *same = cut_find(s, m->a);
       if (same) {
         node_msg_t *b = node_msg_new(NM_BATCH, 0, m->a, same->batch, same->len, NULL, 0);
         if (b) {
@@ -167,59 +187,53 @@ static unsigned pool_poll(void *p, uint64_t now) {
       pc_txpool_decided(s->pool, m->a, m->data, m->len);
       pc_txpool_set_next_height(s->pool, m->a + 1);
     } else if (m->kind == NM_POOL_JUMP) {
-      /* state transfer reached height a: every cut at or below it is void */
+      /* state transfer reached height a: every cut at or below it is void,
+       * and the decided blocks skipped never reached the pool */
       for (uint64_t h0 = 0; s->cuts && (h0 = min_cut(s)) <= m->a;) cut_forget(s, h0, NULL, 0);
       if (m->a > s->decided_h) s->decided_h = m->a;
-      pc_txpool_set_next_height(s->pool, m->a + 1);
+      pc_txpool_jumped(s->pool, m->a);
     }
     free(m);
   }
   pc_batch_limits_t lim = {.max_count = n->cp.batch_size, .max_bytes = n->cp.batch_bytes,
                            .max_wait_ns = n->cluster.batch_wait_ns};
+  pc_mempool_t *mp = pc_txpool_mempool(s->pool);
   while (s->need) {
     need_t *nd = s->need;
-    bool force = now - nd->since >= n->cluster.batch_wait_ns;
-    pc_writer_t w;
-    pc_writer_init(&w, s->buf, s->cap);
-    int rc;
-    if (nd->h <= s->decided_h) {
-      /* a height already decided (a late request, e.g. around a view
-       * change): nothing cut for it could ever be decided — and a cut
-       * kept for it would never be settled */
-      rc = 0;
-      w.len = 0;
-    } else if (s->cuts) {
-      /* one outstanding cut at a time: while an earlier height's batch is
-       * undecided, a later batch could carry its senders' next nonces, and
-       * if that earlier height is then decided with another block the
-       * earlier nonces come back after the later ones executed (failed) —
-       * so propose an empty batch instead (consensus is not held up) */
-      rc = 0;
-      w.len = 0;
-    } else {
-      rc = pc_mempool_cut(pc_txpool_mempool(s->pool), 0, nd->h, &lim, now, force, &w);
+    const uint8_t *out = NULL; /* the batch proposed; NULL = empty */
+    size_t out_len = 0;
+    cutrec_t *c = cut_find(s, nd->h);
+    if (c) { /* asked twice before answering: the batch already cut */
+      out = c->batch;
+      out_len = c->len;
+    } else if (nd->h > s->decided_h) { /* else a late request: an empty batch, no cut */
+      bool force = now - nd->since >= n->cluster.batch_wait_ns;
+      uint64_t epoch = pc_txpool_epoch_of(nd->h, n->cp.checkpoint_interval);
+      pc_writer_t w;
+      pc_writer_init(&w, s->buf, s->cap);
+      int rc = pc_mempool_cut(mp, epoch, nd->h, &lim, now, force, &w);
+      if (rc == PC_ERR_AGAIN) break;
+      if (rc > 0) {
+        /* kept until the height settles; without the record the cut could
+         * never settle, so it is undone and an empty batch proposed */
+        c = malloc(sizeof *c);
+        uint8_t *copy = c ? malloc(w.len) : NULL;
+        if (copy) {
+          memcpy(copy, s->buf, w.len);
+          *c = (cutrec_t){.next = s->cuts, .h = nd->h, .batch = copy, .len = w.len};
+          s->cuts = c;
+          out = copy;
+          out_len = w.len;
+        } else {
+          free(c);
+          pc_mempool_release(mp, s->buf, w.len);
+        }
+      } /* rc < 0 (overflow): an empty batch rather than a stall */
     }
-    if (rc == PC_ERR_AGAIN) break;
-    if (rc < 0) w.len = 0; /* overflow: propose an empty batch rather than stall */
-    node_msg_t *b = node_msg_new(NM_BATCH, 0, nd->h, s->buf, w.len, NULL, 0);
+    node_msg_t *b = node_msg_new(NM_BATCH, 0, nd->h, out, out_len, NULL, 0);
     if (b) {
       b->b = pc_wall_us();
       node_q_push(&n->pool2cons, b);
-    }
-    if (rc > 0) {
-      cutrec_t *c = malloc(sizeof *c);
-      if (c) {
-        c->h = nd->h;
-        c->len = w.len;
-        c->batch = malloc(w.len);
-        if (c->batch) {
-          memcpy(c->batch, s->buf, w.len);
-          c->next = s->cuts;
-          s->cuts = c;
-        } else {
-          free(c);
-        }
-      }
     }
     s->need = nd->next;
     free(nd);

@@ -39,3 +39,7 @@ uint16_t pc_txpool_bucket_owner(uint64_t epoch, uint32_t bucket, uint16_t n_repl
   if (!n_replicas) return 0;
   return (uint16_t)((bucket % n_replicas + epoch % n_replicas) % n_replicas);
 }
+
+uint64_t pc_txpool_epoch_of(uint64_t height, uint32_t interval) {
+  return interval && height ? (height - 1) / interval : 0;
+}

@@ -40,6 +40,7 @@ struct sender {
   uint64_t cursor; /* scratch for pc_mempool_cut */
   uint32_t count;
   uint32_t bucket;
+  uint32_t in_flight; /* its entries marked cut (≤ count): > 0 keeps it out of new cuts */
   uint64_t bytes;
   entry_t **slots; /* slot_cap entries, NULL while count == 0 */
 };
@@ -62,6 +63,8 @@ struct pc_mempool {
   list_t empty;
   uint32_t n_senders;
   uint32_t count, cut;
+  uint32_t senders_in_flight; /* senders with in_flight > 0 */
+  uint64_t skipped_in_flight; /* senders passed over by cuts because they were in flight */
   uint64_t bytes;
   uint64_t inserted, removed_decided, evicted_expired, evicted_superseded;
   /* No pooled transaction expires below this height (a lower bound, made
@@ -155,6 +158,20 @@ static sender_t *sender_get(pc_mempool_t *mp, const uint8_t *pk, bool create) {
   return s;
 }
 
+/* The cut marks: an entry is marked while it sits in a batch this replica
+ * cut and has not settled; its sender counts its marked entries. */
+static void mark(pc_mempool_t *mp, entry_t *e) {
+  e->cut = true;
+  mp->cut++;
+  if (e->s->in_flight++ == 0) mp->senders_in_flight++;
+}
+
+static void unmark(pc_mempool_t *mp, entry_t *e) {
+  e->cut = false;
+  mp->cut--;
+  if (--e->s->in_flight == 0) mp->senders_in_flight--;
+}
+
 static void entry_remove(pc_mempool_t *mp, entry_t *e) {
   entry_t **pp = entry_link(mp, &e->hash);
   if (*pp == e) *pp = e->hnext;
@@ -164,7 +181,7 @@ static void entry_remove(pc_mempool_t *mp, entry_t *e) {
   s->bytes -= e->len;
   mp->count--;
   mp->bytes -= e->len;
-  if (e->cut) mp->cut--;
+  if (e->cut) unmark(mp, e);
   if (s->count == 0) {
     free(s->slots);
     s->slots = NULL;
@@ -348,6 +365,35 @@ uint64_t pc_mempool_next_nonce(pc_mempool_t *mp, const uint8_t sender[PC_TX_PUBK
   return mp->has_view && mp->view.account_nonce ? mp->view.account_nonce(mp->view.ctx, sender) : 0;
 }
 
+uint32_t pc_mempool_in_flight(pc_mempool_t *mp, const uint8_t sender[PC_TX_PUBKEY_SIZE]) {
+  sender_t *s = sender_get(mp, sender, false);
+  return s ? s->in_flight : 0;
+}
+
+int pc_mempool_resync(pc_mempool_t *mp) {
+  /* Records without transactions are dropped: the next look-up asks the
+   * view again. */
+  for (sender_t *s; (s = mp->empty.head) != NULL;) {
+    list_del(&mp->empty, s);
+    sender_t **pp = sender_link(mp, s->pk);
+    *pp = s->hnext;
+    free(s);
+    mp->n_senders--;
+  }
+  if (!mp->has_view || !mp->view.account_nonce) return 0;
+  int left = 0;
+  for (uint32_t b = 0; b < mp->cfg.n_buckets; b++) {
+    for (sender_t *s = mp->buckets[b].head, *next; s; s = next) {
+      next = s->next; /* s may move to the empty list: it stays allocated */
+      uint64_t v = mp->view.account_nonce(mp->view.ctx, s->pk);
+      int ev = sender_advance(mp, s, v);
+      mp->evicted_superseded += (uint64_t)ev;
+      left += ev;
+    }
+  }
+  return left;
+}
+
 /* ---------------------------------------------------------------- cut */
 
 int pc_mempool_cut(pc_mempool_t *mp, uint64_t epoch, uint64_t height, const pc_batch_limits_t *lim, uint64_t now_ns,
@@ -358,11 +404,18 @@ int pc_mempool_cut(pc_mempool_t *mp, uint64_t epoch, uint64_t height, const pc_b
     mp->cand = c;
     mp->cand_cap = lim->max_count;
   }
-  /* Owned senders with something pooled. */
-  uint32_t nsv = 0;
+  /* Owned senders with something pooled and nothing in flight (the
+   * per-sender cut rule, see txpool.h): a sender's run always starts at
+   * its next nonce, so a later height never carries nonces whose
+   * predecessors sit in a batch that may still be voided. */
+  uint32_t nsv = 0, skipped = 0;
   for (uint32_t b = 0; b < mp->cfg.n_buckets; b++) {
     if (pc_txpool_bucket_owner(epoch, b, mp->cfg.n_replicas) != mp->cfg.self) continue;
     for (sender_t *s = mp->buckets[b].head; s && nsv < mp->cfg.max_count; s = s->next) {
+      if (s->in_flight) {
+        skipped++;
+        continue;
+      }
       s->cursor = s->base;
       mp->sv[nsv++] = s;
     }
@@ -381,8 +434,8 @@ int pc_mempool_cut(pc_mempool_t *mp, uint64_t epoch, uint64_t height, const pc_b
       for (uint32_t taken = 0; taken < per_pass;) {
         entry_t *e = slot_get(mp, s, s->cursor);
         if (!e || (e->expiry && e->expiry < height)) break;
+        if (e->cut) break; /* cannot happen: the sender had nothing in flight */
         s->cursor++;
-        if (e->cut) continue; /* already in one of our in-flight batches */
         if (n == lim->max_count || bytes + 4 + e->len > lim->max_bytes) {
           limit_hit = true;
           break;
@@ -403,8 +456,8 @@ int pc_mempool_cut(pc_mempool_t *mp, uint64_t epoch, uint64_t height, const pc_b
     w->len = before;
     return PC_ERR_OVERFLOW;
   }
-  for (uint32_t i = 0; i < n; i++) mp->cand[i]->cut = true;
-  mp->cut += n;
+  for (uint32_t i = 0; i < n; i++) mark(mp, mp->cand[i]);
+  mp->skipped_in_flight += skipped;
   return (int)n;
 }
 
@@ -417,8 +470,7 @@ int pc_mempool_release(pc_mempool_t *mp, const uint8_t *batch, size_t len) {
     pc_tx_hash_bytes(&h, t, n);
     entry_t *e = *entry_link(mp, &h);
     if (e && e->cut) {
-      e->cut = false;
-      mp->cut--;
+      unmark(mp, e);
       released++;
     }
   }
@@ -492,6 +544,8 @@ void pc_mempool_stats(const pc_mempool_t *mp, pc_mempool_stats_t *st) {
   st->bytes = mp->bytes;
   st->senders = mp->n_senders;
   st->cut = mp->cut;
+  st->senders_in_flight = mp->senders_in_flight;
+  st->skipped_in_flight = mp->skipped_in_flight;
   st->inserted = mp->inserted;
   st->removed_decided = mp->removed_decided;
   st->evicted_expired = mp->evicted_expired;

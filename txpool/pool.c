@@ -525,6 +525,13 @@ int pc_txpool_decided(pc_txpool_t *p, uint64_t height, const uint8_t *batch, siz
   return rc < 0 ? rc : 0;
 }
 
+int pc_txpool_jumped(pc_txpool_t *p, uint64_t height) {
+  if (height + 1 > p->next_height) p->next_height = height + 1;
+  int left = pc_mempool_resync(p->mp);
+  int ev = pc_mempool_evict_expired(p->mp, p->next_height);
+  return (left < 0 ? 0 : left) + (ev < 0 ? 0 : ev);
+}
+
 /* ------------------------------------------------------------- state */
 
 bool pc_txpool_backpressure(const pc_txpool_t *p) {

@@ -31,6 +31,28 @@
  * exactly one owner per epoch, which is what keeps it out of two in-flight
  * heights. Voters never check ownership (a re-proposal may come from a
  * round whose proposer owned other buckets).
+ *
+ * The epoch of a height is fixed by the height alone (pc_txpool_epoch_of):
+ * epoch(h) = (h − 1) div K for checkpoint interval K, so heights K+1..2K
+ * are epoch 1, i.e. ownership rotates after each checkpoint height and
+ * every replica agrees on the owner of a bucket at a height whatever its
+ * own progress. Across an epoch boundary two replicas may both cut a
+ * sender (the old owner for a height ≤ the checkpoint, the new one above
+ * it), each run starting at the sender's next nonce: the later copy of a
+ * nonce fails the execution check as used, nothing executes twice and
+ * nothing is skipped.
+ *
+ * ---------------------------------------------- per-sender cut rule
+ * A replica may have several cuts outstanding (batches it cut for heights
+ * not yet decided), but a sender with a transaction in one of them is not
+ * cut again until that cut settles: decided as cut (its transactions leave
+ * the pool, pc_mempool_remove_decided) or decided otherwise / voided (they
+ * become cuttable again, pc_mempool_release). So each transaction is in at
+ * most one outstanding cut, a sender's transactions in one, and every cut
+ * starts at the sender's next nonce: when a height is decided with another
+ * block, the released nonces come back in order and no later height holds
+ * a successor of theirs. pc_mempool_in_flight says how many of a sender's
+ * transactions are outstanding.
  */
 #ifndef PC_TXPOOL_H
 #define PC_TXPOOL_H
@@ -83,6 +105,11 @@ uint32_t pc_txpool_bucket_of(const uint8_t sender[PC_TX_PUBKEY_SIZE], uint32_t n
 /* pc_txpool_bucket_owner returns the replica that owns `bucket` during
  * checkpoint epoch `epoch`. Pure. */
 uint16_t pc_txpool_bucket_owner(uint64_t epoch, uint32_t bucket, uint16_t n_replicas);
+/* pc_txpool_epoch_of returns the checkpoint epoch of `height` for a
+ * checkpoint every `interval` heights: (height − 1) div interval, so the
+ * epoch moves on right after each checkpoint height; 0 when interval is 0
+ * (no checkpoints: no rotation) or height is 0. Pure. */
+uint64_t pc_txpool_epoch_of(uint64_t height, uint32_t interval);
 
 /* ------------------------------------------------------------- mempool */
 
@@ -104,6 +131,8 @@ typedef struct {
   uint64_t bytes;
   uint32_t senders;   /* sender records held */
   uint32_t cut;       /* transactions in batches not yet decided */
+  uint32_t senders_in_flight; /* senders with a transaction in such a batch (not cut again meanwhile) */
+  uint64_t skipped_in_flight; /* times a cut passed over an owned sender because it was in flight */
   uint64_t inserted;  /* since creation */
   uint64_t removed_decided;
   uint64_t evicted_expired;
@@ -152,11 +181,16 @@ typedef struct {
 } pc_batch_limits_t;
 
 /* pc_mempool_cut appends to w (pc_batch_append) a batch for `height` taken
- * only from the buckets this replica owns in checkpoint epoch `epoch`:
- * for each sender, its consecutive nonces from the next uncut one, skipping
- * nothing (a gap ends the sender's run), stopping at a transaction expired
- * at `height`; senders are served in turn. Cut transactions stay in the pool
- * (marked) until decided or released with pc_mempool_release. Unless force
+ * only from the buckets this replica owns in checkpoint epoch `epoch`
+ * (normally pc_txpool_epoch_of(height, K)) and only from senders with
+ * nothing in flight (the per-sender cut rule above): for each sender, its
+ * consecutive nonces from its next nonce, skipping nothing (a gap ends the
+ * sender's run), stopping at a transaction expired at `height`; senders
+ * are served in turn, a few nonces each per pass. Cut transactions stay in
+ * the pool (marked, their sender in flight) until decided
+ * (pc_mempool_remove_decided) or released (pc_mempool_release); the
+ * caller must settle every cut it made one of these two ways, or its
+ * senders are never cut again. Unless force
  * is set, returns PC_ERR_AGAIN and changes nothing while the batch is below
  * max_count and max_bytes and its oldest candidate has waited less than
  * max_wait_ns. Returns the number of transactions appended (0 possible
@@ -165,9 +199,24 @@ int pc_mempool_cut(pc_mempool_t *mp, uint64_t epoch, uint64_t height, const pc_b
                    bool force, pc_writer_t *w);
 
 /* pc_mempool_release makes the transactions of a batch this replica cut
- * cuttable again (their height decided another block). Unknown or
- * malformed entries are skipped. Returns how many were released. */
+ * cuttable again (their height decided another block, or the batch was
+ * never proposed); a sender with no other transaction outstanding leaves
+ * the in-flight set, and its next cut starts again at its next nonce.
+ * Unknown, uncut or malformed entries are skipped. Returns how many were
+ * released. */
 int pc_mempool_release(pc_mempool_t *mp, const uint8_t *batch, size_t len);
+
+/* pc_mempool_in_flight returns how many of sender's pooled transactions
+ * are in an outstanding cut (0: the sender may be cut). */
+uint32_t pc_mempool_in_flight(pc_mempool_t *mp, const uint8_t sender[PC_TX_PUBKEY_SIZE]);
+
+/* pc_mempool_resync re-reads the next nonce of every pooled sender from
+ * the view (after state transfer skipped decided blocks the pool never
+ * saw), evicting the transactions whose nonce is now used (counted as
+ * superseded, marked ones too), and forgets the records of senders with
+ * nothing pooled so their next look-up asks the view. Without a view it
+ * only forgets those records. Returns how many transactions left. */
+int pc_mempool_resync(pc_mempool_t *mp);
 
 /* pc_mempool_remove_decided removes every transaction of a decided batch
  * (whoever proposed it), advances each sender's next nonce past the nonces
@@ -304,6 +353,14 @@ void pc_txpool_set_next_height(pc_txpool_t *pool, uint64_t next_height);
  * leave the pool (they are remembered as seen), senders' nonces advance,
  * and transactions expired at height + 1 are evicted. 0 or PC_ERR_INVALID. */
 int pc_txpool_decided(pc_txpool_t *pool, uint64_t height, const uint8_t *batch, size_t len);
+
+/* pc_txpool_jumped reports that state transfer installed the state of
+ * `height` (the pool never saw the decided blocks it skipped): the next
+ * height moves past it, every pooled sender's next nonce is re-read from
+ * the view (pc_mempool_resync) and expired transactions are evicted. The
+ * caller first releases its cuts for heights ≤ height. Returns how many
+ * transactions left the pool. */
+int pc_txpool_jumped(pc_txpool_t *pool, uint64_t height);
 
 /* pc_txpool_backpressure says whether the gateway should hold back client
  * transactions: the mempool is above its high-water mark or the verify

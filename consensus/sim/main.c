@@ -10,7 +10,8 @@
 int main(int argc, char **argv) {
   if (argc < 4) {
     fprintf(stderr, "usage: %s <preset> <n> <seed> [count]\n"
-                    "presets: clean mixed twins crash lagging pbft-lagging collector nofast pbft-mixed ed25519 mutant-<name>\n",
+                    "presets: clean mixed twins crash lagging pbft-lagging collector nofast pbft-mixed ed25519 mutant-<name>,\n"
+                    "         pbft-<preset> (any other preset with PBFT)\n",
             argv[0]);
     return 2;
   }

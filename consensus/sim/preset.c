@@ -187,6 +187,12 @@ int pc_sim_preset(pc_sim_config_t *cfg, const char *name, uint16_t n, uint64_t s
       cfg->proto.test_mutants = mutants[i].flag;
       return 0;
     }
+  /* pbft-<preset>: any other preset with the protocol switched to PBFT */
+  if (!strncmp(name, "pbft-", 5) && strncmp(name + 5, "pbft-", 5)) {
+    int err = pc_sim_preset(cfg, name + 5, n, seed);
+    if (!err) cfg->proto.protocol = PC_PROTO_PBFT;
+    return err;
+  }
   return PC_ERR_NOT_FOUND;
 }
 

@@ -839,7 +839,9 @@ static void sim_transfer_installed(pc_sim_t *s, uint16_t slot, uint64_t h, const
   node_t *d = &s->nd[slot];
   pc_consensus_stats_t st;
   pc_consensus_get_stats(d->c, &st);
-  if (st.last_decided != h || h <= d->decided || !node_ensure_h(d, h)) return;
+  /* the protocol may already have decided heights above h inside
+   * on_transfer_done (their DECIDE actions are checked after this) */
+  if (st.last_decided < h || h <= d->decided || !node_ensure_h(d, h)) return;
   const node_t *src = NULL;
   for (uint16_t k = 0; k < s->slots && !src; k++)
     if (k != slot && is_honest(s, k) && s->nd[k].decided >= h && s->nd[k].executed >= h) src = &s->nd[k];

@@ -242,10 +242,12 @@ Test(mempool, cut_orders_nonces_and_waits_for_gaps) {
   }
   uint64_t nonces[16];
   static uint8_t buf[1 << 16];
-  int n = cut_nonces(mp, 0, 16, nonces, buf, sizeof buf, NULL);
+  size_t blen;
+  int n = cut_nonces(mp, 0, 16, nonces, buf, sizeof buf, &blen);
   cr_assert_eq(n, 2);
   cr_assert_eq(nonces[0], 0);
   cr_assert_eq(nonces[1], 1);
+  cr_assert_eq(pc_mempool_remove_decided(mp, buf, blen), 2);
   /* the missing predecessor arrives: the held ones follow it */
   tt_build(&t, &k, TT_CHAIN, 2, 0, 0);
   cr_assert_eq(pc_mempool_insert(mp, &t.tx, 0, NULL), 0);
@@ -346,6 +348,7 @@ Test(mempool, cut_is_fair_between_senders) {
     pc_writer_init(&w, buf, sizeof buf);
     pc_batch_limits_t l = lim(16);
     cr_assert_eq(pc_mempool_cut(mp, 0, 1, &l, 0, true, &w), 16);
+    cr_assert_eq(pc_mempool_release(mp, buf, w.len), 16); /* voided: both senders cuttable again */
     bool has_small = false;
     size_t pos = 0, len;
     const uint8_t *p;

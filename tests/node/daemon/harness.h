@@ -19,12 +19,12 @@
 
 #define HN 4
 
-/* Fills cl for HN replicas (f = 1, checkpoints every 16) with keys derived
- * from (replica, protocol, tag) into sk, and makes a fresh folder in dir
- * named after `name`. */
-static inline void harness_cluster(pc_cluster_t *cl, uint8_t sk[HN][64], uint64_t chain, uint8_t protocol, uint8_t tag,
-                                   uint16_t base_port, char *dir, size_t dircap, const char *name) {
-  cr_assert_eq(pc_crypto_init(), 0);
+/* Fills cl for HN replicas (f = 1, checkpoints every 16, UDP addresses
+ * 127.0.0.1:base_port + i) with keys derived from (replica, protocol, tag)
+ * into sk. No assertion (usable in a replica child process); call
+ * pc_crypto_init first. */
+static inline void harness_cluster_fill(pc_cluster_t *cl, uint8_t sk[HN][64], uint64_t chain, uint8_t protocol,
+                                        uint8_t tag, uint16_t base_port) {
   pc_cluster_defaults(cl);
   cl->chain_id = chain;
   cl->n = HN;
@@ -41,6 +41,13 @@ static inline void harness_cluster(pc_cluster_t *cl, uint8_t sk[HN][64], uint64_
     memcpy(cl->replicas[i].ip, ip, 4);
     cl->replicas[i].port = (uint16_t)(base_port + i);
   }
+}
+
+/* harness_cluster_fill, and makes a fresh folder in dir named after `name`. */
+static inline void harness_cluster(pc_cluster_t *cl, uint8_t sk[HN][64], uint64_t chain, uint8_t protocol, uint8_t tag,
+                                   uint16_t base_port, char *dir, size_t dircap, const char *name) {
+  cr_assert_eq(pc_crypto_init(), 0);
+  harness_cluster_fill(cl, sk, chain, protocol, tag, base_port);
   snprintf(dir, dircap, "/tmp/%s-XXXXXX", name);
   cr_assert_not_null(mkdtemp(dir));
 }

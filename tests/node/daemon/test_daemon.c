@@ -3,10 +3,10 @@
  * stages) run by one stage-runner thread. A few thousand signed token
  * transactions are submitted; every replica must execute the same ones of
  * them, and all must agree on the ledger (chain) hash and the execution
- * root at a common height — for SBFT and for PBFT. With PC_DAEMON_RESTART=1
- * the SBFT cluster is then stopped and restarted on the same data
- * directories: recovery (log replay through the executor) must give back
- * the same roots, and the cluster must keep deciding. Bounded waits only;
+ * root at a common height — for SBFT and for PBFT. Each cluster is then
+ * stopped and restarted on the same data directories: recovery (snapshot
+ * plus log replay through the executor) must give back the same roots,
+ * and the cluster must keep deciding and agree again. Bounded waits only;
  * no timing assertions. */
 #include <criterion/criterion.h>
 #include <sodium.h>
@@ -217,11 +217,6 @@ done:
   rcu_unregister_thread();
 }
 
-Test(daemon, sbft_four_replicas_agree, .timeout = 280) {
-  /* The restart half is opt-in (PC_DAEMON_RESTART=1): a restarted cluster
-   * sometimes stops deciding (node/README.md, known issues). */
-  run_protocol(PC_PROTO_SBFT, getenv("PC_DAEMON_RESTART") != NULL);
-}
+Test(daemon, sbft_four_replicas_agree_and_restart, .timeout = 280) { run_protocol(PC_PROTO_SBFT, true); }
 
-/* PBFT: agreement only; a restarted PBFT cluster does not resume deciding yet (see node/README.md). */
-Test(daemon, pbft_four_replicas_agree, .timeout = 280) { run_protocol(PC_PROTO_PBFT, false); }
+Test(daemon, pbft_four_replicas_agree_and_restart, .timeout = 280) { run_protocol(PC_PROTO_PBFT, true); }
