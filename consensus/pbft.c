@@ -342,9 +342,10 @@ static void send_dec_req(pbft_t *s, uint16_t to, uint64_t seq) {
  * asked for since the last retry (req_hi), so that catching up takes one
  * round trip per PBFT_CATCHUP heights, not per height. Once a STABLE said
  * the decisions are gone (jt_h ≥ next), only next is asked for. */
-static void catch_up(pbft_t *s, uint16_t to) {
+void pbft_catch_up(pbft_t *s, uint16_t to) {
   if (s->jump_h || s->seen_high < s->next) return;
-  uint64_t hi = PC_MIN(s->seen_high, s->next + PBFT_CATCHUP - 1);
+  /* no further than the log holds: a DECISION beyond it would be refused */
+  uint64_t hi = PC_MIN(PC_MIN(s->seen_high, s->next + PBFT_CATCHUP - 1), pbft_base(s) + s->L - 1);
   if (s->jt_h >= s->next) hi = s->next;
   for (uint64_t seq = PC_MAX(s->req_hi + 1, s->next); seq <= hi; seq++) {
     pbft_slot_t *x = pbft_slot(s, seq);
@@ -654,7 +655,7 @@ static int window_check(pbft_t *s, uint16_t from, uint64_t seq, pbft_slot_t **ou
     s->seen_high = seq - s->W;
     if (!was_behind && s->started) {
       s->req_hi = s->next - 1;
-      catch_up(s, from);
+      pbft_catch_up(s, from);
       s->req_at = s->now + s->cfg.base_timeout_ns;
     }
   }
@@ -741,7 +742,7 @@ static int on_decision(pbft_t *s, uint16_t from, const pc_msg_hdr_t *hd, pc_read
     decide(s, x, &id, d.cert);
   else
     pbft_emit_decisions(s);
-  if (s->next > before) catch_up(s, from); /* keep catching up */
+  if (s->next > before) pbft_catch_up(s, from); /* keep catching up */
   return 0;
 }
 
@@ -838,7 +839,7 @@ static void pbft_on_tick(pc_consensus_t *c, uint64_t now) {
     s->req_peer = (uint16_t)((s->req_peer + 1) % s->n);
     if (s->req_peer == s->cfg.my_id) s->req_peer = (uint16_t)((s->req_peer + 1) % s->n);
     s->req_hi = s->next - 1; /* requests and answers can be lost: ask again */
-    catch_up(s, s->req_peer);
+    pbft_catch_up(s, s->req_peer);
     s->req_at = s->now + s->cfg.base_timeout_ns;
   }
   uint64_t base = pbft_base(s);

@@ -65,6 +65,7 @@ void pbft_set_stable(pbft_t *s, uint64_t h, const pc_hash_t *root, const pc_hash
   if (!s->stable_cert && !(s->stable_cert = malloc(sizeof *s->stable_cert))) return;
   memcpy(s->stable_cert, cert, sizeof *cert);
   s->stable_h = h;
+  s->st.stable_checkpoint = h;
   s->stable_root = *root;
   s->stable_manifest = *manifest;
   if (persist) pbft_rec_stable(s, h, root, manifest, cert);
@@ -86,6 +87,12 @@ void pbft_set_stable(pbft_t *s, uint64_t h, const pc_hash_t *root, const pc_hash
     pbft_act(s, &a);
   }
   if (h >= s->next && h > s->seen_high) s->seen_high = h;
+  /* the log may have moved up to next: ask for what now fits in it */
+  if (s->started && s->seen_high >= s->next) {
+    s->req_peer = (uint16_t)((s->req_peer + 1) % s->n);
+    if (s->req_peer == s->cfg.my_id) s->req_peer = (uint16_t)((s->req_peer + 1) % s->n);
+    pbft_catch_up(s, s->req_peer);
+  }
 }
 
 static pbft_ckpt_t *ckpt_get(pbft_t *s, uint64_t h, const pc_hash_t *digest, bool create) {

@@ -314,6 +314,9 @@ uint64_t pbft_timeout(const pbft_t *s);
  * kept the STABLE of the stable checkpoint (once per checkpoint and peer
  * unless force). */
 void pbft_answer_decided(pbft_t *s, uint16_t to, uint64_t h, bool force);
+/* pbft_catch_up asks `to` for the decisions this replica lacks (DEC-REQs,
+ * up to PBFT_CATCHUP in flight, within the log); no-op when not behind. */
+void pbft_catch_up(pbft_t *s, uint16_t to);
 void pbft_ckchain_note(pbft_t *s, uint64_t h, const pc_hash_t *chain);
 bool pbft_ckchain_get(const pbft_t *s, uint64_t h, pc_hash_t *out);
 /* pbft_jump moves the log to h + 1 once the certified state of h is

@@ -3,7 +3,9 @@
  * message from the sender its header names. The signer accepts every
  * signature so the fuzzer reaches the protocol behind the checks; nothing
  * may crash, leak or trip a sanitizer. The first byte picks whether the
- * instance has seen a view change first (deeper view-change paths). */
+ * instance has seen a view change first (bit 0: deeper view-change paths)
+ * and whether the message is also fed from a second sender followed by a
+ * finished state transfer (bit 1: a STABLE's f+1 and the jump). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +42,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     pc_hash_t id;
     uint8_t sig[PC_SIG_SIZE];
     (void)pc_pbft_vote_decode(&r2, &id, sig);
+    r2 = r;
+    pc_pbft_stable_t st = {.cert = &c1};
+    (void)pc_pbft_stable_decode(&r2, &h, 4, 3, 4, &st);
   }
   /* a live backup */
   pc_consensus_config_t cfg;
@@ -56,6 +61,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   uint16_t from = size > 3 ? (uint16_t)(data[2] % 4) : 0;
   (void)pc_consensus_on_message(c, from, data, size);
   (void)pc_consensus_on_message(c, from, data, size); /* duplicate paths */
+  if (mode & 2) {
+    /* the same bytes from another sender: a STABLE then makes f+1 (a
+     * transfer starts), then the transfer finishes (the jump) */
+    uint8_t *m2 = malloc(size);
+    if (m2) {
+      memcpy(m2, data, size);
+      if (size > 3) m2[2] = (uint8_t)((from + 1) % 4), m2[3] = 0;
+      (void)pc_consensus_on_message(c, (uint16_t)((from + 1) % 4), m2, size);
+      free(m2);
+    }
+    if (size >= PC_MSG_HEADER_SIZE + 32) {
+      pc_hash_t root;
+      memcpy(root.b, data + PC_MSG_HEADER_SIZE, 32);
+      (void)pc_consensus_on_transfer_done(c, pc_load_le64(data + 12), &root);
+      (void)pc_consensus_on_message(c, from, data, size);
+    }
+  }
   pc_consensus_destroy(c);
   return 0;
 }
