@@ -9,7 +9,8 @@
  * Cases: replica 3 is killed with SIGKILL while transactions are in flight,
  * the other three must keep committing, then it restarts on its data
  * directory and must catch up; in the second case all four are killed at
- * once and restarted. Afterwards (replicas stopped with SIGTERM, each
+ * once, replica 0's log gets a torn write on top (half a commit group after
+ * its data), and all restart. Afterwards (replicas stopped with SIGTERM, each
  * writing its executed roots) every receipt must be in every replica's
  * block log at the receipt's height, with the same block hash everywhere;
  * the cluster must have decided new heights after the restart; all four
@@ -19,6 +20,7 @@
  * data folder is kept (and named) when a case fails; the replicas' logs are
  * in it (r<i>.log). */
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -225,6 +227,46 @@ static void term_all(cluster_t *c) {
     cr_assert(WIFEXITED(ws) && WEXITSTATUS(ws) == 0, "replica %d did not stop cleanly (status %d)", i, ws);
     c->pid[i] = 0;
   }
+}
+
+/* A torn write on top of the kill: the beginning of a commit group (a
+ * header with a bad CRC and part of a body) right after the data of
+ * replica i's newest log segment, as a write cut short by the crash would
+ * leave it. Recovery must cut it (nothing in it was ever reported
+ * durable). Returns false when there is no room (then nothing written). */
+static bool tear_tail(cluster_t *c, int i) {
+  char d[300], best[64] = "", path[400];
+  snprintf(d, sizeof d, "%s/r%d/log", c->dir, i);
+  DIR *dir = opendir(d);
+  cr_assert_not_null(dir);
+  struct dirent *e;
+  while ((e = readdir(dir)) != NULL)
+    if (!strncmp(e->d_name, "seg-", 4) && strlen(e->d_name) < sizeof best && strcmp(e->d_name, best) > 0)
+      snprintf(best, sizeof best, "%s", e->d_name);
+  closedir(dir);
+  cr_assert(best[0], "replica %d has no log segment", i);
+  snprintf(path, sizeof path, "%s/%s", d, best);
+  int fd = open(path, O_RDWR);
+  cr_assert_geq(fd, 0);
+  off_t size = lseek(fd, 0, SEEK_END), end = 0;
+  static uint8_t buf[1 << 16];
+  for (off_t off = size; off > 0 && !end;) { /* segments are preallocated with zeros: find the data's end */
+    size_t len = off >= (off_t)sizeof buf ? sizeof buf : (size_t)off;
+    off -= (off_t)len;
+    cr_assert_eq(pread(fd, buf, len, off), (ssize_t)len);
+    for (size_t k = len; k > 0 && !end; k--)
+      if (buf[k - 1]) end = off + (off_t)k;
+  }
+  off_t at = (end + 63) & ~(off_t)63;
+  bool room = at + 64 + 300 <= size;
+  if (room) {
+    uint8_t torn[64 + 300];
+    randombytes_buf(torn, sizeof torn);
+    memcpy(torn, "PCGH", 4);
+    cr_assert_eq(pwrite(fd, torn, sizeof torn, at), (ssize_t)sizeof torn);
+  }
+  close(fd);
+  return room;
 }
 
 /* ------------------------------------------------------------ load thread */
@@ -651,6 +693,7 @@ static void run_case(uint8_t protocol, int first_victim) {
 
   /* kill -9 while transactions are in flight */
   for (int i = first_victim; i < N; i++) kill9(c, i);
+  if (first_victim == 0) cr_assert(tear_tail(c, 0), "no room left in replica 0's segment for a torn write");
   uint64_t before = max_receipt_height(c);
   size_t at_kill = receipts(c);
   if (first_victim > 0) {
@@ -659,6 +702,17 @@ static void run_case(uint8_t protocol, int first_victim) {
   }
   cr_log_info("%.1f s: %zu receipts, restarting", pc_now_ns() / 1e9, receipts(c));
   for (int i = first_victim; i < N; i++) spawn(c, i);
+  if (first_victim == 0) {
+    /* replica 0's recovery saw the torn write and cut it (storage logs the report) */
+    char lp[200], text[1 << 14];
+    snprintf(lp, sizeof lp, "%s/r0.log", c->dir);
+    FILE *f = fopen(lp, "r");
+    cr_assert_not_null(f);
+    size_t got = fread(text, 1, sizeof text - 1, f);
+    text[got] = 0;
+    fclose(f);
+    cr_assert_not_null(strstr(text, "torn tail"), "replica 0 did not report the torn write (data kept in %s)", c->dir);
+  }
   size_t at_restart = receipts(c);
   cr_log_info("%.1f s: restarted", pc_now_ns() / 1e9);
   /* the cluster goes on deciding, and the restarted replicas catch up */
