@@ -74,7 +74,7 @@ typedef struct {
   uint32_t spare_cap;
   uint32_t reasm_len, reasm_off;
   uint16_t reasm_count, reasm_next;
-  uint64_t reasm_start_ns;
+  uint64_t reasm_last_ns; /* when the partial message last grew */
 
   pc_dp_counters_t c;
 } peer_t;
@@ -623,7 +623,6 @@ static void deliver_frame(pc_dp_t *dp, uint16_t peer, peer_t *p, const pc_dp_hdr
     p->reasm_off = 0;
     p->reasm_count = h->frag_count;
     p->reasm_next = 0;
-    p->reasm_start_ns = now;
   } else if (!p->reasm) {
     return; /* the rest of an evicted message */
   }
@@ -637,6 +636,7 @@ static void deliver_frame(pc_dp_t *dp, uint16_t peer, peer_t *p, const pc_dp_hdr
   memcpy(p->reasm + p->reasm_off, pl, h->payload_len);
   p->reasm_off += h->payload_len;
   p->reasm_next++;
+  p->reasm_last_ns = now;
   if (p->reasm_next == p->reasm_count) {
     uint8_t *m = p->reasm;
     p->reasm = NULL;
@@ -781,7 +781,11 @@ void pc_dp_housekeeping(pc_dp_t *dp) {
       PC_INFO("dataplane: replica %u down", i);
     }
     if (now - p->last_tx_ns >= dp->cfg.hello_ns && now - p->last_hello_ns >= dp->cfg.hello_ns) p->hello_due = true;
-    if (p->reasm && now - p->reasm_start_ns > dp->cfg.reasm_timeout_ns) reasm_evict(p);
+    /* Only a stalled message is evicted: fragments arrive in order, so one
+     * that is still growing is on its way (a 16 MiB message on a loaded
+     * machine can take longer than the timeout, and dropping it would break
+     * exactly-once delivery for nothing). */
+    if (p->reasm && now > p->reasm_last_ns && now - p->reasm_last_ns > dp->cfg.reasm_timeout_ns) reasm_evict(p);
   }
   if (dp->cfg.kind == PC_DP_KIND_DPDK && now >= dp->next_publish_ns) {
     pc_dp_telemetry_publish(dp);

@@ -100,8 +100,8 @@
  * out of order, drops seq below the next expected or already buffered
  * (counted as replays) and beyond the window, and delivers in seq order.
  * Fragments of one message are consecutive seqs; reassembly holds at most
- * one message per peer (≤ cfg.max_msg), evicted (and counted) if it is not
- * completed within cfg.reasm_timeout_ns.
+ * one message per peer (≤ cfg.max_msg), evicted (and counted) if no fragment
+ * of it arrived for cfg.reasm_timeout_ns.
  */
 #ifndef PC_DATAPLANE_H
 #define PC_DATAPLANE_H
@@ -221,7 +221,7 @@ typedef struct {
   uint64_t rto_min_ns;     /* retransmission floor, default 2 ms */
   uint64_t hello_ns;       /* HELLO / keepalive period when the peer is silent, default 50 ms */
   uint64_t peer_timeout_ns;/* silence before a peer is counted down, default 1 s */
-  uint64_t reasm_timeout_ns; /* partial message lifetime, default 10 s */
+  uint64_t reasm_timeout_ns; /* a partial message that stops growing this long is evicted, default 10 s */
 
   /* DPDK */
   char eal_args[512];  /* space-separated EAL arguments (argv[0] not included) */
