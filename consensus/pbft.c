@@ -593,8 +593,12 @@ static void answer_stable(pbft_t *s, uint16_t to, uint64_t h, bool force) {
   uint64_t S = s->stable_h;
   pc_hash_t chain;
   if (!S || S < h || !s->stable_cert || !pbft_ckchain_get(s, S, &chain)) return;
-  if (!force && s->stable_sent[to] == S) return;
+  /* once per checkpoint and peer; a request (force) again only after half a
+   * base timeout — answers can be lost, but one DEC-REQ per missing height
+   * must not draw one STABLE each */
+  if (s->stable_sent[to] == S && (!force || s->now < s->stable_sent_at[to] + s->cfg.base_timeout_ns / 2)) return;
   s->stable_sent[to] = S;
+  s->stable_sent_at[to] = s->now;
   pc_writer_t w;
   if (!pbft_scratch(s, &w, PC_MSG_HEADER_SIZE + 3 * PC_HASH_SIZE + pc_cert_encoded_size(s->stable_cert))) return;
   pc_msg_hdr_t hd = pbft_hdr(s, PC_MSG_PBFT_STABLE, S, 0);
@@ -973,6 +977,7 @@ static void pbft_destroy(pc_consensus_t *c) {
   free(s->vc_view);
   free(s->answered);
   free(s->stable_sent);
+  free(s->stable_sent_at);
   free(s->jt_chain);
   free(s->jt_cert);
   free(s->nv_msg);
@@ -1009,10 +1014,11 @@ static pc_consensus_t *pbft_create(const pc_consensus_config_t *cfg, const pc_co
   s->vc_view = calloc(s->n, sizeof *s->vc_view);
   s->answered = calloc(s->n, sizeof *s->answered);
   s->stable_sent = calloc(s->n, sizeof *s->stable_sent);
+  s->stable_sent_at = calloc(s->n, sizeof *s->stable_sent_at);
   s->jt_chain = calloc(s->n, sizeof *s->jt_chain);
   s->tmp_cert = malloc(sizeof *s->tmp_cert);
   s->tmp_cert2 = malloc(sizeof *s->tmp_cert2);
-  if (!s->slots || !s->vc_msg || !s->vc_len || !s->vc_view || !s->answered || !s->stable_sent || !s->jt_chain || !s->tmp_cert || !s->tmp_cert2) {
+  if (!s->slots || !s->vc_msg || !s->vc_len || !s->vc_view || !s->answered || !s->stable_sent || !s->stable_sent_at || !s->jt_chain || !s->tmp_cert || !s->tmp_cert2) {
     PC_ERROR("pbft: out of memory");
     pbft_destroy((pc_consensus_t *)s);
     return NULL;

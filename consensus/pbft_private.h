@@ -259,6 +259,7 @@ typedef struct pbft {
     pc_hash_t chain;
   } ckchain[PBFT_CHAIN_RING]; /* chain hash at checkpoint heights decided (or jumped to) here */
   uint64_t *stable_sent;      /* per peer: the stable checkpoint last sent it in a STABLE */
+  uint64_t *stable_sent_at;   /* per peer: when */
   /* catching up by state transfer: STABLE answers for the checkpoint jt_h */
   uint64_t jt_h;
   pc_hash_t jt_root, jt_manifest;

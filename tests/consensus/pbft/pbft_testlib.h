@@ -111,6 +111,11 @@ struct cl {
   size_t n_votes, cap_votes;
   bool double_vote;
   uint64_t sent_by_type[256];
+  /* state transfers asked for (the test completes them by hand) */
+  uint64_t xfer_h[CL_MAXN];
+  pc_hash_t xfer_root[CL_MAXN], xfer_chain[CL_MAXN];
+  bool xfer_has_chain[CL_MAXN];
+  unsigned xfers[CL_MAXN];
 };
 
 static inline void cl_note_vote(cl_t *cl, uint16_t who, const uint8_t *m, size_t len) {
@@ -203,6 +208,13 @@ static inline void cl_action(void *ctx, const pc_cons_action_t *a) {
       cr_assert_geq(pc_cert_signers(a->u.decide.cert), pc_quorum(cl->n, cl->f));
       break;
     }
+    case PC_ACT_STATE_TRANSFER:
+      cl->xfers[me]++;
+      cl->xfer_h[me] = a->u.transfer.height;
+      cl->xfer_root[me] = *a->u.transfer.exec_root;
+      cl->xfer_has_chain[me] = a->u.transfer.chain_hash != NULL;
+      if (a->u.transfer.chain_hash) cl->xfer_chain[me] = *a->u.transfer.chain_hash;
+      break;
     case PC_ACT_NEED_BATCH:
       if (cl->n_want[me] < 16) cl->want_batch[me][cl->n_want[me]++] = a->u.need_batch.height;
       break;
@@ -224,8 +236,9 @@ static inline pc_consensus_t *cl_make(cl_t *cl, uint16_t i) {
   return pc_consensus_create(&cfg, &io);
 }
 
-/* cl_init: n replicas, PBFT, window W, checkpoint interval K. */
-static inline void cl_init(cl_t *cl, unsigned n, uint32_t W, uint32_t K, bool real_crypto) {
+/* cl_init_keep: n replicas, PBFT, window W, checkpoint interval K,
+ * keep_decided (0 = the default). */
+static inline void cl_init_keep(cl_t *cl, unsigned n, uint32_t W, uint32_t K, bool real_crypto, uint32_t keep) {
   memset(cl, 0, sizeof *cl);
   cl->n = n;
   cl->f = (n - 1) / 3;
@@ -234,6 +247,7 @@ static inline void cl_init(cl_t *cl, unsigned n, uint32_t W, uint32_t K, bool re
   cl->cfg.window = W;
   cl->cfg.checkpoint_interval = K;
   cl->cfg.base_timeout_ns = 10000000;
+  if (keep) cl->cfg.keep_decided = keep;
   cl->real_crypto = real_crypto;
   if (real_crypto) {
     cr_assert_eq(pc_crypto_init(), 0);
@@ -248,6 +262,11 @@ static inline void cl_init(cl_t *cl, unsigned n, uint32_t W, uint32_t K, bool re
     cl->up[i] = true;
   }
   for (uint16_t i = 0; i < n; i++) pc_consensus_start(cl->c[i], cl->now);
+}
+
+/* cl_init: the same with the default keep_decided. */
+static inline void cl_init(cl_t *cl, unsigned n, uint32_t W, uint32_t K, bool real_crypto) {
+  cl_init_keep(cl, n, W, K, real_crypto, 0);
 }
 
 static inline void cl_free(cl_t *cl) {
