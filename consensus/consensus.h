@@ -170,7 +170,7 @@ typedef struct {
   uint64_t base_timeout_ns;  /* round / view timeout; doubles per round, resets on a decision */
   uint32_t window;           /* W heights in flight, 1..PC_CONS_MAX_WINDOW; D = 2W */
   uint32_t checkpoint_interval; /* K heights between checkpoints (0 = none) */
-  uint32_t keep_decided;        /* SBFT: DECISIONs kept below a stable checkpoint S: those at or below
+  uint32_t keep_decided;        /* SBFT and PBFT: DECISIONs kept below a stable checkpoint S: those at or below
                                  * S − max(K, keep_decided) are dropped, and a replica that far behind
                                  * catches up by state transfer (STABLE answers); at most 512 are kept
                                  * in any case. Default 448. */
