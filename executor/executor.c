@@ -525,6 +525,8 @@ int pc_exec_run_batch(pc_executor_t *e, const pc_exec_state_t *state, uint64_t h
   return pc_exec_run(e, state, &blk, out);
 }
 
+const pc_tx_t *pc_exec_batch_txs(const pc_executor_t *e) { return e ? e->batch_txs : NULL; }
+
 int pc_exec_commit(pc_executor_t *e, const pc_exec_state_t *state, pc_exec_result_t *out) {
   (void)e;
   int rc = state->apply(state->self, &out->batch, &out->state_root);

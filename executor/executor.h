@@ -391,6 +391,13 @@ typedef bool (*pc_exec_tx_filter_t)(void *ctx, const pc_tx_t *tx);
 int pc_exec_run_batch(pc_executor_t *e, const pc_exec_state_t *state, uint64_t height, uint64_t time_us,
                       const uint8_t *batch, size_t len, pc_exec_tx_filter_t filter, void *filter_ctx,
                       pc_exec_result_t *out);
+/* pc_exec_batch_txs gives the transactions the last pc_exec_run_batch
+ * decoded and ran, in block order — as many as its result's n_receipts
+ * (so a caller that needs them, e.g. for receipts, does not decode the
+ * batch a second time). Owned by the executor; their byte views point into
+ * that batch. Valid until the next pc_exec_run_batch or pc_exec_destroy;
+ * same thread as pc_exec_run_batch. */
+const pc_tx_t *pc_exec_batch_txs(const pc_executor_t *e);
 
 /* pc_exec_commit hands out->batch to state->apply and sets out->state_root
  * and out->exec_root = pc_hash_pair("parachain/exec-root", state root,

@@ -146,8 +146,6 @@ typedef struct {
   uint64_t executed;
   uint8_t *frag;          /* restart reassembly */
   size_t frag_len, frag_cap;
-  pc_tx_t *txs;
-  size_t txs_cap;
   bool replaying;
   void *xsrv;                 /* state-transfer server (node_xfer_serve) */
   pc_snapshot_install_t *inst; /* state-transfer install in progress */
@@ -178,29 +176,19 @@ static void remember(pc_node_t *n, uint64_t h, const pc_hash_t *chain, const pc_
   pthread_mutex_unlock(&n->st_mu);
 }
 
-/* Executes one decided block: decodes its transactions (a malformed one is
- * skipped, identically on every replica), runs, commits, snapshots at
+static bool sig_filter(void *ctx, const pc_tx_t *tx) { return node_sig_ok(ctx, tx); }
+
+/* Executes one decided block: the executor decodes its transactions (a
+ * malformed one, or one whose signature fails, is skipped identically on
+ * every replica and in pc-ledger's replay), runs, commits, snapshots at
  * checkpoint heights and tells consensus. */
 static int exec_block(store_t *s, uint64_t h, const pc_block_t *b, const uint8_t *batch, size_t blen,
                       const pc_hash_t *chain, const uint8_t *cert, size_t cert_len) {
   pc_node_t *n = s->n;
-  int cnt = pc_batch_count(batch, blen);
-  if (cnt < 0) cnt = 0;
-  if ((size_t)cnt > s->txs_cap) {
-    pc_tx_t *t = realloc(s->txs, (size_t)cnt * sizeof *t);
-    if (!t) return PC_ERR_NOMEM;
-    s->txs = t;
-    s->txs_cap = (size_t)cnt;
-  }
-  size_t nt = 0, pos = 0, len;
-  const uint8_t *p;
-  while (nt < (size_t)cnt && (p = pc_batch_next(batch, blen, &pos, &len)) != NULL)
-    if (pc_tx_decode(p, len, &s->txs[nt]) == 0 && node_sig_ok(n, &s->txs[nt])) nt++; /* forged ones skipped */
-  pc_exec_block_t blk = {.height = h, .time_us = b->timestamp_us, .txs = s->txs, .n_txs = nt};
   pc_exec_result_t res;
   rcu_read_lock();
   s->sbind.base = pc_state_current(s->state);
-  int rc = pc_exec_run(s->exec, &s->st, &blk, &res);
+  int rc = pc_exec_run_batch(s->exec, &s->st, h, b->timestamp_us, batch, blen, sig_filter, n, &res);
   rcu_read_unlock();
   if (rc == 0) rc = pc_exec_commit(s->exec, &s->st, &res);
   if (rc) {
@@ -208,6 +196,8 @@ static int exec_block(store_t *s, uint64_t h, const pc_block_t *b, const uint8_t
              pc_strerror(rc));
     return rc;
   }
+  const pc_tx_t *txs = pc_exec_batch_txs(s->exec); /* what ran, in block order */
+  size_t nt = res.n_receipts;
   uint64_t ok = 0;
   for (size_t i = 0; i < res.n_receipts; i++) ok += res.receipts[i].status == PC_TX_OK;
   s->executed = h;
@@ -218,7 +208,7 @@ static int exec_block(store_t *s, uint64_t h, const pc_block_t *b, const uint8_t
   rcu_read_unlock();
   node_rs_block_t rb = {.height = h, .header = b, .cert = cert, .cert_len = cert_len, .state_version = ver,
                         .state_root = &res.state_root, .receipts_root = &res.receipts_root,
-                        .count = res.n_receipts < nt ? res.n_receipts : nt, .receipts = res.receipts, .txs = s->txs};
+                        .count = nt, .receipts = res.receipts, .txs = txs};
   int prc = node_rs_publish(n->rs, &rb);
   if (prc) PC_WARN("store: receipts of height %llu not kept: %s", (unsigned long long)h, pc_strerror(prc));
   uint32_t K = n->cp.checkpoint_interval;
@@ -694,9 +684,6 @@ static void store_fini(void *p) {
   s->pm_tail = NULL;
   free(s->frag);
   s->frag = NULL;
-  free(s->txs);
-  s->txs = NULL;
-  s->txs_cap = 0;
 }
 
 /* ============================================================ replica */
