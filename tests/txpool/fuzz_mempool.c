@@ -1,7 +1,9 @@
 /* fuzz_mempool.c — libFuzzer target driving the mempool with a sequence of
  * operations read from the input, checking its invariants after each one:
  * count and bytes within bounds, cut ≤ count, a decided batch's
- * transactions gone, a cut never repeating a transaction still in flight.
+ * transactions gone, a cut never repeating a transaction still in flight,
+ * and the per-sender cut rule: a cut takes a sender only if none of its
+ * transactions was in flight, and starts at the sender's next nonce.
  * Transactions carry zero signatures: the mempool never verifies.
  *
  * Input: repeated [op u8][a u8][b u8][c u8]; op % 6 selects
@@ -84,6 +86,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       pc_mempool_stats_t after;
       pc_mempool_stats(mp, &after);
       if (after.cut != before.cut + (unsigned)n) abort(); /* nothing cut twice */
+      /* per sender (pk = 8 × sender + 1 bytes): all of its in-flight
+       * transactions are in this batch, consecutive from its next nonce */
+      for (unsigned sdr = 0; sdr < 8; sdr++) {
+        uint8_t pk[PC_TX_PUBKEY_SIZE];
+        memset(pk, (int)(sdr + 1), sizeof pk);
+        uint64_t expect = pc_mempool_next_nonce(mp, pk);
+        uint32_t in_batch = 0;
+        size_t pos = 0, tl;
+        const uint8_t *t;
+        static pc_tx_t tx;
+        while ((t = pc_batch_next(batch, w.len, &pos, &tl))) {
+          if (pc_tx_decode(t, tl, &tx)) abort();
+          if (memcmp(tx.sender, pk, sizeof pk) != 0) continue;
+          if (tx.nonce != expect++) abort();
+          in_batch++;
+        }
+        if (in_batch && pc_mempool_in_flight(mp, pk) != in_batch) abort();
+      }
       memcpy(last, batch, w.len);
       last_len = w.len;
       break;
