@@ -39,7 +39,7 @@ replicas in order and verifies each block log with pc-ledger.
                          udp stays the default for now. memif measured on this
                          2-core shared machine, 2026-11-26, load average 25-44:
                          with the dataplane's handshake fix (a client is no longer
-                         restarted in mid-handshake; dataplane/README.md) 7 of 7
+                         restarted in mid-handshake; dataplane/README.md) 10 of 10
                          memif runs started, decided and passed every check; the
                          old code failed 1 of 5 (a replica panicked in DPDK:
                          "EAL: Error: Invalid memory", later "PANIC in
