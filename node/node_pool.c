@@ -20,7 +20,10 @@
  *     leaves no cut (it could never settle).
  * Bucket ownership follows the target height's checkpoint epoch
  * (pc_txpool_epoch_of with the cluster's checkpoint interval), so it
- * rotates after each checkpoint height, alike on every replica. Under PBFT
+ * rotates after each checkpoint height, alike on every replica; a height
+ * of a new epoch is cut only once the earlier epochs are decided here
+ * (earlier_epochs_decided), so the old and the new owner of a sender never
+ * both have it in flight. Under PBFT
  * the mempool has one owner (the primary cuts every sender).
  */
 #include <stdlib.h>
@@ -134,6 +137,20 @@ static cutrec_t *cut_find(pool_t *s, uint64_t h) {
   return NULL;
 }
 
+/* Bucket owners change with the epoch: a sender the previous owner cut
+ * for a height of the previous epoch may still sit in that undecided
+ * batch, and the new owner would cut it again — two copies decided, the
+ * second failing as used (and counted and indexed as a second execution).
+ * So a height of a new epoch gets a cut only once every height of the
+ * earlier epochs is decided here; until then it gets an empty batch. PBFT
+ * has one owner (the primary) in every epoch. */
+static bool earlier_epochs_decided(const pool_t *s, uint64_t h) {
+  const node_cons_params_t *cp = &s->n->cp;
+  if (cp->protocol == PC_PROTO_PBFT) return true;
+  return pc_txpool_epoch_of(s->decided_h + 1, cp->checkpoint_interval) ==
+         pc_txpool_epoch_of(h, cp->checkpoint_interval);
+}
+
 static uint64_t min_cut(const pool_t *s) {
   uint64_t h = UINT64_MAX;
   for (const cutrec_t *c = s->cuts; c; c = c->next)
@@ -206,7 +223,9 @@ static unsigned pool_poll(void *p, uint64_t now) {
     if (c) { /* asked twice before answering: the batch already cut */
       out = c->batch;
       out_len = c->len;
-    } else if (nd->h > s->decided_h) { /* else a late request: an empty batch, no cut */
+    } else if (nd->h > s->decided_h && earlier_epochs_decided(s, nd->h)) {
+      /* else a late request, or an epoch boundary not yet decided: an
+       * empty batch, no cut */
       bool force = now - nd->since >= n->cluster.batch_wait_ns;
       uint64_t epoch = pc_txpool_epoch_of(nd->h, n->cp.checkpoint_interval);
       pc_writer_t w;

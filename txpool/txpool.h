@@ -36,11 +36,12 @@
  * epoch(h) = (h − 1) div K for checkpoint interval K, so heights K+1..2K
  * are epoch 1, i.e. ownership rotates after each checkpoint height and
  * every replica agrees on the owner of a bucket at a height whatever its
- * own progress. Across an epoch boundary two replicas may both cut a
- * sender (the old owner for a height ≤ the checkpoint, the new one above
- * it), each run starting at the sender's next nonce: the later copy of a
- * nonce fails the execution check as used, nothing executes twice and
- * nothing is skipped.
+ * own progress. Across an epoch boundary the old owner may still have a
+ * sender in an undecided batch (a height ≤ the checkpoint) when the new
+ * owner cuts it for a height above: both copies would be decided, the
+ * later failing as used. The caller prevents it by cutting a height of a
+ * new epoch only once every earlier height is decided (node/node_pool.c,
+ * earlier_epochs_decided).
  *
  * ---------------------------------------------- per-sender cut rule
  * A replica may have several cuts outstanding (batches it cut for heights
