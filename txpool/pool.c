@@ -511,15 +511,57 @@ void pc_txpool_drain(pc_txpool_t *p) {
 
 void pc_txpool_set_next_height(pc_txpool_t *p, uint64_t next_height) { p->next_height = next_height; }
 
+/* Whether a decided transaction's signature is valid: known if this pool
+ * checked it (or its own gateway did), else checked here, once — the
+ * on_verified callback then spares the node's store stage a second check.
+ * Undecodable ones count as invalid (execution skips them too). */
+static bool decided_tx_valid(pc_txpool_t *p, const uint8_t *t, size_t n, const pc_hash_t *h) {
+  seen_node_t *s = seen_find(p, h);
+  if (s && (s->state == SEEN_GOOD || s->state == SEEN_DECIDED)) return true;
+  if (s && s->state == SEEN_BAD) return false;
+  pc_tx_t *tx = &p->scratch;
+  if (pc_tx_decode(t, n, tx) != 0) return false;
+  p->inline_verified++;
+  if (pc_tx_verify(tx) != 0) return false;
+  if (p->cfg.on_verified) p->cfg.on_verified(p->cfg.on_verified_ctx, h);
+  return true;
+}
+
 int pc_txpool_decided(pc_txpool_t *p, uint64_t height, const uint8_t *batch, size_t len) {
-  size_t pos = 0, n;
+  /* A decided transaction whose signature does not verify is skipped by
+   * execution; it must not move its sender's nonce here either, or a
+   * faulty proposer could lock any sender out with one forged transaction
+   * (the pool would refuse the sender's real next nonce as used). Such
+   * transactions are left out of the batch the mempool settles. */
+  size_t pos = 0, n, bad = 0;
   const uint8_t *t;
   while ((t = pc_batch_next(batch, len, &pos, &n))) {
     pc_hash_t h;
     pc_tx_hash_bytes(&h, t, n);
-    seen_set(p, &h, SEEN_DECIDED);
+    bool ok = decided_tx_valid(p, t, n, &h);
+    seen_set(p, &h, ok ? SEEN_DECIDED : SEEN_BAD);
+    if (!ok) bad++;
   }
-  int rc = pc_mempool_remove_decided(p->mp, batch, len);
+  const uint8_t *settle = batch;
+  size_t settle_len = len;
+  uint8_t *copy = NULL;
+  if (bad) {
+    copy = malloc(len ? len : 1);
+    if (!copy) return PC_ERR_NOMEM;
+    pc_writer_t w;
+    pc_writer_init(&w, copy, len);
+    for (pos = 0; (t = pc_batch_next(batch, len, &pos, &n));) {
+      pc_hash_t h;
+      pc_tx_hash_bytes(&h, t, n);
+      seen_node_t *s = seen_find(p, &h);
+      if (s && s->state == SEEN_DECIDED) pc_batch_append(&w, t, n);
+    }
+    settle = copy;
+    settle_len = w.len;
+    p->st.decided_invalid += bad;
+  }
+  int rc = pc_mempool_remove_decided(p->mp, settle, settle_len);
+  free(copy);
   if (height + 1 > p->next_height) p->next_height = height + 1;
   pc_mempool_evict_expired(p->mp, p->next_height);
   return rc < 0 ? rc : 0;

@@ -302,6 +302,7 @@ typedef struct {
   uint64_t rejected[PC_TXR_COUNT];
   uint64_t gossip_batches_sent, gossip_txs_sent, gossip_batches_dropped;
   uint64_t gossip_txs_received, gossip_bad_batches;
+  uint64_t decided_invalid;    /* decided transactions whose signature failed: no nonce moved */
   uint32_t verify_inflight; /* queued to workers, results not yet taken */
   pc_mempool_stats_t pool;
 } pc_txpool_stats_t;
@@ -352,7 +353,10 @@ void pc_txpool_set_next_height(pc_txpool_t *pool, uint64_t next_height);
 
 /* pc_txpool_decided reports a decided batch at `height`: its transactions
  * leave the pool (they are remembered as seen), senders' nonces advance,
- * and transactions expired at height + 1 are evicted. 0 or PC_ERR_INVALID. */
+ * and transactions expired at height + 1 are evicted. A transaction whose
+ * signature does not verify (checked here if this pool never saw it;
+ * execution skips it too) moves no nonce and is counted in
+ * decided_invalid. 0, PC_ERR_INVALID or PC_ERR_NOMEM. */
 int pc_txpool_decided(pc_txpool_t *pool, uint64_t height, const uint8_t *batch, size_t len);
 
 /* pc_txpool_jumped reports that state transfer installed the state of

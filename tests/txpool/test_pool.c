@@ -164,9 +164,31 @@ Test(pool, used_nonce_rejected_before_verification) {
   pc_writer_init(&w, batch, sizeof batch);
   pc_batch_append(&w, a.raw, a.len);
   cr_assert_eq(pc_txpool_decided(p, 1, batch, w.len), 0);
+  /* a decided transaction this pool never saw is checked once there */
+  cr_assert_eq(stats(p).verified, 1);
   tt_build(&b, &k, TT_CHAIN, 0, 0, 5); /* another tx reusing nonce 0 */
   expect_reject(p, b.raw, b.len, PC_ERR_NONCE, PC_TXR_NONCE_USED);
-  cr_assert_eq(stats(p).verified, 0);
+  cr_assert_eq(stats(p).verified, 1); /* b: refused before its signature is checked */
+  pc_txpool_destroy(p);
+}
+
+Test(pool, decided_forged_tx_moves_no_nonce) {
+  pc_txpool_t *p = make_pool(0, NULL, 1, 0);
+  pc_client_key_t k;
+  tt_key(&k, 1);
+  tt_tx_t forged, real;
+  tt_build(&forged, &k, TT_CHAIN, 0, 0, 7);
+  forged.raw[forged.len - 1] ^= 0x40; /* its signature no longer verifies */
+  uint8_t batch[1024];
+  pc_writer_t w;
+  pc_writer_init(&w, batch, sizeof batch);
+  pc_batch_append(&w, forged.raw, forged.len);
+  cr_assert_eq(pc_txpool_decided(p, 1, batch, w.len), 0);
+  cr_assert_eq(stats(p).decided_invalid, 1);
+  /* the sender's real transaction with that nonce is still welcome */
+  tt_build(&real, &k, TT_CHAIN, 0, 0, 0);
+  cr_assert_eq(pc_txpool_submit(p, real.raw, real.len, PC_ORIGIN_CLIENT, NULL, NULL), 0);
+  cr_assert_eq(pc_mempool_next_nonce(pc_txpool_mempool(p), k.pk), 0);
   pc_txpool_destroy(p);
 }
 

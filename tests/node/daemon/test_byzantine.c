@@ -48,10 +48,6 @@
  *                    deciding and executing new transactions with n − f.
  *
  * Found (see the comments at the assertions):
- *   - a forged transaction in a decided block, though never executed,
- *     burns its sender's nonce in every honest pool (the sender's correctly
- *     signed transaction with that nonce is then refused): the opt-in part
- *     of sbft_forged_client_tx_never_executed, PC_BYZ_KNOWN_BUGS=1;
  *   - PBFT ignores without counting a message about a height it decided
  *     that is still in its log, before checking its body or signature
  *     (consensus.h says such messages are counted): the PBFT bounds below
@@ -789,23 +785,13 @@ Test(byzantine, sbft_forged_client_tx_never_executed, .timeout = 250) {
   }
   check_agree(c, HONEST);
 
-  if (getenv("PC_BYZ_KNOWN_BUGS")) {
-    /* KNOWN BUG (opt-in so main stays green; reported for txpool/node):
-     * the thief's own, correctly signed init with the same nonce 0 must
-     * succeed everywhere, since the forged one was never executed. It does
-     * not: pc_txpool_decided → pc_mempool_remove_decided advances the
-     * sender's next nonce for every transaction of a decided batch,
-     * including one the store stage then skipped for its signature, so
-     * every honest pool refuses nonce 0 as used (pool_rejected) while the
-     * state still expects it — a faulty proposer can lock any client out. */
-    harness_submit(c->node[0], CHAIN, &thief, 0, "init", NULL, 0);
-  } else {
-    /* another key's init must succeed everywhere: the forged init set no
-     * admin (the state is untouched) */
-    pc_client_key_t admin;
-    harness_key(&admin, 0x41, 8);
-    harness_submit(c->node[0], CHAIN, &admin, 0, "init", NULL, 0);
-  }
+  /* the thief's own, correctly signed init with the same nonce 0 must
+   * succeed everywhere: the forged one was never executed, so it set no
+   * admin and burned no nonce (pc_txpool_decided leaves a decided
+   * transaction whose signature fails out of the nonce bookkeeping; before,
+   * every honest pool refused the real nonce 0 as used — a faulty proposer
+   * could lock any client out) */
+  harness_submit(c->node[0], CHAIN, &thief, 0, "init", NULL, 0);
   wait_ok(c, HONEST, 1);
   uint64_t h = min_executed(c, HONEST);
   wait_height(c, HONEST, h + 4);
