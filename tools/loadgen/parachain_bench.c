@@ -448,6 +448,18 @@ int main(int argc, char **argv) {
       fprintf(stderr, "parachain-bench: %lu of %lu funding transactions failed (a chain whose token another admin "
                       "initialised?): transfers will fail for lack of balance\n", fbad, total);
     fprintf(stderr, "parachain-bench: funded %lu senders in %.1f s\n", senders, (double)(pc_now_ns() - fstart) / 1e9);
+    /* Funding can outlast a gateway's idle timeout (30 s by default), and
+     * the connections it did not use sat idle meanwhile: the gateway may
+     * have closed them. The run starts on fresh ones. */
+    for (unsigned long i = 0; i < conns_n; i++) {
+      pc_gwc_close(cs[i]);
+      cs[i] = pc_gwc_connect(addrs[i % n_addrs].host, addrs[i % n_addrs].port, 5000);
+      if (!cs[i]) {
+        fprintf(stderr, "parachain-bench: cannot reconnect to %s:%u after funding\n", addrs[i % n_addrs].host,
+                addrs[i % n_addrs].port);
+        return 3;
+      }
+    }
   }
 
   /* ---- the run: request id = 2i+1 (SUBMIT) or 2i+2 (WAIT) */
