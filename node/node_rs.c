@@ -311,9 +311,14 @@ int node_rs_receipt(node_rs_t *rs, const pc_hash_t *tx, pc_gw_receipt_ans_t *a, 
   struct cds_lfht_node *nd = cds_lfht_iter_get_node(&it);
   if (!nd) goto out; /* not (yet) in an executed block this store holds */
   const rs_txn_t *t = caa_container_of(nd, rs_txn_t, node);
+  /* The writer indexes a record's transactions before it publishes the
+   * record (slot, then newest with release): read newest first (acquire),
+   * so a height not yet published answers "not yet", and a missing record
+   * at or below newest really was evicted. */
+  uint64_t newest = atomic_load_explicit(&rs->newest, memory_order_acquire);
   const rs_rec_t *r = rec_at(rs, t->h);
   if (!r) {
-    rc = PC_ERR_NOT_FOUND;
+    rc = t->h > newest ? PC_ERR_AGAIN : PC_ERR_NOT_FOUND;
     goto out;
   }
   memset(a, 0, sizeof *a);
