@@ -158,6 +158,15 @@ static uint64_t min_cut(const pool_t *s) {
   return h;
 }
 
+/* Hands consensus the batch for height h (stamped with the wall clock:
+ * consensus measures batch-to-decision latency from it). */
+static void send_batch(pc_node_t *n, uint64_t h, const uint8_t *batch, size_t len) {
+  node_msg_t *b = node_msg_new(NM_BATCH, 0, h, batch, len, NULL, 0);
+  if (!b) return;
+  b->b = pc_wall_us();
+  node_q_push(&n->pool2cons, b);
+}
+
 static unsigned pool_poll(void *p, uint64_t now) {
   pool_t *s = p;
   pc_node_t *n = s->n;
@@ -178,11 +187,7 @@ static unsigned pool_poll(void *p, uint64_t now) {
        * transactions into a second height) */
       cutrec_t *same = cut_find(s, m->a);
       if (same) {
-        node_msg_t *b = node_msg_new(NM_BATCH, 0, m->a, same->batch, same->len, NULL, 0);
-        if (b) {
-          b->b = pc_wall_us();
-          node_q_push(&n->pool2cons, b);
-        }
+        send_batch(n, m->a, same->batch, same->len);
         free(m);
         continue;
       }
@@ -249,11 +254,7 @@ static unsigned pool_poll(void *p, uint64_t now) {
         }
       } /* rc < 0 (overflow): an empty batch rather than a stall */
     }
-    node_msg_t *b = node_msg_new(NM_BATCH, 0, nd->h, out, out_len, NULL, 0);
-    if (b) {
-      b->b = pc_wall_us();
-      node_q_push(&n->pool2cons, b);
-    }
+    send_batch(n, nd->h, out, out_len);
     s->need = nd->next;
     free(nd);
     work++;
