@@ -153,17 +153,22 @@ Test(pool, bad_signature_rejected) {
   pc_txpool_destroy(p);
 }
 
+/* Reports a decided block at height h holding only t. */
+static void decide_one(pc_txpool_t *p, uint64_t h, const tt_tx_t *t) {
+  uint8_t batch[1024];
+  pc_writer_t w;
+  pc_writer_init(&w, batch, sizeof batch);
+  pc_batch_append(&w, t->raw, t->len);
+  cr_assert_eq(pc_txpool_decided(p, h, batch, w.len), 0);
+}
+
 Test(pool, used_nonce_rejected_before_verification) {
   pc_txpool_t *p = make_pool(0, NULL, 1, 0);
   pc_client_key_t k;
   tt_key(&k, 1);
   tt_tx_t a, b;
   tt_build(&a, &k, TT_CHAIN, 0, 0, 0);
-  uint8_t batch[1024];
-  pc_writer_t w;
-  pc_writer_init(&w, batch, sizeof batch);
-  pc_batch_append(&w, a.raw, a.len);
-  cr_assert_eq(pc_txpool_decided(p, 1, batch, w.len), 0);
+  decide_one(p, 1, &a);
   /* a decided transaction this pool never saw is checked once there */
   cr_assert_eq(stats(p).verified, 1);
   tt_build(&b, &k, TT_CHAIN, 0, 0, 5); /* another tx reusing nonce 0 */
@@ -179,11 +184,7 @@ Test(pool, decided_forged_tx_moves_no_nonce) {
   tt_tx_t forged, real;
   tt_build(&forged, &k, TT_CHAIN, 0, 0, 7);
   forged.raw[forged.len - 1] ^= 0x40; /* its signature no longer verifies */
-  uint8_t batch[1024];
-  pc_writer_t w;
-  pc_writer_init(&w, batch, sizeof batch);
-  pc_batch_append(&w, forged.raw, forged.len);
-  cr_assert_eq(pc_txpool_decided(p, 1, batch, w.len), 0);
+  decide_one(p, 1, &forged);
   cr_assert_eq(stats(p).decided_invalid, 1);
   /* the sender's real transaction with that nonce is still welcome */
   tt_build(&real, &k, TT_CHAIN, 0, 0, 0);
