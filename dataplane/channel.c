@@ -75,6 +75,7 @@ typedef struct {
   uint32_t reasm_len, reasm_off;
   uint16_t reasm_count, reasm_next;
   uint64_t reasm_last_ns; /* when the partial message last grew */
+  bool reasm_stall_noted; /* this partial message was counted as stalled */
 
   pc_dp_counters_t c;
 } peer_t;
@@ -258,19 +259,33 @@ static void reasm_put(peer_t *p, uint8_t *b, uint32_t cap) {
   }
 }
 
-static void reasm_evict(peer_t *p) {
+/* Why a partial message is dropped. Every fragment the receiver took was
+ * acknowledged, so the sender never resends it: a drop loses the message
+ * for good. Hence only two reasons exist, and neither is a timer: the peer
+ * restarted (the old session's messages are dropped by design), or a key
+ * holder sent fragments that do not form one message (a faulty peer). */
+typedef enum { EVICT_RESET, EVICT_BAD } evict_why_t;
+
+static void reasm_evict(peer_t *p, uint16_t peer, evict_why_t why) {
   if (!p->reasm) return;
+  PC_WARN("dataplane: replica %u: partial message of %u bytes (%u of %u fragments) dropped: %s", peer,
+          p->reasm_len, p->reasm_next, p->reasm_count,
+          why == EVICT_RESET ? "the peer restarted" : "fragments that do not form one message");
   reasm_put(p, p->reasm, p->reasm_cap);
   p->reasm = NULL;
   p->c.reasm_evictions++;
+  if (why == EVICT_RESET)
+    p->c.reasm_evict_reset++;
+  else
+    p->c.reasm_evict_bad++;
 }
 
-static void rx_reset(pc_dp_t *dp, peer_t *p) {
+static void rx_reset(pc_dp_t *dp, peer_t *p, uint16_t peer) {
   for (uint32_t i = 0; i < dp->cfg.window; i++) p->rx[i].seq = 0;
   p->rx_buffered = 0;
   p->expected = 1;
   p->ack_pending = false;
-  reasm_evict(p);
+  reasm_evict(p, peer, EVICT_RESET);
 }
 
 void pc_dp_destroy(pc_dp_t *dp) {
@@ -580,6 +595,9 @@ static void on_ack(pc_dp_t *dp, peer_t *p, const pc_dp_hdr_t *h, uint64_t now) {
       if (!(h->sack >> i & 1)) continue;
       uint64_t s = a + 1 + i;
       if (s >= p->next_unsent) break;
+      /* An ACK older than una: slot s & mask may already hold seq
+       * s + window, which must not be marked as received. */
+      if (s < p->una) continue;
       tx_slot_t *t = &p->tx[s & dp->mask];
       t->sacked = true;
       if (s > p->high_sacked) p->high_sacked = s;
@@ -588,12 +606,14 @@ static void on_ack(pc_dp_t *dp, peer_t *p, const pc_dp_hdr_t *h, uint64_t now) {
   }
 }
 
-/* Delivers one in-order DATA frame. */
-static void deliver_frame(pc_dp_t *dp, uint16_t peer, peer_t *p, const pc_dp_hdr_t *h, const uint8_t *pl,
+/* Delivers one in-order DATA frame. Returns false when the frame could not
+ * be taken now (no memory for a new reassembly): the caller must then not
+ * move past it, so it stays unacknowledged and the sender resends it. */
+static bool deliver_frame(pc_dp_t *dp, uint16_t peer, peer_t *p, const pc_dp_hdr_t *h, const uint8_t *pl,
                           uint64_t now) {
   if (h->frag_count == 1) {
     if (p->reasm) {
-      reasm_evict(p);
+      reasm_evict(p, peer, EVICT_BAD); /* the sender never interleaves messages */
       p->c.malformed++;
     }
     size_t pos = 0;
@@ -603,35 +623,42 @@ static void deliver_frame(pc_dp_t *dp, uint16_t peer, peer_t *p, const pc_dp_hdr
       p->c.rx_msgs++;
       dp->deliver(dp->user, peer, m, len);
     }
-    return;
+    return true;
   }
   if (h->frag_index == 0) {
-    if (p->reasm) {
-      reasm_evict(p);
-      p->c.malformed++;
-    }
     if (h->msg_len > dp->cfg.max_msg) {
+      reasm_evict(p, peer, EVICT_BAD);
       p->c.malformed++;
       pc_reject_note(PC_DEC_FRAME, PC_ERR_TOO_LARGE);
-      return;
+      return true;
     }
+    if (p->reasm) {
+      reasm_evict(p, peer, EVICT_BAD); /* a new message while one is open */
+      p->c.malformed++;
+    }
+    /* On failure the frame is not taken: it stays unacknowledged and the
+     * sender resends it. */
     if (!(p->reasm = reasm_get(p, h->msg_len))) {
       p->c.rx_buf_full++;
-      return;
+      return false;
     }
     p->reasm_len = h->msg_len;
     p->reasm_off = 0;
     p->reasm_count = h->frag_count;
     p->reasm_next = 0;
+    p->reasm_stall_noted = false;
   } else if (!p->reasm) {
-    return; /* the rest of an evicted message */
+    /* The rest of a message dropped as malformed (a faulty peer) or never
+     * started: nothing to add it to. */
+    p->c.malformed++;
+    return true;
   }
   if (h->frag_index != p->reasm_next || h->frag_count != p->reasm_count || h->msg_len != p->reasm_len ||
       h->payload_len > p->reasm_len - p->reasm_off) {
-    reasm_evict(p);
+    reasm_evict(p, peer, EVICT_BAD);
     p->c.malformed++;
     pc_reject_note(PC_DEC_FRAME, PC_ERR_RANGE);
-    return;
+    return true;
   }
   memcpy(p->reasm + p->reasm_off, pl, h->payload_len);
   p->reasm_off += h->payload_len;
@@ -644,12 +671,16 @@ static void deliver_frame(pc_dp_t *dp, uint16_t peer, peer_t *p, const pc_dp_hdr
       p->c.rx_msgs++;
       dp->deliver(dp->user, peer, m, p->reasm_len);
     } else {
+      PC_WARN("dataplane: replica %u: fragmented message of %u bytes ended after %u bytes: dropped", peer,
+              p->reasm_len, p->reasm_off);
       p->c.malformed++;
       p->c.reasm_evictions++;
+      p->c.reasm_evict_bad++;
       pc_reject_note(PC_DEC_FRAME, PC_ERR_TRUNCATED);
     }
     reasm_put(p, m, p->reasm_cap);
   }
+  return true;
 }
 
 static void on_data(pc_dp_t *dp, uint16_t peer, peer_t *p, const pc_dp_hdr_t *h, const uint8_t *pl,
@@ -663,8 +694,8 @@ static void on_data(pc_dp_t *dp, uint16_t peer, peer_t *p, const pc_dp_hdr_t *h,
     p->c.out_of_window++;
     return;
   }
+  rx_slot_t *r = &p->rx[h->seq & dp->mask];
   if (h->seq != p->expected) {
-    rx_slot_t *r = &p->rx[h->seq & dp->mask];
     if (r->seq == h->seq) {
       p->c.replays++;
       return;
@@ -684,14 +715,20 @@ static void on_data(pc_dp_t *dp, uint16_t peer, peer_t *p, const pc_dp_hdr_t *h,
     p->rx_buffered += h->payload_len;
     return;
   }
-  deliver_frame(dp, peer, p, h, pl, now);
-  p->expected++;
+  if (r->seq == h->seq) {
+    /* Already buffered (a delivery refused earlier for memory): the copy
+     * in the slot is delivered below. */
+  } else if (!deliver_frame(dp, peer, p, h, pl, now)) {
+    return;
+  } else {
+    p->expected++;
+  }
   for (;;) {
-    rx_slot_t *r = &p->rx[p->expected & dp->mask];
+    r = &p->rx[p->expected & dp->mask];
     if (r->seq != p->expected) break;
+    if (!deliver_frame(dp, peer, p, &r->h, r->payload, now)) break; /* stays buffered */
     r->seq = 0;
     p->rx_buffered -= r->h.payload_len;
-    deliver_frame(dp, peer, p, &r->h, r->payload, now);
     p->expected++;
   }
 }
@@ -737,7 +774,7 @@ static void rx_frame(pc_dp_t *dp, const uint8_t *f, uint32_t len, uint64_t now) 
   if (h.snd_epoch > p->peer_epoch) {
     if (p->peer_epoch != 0) {
       tx_reset(dp, p);
-      rx_reset(dp, p);
+      rx_reset(dp, p, h.src);
       PC_INFO("dataplane: replica %u restarted (new session)", h.src);
     }
     p->peer_epoch = h.snd_epoch;
@@ -781,11 +818,20 @@ void pc_dp_housekeeping(pc_dp_t *dp) {
       PC_INFO("dataplane: replica %u down", i);
     }
     if (now - p->last_tx_ns >= dp->cfg.hello_ns && now - p->last_hello_ns >= dp->cfg.hello_ns) p->hello_due = true;
-    /* Only a stalled message is evicted: fragments arrive in order, so one
-     * that is still growing is on its way (a 16 MiB message on a loaded
-     * machine can take longer than the timeout, and dropping it would break
-     * exactly-once delivery for nothing). */
-    if (p->reasm && now > p->reasm_last_ns && now - p->reasm_last_ns > dp->cfg.reasm_timeout_ns) reasm_evict(p);
+    /* A partial message that stopped growing is reported, never dropped:
+     * its fragments so far were acknowledged, so the sender will not send
+     * them again and only the rest is missing — dropping it would lose the
+     * message while both processes live (under load, a descheduled peer or
+     * a memif port restart can pause a channel for many seconds; the old
+     * timeout eviction then delivered the next message in its place). The
+     * buffer stays within max_msg; a restarted peer frees it (rx_reset). */
+    if (p->reasm && !p->reasm_stall_noted && now > p->reasm_last_ns &&
+        now - p->reasm_last_ns > dp->cfg.reasm_timeout_ns) {
+      p->reasm_stall_noted = true;
+      p->c.reasm_stalled++;
+      PC_WARN("dataplane: replica %u: partial message (%u of %u fragments) got nothing for %llu ms; kept", i,
+              p->reasm_next, p->reasm_count, (unsigned long long)((now - p->reasm_last_ns) / 1000000));
+    }
   }
   if (dp->cfg.kind == PC_DP_KIND_DPDK && now >= dp->next_publish_ns) {
     pc_dp_telemetry_publish(dp);

@@ -100,8 +100,13 @@
  * out of order, drops seq below the next expected or already buffered
  * (counted as replays) and beyond the window, and delivers in seq order.
  * Fragments of one message are consecutive seqs; reassembly holds at most
- * one message per peer (≤ cfg.max_msg), evicted (and counted) if no fragment
- * of it arrived for cfg.reasm_timeout_ns.
+ * one message per peer (≤ cfg.max_msg). Every fragment taken is
+ * acknowledged, so a partial message is never dropped while the session
+ * lives, however long its next fragment takes (a stall longer than
+ * cfg.reasm_timeout_ns is only counted); it is dropped (and counted) when
+ * the peer restarts, or when a key holder sends fragments that do not form
+ * one message. An in-order frame the receiver cannot take (no memory for a
+ * reassembly) is left unacknowledged, never skipped.
  */
 #ifndef PC_DATAPLANE_H
 #define PC_DATAPLANE_H
@@ -221,7 +226,8 @@ typedef struct {
   uint64_t rto_min_ns;     /* retransmission floor, default 2 ms */
   uint64_t hello_ns;       /* HELLO / keepalive period when the peer is silent, default 50 ms */
   uint64_t peer_timeout_ns;/* silence before a peer is counted down, default 1 s */
-  uint64_t reasm_timeout_ns; /* a partial message that stops growing this long is evicted, default 10 s */
+  uint64_t reasm_timeout_ns; /* a partial message that stops growing this long is reported
+                              * (reasm_stalled, logged), never dropped; default 10 s */
 
   /* DPDK */
   char eal_args[512];  /* space-separated EAL arguments (argv[0] not included) */
@@ -267,7 +273,10 @@ typedef struct {
   uint64_t stale_epoch;      /* frames for/from another session */
   uint64_t out_of_window;    /* DATA seq beyond the receive window */
   uint64_t retransmits;      /* frames sent again */
-  uint64_t reasm_evictions;  /* partial messages dropped (timeout, bad order, reset) */
+  uint64_t reasm_evictions;  /* partial messages dropped: reasm_evict_reset + reasm_evict_bad */
+  uint64_t reasm_evict_reset;/* ... because the peer restarted (new session epoch) */
+  uint64_t reasm_evict_bad;  /* ... because a key holder's fragments did not form one message */
+  uint64_t reasm_stalled;    /* partial messages that got no fragment for reasm_timeout_ns (kept) */
   uint64_t rx_buf_full;      /* frames refused for the per-peer rx bound */
   uint64_t tx_full;          /* sends refused by backpressure */
   uint64_t tx_dropped_reset; /* messages dropped because the peer restarted */
