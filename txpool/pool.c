@@ -35,6 +35,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/block.h"
 #include "txpool/txpool.h"
@@ -590,5 +591,12 @@ void pc_txpool_stats(const pc_txpool_t *p, pc_txpool_stats_t *st) {
     /* relaxed: exact once the results it counts were dequeued (see worker_main) */
     st->verified += atomic_load_explicit(&p->workers[i].verified, memory_order_relaxed);
   st->verify_inflight = inflight(p);
+  st->worker_cpu_ns = 0;
+  for (unsigned i = 0; i < p->cfg.n_workers; i++) {
+    clockid_t clock;
+    struct timespec ts;
+    if (pthread_getcpuclockid(p->workers[i].thread, &clock) == 0 && clock_gettime(clock, &ts) == 0)
+      st->worker_cpu_ns += (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+  }
   pc_mempool_stats(p->mp, &st->pool);
 }

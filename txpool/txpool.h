@@ -304,6 +304,8 @@ typedef struct {
   uint64_t gossip_txs_received, gossip_bad_batches;
   uint64_t decided_invalid;    /* decided transactions whose signature failed: no nonce moved */
   uint32_t verify_inflight; /* queued to workers, results not yet taken */
+  uint64_t worker_cpu_ns;   /* CPU time the verify workers used so far (0 inline):
+                             * verified / worker CPU time is the rate per verify core */
   pc_mempool_stats_t pool;
 } pc_txpool_stats_t;
 
