@@ -327,6 +327,23 @@ Test(pool, pinned_workers_run) {
   }
   pc_txpool_drain(p);
   cr_assert_eq(stats(p).admitted, 10);
+  /* ten Ed25519 verifications cost the workers CPU time (the bench's per-core figure) */
+  cr_assert_gt(stats(p).worker_cpu_ns, 0);
+  pc_txpool_destroy(p);
+}
+
+Test(pool, inline_verification_reports_no_worker_cpu) {
+  pc_txpool_cfg_t c;
+  pc_txpool_cfg_default(&c, TT_CHAIN, 1, 0);
+  pc_txpool_t *p = pc_txpool_create(&c, NULL, NULL);
+  cr_assert_not_null(p);
+  pc_client_key_t k;
+  tt_key(&k, 1);
+  tt_tx_t t;
+  tt_build(&t, &k, TT_CHAIN, 0, 0, 0);
+  cr_assert_eq(pc_txpool_submit(p, t.raw, t.len, PC_ORIGIN_CLIENT, NULL, NULL), 0);
+  cr_assert_eq(stats(p).verified, 1);
+  cr_assert_eq(stats(p).worker_cpu_ns, 0);
   pc_txpool_destroy(p);
 }
 
