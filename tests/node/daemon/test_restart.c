@@ -743,3 +743,7 @@ static void run_case(uint8_t protocol, int first_victim) {
 Test(restart, sbft_kill9_one_replica_under_load, .timeout = 280) { run_case(PC_PROTO_SBFT, N - 1); }
 
 Test(restart, sbft_kill9_all_replicas_under_load, .timeout = 280) { run_case(PC_PROTO_SBFT, 0); }
+
+Test(restart, pbft_kill9_one_replica_under_load, .timeout = 280) { run_case(PC_PROTO_PBFT, N - 1); }
+
+Test(restart, pbft_kill9_all_replicas_under_load, .timeout = 280) { run_case(PC_PROTO_PBFT, 0); }
