@@ -473,6 +473,49 @@ Test(channel, receiver_stall_keeps_fragmented_messages_exactly_once) { stall_cas
 Test(channel, sender_stall_keeps_fragmented_messages_exactly_once) { stall_case(STALL_TX); }
 Test(channel, both_stalled_keeps_fragmented_messages_exactly_once) { stall_case(STALL_BOTH); }
 
+/* The one case where a partial message may be dropped: its sender really
+ * restarted (new epoch). It is counted as such, and the new session works. */
+Test(channel, sender_restart_mid_message_evicts_and_counts_reset) {
+  memset(&st, 0, sizeof st);
+  st.armed = true;
+  st.at_frag = 100;
+  cl_t c;
+  cl_make(&c, 2, len_stall, tweak_stall);
+  pc_dp_loop_tamper(c.loop, tamper_stall, NULL);
+  uint8_t *buf = malloc(len_stall(0));
+  cr_assert_not_null(buf);
+  feed(&c, 0, 1, 1, buf);
+  uint64_t deadline = pc_now_ns() + 60ull * 1000000000ull;
+  while (!st.stalled) {
+    cl_poll(&c);
+    cr_assert_lt(pc_now_ns(), deadline);
+  }
+  for (int i = 0; i < 4; i++) pc_dp_poll(c.dp[1], 512);
+  pc_dp_counters_t k;
+  pc_dp_counters(c.dp[1], 0, &k);
+  cr_assert_eq(k.rx_msgs, 0);
+  /* Replica 0 restarts in the middle of message 0. */
+  pc_dp_destroy(c.dp[0]);
+  pc_sleep_ns(2000); /* epochs carry microseconds */
+  c.dp[0] = pc_dp_create(&c.cfg[0], tl_deliver, &c.rx[0]);
+  cr_assert_not_null(c.dp[0]);
+  st.stalled = false;
+  for (int i = 0; i < 50; i++) cl_poll(&c);
+  pc_dp_counters(c.dp[1], 0, &k);
+  cr_assert_eq(k.reasm_evictions, 1);
+  cr_assert_eq(k.reasm_evict_reset, 1);
+  cr_assert_eq(k.reasm_evict_bad, 0);
+  /* The new incarnation's messages (numbered from 0 again) all arrive. */
+  c.sent[0][1] = 0;
+  c.rx[1].next[0] = 0;
+  const uint16_t flows[1][2] = {{0, 1}};
+  run_flows(&c, flows, 1, 4, len_stall(4));
+  pc_dp_counters(c.dp[1], 0, &k);
+  cr_assert_eq(k.reasm_evictions, 1);
+  free(buf);
+  cl_free(&c);
+}
+
 /* Frames forged by a holder of the channel key (a faulty peer). */
 Test(channel, key_holder_frames_out_of_window_and_bad_ack_counted) {
   cl_t c;
