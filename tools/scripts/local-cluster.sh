@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
 # local-cluster.sh — the one-command local cluster under load (issue 8, item 4).
 #
-# Generates a 4-replica cluster with pc-cluster-gen, checks every config with
-# `parachain-node --check`, starts the 4 replicas on this machine, waits until
-# they decide, drives all 4 client gateways with parachain-bench for a set
-# time, then prints throughput, submit-to-receipt latency, per-replica stage
-# counters and the agreement check, stops the replicas in order (SIGTERM),
-# and verifies every data directory with pc-ledger. `--help` for the options.
+# Generates an N-replica cluster (--nodes N, default 4) with pc-cluster-gen,
+# checks every config with `parachain-node --check`, starts the N replicas on
+# this machine, waits until they decide, drives all N client gateways with
+# parachain-bench for a set time, then prints throughput, submit-to-receipt
+# latency, per-replica stage counters and the agreement check, stops the
+# replicas in order (SIGTERM), and verifies every data directory with
+# pc-ledger. pc-cluster-gen chooses f = (N-1)/3. `--help` for the options.
 #
 # The last line of output is machine readable (other scripts parse it; the
 # keys are stable):
-#   RESULT protocol=sbft transport=udp n=4 batch=B workload=W mode=closed
+#   RESULT protocol=sbft transport=udp n=N batch=B workload=W mode=closed
 #          tps=X p50_ms=Y p99_ms=Z p999_ms=Q committed=N agree=1 ledger_verified=1
 # (one line). Exit status: 0 everything held; 1 the replicas disagree or a
 # ledger does not verify; 2 usage, build or configuration problem, or a
@@ -23,13 +24,22 @@ usage() {
 usage: tools/scripts/local-cluster.sh [options]
        tools/scripts/local-cluster.sh [BUILD_DIR] [SECONDS] [sbft|pbft]   (old form)
 
-Starts 4 parachain-node replicas on this machine, loads them with
-parachain-bench through all 4 client gateways, prints TPS, latency
+Starts N parachain-node replicas on this machine (4 by default), loads them
+with parachain-bench through all N client gateways, prints TPS, latency
 p50/p99/p999 (submit to receipt), per-replica counters and the agreement
 check (same ledger hash and execution root at a common height), stops the
 replicas in order and verifies each block log with pc-ledger.
 
   --build DIR          meson build directory [build]
+  --nodes N            replicas, 4..64 [4]; they tolerate f = (N-1)/3 Byzantine
+                         faults (pc-cluster-gen's default: n = 4 gives f = 1, n = 7
+                         f = 2). All N replicas and the load generator share this
+                         machine's cores. n = 7 on the 2-core development machine
+                         (2026-11-26, load average 15-19): udp SBFT and PBFT and
+                         memif SBFT (7 EALs, 21 memif links, one per replica pair)
+                         started in 10-20 s and passed every check, at about half
+                         the n = 4 throughput; a run with 8 s of load took ~3 min
+                         (signing, funding, and 7 ledger replays at the end).
   --seconds S          seconds of load [20]
   --protocol P         sbft | pbft [sbft]
   --transport T        udp | memif [udp]
@@ -47,7 +57,8 @@ replicas in order and verifies each block log with pc-ledger.
                          wanted before switching. Under that load a memif cluster
                          took 9-76 s to its first decision (udp 9-57 s; each memif
                          replica's EAL also loads ~130 DPDK driver plugins), hence
-                         a 120 s start limit for memif (PC_START_TIMEOUT overrides).
+                         a start limit of 30 x N s for memif (120 s at n = 4) and
+                         15 x N s for udp (PC_START_TIMEOUT overrides).
   --eal-mem MB         memif: DPDK memory per replica (EAL -m, no hugepages) [64]
   --workload W         parachain-bench workload: transfer | transfer-zipf | kv |
                        counter | noop [transfer]
@@ -62,7 +73,8 @@ replicas in order and verifies each block log with pc-ledger.
   --node-set S.KEY=V   set a key in every node config, e.g.
                        --node-set storage.group_count=64 (repeatable;
                        docs/node-config.md)
-  --conns C            gateway connections, spread over the 4 gateways [8]
+  --conns C            gateway connections, spread round-robin over the N
+                       gateways [2 x N: 8 at n = 4]
   --wait-ms MS         give up on a receipt after MS (counted as an error) [10000]
   --verify             parachain-bench verifies every receipt's proof
   --no-load            no client load: order empty blocks for S seconds and run
@@ -82,7 +94,7 @@ say() { printf '[%3ds] %s\n' "$SECONDS" "$*"; }
 SECONDS=0
 
 BUILD=build SECS=20 PROTO=sbft TRANSPORT=udp WORKLOAD=transfer MODE=closed K=256 RATE=
-BATCH= VOTES=broadcast CONNS=8 VERIFY= NOLOAD= KEEP= CSV= START_TIMEOUT=${PC_START_TIMEOUT:-} WAIT_MS=10000
+BATCH= VOTES=broadcast CONNS= NODES=4 VERIFY= NOLOAD= KEEP= CSV= START_TIMEOUT=${PC_START_TIMEOUT:-} WAIT_MS=10000
 STOP_TIMEOUT=${PC_STOP_TIMEOUT:-20} EAL_MEM= TXS=
 CSETS=() NSETS=()
 if [[ $# -gt 0 && $1 != -* ]]; then
@@ -94,6 +106,7 @@ while [[ $# -gt 0 ]]; do
   case $1 in
     -h|--help) usage; exit 0 ;;
     --build) BUILD=${2:?}; shift ;;
+    --nodes) NODES=${2:?}; shift ;;
     --seconds) SECS=${2:?}; shift ;;
     --protocol) PROTO=${2:?}; shift ;;
     --transport) TRANSPORT=${2:?}; shift ;;
@@ -117,17 +130,23 @@ while [[ $# -gt 0 ]]; do
   shift
 done
 isnum() { [[ $1 =~ ^[0-9]+$ ]]; }
+isnum "$NODES" && NODES=$((10#$NODES)) && (( NODES >= 4 && NODES <= 64 )) \
+  || die "--nodes $NODES: want 4..64 replicas (n >= 3f+1 with f >= 1)"
+N=$NODES
+REPLICAS=($(seq 0 $((N - 1))))
 isnum "$SECS" && (( SECS > 0 )) || die "--seconds $SECS: want a whole number of seconds > 0"
 [[ $PROTO == sbft || $PROTO == pbft ]] || die "--protocol $PROTO: want sbft or pbft"
 [[ $TRANSPORT == memif || $TRANSPORT == udp ]] || die "--transport $TRANSPORT: want memif or udp"
-# seconds until every replica decided a block: 120 for memif (4 EAL starts), 60 for udp
-[[ -n $START_TIMEOUT ]] || START_TIMEOUT=$([[ $TRANSPORT == memif ]] && echo 120 || echo 60)
+# seconds until every replica decided a block: 30 s per replica for memif
+# (N EAL starts; 120 s at n = 4), 15 s per replica for udp (60 s at n = 4)
+[[ -n $START_TIMEOUT ]] || START_TIMEOUT=$(( N * ($([[ $TRANSPORT == memif ]] && echo 30 || echo 15)) ))
 isnum "$START_TIMEOUT" || die "PC_START_TIMEOUT=$START_TIMEOUT: want seconds"
 [[ $VOTES == broadcast || $VOTES == collector ]] || die "--votes $VOTES: want broadcast or collector"
 case $WORKLOAD in transfer|transfer-zipf|kv|counter|noop) ;; *) die "--workload $WORKLOAD: want transfer, transfer-zipf, kv, counter or noop" ;; esac
 isnum "$K" && (( K > 0 )) || die "--outstanding $K: want a number > 0"
 [[ -z $RATE ]] || { isnum "$RATE" && (( RATE > 0 )); } || die "--rate $RATE: want transactions per second > 0"
 [[ -z $BATCH ]] || { isnum "$BATCH" && (( BATCH > 0 )); } || die "--batch $BATCH: want a number > 0"
+[[ -n $CONNS ]] || CONNS=$(( 2 * N > 64 ? 64 : 2 * N ))
 isnum "$CONNS" && (( CONNS > 0 && CONNS <= 64 )) || die "--conns $CONNS: want 1..64"
 isnum "$WAIT_MS" && (( WAIT_MS > 0 )) || die "--wait-ms $WAIT_MS: want milliseconds > 0"
 [[ -z $TXS ]] || { isnum "$TXS" && (( TXS > 0 )); } || die "--txs $TXS: want a number > 0"
@@ -184,7 +203,7 @@ trap 'exit 130' INT TERM
 
 # ---- generate and edit the cluster
 PORT=$((20000 + RANDOM % 20000))
-"$GEN" --nodes 4 --transport "$TRANSPORT" --protocol "$PROTO" --votes "$VOTES" --base-port "$PORT" --out "$C" >"$DIR/gen.log" 2>&1 \
+"$GEN" --nodes "$N" --transport "$TRANSPORT" --protocol "$PROTO" --votes "$VOTES" --base-port "$PORT" --out "$C" >"$DIR/gen.log" 2>&1 \
   || { cat "$DIR/gen.log" >&2; die "pc-cluster-gen failed"; }
 
 # conf_set FILE SECTION KEY VALUE: replace KEY in [SECTION], else add it there
@@ -202,7 +221,7 @@ if [[ -n $BATCH ]]; then conf_set "$C/cluster.conf" batch size "$BATCH"; fi
 for s in ${CSETS[@]+"${CSETS[@]}"}; do
   kv=${s#*.}; conf_set "$C/cluster.conf" "${s%%.*}" "${kv%%=*}" "${kv#*=}"
 done
-for i in 0 1 2 3; do
+for i in "${REPLICAS[@]}"; do
   for s in ${NSETS[@]+"${NSETS[@]}"}; do
     kv=${s#*.}; conf_set "$C/replica-$i/node.conf" "${s%%.*}" "${kv%%=*}" "${kv#*=}"
   done
@@ -222,16 +241,16 @@ BATCH_EFF=$(conf_get "$C/cluster.conf" batch size)
 BATCH_EFF=${BATCH_EFF:-1024}
 
 # ---- start
-for i in 0 1 2 3; do
+for i in "${REPLICAS[@]}"; do
   "$NODE" --config "$C/replica-$i/node.conf" --status-every 1 >"$DIR/r$i.out" 2>"$DIR/r$i.err" &
   PIDS[$i]=$!
 done
-say "4 replicas ($PROTO over $TRANSPORT, batch $BATCH_EFF) starting in $DIR"
+say "$N replicas ($PROTO over $TRANSPORT, batch $BATCH_EFF) starting in $DIR"
 # alive: every replica runs (an exited child stays a zombie until waited for,
 # and kill -0 still reaches a zombie, so look at its state)
 alive() {
   local i st
-  for i in 0 1 2 3; do
+  for i in "${REPLICAS[@]}"; do
     st=$(ps -o stat= -p "${PIDS[$i]}" 2>/dev/null)
     [[ -n $st && $st != Z* ]] || { echo "$i"; return 1; }
   done
@@ -244,27 +263,27 @@ while :; do
     echo "local-cluster: replica $dead exited during start; its log:" >&2; tail -n 20 "$DIR/r$dead.err" >&2; exit 2
   fi
   ready=1
-  for i in 0 1 2 3; do (( $(decided_of $i) > 0 )) || ready=0; done
+  for i in "${REPLICAS[@]}"; do (( $(decided_of $i) > 0 )) || ready=0; done
   (( ready )) && break
   if (( $(date +%s) - t_start > START_TIMEOUT )); then
     echo "local-cluster: the replicas did not decide a block within $START_TIMEOUT s (load average:" \
          "$(cut -d' ' -f1-3 /proc/loadavg)); last status lines:" >&2
-    for i in 0 1 2 3; do echo "  r$i: $(grep '^status' "$DIR/r$i.out" | tail -1)" >&2; done
+    for i in "${REPLICAS[@]}"; do echo "  r$i: $(grep '^status' "$DIR/r$i.out" | tail -1)" >&2; done
     exit 2
   fi
   sleep 0.2
 done
-say "all 4 replicas decide"
+say "all $N replicas decide"
 
 # ---- load
-GWS=$(for i in 0 1 2 3; do gw_addr $i; done | paste -sd, -)
+GWS=$(for i in "${REPLICAS[@]}"; do gw_addr $i; done | paste -sd, -)
 TPS=0 P50=0 P99=0 P999=0 COMMITTED=0 LOAD_FAIL=
 if [[ -n $NOLOAD ]]; then
   say "no load (--no-load): ordering empty blocks for ${SECS}s"
   sleep "$SECS"
 else
   gw_ok=1
-  for i in 0 1 2 3; do
+  for i in "${REPLICAS[@]}"; do
     if ! "$CLI" -g "$(gw_addr $i)" -c "$C/cluster.conf" -t 2000 status >"$DIR/gwstatus$i.txt" 2>&1; then
       echo "local-cluster: the client gateway of replica $i ($(gw_addr $i)) does not answer:" \
            "$(tail -1 "$DIR/gwstatus$i.txt")" >&2
@@ -304,7 +323,7 @@ else
       echo "$(wc -l <"$DIR/missing.txt") transactions got no receipt; what the replicas say about the first ones:"
       awk '{print $6}' "$DIR/missing.txt" | sort | uniq -c | sed 's/^/  /'
       head -3 "$DIR/missing.txt" | while read -r idx snd nonce conn hash why; do
-        for i in 0 1 2 3; do
+        for i in "${REPLICAS[@]}"; do
           a=$("$CLI" -g "$(gw_addr $i)" -c "$C/cluster.conf" -t 3000 wait "$hash" --wait 0 2>&1 | tr '\n' ' ')
           echo "  tx $idx (sender $snd nonce $nonce, connection $conn, $why) at replica $i: ${a:0:100}"
         done
@@ -314,16 +333,16 @@ else
 fi
 
 # ---- counters, then stop in order
-for i in 0 1 2 3; do
+for i in "${REPLICAS[@]}"; do
   m=$(metrics_addr $i)
   [[ -n $m ]] && curl -s -m 2 "http://$m/metrics" >"$DIR/metrics-$i.txt" 2>/dev/null
 done
 if ! dead=$(alive); then echo "local-cluster: replica $dead died during the run; its log:" >&2; tail -n 20 "$DIR/r$dead.err" >&2; fi
 STOP_RC=()
-say "stopping the replicas (SIGTERM, replica 3 first)"
+say "stopping the replicas (SIGTERM, replica $((N - 1)) first)"
 stop_replicas
 stop_fail=0
-for i in 0 1 2 3; do
+for i in "${REPLICAS[@]}"; do
   if [[ ${STOP_RC[$i]:-1} != 0 ]] || ! grep -q '^final' "$DIR/r$i.out"; then
     echo "local-cluster: replica $i did not stop cleanly (status ${STOP_RC[$i]:-?}); its log:" >&2
     tail -n 20 "$DIR/r$i.err" >&2
@@ -336,7 +355,7 @@ echo
 echo "per-replica counters (last status line; docs/tuning.md says what each means)"
 cols=(decided executed durable txs ok pool admitted rejected cons_in cons_out rounds_left persisted net_rx net_tx)
 printf '%-3s' r; for c in "${cols[@]}"; do printf ' %10s' "$c"; done; echo
-for i in 0 1 2 3; do
+for i in "${REPLICAS[@]}"; do
   line=$(grep '^status' "$DIR/r$i.out" | tail -1)
   printf '%-3s' "$i"; for c in "${cols[@]}"; do v=$(field "$line" "$c"); printf ' %10s' "${v:--}"; done; echo
 done
@@ -353,7 +372,7 @@ say "checks"
 echo
 AGREE=1 LEDGER_OK=1
 declare -a LAST
-for i in 0 1 2 3; do
+for i in "${REPLICAS[@]}"; do
   LAST[$i]=$("$LEDGER" stats --data "$C/replica-$i/data/log" 2>/dev/null | awk '$1=="heights"{split($2,a,"\\.\\."); print a[2]}')
   LAST[$i]=${LAST[$i]:-0}
 done
@@ -363,15 +382,15 @@ if (( H < 1 )); then
   AGREE=0
 else
   ref=
-  for i in 0 1 2 3; do
+  for i in "${REPLICAS[@]}"; do
     got=$("$LEDGER" dump --data "$C/replica-$i/data/log" --height "$H" 2>/dev/null | awk '$1=="block_hash"||$1=="exec_root"{printf "%s ", $2}')
     echo "  replica $i at height $H: block ${got:0:16}… exec_root ${got:65:16}…"
     [[ -n $got ]] || { echo "  replica $i: cannot read height $H"; AGREE=0; continue; }
     if [[ -z $ref ]]; then ref=$got; elif [[ $got != "$ref" ]]; then AGREE=0; fi
   done
-  bad=$(awk '/^final/ {print $2, $3, $4}' "$DIR"/r?.out | awk '{k=$1; if (k in seen && seen[k] != $0) print "final lines disagree at " k; seen[k]=$0}')
+  bad=$(awk '/^final/ {print $2, $3, $4}' "$DIR"/r*.out | awk '{k=$1; if (k in seen && seen[k] != $0) print "final lines disagree at " k; seen[k]=$0}')
   [[ -z $bad ]] || { echo "  $bad"; AGREE=0; }
-  if (( AGREE )); then echo "OK: all 4 replicas hold the same block hash and execution root at height $H (last heights ${LAST[*]})"
+  if (( AGREE )); then echo "OK: all $N replicas hold the same block hash and execution root at height $H (last heights ${LAST[*]})"
   else echo "FAIL: the replicas disagree (see above)"; fi
 fi
 # pc-ledger verify: record CRCs and torn tail always; with --cluster (when
@@ -385,11 +404,11 @@ else
   echo "ledger verification (pc-ledger verify: record CRCs, torn tail; this pc-ledger cannot check certificates)"
 fi
 vp=()
-for i in 0 1 2 3; do
+for i in "${REPLICAS[@]}"; do
   "$LEDGER" verify --data "$C/replica-$i/data/log" ${deep[@]+"${deep[@]}"} >"$DIR/verify$i.txt" 2>&1 &
   vp[$i]=$!
 done
-for i in 0 1 2 3; do
+for i in "${REPLICAS[@]}"; do
   wait "${vp[$i]}"; vrc=$?
   echo "  replica $i: $(grep -v '^  \.\.\.' "$DIR/verify$i.txt" | tail -1) (exit $vrc)"
   (( vrc == 0 )) || LEDGER_OK=0
@@ -408,6 +427,6 @@ if (( rc == 0 )) && [[ -z $NOLOAD ]] && (( COMMITTED == 0 )); then
 elif [[ -n $LOAD_FAIL ]]; then
   echo "WARNING: $LOAD_FAIL"
 fi
-echo "RESULT protocol=$PROTO transport=$TRANSPORT n=4 batch=$BATCH_EFF workload=$WORKLOAD mode=$([[ -n $NOLOAD ]] && echo none || echo $MODE)" \
+echo "RESULT protocol=$PROTO transport=$TRANSPORT n=$N batch=$BATCH_EFF workload=$WORKLOAD mode=$([[ -n $NOLOAD ]] && echo none || echo $MODE)" \
      "tps=$TPS p50_ms=$P50 p99_ms=$P99 p999_ms=$P999 committed=$COMMITTED agree=$AGREE ledger_verified=$LEDGER_OK"
 exit $rc
