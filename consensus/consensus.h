@@ -251,6 +251,8 @@ typedef struct {
   uint64_t bytes_sent;    /* same weighting */
   uint64_t msgs_received;
   uint64_t rejected;      /* messages refused (malformed, bad signature, stale, ...) */
+  uint64_t late;          /* PBFT: well-formed votes about a height decided here and
+                           * still in its log, ignored (a slow replica's; not faults) */
   uint64_t signs;
   uint64_t verifies;      /* signature verifications actually performed */
   uint64_t decided;       /* heights decided */
@@ -317,7 +319,8 @@ int pc_consensus_start(pc_consensus_t *c, uint64_t now_ns);
  * `from`. The protocol decodes strictly; a malformed, stale, out-of-window,
  * duplicate or badly signed message returns a PC_ERR_* (counted with
  * pc_reject_note under PC_DEC_CONSENSUS and in stats.rejected) and changes
- * nothing. The buffer is the caller's; the protocol copies what it keeps. */
+ * nothing. (PBFT returns 0 for a late vote about a height still in its log
+ * and counts it in stats.late instead: a fault-free run rejects nothing.) The buffer is the caller's; the protocol copies what it keeps. */
 int pc_consensus_on_message(pc_consensus_t *c, uint16_t from, const uint8_t *msg, size_t len);
 /* pc_consensus_on_tick reports the current monotonic time; fires timers. */
 void pc_consensus_on_tick(pc_consensus_t *c, uint64_t now_ns);

@@ -639,13 +639,17 @@ void pbft_jump(pbft_t *s, uint64_t h, const pc_hash_t *chain, const pc_hash_t *r
 /* --------------------------------------------------------------- receiving */
 
 /* Common window checks for messages about one sequence number. */
-/* Returns 1 (ignore quietly) for a straggler about a height decided here
- * and still in the log (a slow replica's vote: it gets the other votes
- * anyway). Below the low watermark the message is stale: rejected, and
- * its sender, evidently behind, gets the DECISION (once per height). */
+/* Returns 1 (ignored, counted in stats.late, not a rejection) for a
+ * straggler about a height decided here and still in the log (a slow
+ * replica's vote: it gets the other votes anyway). Below the low watermark
+ * the message is stale: rejected, and its sender, evidently behind, gets
+ * the DECISION (once per height). */
 static int window_check(pbft_t *s, uint16_t from, uint64_t seq, pbft_slot_t **out) {
   if (seq < s->next) {
-    if (seq >= pbft_base(s)) return 1;
+    if (seq >= pbft_base(s)) {
+      s->st.late++;
+      return 1;
+    }
     if (s->answered[from] < seq) {
       s->answered[from] = seq;
       pbft_answer_decided(s, from, seq, false);
