@@ -146,7 +146,13 @@ typedef struct {
   uint64_t seq;
   size_t off; /* in the batch buffer */
   size_t len;
+  uint32_t crc; /* CRC32C of all len bytes (its own crc field included) */
 } rec_desc_t;
+
+/* A batch buffer keeps GRP_HDR bytes of headroom before its first record
+ * and GRP_ALIGN of tailroom after its last one: flush_batch writes each
+ * group straight from it (header and padding laid over bytes already
+ * written or saved and restored), so a record is copied once, by append. */
 
 typedef struct {
   uint8_t *buf;
@@ -171,8 +177,6 @@ struct pc_log {
   uint32_t cur_off;
   uint32_t prev_seg_end; /* for the first group of cur_seg */
   uint64_t synced_pos;
-  uint8_t *wbuf;
-  size_t wcap;
 
   /* Height index: idx[h - idx_origin] = position of the record (0 = none:
    * heights skipped by a base record). first_height is the lowest
@@ -218,10 +222,40 @@ static void rec_header(pc_writer_t *w, uint8_t type, size_t len, uint64_t seq) {
 
 static void rec_seal(uint8_t *rec, size_t len) { pc_store_le32(rec + len - 4, pc_crc32c(0, rec, len - 4)); }
 
-static void encode_block(uint8_t *out, size_t len, uint64_t seq, const pc_log_block_t *b) {
+/* CRC32C of a concatenation from the CRCs of its parts, so that a group's
+ * body CRC does not read a large record's bytes a second time. CRC32C is
+ * a remainder modulo P over GF(2), kept bit-reflected (bit 31 is x^0, bit
+ * 0 is x^31; 0x82F63B78 is P without its x^32 term). The initial and final
+ * inversions cancel in crc(A ‖ B) = crc(A) · x^(8·|B|) mod P ⊕ crc(B). */
+#define CRC32C_POLY_REFLECTED 0x82F63B78u
+#define CRC_COMBINE_MIN 8192u /* below this, re-reading the bytes is cheaper */
+
+static uint32_t gf2_mulmod(uint32_t a, uint32_t b) {
+  uint32_t r = 0;
+  for (unsigned i = 0; i < 32; i++) { /* b holds (original b) · x^i */
+    if (a & (0x80000000u >> i)) r ^= b;
+    b = (b & 1u) ? (b >> 1) ^ CRC32C_POLY_REFLECTED : b >> 1;
+  }
+  return r;
+}
+
+static uint32_t crc32c_combine(uint32_t crc_a, uint32_t crc_b, uint64_t len_b) {
+  uint32_t pw = 0x80000000u, sq = 0x40000000u; /* x^0, x^1 */
+  for (uint64_t e = len_b * 8; e; e >>= 1) {
+    if (e & 1u) pw = gf2_mulmod(pw, sq);
+    sq = gf2_mulmod(sq, sq);
+  }
+  return gf2_mulmod(crc_a, pw) ^ crc_b;
+}
+
+uint32_t pc_log_crc32c_combine(uint32_t crc_a, uint32_t crc_b, uint64_t len_b) {
+  return crc32c_combine(crc_a, crc_b, len_b);
+}
+
+static void encode_block(uint8_t *out, size_t len, uint8_t type, uint64_t seq, const pc_log_block_t *b) {
   pc_writer_t w;
   pc_writer_init(&w, out, len);
-  rec_header(&w, PC_LOG_REC_BLOCK, len, seq);
+  rec_header(&w, type, len, seq);
   pc_put_u64(&w, b->height);
   pc_put_bytes(&w, b->prev_hash.b, PC_HASH_SIZE);
   pc_put_bytes(&w, b->block_hash.b, PC_HASH_SIZE);
@@ -907,17 +941,6 @@ static int make_segment(pc_log_t *log, uint32_t s) {
   return 0;
 }
 
-static int ensure_wbuf(pc_log_t *log, size_t n) {
-  if (n <= log->wcap) return 0;
-  size_t nc = log->wcap ? log->wcap : 65536;
-  while (nc < n) nc *= 2;
-  uint8_t *b = realloc(log->wbuf, nc);
-  if (!b) return PC_ERR_NOMEM;
-  log->wbuf = b;
-  log->wcap = nc;
-  return 0;
-}
-
 /* flush_batch writes batch b as one or more groups, then one fdatasync per
  * touched segment, then advances the watermarks. Flusher context only. */
 static int flush_batch(pc_log_t *log, batch_t *b) {
@@ -954,14 +977,26 @@ static int flush_batch(pc_log_t *log, batch_t *b) {
       }
     }
     size_t base = b->recs[i].off;
-    const uint8_t *src = b->buf + base;
-    g.body_crc = pc_crc32c(0, src, body);
+    uint8_t *src = b->buf + base;
+    uint32_t crc = 0;
+    for (size_t k = i; k < j; k++) {
+      size_t rl = b->recs[k].len;
+      crc = rl >= CRC_COMBINE_MIN ? crc32c_combine(crc, b->recs[k].crc, rl)
+                                  : pc_crc32c(crc, b->buf + b->recs[k].off, rl);
+    }
+    g.body_crc = crc;
     size_t total = (size_t)align_up(GRP_HDR + body);
-    if ((e = ensure_wbuf(log, total))) break;
-    grp_encode(log->wbuf, &g);
-    memcpy(log->wbuf + GRP_HDR, src, body);
-    memset(log->wbuf + GRP_HDR + body, 0, total - GRP_HDR - body);
-    int w = io_write_all(io, log->segs[log->cur_seg].fd, log->wbuf, total, log->cur_off);
+    /* Write the group in place: its header goes over the GRP_HDR bytes
+     * before record i (the batch's headroom, or the end of a record that
+     * an earlier group already wrote), its padding over the start of
+     * record j (saved and put back) or the tailroom. */
+    uint8_t *hdr = src - GRP_HDR, *pad = src + body, saved[GRP_ALIGN];
+    size_t pad_len = total - GRP_HDR - body;
+    if (j < b->n) memcpy(saved, pad, pad_len);
+    memset(pad, 0, pad_len);
+    grp_encode(hdr, &g);
+    int w = io_write_all(io, log->segs[log->cur_seg].fd, hdr, total, log->cur_off);
+    if (j < b->n) memcpy(pad, saved, pad_len);
     if (w) {
       PC_ERROR("log: write of %zu bytes at segment %" PRIu32 " offset %" PRIu32 " failed: %s", total,
                log->cur_seg, log->cur_off, strerror(-w));
@@ -1195,7 +1230,6 @@ void pc_log_close(pc_log_t *log) {
   free(log->spare.buf);
   free(log->spare.recs);
   free(log->cons);
-  free(log->wbuf);
   free(log->dir);
   pthread_mutex_destroy(&log->mu);
   pthread_cond_destroy(&log->cv_work);
@@ -1206,9 +1240,10 @@ void pc_log_close(pc_log_t *log) {
 /* ------------------------------------------------------------ appending */
 
 static int batch_reserve(batch_t *b, size_t len) {
-  if (b->len + len > b->cap) {
+  if (b->n == 0) b->len = GRP_HDR; /* headroom for the first group header */
+  if (b->len + len + GRP_ALIGN > b->cap) {
     size_t nc = b->cap ? b->cap : 65536;
-    while (nc < b->len + len) nc *= 2;
+    while (nc < b->len + len + GRP_ALIGN) nc *= 2;
     uint8_t *nb = realloc(b->buf, nc);
     if (!nb) return PC_ERR_NOMEM;
     b->buf = nb;
@@ -1258,16 +1293,18 @@ static int64_t append_common(pc_log_t *log, uint8_t type, size_t len, const pc_l
   uint64_t seq = log->next_seq++;
   uint8_t *dst = b->buf + b->len;
   if (type == PC_LOG_REC_BLOCK || type == PC_LOG_REC_BASE) {
-    encode_block(dst, len, seq, blk);
-    dst[5] = type; /* same layout; the type byte is under the CRC */
-    rec_seal(dst, len);
+    encode_block(dst, len, type, seq, blk); /* same layout for both */
     log->next_height = blk->height + 1;
     if (type == PC_LOG_REC_BASE) b->urgent = true;
   } else {
     encode_cons(dst, len, seq, cons);
     b->urgent = true;
   }
-  b->recs[b->n++] = (rec_desc_t){.type = type, .height = blk ? blk->height : 0, .seq = seq, .off = b->len, .len = len};
+  /* The sealed record's own CRC, extended over its crc field: the group
+   * body CRC is combined from these (flush_batch). */
+  uint32_t crc = pc_crc32c(pc_load_le32(dst + len - 4), dst + len - 4, 4);
+  b->recs[b->n++] =
+      (rec_desc_t){.type = type, .height = blk ? blk->height : 0, .seq = seq, .off = b->len, .len = len, .crc = crc};
   b->len += len;
   if (b->n == 1) b->since_ns = pc_now_ns();
   if (log->has_thread && (b->urgent || b->n >= log->cfg.max_group || b->n == 1))

@@ -1,7 +1,9 @@
 /* bench_storage.c — storage benchmark. Prints figures; every speed is also
  * given as a ratio against a baseline measured in the same run.
  *
- *   bench_storage [--dir DIR] [--quick] [--big]
+ *   bench_storage [--dir DIR] [--quick] [--big] [--log | --state]
+ *
+ * --log runs (a) only, --state (c) and (e) only (for repeated runs).
  *
  * (a) log append with group commit vs plain pwrite + fdatasync of the same
  *     bytes with the same batching, into a preallocated file;
@@ -293,13 +295,15 @@ static void bench_reads(double dur) {
 }
 
 int main(int argc, char **argv) {
-  bool quick = false, big = false;
+  bool quick = false, big = false, only_log = false, only_state = false;
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--quick")) quick = true;
     else if (!strcmp(argv[i], "--big")) big = true;
+    else if (!strcmp(argv[i], "--log")) only_log = true;
+    else if (!strcmp(argv[i], "--state")) only_state = true;
     else if (!strcmp(argv[i], "--dir") && i + 1 < argc) snprintf(g_dir, sizeof g_dir, "%s", argv[++i]);
     else {
-      fprintf(stderr, "usage: bench_storage [--dir DIR] [--quick] [--big]\n");
+      fprintf(stderr, "usage: bench_storage [--dir DIR] [--quick] [--big] [--log | --state]\n");
       return 64;
     }
   }
@@ -307,14 +311,18 @@ int main(int argc, char **argv) {
   rcu_register_thread();
   mkdir(g_dir, 0755);
   printf("bench_storage: dir %s%s\n", g_dir, quick ? " (quick)" : "");
-  bench_log(4096, quick ? 256 : 2048, 32);
-  bench_log(65536, quick ? 64 : 512, 8);
-  bench_log(256, quick ? 512 : 4096, 256);
-  bench_votes(quick ? 100 : 1000);
-  double hps = hash_rate();
-  bench_state(100000, hps);
-  if (big) bench_state(1000000, hps);
-  bench_reads(quick ? 0.5 : 2.0);
+  if (!only_state) {
+    bench_log(4096, quick ? 256 : 2048, 32);
+    bench_log(65536, quick ? 256 : 512, 8);
+    bench_log(256, quick ? 512 : 4096, 256);
+  }
+  if (!only_log && !only_state) bench_votes(quick ? 100 : 1000);
+  if (!only_log) {
+    double hps = hash_rate();
+    bench_state(100000, hps);
+    if (big) bench_state(1000000, hps);
+  }
+  if (!only_log && !only_state) bench_reads(quick ? 0.5 : 2.0);
   rm_dir_files(g_dir);
   rcu_unregister_thread();
   return 0;
