@@ -536,27 +536,26 @@ int pc_txpool_decided(pc_txpool_t *p, uint64_t height, const uint8_t *batch, siz
    * transactions are left out of the batch the mempool settles. */
   size_t pos = 0, n, bad = 0;
   const uint8_t *t;
+  uint8_t *copy = NULL; /* the batch without its invalid transactions, made at the first one */
+  pc_writer_t w;
   while ((t = pc_batch_next(batch, len, &pos, &n))) {
     pc_hash_t h;
     pc_tx_hash_bytes(&h, t, n);
     bool ok = decided_tx_valid(p, t, n, &h);
     seen_set(p, &h, ok ? SEEN_DECIDED : SEEN_BAD);
-    if (!ok) bad++;
+    if (!ok && !bad++) {
+      if (!(copy = malloc(len))) return PC_ERR_NOMEM;
+      pc_writer_init(&w, copy, len);
+      size_t before = 0, m;
+      const uint8_t *u;
+      while ((u = pc_batch_next(batch, len, &before, &m)) && u != t) pc_batch_append(&w, u, m);
+    } else if (ok && bad) {
+      pc_batch_append(&w, t, n);
+    }
   }
   const uint8_t *settle = batch;
   size_t settle_len = len;
-  uint8_t *copy = NULL;
   if (bad) {
-    copy = malloc(len ? len : 1);
-    if (!copy) return PC_ERR_NOMEM;
-    pc_writer_t w;
-    pc_writer_init(&w, copy, len);
-    for (pos = 0; (t = pc_batch_next(batch, len, &pos, &n));) {
-      pc_hash_t h;
-      pc_tx_hash_bytes(&h, t, n);
-      seen_node_t *s = seen_find(p, &h);
-      if (s && s->state == SEEN_DECIDED) pc_batch_append(&w, t, n);
-    }
     settle = copy;
     settle_len = w.len;
     p->st.decided_invalid += bad;

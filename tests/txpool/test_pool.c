@@ -154,13 +154,15 @@ Test(pool, bad_signature_rejected) {
 }
 
 /* Reports a decided block at height h holding only t. */
-static void decide_one(pc_txpool_t *p, uint64_t h, const tt_tx_t *t) {
-  uint8_t batch[1024];
+static void decide_txs(pc_txpool_t *p, uint64_t h, const tt_tx_t *t, unsigned k) {
+  uint8_t batch[4096];
   pc_writer_t w;
   pc_writer_init(&w, batch, sizeof batch);
-  pc_batch_append(&w, t->raw, t->len);
+  for (unsigned i = 0; i < k; i++) pc_batch_append(&w, t[i].raw, t[i].len);
   cr_assert_eq(pc_txpool_decided(p, h, batch, w.len), 0);
 }
+
+static void decide_one(pc_txpool_t *p, uint64_t h, const tt_tx_t *t) { decide_txs(p, h, t, 1); }
 
 Test(pool, used_nonce_rejected_before_verification) {
   pc_txpool_t *p = make_pool(0, NULL, 1, 0);
@@ -190,6 +192,31 @@ Test(pool, decided_forged_tx_moves_no_nonce) {
   tt_build(&real, &k, TT_CHAIN, 0, 0, 0);
   cr_assert_eq(pc_txpool_submit(p, real.raw, real.len, PC_ORIGIN_CLIENT, NULL, NULL), 0);
   cr_assert_eq(pc_mempool_next_nonce(pc_txpool_mempool(p), k.pk), 0);
+  pc_txpool_destroy(p);
+}
+
+Test(pool, decided_forged_tx_between_valid_ones_settles_only_the_valid) {
+  pc_txpool_t *p = make_pool(0, NULL, 1, 0);
+  pc_client_key_t a, b;
+  tt_key(&a, 1);
+  tt_key(&b, 2);
+  tt_tx_t t[4];
+  tt_build(&t[0], &a, TT_CHAIN, 0, 0, 0);
+  tt_build(&t[1], &b, TT_CHAIN, 0, 0, 7);
+  t[1].raw[t[1].len - 1] ^= 0x40; /* forged */
+  tt_build(&t[2], &a, TT_CHAIN, 1, 0, 0);
+  tt_build(&t[3], &b, TT_CHAIN, 1, 0, 7);
+  t[3].raw[t[3].len - 1] ^= 0x40; /* forged */
+  cr_assert_eq(pc_txpool_submit(p, t[0].raw, t[0].len, PC_ORIGIN_CLIENT, NULL, NULL), 0);
+  cr_assert_eq(pc_txpool_submit(p, t[2].raw, t[2].len, PC_ORIGIN_CLIENT, NULL, NULL), 0);
+  decide_txs(p, 1, t, 4);
+  cr_assert_eq(stats(p).decided_invalid, 2);
+  /* both valid ones were settled as decided (not evicted as superseded) */
+  cr_assert_eq(stats(p).pool.removed_decided, 2);
+  cr_assert_eq(stats(p).pool.count, 0);
+  /* a's two valid transactions before and after the forged one moved its nonce; b's did not */
+  cr_assert_eq(pc_mempool_next_nonce(pc_txpool_mempool(p), a.pk), 2);
+  cr_assert_eq(pc_mempool_next_nonce(pc_txpool_mempool(p), b.pk), 0);
   pc_txpool_destroy(p);
 }
 
