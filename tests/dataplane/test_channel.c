@@ -516,6 +516,67 @@ Test(channel, sender_restart_mid_message_evicts_and_counts_reset) {
   cl_free(&c);
 }
 
+/* An ACK older than the sender's una (reordered by a network, or replayed
+ * by a key holder) must not mark the frames now in the aliased window slots
+ * as received: such a frame, once lost, would never be resent. */
+static struct {
+  bool armed;
+  uint64_t dropped_seq;
+} sa;
+static bool tamper_drop_one(void *user, uint16_t from, uint16_t to, uint8_t *f, size_t *len) {
+  (void)user, (void)len;
+  if (from != 1 || to != 0 || f[5] != PC_DP_DATA || !sa.armed) return true;
+  sa.armed = false;
+  sa.dropped_seq = pc_load_le64(f + 32);
+  return false;
+}
+static size_t len_1k(uint64_t idx) { return 1000 + idx % 7; }
+static void tweak_small_window(pc_dp_cfg_t *cfg) { cfg->window = 8; }
+
+Test(channel, stale_ack_does_not_mark_aliased_frames_received) {
+  cl_t c;
+  cl_make(&c, 2, len_1k, tweak_small_window);
+  sa.armed = false;
+  pc_dp_loop_tamper(c.loop, tamper_drop_one, NULL);
+  const uint16_t flows[1][2] = {{1, 0}};
+  run_flows(&c, flows, 1, 200, 2000); /* una well past 1 + 64 */
+  uint8_t *buf = malloc(2000);
+  cr_assert_not_null(buf);
+  sa.armed = true;
+  feed(&c, 1, 0, 220, buf);
+  pc_dp_poll(c.dp[1], 64); /* sends up to a window; the first DATA frame is lost */
+  cr_assert(!sa.armed);
+  /* The stale ACK: everything from seq 2 on "received". */
+  uint8_t pk[32], sk0[64], tx[32], rx[32];
+  tl_key(0, pk, sk0);
+  cr_assert_eq(pc_dp_derive_keys(0, sk0, 1, c.cfg[0].peers[1].ed25519_pk, tx, rx), 0);
+  uint8_t f[PC_DP_OVERHEAD];
+  pc_dp_hdr_t h = {0};
+  h.type = PC_DP_ACK;
+  h.src = 0;
+  h.dst = 1;
+  h.frag_count = 1;
+  h.snd_epoch = pc_dp_epoch(c.dp[0]);
+  h.rcv_epoch = pc_dp_epoch(c.dp[1]);
+  h.ack = 1;
+  h.sack = ~0ull;
+  size_t len = pc_dp_frame_seal(f, &h, tx);
+  cr_assert_eq(pc_dp_loop_inject(c.loop, 0, 1, f, len), 0);
+  pc_dp_poll(c.dp[1], 64);
+  /* The lost frame must be resent: all 220 arrive (a hang otherwise). */
+  uint64_t deadline = pc_now_ns() + 20ull * 1000000000ull;
+  while (c.rx[0].next[1] < 220) {
+    feed(&c, 1, 0, 220, buf);
+    cl_poll(&c);
+    if (pc_now_ns() >= deadline) dump(&c);
+    cr_assert_lt(pc_now_ns(), deadline, "seq %llu lost for good: delivered %llu of 220",
+                 (unsigned long long)sa.dropped_seq, (unsigned long long)c.rx[0].next[1]);
+  }
+  cr_assert_eq(c.rx[0].errors, 0, "%s", c.rx[0].first_error);
+  free(buf);
+  cl_free(&c);
+}
+
 /* Frames forged by a holder of the channel key (a faulty peer). */
 Test(channel, key_holder_frames_out_of_window_and_bad_ack_counted) {
   cl_t c;
