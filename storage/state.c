@@ -41,7 +41,16 @@
  * may hold an old version. A node created and replaced inside the same open
  * batch was never visible and is freed at once. Copying a branch therefore
  * touches only the branch itself, not its 16 children.
+ *
+ * A branch stores only the children present (bitmap + compact arrays of
+ * pointers and of their hashes, in nibble order); a node's hash lives in
+ * its parent (the root's in the version), so computing a branch hash or a
+ * proof step reads one branch and never its children. A leaf's hash is
+ * computed when it is put; a branch that changed in the open batch is
+ * marked stale in its parent (`dirty`), and commit rehashes only those,
+ * bottom-up, once per batch. The hashed bytes are those described above.
  */
+#include <assert.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,25 +61,33 @@
 
 enum { N_LEAF = 1, N_BRANCH = 2 };
 
+/* In memory a node does not hold its own hash: its parent does, next to
+ * the child pointer (the root's is in the version), so hashing a branch
+ * reads one contiguous array instead of touching its 16 children (one
+ * cache miss each), and a proof step reads only the branch. */
 typedef struct node {
-  uint32_t gen;
+  uint32_t gen; /* the batch that created it; writer only */
   uint8_t kind;
-  uint8_t depth;
-  uint16_t bitmap;
-  pc_hash_t hash;
-  struct node *next_free;
+  uint8_t depth;   /* branch: the nibble it splits on */
+  uint16_t bitmap; /* branch: children present, by nibble */
+  struct node *next_free; /* writer only: retired / free list link */
 } node_t;
 
+/* A branch keeps only the children present, in nibble order (index =
+ * rank of the nibble in bitmap): node_t *child[cap] then pc_hash_t
+ * hash[cap] follow the struct. */
 typedef struct {
   node_t h;
+  uint16_t dirty; /* batch only: nibbles whose hash[] entry is stale (a fresh branch below) */
+  uint8_t cap;    /* slots allocated, ≥ popcount(bitmap) */
+  uint8_t pad;
   pc_hash_t prefix; /* kh of some key below: its first `depth` nibbles are the subtree's */
-  node_t *child[16];
+  uint32_t pad2;
 } branch_t;
 
 typedef struct {
   node_t h;
   pc_hash_t kh;
-  pc_hash_t vh;
   uint32_t vlen;
   uint16_t klen;
   uint8_t data[]; /* key then value */
@@ -108,6 +125,8 @@ struct pc_state {
 struct pc_state_batch {
   pc_state_t *s;
   node_t *root;
+  pc_hash_t root_hash;
+  uint16_t root_dirty; /* bit 0: root_hash is stale */
   uint64_t count;
   uint32_t gen;
   node_t *retired; /* committed nodes this batch stopped using */
@@ -147,16 +166,40 @@ static void branch_hash_from(pc_hash_t *out, unsigned depth, uint16_t bitmap, co
   pc_hasher_final(&h, out);
 }
 
+/* The same hash over a contiguous array of child hashes (the in-memory
+ * branch): one update call. */
+static void branch_hash_array(pc_hash_t *out, unsigned depth, uint16_t bitmap, const pc_hash_t *hs, unsigned n) {
+  pc_hasher_t h;
+  pc_hasher_init_tagged(&h, "parachain/state/branch");
+  uint8_t hdr[3] = {(uint8_t)depth, (uint8_t)bitmap, (uint8_t)(bitmap >> 8)};
+  pc_hasher_update(&h, hdr, 3);
+  pc_hasher_update(&h, hs, (size_t)n * PC_HASH_SIZE);
+  pc_hasher_final(&h, out);
+}
+
 static const uint8_t *leaf_key(const leaf_t *l) { return l->data; }
 static const uint8_t *leaf_val(const leaf_t *l) { return l->data + l->klen; }
 
+static inline node_t **b_child(const branch_t *b) { return (node_t **)(void *)((uint8_t *)b + sizeof *b); }
+static inline pc_hash_t *b_hash(const branch_t *b) { return (pc_hash_t *)(void *)(b_child(b) + b->cap); }
+static inline unsigned b_count(const branch_t *b) { return (unsigned)__builtin_popcount(b->h.bitmap); }
+static inline unsigned b_rank(uint16_t bitmap, unsigned i) {
+  return (unsigned)__builtin_popcount(bitmap & ((1u << i) - 1u));
+}
+static size_t branch_size(unsigned cap) { return sizeof(branch_t) + cap * (sizeof(node_t *) + sizeof(pc_hash_t)); }
+
 static size_t node_size(const node_t *n) {
-  if (n->kind == N_BRANCH) return sizeof(branch_t);
+  if (n->kind == N_BRANCH) return branch_size(((const branch_t *)n)->cap);
   const leaf_t *l = (const leaf_t *)n;
   return sizeof(leaf_t) + l->klen + l->vlen;
 }
 
 /* ---------------------------------------------------------------- reclamation */
+
+static void node_free(pc_state_t *s, node_t *n) {
+  (void)s;
+  free(n);
+}
 
 static void free_list_now(node_t *n) {
   while (n) {
@@ -173,7 +216,7 @@ static void retire(pc_state_batch_t *bt, node_t *n) {
   size_t sz = node_size(n);
   if (n->gen == bt->gen) {
     bt->s->mem -= sz;
-    free(n);
+    node_free(bt->s, n);
     return;
   }
   n->next_free = bt->retired; /* writer-only field, never read by readers */
@@ -218,24 +261,29 @@ static void version_drop(pc_state_version_t *v) {
 /* free_fresh frees the batch's own nodes below n (abort path). */
 static void free_fresh(pc_state_t *s, node_t *n, uint32_t gen) {
   if (!n || n->gen != gen) return;
-  if (n->kind == N_BRANCH)
-    for (int i = 0; i < 16; i++) free_fresh(s, ((branch_t *)n)->child[i], gen);
+  if (n->kind == N_BRANCH) {
+    branch_t *b = (branch_t *)n;
+    for (unsigned i = 0; i < b_count(b); i++) free_fresh(s, b_child(b)[i], gen);
+  }
   s->mem -= node_size(n);
-  free(n);
+  node_free(s, n);
 }
 
 /* free_tree frees every node below n (teardown only). */
 static void free_tree(node_t *n) {
   if (!n) return;
-  if (n->kind == N_BRANCH)
-    for (int i = 0; i < 16; i++) free_tree(((branch_t *)n)->child[i]);
+  if (n->kind == N_BRANCH) {
+    branch_t *b = (branch_t *)n;
+    for (unsigned i = 0; i < b_count(b); i++) free_tree(b_child(b)[i]);
+  }
   free(n);
 }
 
 /* ---------------------------------------------------------------- nodes */
 
+/* new_leaf makes a leaf and its hash (*lh). */
 static leaf_t *new_leaf(pc_state_t *s, uint32_t gen, const pc_hash_t *kh, const void *key, size_t klen,
-                        const void *val, size_t vlen) {
+                        const void *val, size_t vlen, pc_hash_t *lh) {
   leaf_t *l = malloc(sizeof *l + klen + vlen);
   if (!l) return NULL;
   memset(&l->h, 0, sizeof l->h);
@@ -246,39 +294,51 @@ static leaf_t *new_leaf(pc_state_t *s, uint32_t gen, const pc_hash_t *kh, const 
   l->vlen = (uint32_t)vlen;
   memcpy(l->data, key, klen);
   if (vlen) memcpy(l->data + klen, val, vlen);
-  pc_hash_tagged(&l->vh, "parachain/state/value", val, vlen);
+  pc_hash_t vh;
+  pc_hash_tagged(&vh, "parachain/state/value", val, vlen);
+  leaf_hash(lh, kh, &vh);
   s->mem += sizeof *l + klen + vlen;
   return l;
 }
 
-static branch_t *new_branch(pc_state_t *s, uint32_t gen, unsigned depth, const pc_hash_t *prefix) {
-  branch_t *b = calloc(1, sizeof *b);
+static branch_t *new_branch(pc_state_t *s, uint32_t gen, unsigned depth, const pc_hash_t *prefix, unsigned cap) {
+  branch_t *b = malloc(branch_size(cap));
   if (!b) return NULL;
+  memset(b, 0, sizeof *b);
   b->h.gen = gen;
   b->h.kind = N_BRANCH;
   b->h.depth = (uint8_t)depth;
+  b->cap = (uint8_t)cap;
   b->prefix = *prefix;
-  s->mem += sizeof *b;
+  s->mem += branch_size(cap);
   return b;
 }
 
-/* own makes *slot a node of the batch (copying it if it is shared), so it
- * can be changed in place. Returns it, or NULL on OOM. */
-static branch_t *own(pc_state_batch_t *bt, node_t **slot) {
-  node_t *n = *slot;
-  if (n->gen == bt->gen) return (branch_t *)n;
-  branch_t *src = (branch_t *)n;
-  branch_t *c = new_branch(bt->s, bt->gen, src->h.depth, &src->prefix);
+/* own makes *slot a branch of the batch with room for `need` children
+ * (copying it if it is shared or too small), so it can be changed in
+ * place. Returns it, or NULL on OOM. */
+static branch_t *own(pc_state_batch_t *bt, node_t **slot, unsigned need) {
+  branch_t *src = (branch_t *)*slot;
+  if (src->h.gen == bt->gen && src->cap >= need) return src;
+  unsigned n = b_count(src);
+  branch_t *c = new_branch(bt->s, bt->gen, src->h.depth, &src->prefix, need > n ? need : n);
   if (!c) return NULL;
   c->h.bitmap = src->h.bitmap;
-  memcpy(c->child, src->child, sizeof c->child);
-  retire(bt, n);
+  c->dirty = src->h.gen == bt->gen ? src->dirty : 0;
+  memcpy(b_child(c), b_child(src), n * sizeof(node_t *));
+  memcpy(b_hash(c), b_hash(src), n * sizeof(pc_hash_t));
+  retire(bt, &src->h);
   *slot = &c->h;
   return c;
 }
 
 static const leaf_t *lookup(const node_t *n, const pc_hash_t *kh) {
-  while (n && n->kind == N_BRANCH) n = ((const branch_t *)n)->child[nib(kh, n->depth)];
+  while (n && n->kind == N_BRANCH) {
+    const branch_t *b = (const branch_t *)n;
+    unsigned i = nib(kh, n->depth);
+    if (!((n->bitmap >> i) & 1u)) return NULL;
+    n = b_child(b)[b_rank(n->bitmap, i)];
+  }
   if (!n) return NULL;
   const leaf_t *l = (const leaf_t *)n;
   return pc_hash_equal(&l->kh, kh) ? l : NULL;
@@ -288,100 +348,139 @@ static const pc_hash_t *node_kh(const node_t *n) {
   return n->kind == N_LEAF ? &((const leaf_t *)n)->kh : &((const branch_t *)n)->prefix;
 }
 
+/* A place that points to a node: its pointer, the hash kept for it and
+ * the bit that says that hash is stale. */
+typedef struct {
+  node_t **node;
+  pc_hash_t *hash;
+  uint16_t *dirty;
+  uint16_t bit;
+} slot_t;
+
 static int insert(pc_state_batch_t *bt, const pc_hash_t *kh, const void *key, size_t klen, const void *val,
                   size_t vlen) {
   pc_state_t *s = bt->s;
-  node_t **slot = &bt->root;
+  pc_hash_t lh;
+  leaf_t *l = new_leaf(s, bt->gen, kh, key, klen, val, vlen, &lh);
+  if (!l) return PC_ERR_NOMEM;
+  if (!bt->root) {
+    bt->root = &l->h;
+    bt->root_hash = lh;
+    bt->root_dirty = 0;
+    bt->count++;
+    return 0;
+  }
+  slot_t sl = {&bt->root, &bt->root_hash, &bt->root_dirty, 1};
   unsigned depth = 0;
   for (;;) {
-    node_t *n = *slot;
-    if (!n) {
-      leaf_t *l = new_leaf(s, bt->gen, kh, key, klen, val, vlen);
-      if (!l) return PC_ERR_NOMEM;
-      *slot = &l->h;
-      bt->count++;
-      return 0;
-    }
+    node_t *n = *sl.node;
     unsigned limit = n->kind == N_BRANCH ? n->depth : 64;
     unsigned d = first_diff(kh, node_kh(n), depth, limit);
     if (n->kind == N_LEAF && d == 64) {
       /* Same key hash: replace the value. */
-      leaf_t *l = new_leaf(s, bt->gen, kh, key, klen, val, vlen);
-      if (!l) return PC_ERR_NOMEM;
       retire(bt, n);
-      *slot = &l->h;
+      *sl.node = &l->h;
+      *sl.hash = lh;
+      *sl.dirty &= (uint16_t)~sl.bit;
       return 0;
     }
     if (d < limit) {
-      /* Diverges above n: a new branch at d holds n and the new leaf. */
-      leaf_t *l = new_leaf(s, bt->gen, kh, key, klen, val, vlen);
-      branch_t *b = new_branch(s, bt->gen, d, kh);
-      if (!l || !b) {
+      /* Diverges above n: a new branch at d holds n (moved down,
+       * unchanged, its hash and staleness with it) and the new leaf. */
+      branch_t *b = new_branch(s, bt->gen, d, kh, 2);
+      if (!b) {
+        s->mem -= node_size(&l->h);
         free(l);
-        free(b);
         return PC_ERR_NOMEM;
       }
-      b->child[nib(kh, d)] = &l->h;
-      b->child[nib(node_kh(n), d)] = n; /* n moves down, unchanged */
-      b->h.bitmap = (uint16_t)((1u << nib(kh, d)) | (1u << nib(node_kh(n), d)));
-      *slot = &b->h;
+      unsigned il = nib(kh, d), in = nib(node_kh(n), d);
+      unsigned rl = il > in, rn = in > il;
+      b_child(b)[rl] = &l->h;
+      b_hash(b)[rl] = lh;
+      b_child(b)[rn] = n;
+      b_hash(b)[rn] = *sl.hash;
+      if (*sl.dirty & sl.bit) b->dirty = (uint16_t)(1u << in);
+      b->h.bitmap = (uint16_t)((1u << il) | (1u << in));
+      *sl.node = &b->h;
+      *sl.dirty |= sl.bit;
       bt->count++;
       return 0;
     }
-    branch_t *b = own(bt, slot);
-    if (!b) return PC_ERR_NOMEM;
+    branch_t *b = (branch_t *)n;
     unsigned i = nib(kh, b->h.depth);
-    b->h.bitmap |= (uint16_t)(1u << i);
+    bool present = (b->h.bitmap >> i) & 1u;
+    b = own(bt, sl.node, b_count(b) + (present ? 0u : 1u));
+    if (!b) {
+      s->mem -= node_size(&l->h);
+      free(l);
+      return PC_ERR_NOMEM;
+    }
+    *sl.dirty |= sl.bit;
+    unsigned r = b_rank(b->h.bitmap, i);
+    if (!present) {
+      unsigned cnt = b_count(b);
+      memmove(b_child(b) + r + 1, b_child(b) + r, (cnt - r) * sizeof(node_t *));
+      memmove(b_hash(b) + r + 1, b_hash(b) + r, (cnt - r) * sizeof(pc_hash_t));
+      b_child(b)[r] = &l->h;
+      b_hash(b)[r] = lh;
+      b->h.bitmap |= (uint16_t)(1u << i);
+      bt->count++;
+      return 0;
+    }
+    sl = (slot_t){&b_child(b)[r], &b_hash(b)[r], &b->dirty, (uint16_t)(1u << i)};
     depth = b->h.depth + 1u;
-    slot = &b->child[i];
   }
 }
 
-/* delete_at removes kh (known present) below *slot. */
-static int delete_at(pc_state_batch_t *bt, node_t **slot, const pc_hash_t *kh) {
-  node_t *n = *slot;
-  if (n->kind == N_LEAF) {
-    *slot = NULL;
-    retire(bt, n);
-    bt->count--;
-    return 0;
-  }
-  branch_t *b = own(bt, slot);
+/* delete_at removes kh (known present) from the branch at sl (the root
+ * when it is a leaf is handled by the caller). */
+static int delete_at(pc_state_batch_t *bt, slot_t sl, const pc_hash_t *kh) {
+  branch_t *b = own(bt, sl.node, 0);
   if (!b) return PC_ERR_NOMEM;
-  unsigned i = nib(kh, b->h.depth);
-  int e = delete_at(bt, &b->child[i], kh);
-  if (e) return e;
-  if (!b->child[i]) b->h.bitmap &= (uint16_t)~(1u << i);
-  if (__builtin_popcount(b->h.bitmap) == 1) {
-    /* One child left: it moves up (the trie stays canonical). */
+  *sl.dirty |= sl.bit;
+  unsigned i = nib(kh, b->h.depth), r = b_rank(b->h.bitmap, i);
+  node_t *c = b_child(b)[r];
+  if (c->kind == N_LEAF) {
+    retire(bt, c);
+    bt->count--;
+    unsigned cnt = b_count(b);
+    memmove(b_child(b) + r, b_child(b) + r + 1, (cnt - r - 1) * sizeof(node_t *));
+    memmove(b_hash(b) + r, b_hash(b) + r + 1, (cnt - r - 1) * sizeof(pc_hash_t));
+    b->h.bitmap &= (uint16_t)~(1u << i);
+    b->dirty &= (uint16_t)~(1u << i);
+  } else {
+    int e = delete_at(bt, (slot_t){&b_child(b)[r], &b_hash(b)[r], &b->dirty, (uint16_t)(1u << i)}, kh);
+    if (e) return e;
+  }
+  if (b_count(b) == 1) {
+    /* One child left: it moves up (the trie stays canonical), with its
+     * hash, or stale if it was. */
     unsigned j = (unsigned)__builtin_ctz(b->h.bitmap);
-    node_t *c = b->child[j];
-    b->child[j] = NULL;
+    *sl.node = b_child(b)[0];
+    if (b->dirty & (1u << j)) {
+      *sl.dirty |= sl.bit;
+    } else {
+      *sl.hash = b_hash(b)[0];
+      *sl.dirty &= (uint16_t)~sl.bit;
+    }
     b->h.bitmap = 0;
-    *slot = c;
     retire(bt, &b->h);
   }
   return 0;
 }
 
-/* rehash computes the hashes of the batch's nodes (the only ones that
- * changed), bottom-up. Recursion depth ≤ 65. */
-static void rehash(node_t *n, uint32_t gen) {
-  if (!n || n->gen != gen) return;
-  if (n->kind == N_LEAF) {
-    leaf_t *l = (leaf_t *)n;
-    leaf_hash(&n->hash, &l->kh, &l->vh);
-    return;
+/* rehash computes the stale hashes of the batch's branches, bottom-up:
+ * only children marked dirty are visited. Recursion depth ≤ 65. */
+static void rehash(branch_t *b, pc_hash_t *out) {
+  unsigned n = b_count(b);
+  for (uint16_t d = b->dirty; d; d &= (uint16_t)(d - 1)) {
+    unsigned i = (unsigned)__builtin_ctz(d), r = b_rank(b->h.bitmap, i);
+    node_t *c = b_child(b)[r];
+    assert(c->kind == N_BRANCH); /* a stale hash is always a fresh branch's */
+    rehash((branch_t *)c, &b_hash(b)[r]);
   }
-  branch_t *b = (branch_t *)n;
-  const pc_hash_t *hs[16];
-  unsigned k = 0;
-  for (int i = 0; i < 16; i++) {
-    if (!b->child[i]) continue;
-    rehash(b->child[i], gen);
-    hs[k++] = &b->child[i]->hash;
-  }
-  branch_hash_from(&n->hash, n->depth, n->bitmap, hs, k);
+  b->dirty = 0;
+  branch_hash_array(out, b->h.depth, b->h.bitmap, b_hash(b), n);
 }
 
 /* ---------------------------------------------------------------- state */
@@ -468,8 +567,8 @@ static int iter_node(const node_t *n,
     return fn(arg, leaf_key(l), l->klen, leaf_val(l), l->vlen);
   }
   const branch_t *b = (const branch_t *)n;
-  for (int i = 0; i < 16; i++) {
-    int e = iter_node(b->child[i], fn, arg);
+  for (unsigned i = 0; i < b_count(b); i++) {
+    int e = iter_node(b_child(b)[i], fn, arg);
     if (e) return e;
   }
   return 0;
@@ -496,6 +595,7 @@ pc_state_batch_t *pc_state_batch_new(pc_state_t *s) {
   pc_state_version_t *head = s->ring[s->head % s->retain];
   b->s = s;
   b->root = head->root;
+  b->root_hash = head->root_hash;
   b->count = head->count;
   b->gen = ++s->gen;
   s->open_batch = b;
@@ -515,7 +615,15 @@ int pc_state_batch_delete(pc_state_batch_t *b, const void *key, size_t klen) {
   pc_hash_t kh;
   key_hash(&kh, key, klen);
   if (!lookup(b->root, &kh)) return 0;
-  return delete_at(b, &b->root, &kh);
+  if (b->root->kind == N_LEAF) {
+    retire(b, b->root);
+    b->root = NULL;
+    memset(&b->root_hash, 0, sizeof b->root_hash);
+    b->root_dirty = 0;
+    b->count--;
+    return 0;
+  }
+  return delete_at(b, (slot_t){&b->root, &b->root_hash, &b->root_dirty, 1}, &kh);
 }
 
 int pc_state_batch_get(pc_state_batch_t *b, const void *key, size_t klen, const uint8_t **val, size_t *vlen) {
@@ -541,10 +649,10 @@ int64_t pc_state_commit(pc_state_batch_t *b, pc_hash_t *root) {
     free(r);
     return PC_ERR_NOMEM;
   }
-  rehash(b->root, b->gen);
+  if (b->root_dirty) rehash((branch_t *)b->root, &b->root_hash);
   v->number = s->head + 1;
   v->root = b->root;
-  if (v->root) v->root_hash = v->root->hash;
+  if (v->root) v->root_hash = b->root_hash;
   v->count = b->count;
   v->holders = 1;
   if (root) *root = v->root_hash;
@@ -604,8 +712,10 @@ int pc_state_prove(const pc_state_version_t *v, const void *key, size_t klen, ui
           k = 1;
         } else {
           k = 3;
+          pc_hash_t vh; /* not kept in memory: recomputed */
+          pc_hash_tagged(&vh, "parachain/state/value", leaf_val(l), l->vlen);
           pc_put_bytes(&w, l->kh.b, PC_HASH_SIZE);
-          pc_put_bytes(&w, l->vh.b, PC_HASH_SIZE);
+          pc_put_bytes(&w, vh.b, PC_HASH_SIZE);
         }
         break;
       }
@@ -614,14 +724,16 @@ int pc_state_prove(const pc_state_version_t *v, const void *key, size_t klen, ui
       pc_put_u8(&w, n->depth);
       pc_put_u16(&w, n->bitmap);
       pc_put_u8(&w, (uint8_t)i);
-      for (unsigned j = 0; j < 16; j++)
-        if (j != i && b->child[j]) pc_put_bytes(&w, b->child[j]->hash.b, PC_HASH_SIZE);
+      bool in = (n->bitmap >> i) & 1u;
+      unsigned r = b_rank(n->bitmap, i);
+      for (unsigned j = 0; j < b_count(b); j++)
+        if (!in || j != r) pc_put_bytes(&w, b_hash(b)[j].b, PC_HASH_SIZE);
       n_steps++;
-      if (!b->child[i]) {
+      if (!in) {
         k = 2;
         break;
       }
-      n = b->child[i];
+      n = b_child(b)[r];
     }
   }
   if (pc_writer_finish(&w)) return PC_ERR_OVERFLOW;
