@@ -187,7 +187,8 @@ int main(int argc, char **argv) {
       printf("status t=%llus decided=%llu executed=%llu durable=%llu txs=%llu ok=%llu pool=%llu admitted=%llu "
              "rejected=%llu cons_in=%llu cons_out=%llu rounds_left=%llu persisted=%llu net_rx=%llu net_tx=%llu "
              "ledger=%.16s exec_root=%.16s gw_txs=%llu gw_accepted=%llu gw_refused=%llu gw_busy=%llu "
-             "receipts=%llu queries=%llu conns=%llu rs_heights=%llu rs_bytes=%llu\n",
+             "receipts=%llu queries=%llu conns=%llu rs_heights=%llu rs_bytes=%llu dp_malformed=%llu dp_bad_mac=%llu "
+             "refused=%llu\n",
              (unsigned long long)((pc_now_ns() - t0) / 1000000000ull), (unsigned long long)st.decided,
              (unsigned long long)st.executed, (unsigned long long)st.durable, (unsigned long long)st.txs_executed,
              (unsigned long long)st.txs_ok, (unsigned long long)st.pool_count, (unsigned long long)st.admitted,
@@ -198,7 +199,9 @@ int main(int argc, char **argv) {
              (unsigned long long)(st.gw_bad_format + st.gw_wrong_chain + st.gw_bad_signature + st.gw_nonce_used +
                                   st.gw_duplicate),
              (unsigned long long)st.gw_busy, (unsigned long long)st.gw_receipts, (unsigned long long)st.gw_queries,
-             (unsigned long long)st.gw_conns, (unsigned long long)st.rs_heights, (unsigned long long)st.rs_bytes);
+             (unsigned long long)st.gw_conns, (unsigned long long)st.rs_heights, (unsigned long long)st.rs_bytes,
+             (unsigned long long)st.dp_malformed, (unsigned long long)st.dp_bad_mac,
+             (unsigned long long)st.refused_noted);
       fflush(stdout);
       next += every * 1000000000ull;
     }

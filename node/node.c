@@ -744,8 +744,9 @@ pc_node_t *pc_node_create(const pc_node_opts_t *o) {
   n->gw = node_gw_new(n);
   n->rs = node_rs_new(pc_cluster_depth(&n->cluster), o->receipt_heights ? o->receipt_heights : NODE_HIST,
                       o->receipt_bytes ? o->receipt_bytes : 256ull << 20);
+  n->refused = node_refused_new(0);
   if (rc == 0) rc = node_sig_init(n);
-  if (rc || !st || !n->pool || !n->cons || !n->net || !n->gw || !n->rs || !n->hist_chain || !n->hist_exec || !n->hist_h) {
+  if (rc || !n->refused || !st || !n->pool || !n->cons || !n->net || !n->gw || !n->rs || !n->hist_chain || !n->hist_exec || !n->hist_h) {
     PC_ERROR("node: cannot allocate replica %u", o->id);
     pc_node_destroy(n);
     return NULL;
@@ -766,6 +767,7 @@ void pc_node_destroy(pc_node_t *n) {
   node_net_free(n->net);
   node_gw_free(n->gw);
   node_rs_free(n->rs);
+  node_refused_free(n->refused);
   node_sig_fini(n);
   free(n->hist_chain);
   free(n->hist_exec);
@@ -807,6 +809,7 @@ void pc_node_get_status(pc_node_t *n, pc_node_status_t *st) {
   pthread_mutex_lock(&n->st_mu);
   *st = n->st;
   pthread_mutex_unlock(&n->st_mu);
+  node_refused_stats(n->refused, &st->refused_noted, &st->refused_answered);
 }
 
 int pc_node_root_at(pc_node_t *n, uint64_t h, pc_hash_t *chain, pc_hash_t *root) {

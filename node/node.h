@@ -187,6 +187,21 @@ typedef struct {
   uint64_t gw_receipts, gw_queries, gw_conns; /* receipts and query answers sent, open connections */
   /* receipt store: heights and bytes held, transactions indexed, heights evicted */
   uint64_t rs_heights, rs_bytes, rs_txs, rs_evicted;
+  /* dataplane (pc_dp_counters, summed over the port and every peer): frames
+   * dropped by reason — structurally bad (malformed), MAC did not verify
+   * (bad_mac), already delivered (replays), another session (stale_epoch),
+   * beyond the receive window (out_of_window) — and partial messages
+   * evicted from reassembly, retransmitted frames, peer link downs */
+  uint64_t dp_malformed, dp_bad_mac, dp_replays, dp_stale_epoch, dp_out_of_window, dp_reasm_evictions,
+      dp_retransmits, dp_link_down;
+  /* pool (txpool stats, copied by the pool stage; see node_pool_note_stats):
+   * peer transaction batches refused whole (gossip_bad_batches), senders
+   * with a transaction in a cut batch not yet decided (senders_in_flight) */
+  uint64_t gossip_bad_batches, senders_in_flight;
+  /* client transactions the pool refused after the gateway accepted them,
+   * remembered for WAIT (node_refused_note): noted, and WAITs answered
+   * "rejected" */
+  uint64_t refused_noted, refused_answered;
 } pc_node_status_t;
 
 /* pc_node_get_status copies the latest status. Any thread. */

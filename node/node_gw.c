@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "node/node_int_private.h"
+#include "txpool/txpool.h"
 
 typedef struct {
   pc_node_t *n;
@@ -92,14 +93,38 @@ static int be_submit(void *ctx, const uint8_t *raw, size_t len) {
   rc = node_submit(n, raw, len, true); /* the signature was checked just above: once per replica */
   if (rc == PC_ERR_FULL)
     g->busy++;
-  else if (rc == 0)
+  else if (rc == 0) {
     g->accepted++;
+    node_refused_clear(n->refused, &g->tx.hash); /* the pool judges this submission afresh */
+  }
   return rc;
 }
 
 static int be_receipt(void *ctx, const pc_hash_t *tx, pc_gw_receipt_ans_t *a) {
   gw_t *g = ctx;
-  return node_rs_receipt(g->n->rs, tx, a, g->rbuf, PC_GW_RECEIPT_MAX);
+  int rc = node_rs_receipt(g->n->rs, tx, a, g->rbuf, PC_GW_RECEIPT_MAX);
+  int code, reason;
+  if (rc == PC_ERR_AGAIN && node_refused_get(g->n->refused, tx, &code, &reason)) {
+    /* not executed here, and the pool refused it after the SUBMIT was accepted */
+    a->tx_status = PC_GW_TX_REJECTED;
+    a->why = reason >= 0 && reason < PC_TXR_COUNT ? pc_txpool_reason_name((pc_txpool_reason_t)reason) : "refused";
+    return code;
+  }
+  return rc;
+}
+
+/* A WAIT ran out with the hash unknown here: when this replica lacks the
+ * receipts of some heights (evicted, or below a restart's snapshot or a
+ * state-transfer jump), say so — another replica may hold the receipt. */
+static int be_wait_expired(void *ctx, const pc_hash_t *tx, pc_gw_receipt_ans_t *a) {
+  gw_t *g = ctx;
+  (void)tx;
+  uint64_t oldest = node_rs_oldest(g->n->rs);
+  if (oldest <= 1) return PC_ERR_TIMEOUT;
+  a->tx_status = PC_GW_TX_NOT_HELD;
+  a->held_from = oldest;
+  a->why = "not held here: ask another replica";
+  return PC_ERR_NOT_FOUND;
 }
 
 static int be_query(void *ctx, uint64_t height, const uint8_t *key, size_t klen, pc_gw_query_ans_t *a) {
@@ -186,6 +211,24 @@ static size_t be_metrics(void *ctx, pc_gw_metric_t *rows, size_t cap) {
   ROW("parachain_receipts_bytes", "Bytes held by the receipt store.", "gauge", st.rs_bytes);
   ROW("parachain_receipts_txs", "Transactions indexed by the receipt store.", "gauge", st.rs_txs);
   ROW("parachain_receipts_evicted_total", "Heights evicted from the receipt store.", "counter", st.rs_evicted);
+  ROW("parachain_dp_malformed_frames_total", "Dataplane frames dropped as malformed.", "counter", st.dp_malformed);
+  ROW("parachain_dp_bad_mac_total", "Dataplane frames whose MAC did not verify.", "counter", st.dp_bad_mac);
+  ROW("parachain_dp_replays_total", "Dataplane frames already delivered or buffered.", "counter", st.dp_replays);
+  ROW("parachain_dp_stale_epoch_total", "Dataplane frames of another session.", "counter", st.dp_stale_epoch);
+  ROW("parachain_dp_out_of_window_total", "Dataplane frames beyond the receive window.", "counter",
+      st.dp_out_of_window);
+  ROW("parachain_dp_reasm_evictions_total", "Partial messages evicted from reassembly.", "counter",
+      st.dp_reasm_evictions);
+  ROW("parachain_dp_retransmits_total", "Dataplane frames sent again.", "counter", st.dp_retransmits);
+  ROW("parachain_dp_link_down_total", "Peer links seen going down.", "counter", st.dp_link_down);
+  ROW("parachain_pool_gossip_bad_batches_total", "Peer transaction batches refused whole.", "counter",
+      st.gossip_bad_batches);
+  ROW("parachain_pool_senders_in_flight", "Senders with a transaction in a cut batch not yet decided.", "gauge",
+      st.senders_in_flight);
+  ROW("parachain_pool_refused_noted_total", "Client transactions the pool refused after the gateway accepted them.",
+      "counter", st.refused_noted);
+  ROW("parachain_gw_wait_rejected_total", "WAITs answered 'rejected' from a remembered pool refusal.", "counter",
+      st.refused_answered);
   return k;
 }
 
@@ -198,7 +241,7 @@ static int gw_init(void *p) {
   g->vbuf = malloc(PC_STATE_VALUE_MAX);
   g->pbuf = malloc(PC_STATE_PROOF_MAX);
   if (!g->rbuf || !g->vbuf || !g->pbuf) return PC_ERR_NOMEM;
-  pc_gw_backend_t be = {.ctx = g, .submit = be_submit, .receipt = be_receipt, .query = be_query,
+  pc_gw_backend_t be = {.ctx = g, .submit = be_submit, .receipt = be_receipt, .wait_expired = be_wait_expired, .query = be_query,
                         .block = be_block, .status = be_status, .metrics = be_metrics};
   g->srv = pc_gw_server_new(&n->o.gw, &be);
   if (!g->srv) {

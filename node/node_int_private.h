@@ -129,6 +129,25 @@ int node_rs_block(node_rs_t *rs, uint64_t height, pc_block_t *b);
 bool node_rs_has_tx(node_rs_t *rs, const pc_hash_t *tx);
 uint64_t node_rs_nonce(node_rs_t *rs, const uint8_t sender[32]);
 void node_rs_stats(node_rs_t *rs, uint64_t *heights, uint64_t *bytes, uint64_t *txs, uint64_t *evicted);
+/* node_rs_oldest: the lowest height the store holds (0 = none yet);
+ * heights below it were evicted or never held here (below the snapshot a
+ * restart loaded, or a state-transfer jump). Advisory (relaxed). */
+uint64_t node_rs_oldest(node_rs_t *rs);
+
+/* ------------------------------------------- refused client transactions
+ * (node_refused.c) hash → (PC_ERR_* code, txpool reason) of client
+ * transactions the pool refused after the gateway accepted them, for
+ * WAIT. Writers (note) are serialised by a mutex; any registered thread
+ * reads (get, lock-free) or clears (a new accepted SUBMIT of the hash). Bounded: the newest `cap`
+ * refusals (0 = NODE_REFUSED_DEFAULT). */
+#define NODE_REFUSED_DEFAULT 4096u
+typedef struct node_refused node_refused_t;
+node_refused_t *node_refused_new(uint32_t cap);
+void node_refused_free(node_refused_t *r);
+void node_refused_note(node_refused_t *r, const pc_hash_t *h, int code, int reason);
+void node_refused_clear(node_refused_t *r, const pc_hash_t *h);
+bool node_refused_get(node_refused_t *r, const pc_hash_t *h, int *code, int *reason);
+void node_refused_stats(node_refused_t *r, uint64_t *noted, uint64_t *answered);
 
 struct pc_node {
   pc_node_opts_t o;
@@ -154,6 +173,8 @@ struct pc_node {
 
   /* receipt store: written by the store stage, read by the gateway stage */
   node_rs_t *rs;
+  /* refused client transactions: written by the pool stage, read by the gateway */
+  node_refused_t *refused;
 
   /* status: written by the stages, read by anyone */
   pthread_mutex_t st_mu;
@@ -194,6 +215,16 @@ int node_sig_init(pc_node_t *n);
 void node_sig_fini(pc_node_t *n);
 void node_sig_note(void *ctx, const pc_hash_t *h);
 bool node_sig_ok(pc_node_t *n, const pc_tx_t *tx);
+/* The pool stage's reports (node_refused.c), pool thread:
+ * node_pool_refused — a client transaction (PC_ORIGIN_CLIENT[_VERIFIED])
+ * that decoded (h = its hash) was refused by pc_txpool_submit or later by
+ * its verification: code = the PC_ERR_* returned, reason = the
+ * pc_txpool_reason_t; a WAIT for h then answers "rejected: <reason>".
+ * node_pool_note_stats — from pc_txpool_stats at each housekeeping:
+ * gossip_bad_batches and pool.senders_in_flight, into the node status. */
+void node_pool_refused(pc_node_t *n, const pc_hash_t *h, int code, int reason);
+void node_pool_note_stats(pc_node_t *n, uint64_t gossip_bad_batches, uint64_t senders_in_flight);
+
 /* node_submit submits like pc_node_submit; verified = the gateway already
  * checked the signature (the pool then does not check it again). */
 int node_submit(pc_node_t *n, const void *tx, size_t len, bool verified);

@@ -101,7 +101,27 @@ static unsigned net_poll(void *p, uint64_t now) {
 static void net_hk(void *p, uint64_t now) {
   (void)now;
   net_t *s = p;
+  pc_dp_counters_t sum = {0}, c;
+  for (uint16_t i = 0; i < s->n->cp.n; i++) {
+    if (!s->dp || pc_dp_counters(s->dp, i, &c) != 0) continue; /* i = self: port-level counters */
+    sum.malformed += c.malformed;
+    sum.bad_mac += c.bad_mac;
+    sum.replays += c.replays;
+    sum.stale_epoch += c.stale_epoch;
+    sum.out_of_window += c.out_of_window;
+    sum.reasm_evictions += c.reasm_evictions;
+    sum.retransmits += c.retransmits;
+    sum.link_down += c.link_down;
+  }
   pthread_mutex_lock(&s->n->st_mu);
+  s->n->st.dp_malformed = sum.malformed;
+  s->n->st.dp_bad_mac = sum.bad_mac;
+  s->n->st.dp_replays = sum.replays;
+  s->n->st.dp_stale_epoch = sum.stale_epoch;
+  s->n->st.dp_out_of_window = sum.out_of_window;
+  s->n->st.dp_reasm_evictions = sum.reasm_evictions;
+  s->n->st.dp_retransmits = sum.retransmits;
+  s->n->st.dp_link_down = sum.link_down;
   s->n->st.net_rx_msgs = s->rx;
   s->n->st.net_tx_msgs = s->tx;
   s->n->st.net_bad = s->bad;

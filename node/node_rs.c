@@ -72,6 +72,7 @@ struct node_rs {
   _Atomic uint64_t newest;  /* highest published height (pairs with the slot's rcu_assign_pointer) */
   _Atomic uint64_t durable; /* highest durable block height of the log */
   _Atomic uint64_t st_heights, st_bytes, st_txs, st_evicted;
+  _Atomic uint64_t st_oldest; /* lowest held height (0 = none), for WAIT's "not held here" */
 };
 
 node_rs_t *node_rs_new(uint32_t depth, uint32_t max_heights, size_t max_bytes) {
@@ -122,6 +123,7 @@ int node_rs_open(node_rs_t *rs, pc_state_t *state) {
   rs->n_txs = 0;
   atomic_store_explicit(&rs->newest, 0, memory_order_relaxed); /* before the pointers below publish anything */
   atomic_store_explicit(&rs->durable, 0, memory_order_relaxed);
+  atomic_store_explicit(&rs->st_oldest, 0, memory_order_relaxed);
   rcu_assign_pointer(rs->ht, ht);
   rcu_assign_pointer(rs->state, state);
   return 0;
@@ -261,6 +263,7 @@ int node_rs_publish(node_rs_t *rs, const node_rs_block_t *b) {
   /* release: pairs with the readers' acquire load; the record is published first */
   atomic_store_explicit(&rs->newest, h, memory_order_release);
   atomic_store_explicit(&rs->st_heights, h - rs->oldest + 1, memory_order_relaxed); /* statistics only */
+  atomic_store_explicit(&rs->st_oldest, rs->oldest, memory_order_relaxed);          /* advisory only */
   atomic_store_explicit(&rs->st_bytes, rs->bytes, memory_order_relaxed);
   atomic_store_explicit(&rs->st_txs, rs->n_txs, memory_order_relaxed);
   return 0;
@@ -442,4 +445,8 @@ void node_rs_stats(node_rs_t *rs, uint64_t *heights, uint64_t *bytes, uint64_t *
   *bytes = atomic_load_explicit(&rs->st_bytes, memory_order_relaxed);
   *txs = atomic_load_explicit(&rs->st_txs, memory_order_relaxed);
   *evicted = atomic_load_explicit(&rs->st_evicted, memory_order_relaxed);
+}
+
+uint64_t node_rs_oldest(node_rs_t *rs) {
+  return atomic_load_explicit(&rs->st_oldest, memory_order_relaxed); /* advisory: a WAIT's final answer only */
 }

@@ -48,8 +48,17 @@ typedef enum {
   PC_GW_RSP_QUERY = 0x83,
   PC_GW_RSP_STATUS = 0x84,
   PC_GW_RSP_BLOCK = 0x85,
+  PC_GW_RSP_TXSTATUS = 0x86, /* a WAIT answered without a receipt: see pc_gw_txstatus_t */
   PC_GW_RSP_ERROR = 0x8f
 } pc_gw_type_t;
+
+/* What a TXSTATUS answer (to a WAIT) says instead of a receipt. */
+typedef enum {
+  PC_GW_TX_REJECTED = 1, /* the pool refused the transaction after the SUBMIT was accepted; code = reason */
+  PC_GW_TX_NOT_HELD = 2  /* this replica does not hold the receipts of the heights below `height`
+                          * (evicted, or below a restart's snapshot / a state-transfer jump) and the
+                          * hash is not among those it holds: ask another replica */
+} pc_gw_txstatus_t;
 
 /* ------------------------------------------------------------- messages */
 
@@ -91,6 +100,15 @@ typedef struct {
   pc_hash_t branch[PC_GW_BRANCH_MAX];
   pc_hash_t state_root;     /* state root after height */
   pc_gw_certified_t cb;     /* block height + D */
+  /* Backend side only (not on the wire as a RECEIPT): a backend that
+   * returns a final code other than PC_ERR_AGAIN may set tx_status (a
+   * pc_gw_txstatus_t) to have the WAIT answered with TXSTATUS instead,
+   * with held_from (NOT_HELD: lowest height whose receipts it holds) and
+   * why (a short static text, e.g. the pool's reason name; may be NULL).
+   * The server clears tx_status before every call. */
+  uint8_t tx_status;
+  uint64_t held_from;
+  const char *why;
 } pc_gw_receipt_ans_t;
 
 /* A key's value (or absence) at a height, with its proof. */
@@ -130,7 +148,9 @@ typedef struct {
   pc_gw_status_t status;
   uint64_t block_height; /* BLOCK */
   pc_block_t block;
-  char msg[PC_GW_MSG_MAX + 1]; /* ERROR */
+  uint8_t tx_status;     /* TXSTATUS: pc_gw_txstatus_t (code = the reason) */
+  uint64_t held_from;    /* TXSTATUS NOT_HELD: lowest height whose receipts the replica holds */
+  char msg[PC_GW_MSG_MAX + 1]; /* ERROR, TXSTATUS */
 } pc_gw_response_t;
 
 /* ---------------------------------------------------------------- codec */
@@ -168,6 +188,12 @@ long pc_gw_enc_query_rsp(uint8_t *out, size_t cap, uint32_t id, int code, const 
 long pc_gw_enc_status_rsp(uint8_t *out, size_t cap, uint32_t id, const pc_gw_status_t *s);
 long pc_gw_enc_block_rsp(uint8_t *out, size_t cap, uint32_t id, uint64_t height, const pc_block_t *b);
 long pc_gw_enc_error_rsp(uint8_t *out, size_t cap, uint32_t id, int code, const char *msg);
+/* pc_gw_enc_txstatus_rsp: a WAIT's answer without a receipt; status is a
+ * pc_gw_txstatus_t, code ≠ 0 the reason, held_from as in pc_gw_response_t,
+ * msg a short text (cut at PC_GW_MSG_MAX). PC_ERR_RANGE for a bad status
+ * or code 0. */
+long pc_gw_enc_txstatus_rsp(uint8_t *out, size_t cap, uint32_t id, int code, uint8_t status, uint64_t held_from,
+                            const char *msg);
 
 /* pc_gw_response_decode decodes one whole answer frame. Counts rejections
  * under PC_DEC_GATEWAY. r is large (~30 KiB): keep it off small stacks. */
@@ -214,6 +240,10 @@ typedef struct {
   /* query: value or absence of key at height (0 = latest provable). 0 or
    * PC_ERR_NOT_FOUND (height unknown), PC_ERR_AGAIN (not yet provable). */
   int (*query)(void *ctx, uint64_t height, const uint8_t *key, size_t klen, pc_gw_query_ans_t *a);
+  /* wait_expired (may be NULL): a WAIT for tx_hash ran out while receipt
+   * said PC_ERR_AGAIN; return PC_ERR_TIMEOUT, or a final code with
+   * a->tx_status set (e.g. PC_GW_TX_NOT_HELD) for a TXSTATUS answer. */
+  int (*wait_expired)(void *ctx, const pc_hash_t *tx_hash, pc_gw_receipt_ans_t *a);
   /* block: the decided header at height; 0 or PC_ERR_NOT_FOUND. */
   int (*block)(void *ctx, uint64_t height, pc_block_t *b);
   /* status: a snapshot. */
@@ -240,6 +270,7 @@ typedef struct {
   uint64_t accepted, refused_conns, closed, timeouts, oversized, bad_requests;
   uint64_t requests, submitted_txs, rejected_txs, receipts, queries, http_requests;
   uint64_t open_conns, pending_waits;
+  uint64_t tx_statuses; /* WAITs answered TXSTATUS (rejected / not held here) */
 } pc_gw_stats_t;
 
 typedef struct pc_gw_server pc_gw_server_t;

@@ -7,7 +7,7 @@
  *   4     length   bytes after this field: 5 ≤ length ≤ max_frame (server
  *                  config, default 1 MiB); a larger length closes the
  *                  connection without reading the rest
- *   1     type     pc_gw_type_t; requests 1..5, answers 0x81..0x85, 0x8f
+ *   1     type     pc_gw_type_t; requests 1..5, answers 0x81..0x86, 0x8f
  *   4     id       chosen by the client, echoed in every answer to it
  *   L−5   body     by type, below; must be consumed exactly
  *
@@ -39,6 +39,15 @@
  *                  u64 executed; u64 provable; u64 pool; u8 healthy (0|1)
  *   BLOCK   (0x85) u64 height; block header (91) — one per decided height
  *                  after a FOLLOW, with the FOLLOW's id
+ *   TXSTATUS (0x86) i8 code (≠ 0: the reason); u8 status (1 = REJECTED:
+ *                  the pool refused the transaction after its SUBMIT was
+ *                  accepted — pool full, sender quota, nonce used or gap,
+ *                  bad signature found later; 2 = NOT_HELD: this replica
+ *                  does not hold receipts below `held_from` and does not
+ *                  know the hash, ask another replica); u64 held_from (0
+ *                  for REJECTED); u16 mlen (≤ 256) and a message (the
+ *                  reason's name, e.g. "nonce_used"). Answers a WAIT
+ *                  instead of RECEIPT.
  *   ERROR   (0x8f) i8 code; u16 mlen (≤ 256) and a message (request-level
  *                  failure, e.g. too many pending waits)
  *
@@ -276,6 +285,22 @@ long pc_gw_enc_error_rsp(uint8_t *out, size_t cap, uint32_t id, int code, const 
   return pc_gw_frame_end(&w, p);
 }
 
+long pc_gw_enc_txstatus_rsp(uint8_t *out, size_t cap, uint32_t id, int code, uint8_t status, uint64_t held_from,
+                            const char *msg) {
+  if (code >= 0 || code <= -PC_ERR_COUNT || (status != PC_GW_TX_REJECTED && status != PC_GW_TX_NOT_HELD))
+    return PC_ERR_RANGE;
+  size_t ml = msg ? strlen(msg) : 0;
+  if (ml > PC_GW_MSG_MAX) ml = PC_GW_MSG_MAX;
+  pc_writer_t w;
+  pc_writer_init(&w, out, cap);
+  uint8_t *p = pc_gw_frame_begin(&w, PC_GW_RSP_TXSTATUS, id);
+  put_code(&w, code);
+  pc_put_u8(&w, status);
+  pc_put_u64(&w, held_from);
+  pc_put_blob16(&w, msg ? msg : "", ml);
+  return pc_gw_frame_end(&w, p);
+}
+
 static int get_code(pc_reader_t *r) {
   int8_t c = (int8_t)pc_get_u8(r);
   if (!pc_reader_ok(r) && !code_ok(c)) pc_reader_fail(r, PC_ERR_RANGE);
@@ -371,6 +396,18 @@ int pc_gw_response_decode(const uint8_t *buf, size_t len, uint32_t max_frame, pc
       if (rc) pc_reader_fail(&r, rc);
     }
     break;
+  case PC_GW_RSP_TXSTATUS: {
+    a->code = get_code(&r);
+    a->tx_status = pc_get_u8(&r);
+    a->held_from = pc_get_u64(&r);
+    size_t ml = 0;
+    const uint8_t *m = pc_get_blob16(&r, PC_GW_MSG_MAX, &ml);
+    if (m) memcpy(a->msg, m, ml);
+    a->msg[m ? ml : 0] = 0;
+    if (!pc_reader_ok(&r) && (a->code == 0 || (a->tx_status != PC_GW_TX_REJECTED && a->tx_status != PC_GW_TX_NOT_HELD)))
+      pc_reader_fail(&r, PC_ERR_RANGE);
+    break;
+  }
   case PC_GW_RSP_ERROR: {
     a->code = get_code(&r);
     size_t ml = 0;

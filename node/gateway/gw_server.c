@@ -274,7 +274,33 @@ static bool send_error(pc_gw_server_t *s, size_t slot, uint32_t id, int code, co
 
 static bool answer_wait(pc_gw_server_t *s, size_t slot, uint32_t id, int rc) {
   if (rc == 0) s->st.receipts++;
+  if (rc != 0 && s->ra->tx_status) { /* the backend says why there is no receipt */
+    s->st.tx_statuses++;
+    return send_frame(s, slot,
+                      pc_gw_enc_txstatus_rsp(s->scratch, s->scratch_cap, id, rc, s->ra->tx_status, s->ra->held_from,
+                                             s->ra->why));
+  }
   return send_frame(s, slot, pc_gw_enc_receipt_rsp(s->scratch, s->scratch_cap, id, rc, s->ra));
+}
+
+/* The backend's answer to a WAIT (tx_status cleared first). */
+static int ask_receipt(pc_gw_server_t *s, const pc_hash_t *h) {
+  s->ra->tx_status = 0;
+  s->ra->held_from = 0;
+  s->ra->why = NULL;
+  return s->be.receipt(s->be.ctx, h, s->ra);
+}
+
+/* A WAIT ran out: the backend may say why (NOT_HELD), else TIMEOUT. */
+static int expired(pc_gw_server_t *s, const pc_hash_t *h) {
+  s->ra->tx_status = 0;
+  s->ra->held_from = 0;
+  s->ra->why = NULL;
+  if (!s->be.wait_expired) return PC_ERR_TIMEOUT;
+  int rc = s->be.wait_expired(s->be.ctx, h, s->ra);
+  if (rc == 0 || rc == PC_ERR_AGAIN) rc = PC_ERR_TIMEOUT;
+  if (rc == PC_ERR_TIMEOUT) s->ra->tx_status = 0;
+  return rc;
 }
 
 static bool handle_request(pc_gw_server_t *s, size_t slot, const uint8_t *frame, size_t len) {
@@ -302,9 +328,9 @@ static bool handle_request(pc_gw_server_t *s, size_t slot, const uint8_t *frame,
     return send_frame(s, slot, pc_gw_enc_submit_rsp(s->scratch, s->scratch_cap, q->id, codes, q->n_txs));
   }
   case PC_GW_REQ_WAIT: {
-    rc = s->be.receipt(s->be.ctx, &q->tx_hash, s->ra);
+    rc = ask_receipt(s, &q->tx_hash);
     if (rc != PC_ERR_AGAIN) return answer_wait(s, slot, q->id, rc);
-    if (q->timeout_ms == 0) return answer_wait(s, slot, q->id, PC_ERR_TIMEOUT);
+    if (q->timeout_ms == 0) return answer_wait(s, slot, q->id, expired(s, &q->tx_hash));
     if (c->n_waits >= s->cfg.max_waits) return send_error(s, slot, q->id, PC_ERR_FULL, "too many pending waits");
     if (c->n_waits == c->cap_waits) {
       size_t nc = c->cap_waits ? c->cap_waits * 2 : 16;
@@ -432,6 +458,8 @@ static char *metrics_text(pc_gw_server_t *s, size_t *out_len) {
       {"parachain_gateway_txs_rejected_total", "Transactions rejected at submission.", "counter",
        (double)s->st.rejected_txs},
       {"parachain_gateway_receipts_total", "Receipts returned with a proof.", "counter", (double)s->st.receipts},
+      {"parachain_gateway_tx_statuses_total", "WAITs answered without a receipt: rejected or not held here.",
+       "counter", (double)s->st.tx_statuses},
       {"parachain_gateway_queries_total", "Key queries answered.", "counter", (double)s->st.queries},
       {"parachain_gateway_waits_pending", "Receipt waits pending.", "gauge", (double)s->st.pending_waits},
       {"parachain_gateway_http_requests_total", "HTTP requests.", "counter", (double)s->st.http_requests},
@@ -655,8 +683,8 @@ static void retry_waits(pc_gw_server_t *s, size_t slot, bool progress, uint64_t 
   size_t i = 0;
   while (i < c->n_waits) {
     gw_wait_t w = c->waits[i];
-    int rc = progress ? s->be.receipt(s->be.ctx, &w.hash, s->ra) : PC_ERR_AGAIN;
-    if (rc == PC_ERR_AGAIN && now >= w.deadline_ns) rc = PC_ERR_TIMEOUT;
+    int rc = progress ? ask_receipt(s, &w.hash) : PC_ERR_AGAIN;
+    if (rc == PC_ERR_AGAIN && now >= w.deadline_ns) rc = expired(s, &w.hash);
     if (rc == PC_ERR_AGAIN) {
       i++;
       continue;

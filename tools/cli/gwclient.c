@@ -252,8 +252,10 @@ int pc_gwc_wait(pc_gwc_t *c, const pc_hash_t *tx_hash, uint32_t wait_ms, const p
                 pc_gw_response_t *r) {
   uint8_t f[64];
   uint32_t id = pc_gwc_next_id(c);
+  r->type = 0; /* no stale TXSTATUS for pc_gwc_wait_text */
   int rc = round_trip(c, f, pc_gw_enc_wait(f, sizeof f, id, tx_hash, wait_ms), id, (int)wait_ms + 10000, r);
   if (rc) return rc;
+  if (r->type == PC_GW_RSP_TXSTATUS) return r->code; /* rejected / not held here: r->tx_status, r->msg */
   if (r->type != PC_GW_RSP_RECEIPT) return PC_ERR_INVALID;
   if (r->code) return r->code;
   return t ? pc_gw_verify_receipt(t, &r->receipt) : 0;
@@ -287,4 +289,15 @@ int pc_gwc_follow(pc_gwc_t *c, uint64_t from_height, uint32_t *id) {
   long fl = pc_gw_enc_follow(f, sizeof f, *id, from_height);
   if (fl < 0) return (int)fl;
   return pc_gwc_send(c, f, (size_t)fl, 5000);
+}
+
+const char *pc_gwc_wait_text(int rc, const pc_gw_response_t *r, char *out, size_t cap) {
+  if (rc && r && r->type == PC_GW_RSP_TXSTATUS && r->tx_status == PC_GW_TX_REJECTED)
+    snprintf(out, cap, "rejected: %s (%s)", r->msg[0] ? r->msg : "refused", pc_strerror(rc));
+  else if (rc && r && r->type == PC_GW_RSP_TXSTATUS && r->tx_status == PC_GW_TX_NOT_HELD)
+    snprintf(out, cap, "not held here (receipts from height %llu): ask another replica",
+             (unsigned long long)r->held_from);
+  else
+    snprintf(out, cap, "%s", pc_strerror(rc));
+  return out;
 }

@@ -78,9 +78,17 @@ bool pc_gwc_pending(const pc_gwc_t *c);
 int pc_gwc_submit(pc_gwc_t *c, const uint8_t *const *txs, const uint32_t *lens, unsigned n, int *codes,
                   int timeout_ms, pc_gw_response_t *r);
 /* pc_gwc_wait asks for a receipt within wait_ms; with t != NULL the answer is
- * verified (pc_gw_verify_receipt) and a failure returned as its code. */
+ * verified (pc_gw_verify_receipt) and a failure returned as its code. A
+ * TXSTATUS answer (r->type PC_GW_RSP_TXSTATUS) returns its code, the
+ * reason: r->tx_status says REJECTED (the pool refused the transaction;
+ * r->msg names the reason) or NOT_HELD (ask another replica; r->held_from).
+ * pc_gwc_wait_text gives one line for the client to print. */
 int pc_gwc_wait(pc_gwc_t *c, const pc_hash_t *tx_hash, uint32_t wait_ms, const pc_gw_trust_t *t,
                 pc_gw_response_t *r);
+/* pc_gwc_wait_text writes "rejected: <reason> (<strerror>)", "not held
+ * here (receipts from height H): ask another replica" or pc_strerror(rc)
+ * into out for the answer r that pc_gwc_wait returned rc with. Pure. */
+const char *pc_gwc_wait_text(int rc, const pc_gw_response_t *r, char *out, size_t cap);
 /* pc_gwc_query asks for key at height (0 = latest); verified when t != NULL. */
 int pc_gwc_query(pc_gwc_t *c, uint64_t height, const void *key, size_t klen, int timeout_ms,
                  const pc_gw_trust_t *t, pc_gw_response_t *r);

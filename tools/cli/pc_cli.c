@@ -97,7 +97,9 @@ static int print_receipt(ctx_t *x, const pc_hash_t *h, uint32_t wait_ms) {
     return EX_CONN;
   }
   if (rc) {
-    fprintf(stderr, "pc-cli: no verified receipt for %s: %s\n", pc_hash_to_hex(h, hex), pc_strerror(rc));
+    char why[PC_GW_MSG_MAX + 96];
+    fprintf(stderr, "pc-cli: no verified receipt for %s: %s\n", pc_hash_to_hex(h, hex),
+            pc_gwc_wait_text(rc, x->r, why, sizeof why));
     return EX_FAIL;
   }
   const pc_gw_receipt_ans_t *a = &x->r->receipt;

@@ -412,14 +412,8 @@ static void start(cluster_t *c, unsigned mode, uint64_t seed) {
   c->loop = pc_dp_loop_create(N, 8192);
   cr_assert_not_null(c->loop);
   pc_dp_loop_tamper(c->loop, crash_hook, NULL);
-  c->run = pc_runner_new();
-  int t = pc_runner_add_thread(c->run, NULL);
-  cr_assert_geq(t, 0);
-  for (uint16_t i = 0; i < (mode ? HONEST : N); i++) {
-    pc_node_opts_t o;
-    harness_opts(&o, &c->cl, c->sk[i], i, c->dir, c->loop);
-    c->node[i] = harness_add(c->run, t, &o, PC_NODE_STAGES);
-  }
+  int t = harness_runner(&c->run);
+  harness_add_all(c->run, t, c->node, mode ? HONEST : N, &c->cl, c->sk, c->dir, c->loop, PC_NODE_STAGES, NULL, NULL);
   if (mode) {
     byz_t *b = calloc(1, sizeof *b);
     cr_assert_not_null(b);
@@ -442,81 +436,20 @@ static void finish(cluster_t *c) {
 
 static void status(cluster_t *c, int i, pc_node_status_t *st) { pc_node_get_status(c->node[i], st); }
 
-static uint64_t min_executed(cluster_t *c, int nh) {
-  uint64_t h = UINT64_MAX;
-  for (int i = 0; i < nh; i++) {
-    pc_node_status_t st;
-    status(c, i, &st);
-    if (st.executed < h) h = st.executed;
-  }
-  return h;
-}
+static uint64_t min_executed(cluster_t *c, int nh) { return harness_min_executed(c->node, nh); }
 
-static void log_status(cluster_t *c, int nh) {
-  for (int i = 0; i < nh; i++) {
-    pc_node_status_t st;
-    status(c, i, &st);
-    cr_log_warn("replica %d: decided %llu executed %llu txs %llu ok %llu bad-sig %llu; cons in %llu rejected %llu "
-                "rounds left %llu; net bad %llu; pool rejected %llu held %llu",
-                i, (unsigned long long)st.decided, (unsigned long long)st.executed,
-                (unsigned long long)st.txs_executed, (unsigned long long)st.txs_ok,
-                (unsigned long long)st.txs_bad_signature, (unsigned long long)st.cons_msgs_in,
-                (unsigned long long)st.cons_rejected, (unsigned long long)st.round_changes,
-                (unsigned long long)st.net_bad, (unsigned long long)st.pool_rejected,
-                (unsigned long long)st.pool_count);
-  }
-}
+static void log_status(cluster_t *c, int nh) { harness_log_status(c->node, nh); }
 
 /* Liveness bound: every one of the first nh replicas executed height h
  * (within a generous bound, not a timing assertion). */
-static void wait_height(cluster_t *c, int nh, uint64_t h) {
-  for (int k = 0; k < 2400 && min_executed(c, nh) < h; k++) pc_sleep_ns(50000000ull);
-  if (min_executed(c, nh) < h) log_status(c, nh);
-  cr_assert_geq(min_executed(c, nh), h, "the honest replicas did not reach height %llu", (unsigned long long)h);
-}
+static void wait_height(cluster_t *c, int nh, uint64_t h) { harness_wait_height(c->node, nh, h); }
 
 /* Safety: the first nh replicas report the same ledger hash and execution
  * root at every height they all executed. Returns that height. */
-static uint64_t check_agree(cluster_t *c, int nh) {
-  uint64_t top = min_executed(c, nh);
-  cr_assert_gt(top, 0);
-  for (uint64_t h = 1; h <= top; h++) {
-    pc_hash_t ch0, er0;
-    cr_assert_eq(pc_node_root_at(c->node[0], h, &ch0, &er0), 0, "replica 0 forgot height %llu",
-                 (unsigned long long)h);
-    for (int i = 1; i < nh; i++) {
-      pc_hash_t ch, er;
-      cr_assert_eq(pc_node_root_at(c->node[i], h, &ch, &er), 0, "replica %d forgot height %llu", i,
-                   (unsigned long long)h);
-      cr_assert(pc_hash_equal(&ch, &ch0), "replica %d: ledger hash at %llu differs from replica 0's", i,
-                (unsigned long long)h);
-      cr_assert(pc_hash_equal(&er, &er0), "replica %d: execution root at %llu differs from replica 0's", i,
-                (unsigned long long)h);
-    }
-  }
-  return top;
-}
+static uint64_t check_agree(cluster_t *c, int nh) { return harness_check_agree(c->node, nh, true); }
 
 /* Every one of the first nh replicas executed `want` successful transactions. */
-static void wait_ok(cluster_t *c, int nh, uint64_t want) {
-  bool all = false;
-  for (int k = 0; k < 2400 && !all; k++) {
-    all = true;
-    for (int i = 0; i < nh; i++) {
-      pc_node_status_t st;
-      status(c, i, &st);
-      all = all && st.txs_ok >= want;
-    }
-    if (!all) pc_sleep_ns(50000000ull);
-  }
-  if (!all) log_status(c, nh);
-  for (int i = 0; i < nh; i++) {
-    pc_node_status_t st;
-    status(c, i, &st);
-    cr_assert_geq(st.txs_ok, want, "replica %d executed %llu successful transactions of %llu", i,
-                  (unsigned long long)st.txs_ok, (unsigned long long)want);
-  }
-}
+static void wait_ok(cluster_t *c, int nh, uint64_t want) { harness_wait_ok(c->node, nh, want); }
 
 /* The admin (client key 1000 of tag): init once, then `mints` mints, all
  * through replica `via`. Returns the successful transactions so far. */
@@ -599,6 +532,16 @@ static void garbage(uint8_t protocol, uint8_t tag) {
   WAIT_FOR(pc_reject_count(PC_DEC_FRAME, 1) - frame_rej0 >= inj); /* the last ones may still be queued */
   cr_assert_geq(pc_reject_count(PC_DEC_FRAME, 1) - frame_rej0, inj, "%llu frame rejections for %llu junk frames",
                 (unsigned long long)(pc_reject_count(PC_DEC_FRAME, 1) - frame_rej0), (unsigned long long)inj);
+  /* ... and each honest replica's status says so, by reason (node_net.c
+   * sums the dataplane's per-peer counters): a third of the junk frames
+   * are well formed with a forged MAC, the rest malformed */
+  for (int i = 0; i < HONEST; i++) {
+    pc_node_status_t st;
+    WAIT_FOR((status(c, i, &st), st.dp_malformed > before[i].dp_malformed && st.dp_bad_mac > before[i].dp_bad_mac));
+    cr_assert_gt(st.dp_malformed, before[i].dp_malformed, "replica %d: no malformed frame in its status", i);
+    cr_assert_gt(st.dp_bad_mac, before[i].dp_bad_mac, "replica %d: no bad MAC in its status", i);
+    cr_assert_leq(st.dp_bad_mac - before[i].dp_bad_mac, inj, "replica %d: more bad MACs than junk frames", i);
+  }
 
   /* and they kept deciding, in agreement */
   uint64_t h = min_executed(c, HONEST);

@@ -25,10 +25,12 @@
 #include "dataplane/dataplane.h"
 #include "executor/executor.h"
 #include "node/node.h"
+#include "node/node_int_private.h" /* node_pool_refused: the pool stage's report, stood in for below */
 #include "tests/node/daemon/harness.h"
 #include "tests/testutil.h"
 #include "tools/cli/gwclient.h"
 #include "txpool/client.h"
+#include "txpool/txpool.h"
 
 #define N 4
 #define CHAIN 78
@@ -57,19 +59,23 @@ static void make_cluster(cluster_t *c, uint8_t protocol) {
   cr_assert_not_null(c->r);
 }
 
+/* Receipt heights kept by replica 3 (0 = default): a small bound makes it
+ * evict, so it lacks the receipts of the oldest heights. */
+static uint32_t rs_heights_of_3;
+
+static void with_gateway(pc_node_opts_t *o, uint16_t i, void *user) {
+  (void)user;
+  o->gw.port = 0; /* ephemeral, 127.0.0.1 */
+  o->gw.http_port = 0;
+  if (i == 3) o->receipt_heights = rs_heights_of_3;
+}
+
 static void start(cluster_t *c) {
   c->loop = pc_dp_loop_create(N, 8192);
   cr_assert_not_null(c->loop);
-  c->run = pc_runner_new();
-  int t = pc_runner_add_thread(c->run, NULL);
-  cr_assert_geq(t, 0);
-  for (uint16_t i = 0; i < N; i++) {
-    pc_node_opts_t o;
-    harness_opts(&o, &c->cl, c->sk[i], i, c->dir, c->loop);
-    o.gw.port = 0; /* ephemeral, 127.0.0.1 */
-    o.gw.http_port = 0;
-    c->node[i] = harness_add(c->run, t, &o, PC_NODE_STAGE_GATEWAY + 1);
-  }
+  int t = harness_runner(&c->run);
+  harness_add_all(c->run, t, c->node, N, &c->cl, c->sk, c->dir, c->loop, PC_NODE_STAGE_GATEWAY + 1, with_gateway,
+                  NULL);
   cr_assert_eq(pc_runner_start(c->run), 0, "the replicas did not start");
   for (int i = 0; i < N; i++) {
     uint16_t port = 0, http = 0;
@@ -360,6 +366,15 @@ Test(daemon_gw, metrics_export_node_counters_and_pass_promtool, .timeout = 280) 
   cr_assert_not_null(strstr(body, "parachain_decided_height "));
   cr_assert_not_null(strstr(body, "parachain_receipts_heights "));
   cr_assert_not_null(strstr(body, "parachain_gateway_"), "the server's own counters");
+  /* the dataplane's drops by reason, the pool's gossip and in-flight
+   * figures, the remembered refusals (all zero here: nothing hostile) */
+  const char *rows[] = {"parachain_dp_malformed_frames_total 0\n", "parachain_dp_bad_mac_total 0\n",
+                        "parachain_dp_replays_total ", "parachain_dp_retransmits_total ",
+                        "parachain_dp_link_down_total ", "parachain_pool_gossip_bad_batches_total 0\n",
+                        "parachain_pool_senders_in_flight ", "parachain_pool_refused_noted_total 0\n",
+                        "parachain_gw_wait_rejected_total 0\n", "parachain_gateway_tx_statuses_total 0\n"};
+  for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
+    cr_assert_not_null(strstr(body, rows[i]), "no row %s in /metrics", rows[i]);
   if (system("command -v promtool >/dev/null 2>&1") != 0) {
     cr_log_warn("promtool not installed (Debian package prometheus): skipping the promtool check only");
   } else {
@@ -375,6 +390,84 @@ Test(daemon_gw, metrics_export_node_counters_and_pass_promtool, .timeout = 280) 
     unlink(path);
     cr_assert_eq(rc, 0, "promtool check metrics failed");
   }
+  stop(c);
+  cleanup(c);
+  free(c);
+  rcu_unregister_thread();
+}
+
+/* A transaction the pool refuses after the gateway accepted it: two
+ * transactions of one sender with the same nonce, both accepted by the
+ * gateway (its nonce check only knows executed nonces); the pool keeps the
+ * first and refuses the second (nonce_used). The pool stage reports such a
+ * refusal with node_pool_refused; the test makes that report itself (the
+ * pool stage, node_pool.c, is not this module's to wire: see README), then
+ * a WAIT for the refused one answers TXSTATUS "rejected: nonce_used" at
+ * once, while the first gets its verified receipt. A replica that did not
+ * see the refusal answers a short WAIT with a plain timeout; replica 3,
+ * which keeps only a few heights of receipts, says "not held here". */
+Test(daemon_gw, wait_answers_rejected_and_not_held, .timeout = 280) {
+  rcu_register_thread();
+  cluster_t *c = calloc(1, sizeof *c);
+  make_cluster(c, PC_PROTO_SBFT);
+  rs_heights_of_3 = 1; /* raised to the minimum, D + 4 */
+  start(c);
+  rs_heights_of_3 = 0;
+  pc_client_key_t s[2];
+  key_of(&s[0], 0);
+  key_of(&s[1], 1);
+  fund(c, s, 2);
+  uint8_t a[40];
+  memcpy(a, s[1].pk, 32);
+  tx_t first, second;
+  pc_store_le64(a + 32, 5);
+  build(&first, &s[0], CHAIN, 0, "transfer", a, sizeof a);
+  pc_store_le64(a + 32, 7);
+  build(&second, &s[0], CHAIN, 0, "transfer", a, sizeof a);
+  cr_assert_eq(submit_one(c, 2, &first), 0);
+  cr_assert_eq(submit_one(c, 2, &second), 0, "the gateway cannot know the pool holds nonce 0 already");
+  node_pool_refused(c->node[2], &second.hash, PC_ERR_NONCE, PC_TXR_NONCE_USED);
+
+  int rc = pc_gwc_wait(c->gw[2], &second.hash, WAIT_MS, &c->trust, c->r);
+  cr_assert_eq(rc, PC_ERR_NONCE, "WAIT for the refused transaction: %s", pc_strerror(rc));
+  cr_assert_eq(c->r->type, PC_GW_RSP_TXSTATUS);
+  cr_assert_eq(c->r->tx_status, PC_GW_TX_REJECTED);
+  cr_assert_str_eq(c->r->msg, "nonce_used");
+  char text[PC_GW_MSG_MAX + 96];
+  pc_gwc_wait_text(rc, c->r, text, sizeof text);
+  cr_assert(strncmp(text, "rejected: nonce_used", 20) == 0, "client text: %s", text);
+  wait_ok(c, 2, &first);
+
+  /* replica 1 knows nothing of the refusal: an ordinary timeout */
+  rc = pc_gwc_wait(c->gw[1], &second.hash, 200, &c->trust, c->r);
+  cr_assert_eq(rc, PC_ERR_TIMEOUT, "replica 1: %s", pc_strerror(rc));
+  cr_assert_eq(c->r->type, PC_GW_RSP_RECEIPT);
+
+  /* replica 3 keeps D + 4 heights: once it evicted height 1, an unknown
+   * hash is "not held here" (maybe older than what it holds) */
+  pc_node_status_t st;
+  for (int k = 0; k < 1200; k++) {
+    pc_node_get_status(c->node[3], &st);
+    if (st.rs_evicted > 0) break;
+    pc_sleep_ns(50000000ull);
+  }
+  cr_assert_gt(st.rs_evicted, 0, "replica 3 evicted no height");
+  rc = pc_gwc_wait(c->gw[3], &second.hash, 200, &c->trust, c->r);
+  cr_assert_eq(rc, PC_ERR_NOT_FOUND, "replica 3: %s", pc_strerror(rc));
+  cr_assert_eq(c->r->type, PC_GW_RSP_TXSTATUS);
+  cr_assert_eq(c->r->tx_status, PC_GW_TX_NOT_HELD);
+  cr_assert_gt(c->r->held_from, 1);
+  pc_gwc_wait_text(rc, c->r, text, sizeof text);
+  cr_assert_not_null(strstr(text, "ask another replica"), "client text: %s", text);
+
+  /* counted */
+  for (int k = 0; k < 200; k++) {
+    pc_node_get_status(c->node[2], &st);
+    if (st.refused_answered >= 1) break;
+    pc_sleep_ns(10000000);
+  }
+  cr_assert_eq(st.refused_noted, 1);
+  cr_assert_geq(st.refused_answered, 1);
   stop(c);
   cleanup(c);
   free(c);

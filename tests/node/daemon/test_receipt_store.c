@@ -1,5 +1,6 @@
 /* test_receipt_store.c — the daemon's receipt store (node/node_rs.c) on
- * its own: what the gateway answers at which moment (durable, h + D
+ * its own (and, at the end, the refused-transactions memory of
+ * node/node_refused.c): what the gateway answers at which moment (durable, h + D
  * decided), that answers carry a branch to the block's receipts root and a
  * state proof of the right version, and that memory stays bounded (heights
  * and bytes) while the newest D + 2 heights are always kept. Synthetic
@@ -227,4 +228,91 @@ Test(receipt_store, a_transaction_seen_twice_keeps_its_first_block) {
   cr_assert_eq(node_rs_receipt(F.rs, &F.tx[5][0], &A, RBUF, sizeof RBUF), 0);
   cr_assert_eq(A.height, 5);
   teardown();
+}
+
+/* ------------------------------------------- refused client transactions
+ * node_refused.c: what the pool refused after the gateway accepted it,
+ * remembered for WAIT (hash → code, reason), cleared by a new accepted
+ * submission, bounded (oldest first). */
+
+Test(refused, unknown_hash_is_not_refused) {
+  rcu_register_thread();
+  node_refused_t *r = node_refused_new(8);
+  cr_assert_not_null(r);
+  pc_hash_t h = tx_hash(1, 0);
+  int code = 1, reason = -1;
+  cr_assert_not(node_refused_get(r, &h, &code, &reason));
+  cr_assert_eq(code, 1, "untouched when absent");
+  node_refused_note(r, &h, 0, 3); /* code 0 is not a refusal: ignored */
+  cr_assert_not(node_refused_get(r, &h, NULL, NULL));
+  node_refused_free(r);
+  rcu_unregister_thread();
+}
+
+Test(refused, note_get_clear_and_note_again) {
+  rcu_register_thread();
+  node_refused_t *r = node_refused_new(8);
+  cr_assert_not_null(r);
+  pc_hash_t h = tx_hash(2, 0), other = tx_hash(2, 1);
+  int code = 0, reason = 0;
+  node_refused_note(r, &h, PC_ERR_NONCE, 4);
+  cr_assert(node_refused_get(r, &h, &code, &reason));
+  cr_assert_eq(code, PC_ERR_NONCE);
+  cr_assert_eq(reason, 4);
+  cr_assert_not(node_refused_get(r, &other, NULL, NULL));
+  /* a newer refusal of the same hash replaces the reason */
+  node_refused_note(r, &h, PC_ERR_FULL, 9);
+  cr_assert(node_refused_get(r, &h, &code, &reason));
+  cr_assert_eq(code, PC_ERR_FULL);
+  cr_assert_eq(reason, 9);
+  /* an accepted resubmission forgets it; a refusal after that counts again */
+  node_refused_clear(r, &h);
+  cr_assert_not(node_refused_get(r, &h, NULL, NULL));
+  node_refused_note(r, &h, PC_ERR_DUPLICATE, 6);
+  cr_assert(node_refused_get(r, &h, &code, &reason));
+  cr_assert_eq(code, PC_ERR_DUPLICATE);
+  uint64_t noted, answered;
+  node_refused_stats(r, &noted, &answered);
+  cr_assert_eq(noted, 3);
+  cr_assert_eq(answered, 3);
+  node_refused_free(r);
+  rcu_unregister_thread();
+}
+
+Test(refused, every_code_and_reason_kept_exactly) {
+  rcu_register_thread();
+  node_refused_t *r = node_refused_new(64);
+  cr_assert_not_null(r);
+  for (int c = 1; c < PC_ERR_COUNT; c++) {
+    pc_hash_t h = tx_hash(3, (unsigned)c);
+    node_refused_note(r, &h, -c, c % 11);
+  }
+  for (int c = 1; c < PC_ERR_COUNT; c++) {
+    pc_hash_t h = tx_hash(3, (unsigned)c);
+    int code = 0, reason = -1;
+    cr_assert(node_refused_get(r, &h, &code, &reason));
+    cr_assert_eq(code, -c);
+    cr_assert_eq(reason, c % 11);
+  }
+  node_refused_free(r);
+  rcu_unregister_thread();
+}
+
+Test(refused, bounded_oldest_forgotten_first) {
+  rcu_register_thread();
+  const unsigned cap = 16;
+  node_refused_t *r = node_refused_new(cap);
+  cr_assert_not_null(r);
+  unsigned total = cap * 3 + 5;
+  for (unsigned i = 0; i < total; i++) {
+    pc_hash_t h = tx_hash(4, i);
+    node_refused_note(r, &h, PC_ERR_FULL, 9);
+  }
+  for (unsigned i = 0; i < total; i++) {
+    pc_hash_t h = tx_hash(4, i);
+    bool held = node_refused_get(r, &h, NULL, NULL);
+    cr_assert_eq(held, i >= total - cap, "refusal %u: held %d (cap %u of %u)", i, held, cap, total);
+  }
+  node_refused_free(r);
+  rcu_unregister_thread();
 }

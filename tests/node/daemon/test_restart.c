@@ -400,12 +400,16 @@ static int wait_receipt(load_t *L, sender_t *me) {
   if (!g) return -1;
   L->r->type = 0;
   int rc = pc_gwc_wait(g, &me->tx.hash, 4000, &L->c->trust, L->r);
-  bool answered = L->r->type == PC_GW_RSP_RECEIPT;
+  /* TXSTATUS: "not held here" (a restarted replica lacks the receipts
+   * below its snapshot) or "rejected" (the pool refused a resubmission):
+   * answered without a receipt, like a timeout */
+  bool answered = L->r->type == PC_GW_RSP_RECEIPT || L->r->type == PC_GW_RSP_TXSTATUS;
   if (rc && !answered) {
     conn_drop(L, i); /* killed, or the connection broke: reconnect next time */
     return -1;
   }
-  if (rc == PC_ERR_AGAIN || rc == PC_ERR_TIMEOUT || rc == PC_ERR_NOT_FOUND) return 0;
+  if (rc == PC_ERR_AGAIN || rc == PC_ERR_TIMEOUT || rc == PC_ERR_NOT_FOUND || L->r->type == PC_GW_RSP_TXSTATUS)
+    return 0;
   if (rc != 0) {
     lfail(L->c, "receipt from replica %d does not verify: %s", i, pc_strerror(rc));
     return -1;

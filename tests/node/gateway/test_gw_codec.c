@@ -147,6 +147,46 @@ Test(gw_codec, response_round_trips) {
   cr_assert_eq(pc_gw_response_decode(buf, (size_t)n, PC_GW_ANSWER_MAX, &r), PC_ERR_RANGE);
 }
 
+Test(gw_codec, txstatus_round_trips) {
+  static pc_gw_response_t r;
+  long n = pc_gw_enc_txstatus_rsp(buf, sizeof buf, 9, PC_ERR_NONCE, PC_GW_TX_REJECTED, 0, "nonce_used");
+  cr_assert_gt(n, 0);
+  cr_assert_eq(pc_gw_response_decode(buf, (size_t)n, PC_GW_ANSWER_MAX, &r), 0);
+  cr_assert_eq(r.type, PC_GW_RSP_TXSTATUS);
+  cr_assert_eq(r.id, 9);
+  cr_assert_eq(r.code, PC_ERR_NONCE);
+  cr_assert_eq(r.tx_status, PC_GW_TX_REJECTED);
+  cr_assert_str_eq(r.msg, "nonce_used");
+  n = pc_gw_enc_txstatus_rsp(buf, sizeof buf, 10, PC_ERR_NOT_FOUND, PC_GW_TX_NOT_HELD, 4242, NULL);
+  cr_assert_eq(pc_gw_response_decode(buf, (size_t)n, PC_GW_ANSWER_MAX, &r), 0);
+  cr_assert_eq(r.tx_status, PC_GW_TX_NOT_HELD);
+  cr_assert_eq(r.held_from, 4242);
+  cr_assert_str_eq(r.msg, "");
+}
+
+Test(gw_codec, txstatus_bad_status_or_code_rejected) {
+  static pc_gw_response_t r;
+  /* the encoder refuses what the decoder would */
+  cr_assert_eq(pc_gw_enc_txstatus_rsp(buf, sizeof buf, 1, 0, PC_GW_TX_REJECTED, 0, "x"), PC_ERR_RANGE);
+  cr_assert_eq(pc_gw_enc_txstatus_rsp(buf, sizeof buf, 1, PC_ERR_FULL, 0, 0, "x"), PC_ERR_RANGE);
+  cr_assert_eq(pc_gw_enc_txstatus_rsp(buf, sizeof buf, 1, PC_ERR_FULL, 3, 0, "x"), PC_ERR_RANGE);
+  cr_assert_eq(pc_gw_enc_txstatus_rsp(buf, sizeof buf, 1, -PC_ERR_COUNT, PC_GW_TX_REJECTED, 0, "x"), PC_ERR_RANGE);
+  long n = pc_gw_enc_txstatus_rsp(buf, sizeof buf, 1, PC_ERR_FULL, PC_GW_TX_REJECTED, 0, "pool_full");
+  cr_assert_gt(n, 0);
+  uint64_t before = rejects();
+  buf[PC_GW_HDR_SIZE + 1] = 0; /* status 0 */
+  cr_assert_eq(pc_gw_response_decode(buf, (size_t)n, PC_GW_ANSWER_MAX, &r), PC_ERR_RANGE);
+  buf[PC_GW_HDR_SIZE + 1] = 7; /* unknown status */
+  cr_assert_eq(pc_gw_response_decode(buf, (size_t)n, PC_GW_ANSWER_MAX, &r), PC_ERR_RANGE);
+  buf[PC_GW_HDR_SIZE + 1] = PC_GW_TX_REJECTED;
+  buf[PC_GW_HDR_SIZE] = 0; /* code 0: a status without a reason */
+  cr_assert_eq(pc_gw_response_decode(buf, (size_t)n, PC_GW_ANSWER_MAX, &r), PC_ERR_RANGE);
+  cr_assert_eq(rejects(), before + 3, "TXSTATUS rejections not counted");
+  buf[PC_GW_HDR_SIZE] = (uint8_t)(int8_t)PC_ERR_FULL;
+  for (long cut = 4; cut < n; cut++) /* every truncation */
+    cr_assert_lt(pc_gw_response_decode(buf, (size_t)cut, PC_GW_ANSWER_MAX, &r), 0, "cut %ld", cut);
+}
+
 /* Receipt branches reproduce the executor's receipts root for every
  * position in trees of 1..N leaves, and a wrong branch length is refused. */
 Test(gw_codec, receipt_branch_matches_executor_root) {
