@@ -44,14 +44,8 @@ static void make_cluster(cluster_t *c, uint8_t protocol) {
 static void start(cluster_t *c) {
   c->loop = pc_dp_loop_create(N, 8192);
   cr_assert_not_null(c->loop);
-  c->run = pc_runner_new();
-  int t = pc_runner_add_thread(c->run, NULL);
-  cr_assert_geq(t, 0);
-  for (uint16_t i = 0; i < N; i++) {
-    pc_node_opts_t o;
-    harness_opts(&o, &c->cl, c->sk[i], i, c->dir, c->loop);
-    c->node[i] = harness_add(c->run, t, &o, PC_NODE_STAGES);
-  }
+  int t = harness_runner(&c->run);
+  harness_add_all(c->run, t, c->node, N, &c->cl, c->sk, c->dir, c->loop, PC_NODE_STAGES, NULL, NULL);
   cr_assert_eq(pc_runner_start(c->run), 0, "the replicas did not start");
 }
 

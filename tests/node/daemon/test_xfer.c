@@ -59,20 +59,19 @@ static void make_cluster(cluster_t *c, uint8_t proto) {
 
 /* Starts replicas 0..up-1 (the others are not created: their messages
  * wait in, or fall out of, the loop transport). */
+static void keep16(pc_node_opts_t *o, uint16_t i, void *user) {
+  (void)i;
+  (void)user;
+  o->keep_decided = 16;
+}
+
 static void start(cluster_t *c, int up) {
   c->up = up;
   c->loop = pc_dp_loop_create(N, 8192);
   cr_assert_not_null(c->loop);
   pc_dp_loop_tamper(c->loop, cut_off, NULL);
-  c->run = pc_runner_new();
-  int t = pc_runner_add_thread(c->run, NULL);
-  cr_assert_geq(t, 0);
-  for (uint16_t i = 0; i < up; i++) {
-    pc_node_opts_t o;
-    harness_opts(&o, &c->cl, c->sk[i], i, c->dir, c->loop);
-    o.keep_decided = 16;
-    c->node[i] = harness_add(c->run, t, &o, PC_NODE_STAGES);
-  }
+  int t = harness_runner(&c->run);
+  harness_add_all(c->run, t, c->node, up, &c->cl, c->sk, c->dir, c->loop, PC_NODE_STAGES, keep16, NULL);
   cr_assert_eq(pc_runner_start(c->run), 0, "the replicas did not start");
 }
 
@@ -89,66 +88,13 @@ static void submit(cluster_t *c, uint16_t r, const pc_client_key_t *k, uint64_t 
 
 /* Waits (a liveness bound) until every running replica executed `want`
  * successful transactions. */
-static void wait_ok(cluster_t *c, uint64_t want) {
-  bool all = false;
-  for (int k = 0; k < 2400 && !all; k++) {
-    all = true;
-    for (int i = 0; i < c->up; i++) {
-      pc_node_status_t st;
-      pc_node_get_status(c->node[i], &st);
-      all = all && st.txs_ok >= want;
-    }
-    if (!all) pc_sleep_ns(50000000ull);
-  }
-  for (int i = 0; i < c->up; i++) {
-    pc_node_status_t st;
-    pc_node_get_status(c->node[i], &st);
-    cr_assert_geq(st.txs_ok, want, "replica %d executed %llu successful transactions of %llu (height %llu)", i,
-                  (unsigned long long)st.txs_ok, (unsigned long long)want, (unsigned long long)st.executed);
-  }
-}
+static void wait_ok(cluster_t *c, uint64_t want) { harness_wait_ok(c->node, c->up, want); }
 
 /* Waits until every running replica executed height h. */
-static void wait_height(cluster_t *c, uint64_t h) {
-  bool all = false;
-  for (int k = 0; k < 3000 && !all; k++) {
-    all = true;
-    for (int i = 0; i < c->up; i++) {
-      pc_node_status_t st;
-      pc_node_get_status(c->node[i], &st);
-      all = all && st.executed >= h;
-    }
-    if (!all) pc_sleep_ns(50000000ull);
-  }
-  for (int i = 0; i < c->up; i++) {
-    pc_node_status_t st;
-    pc_node_get_status(c->node[i], &st);
-    cr_assert_geq(st.executed, h, "replica %d reached height %llu, not %llu (transfers asked %llu, done %llu)", i,
-                  (unsigned long long)st.executed, (unsigned long long)h,
-                  (unsigned long long)st.state_transfers_asked, (unsigned long long)st.state_transfers_done);
-  }
-}
+static void wait_height(cluster_t *c, uint64_t h) { harness_wait_height(c->node, c->up, h); }
 
 /* The lowest executed height of the running replicas; all agree there. */
-static uint64_t check_agree(cluster_t *c) {
-  uint64_t h = UINT64_MAX;
-  for (int i = 0; i < c->up; i++) {
-    pc_node_status_t st;
-    pc_node_get_status(c->node[i], &st);
-    if (st.executed < h) h = st.executed;
-  }
-  cr_assert_gt(h, 0);
-  pc_hash_t ch0, er0;
-  cr_assert_eq(pc_node_root_at(c->node[0], h, &ch0, &er0), 0);
-  for (int i = 1; i < c->up; i++) {
-    pc_hash_t ch, er;
-    cr_assert_eq(pc_node_root_at(c->node[i], h, &ch, &er), 0, "replica %d forgot height %llu", i,
-                 (unsigned long long)h);
-    cr_assert(pc_hash_equal(&ch, &ch0), "replica %d: ledger hash at %llu differs", i, (unsigned long long)h);
-    cr_assert(pc_hash_equal(&er, &er0), "replica %d: execution root at %llu differs", i, (unsigned long long)h);
-  }
-  return h;
-}
+static uint64_t check_agree(cluster_t *c) { return harness_check_agree(c->node, c->up, false); }
 
 static void laggard_catches_up(uint8_t proto) {
   rcu_register_thread();
