@@ -171,55 +171,120 @@ for line in read(os.path.join(RAW, "cluster-results.txt")).splitlines():
     results[tag] = kv(rest)
 unavailable = read(os.path.join(RAW, "cluster-unavailable.txt")).strip()
 
-md.append("## (a) The paper's comparison: SBFT vs PBFT on the local cluster (n = 4)")
+# comparison tags: cmp-n<N>-<protocol>-<workload>-<batch>-<rep>; runs made before the
+# n = 7 points have no n<N>- part (n = 4); the RESULT line's n= wins when present
+CMP_TAG = re.compile(r"^cmp-(?:n(\d+)-)?(sbft|pbft)-([a-z][a-z-]*?)-(\d+)-(\d+)$")
+cmp_runs = []
+for tag, v in results.items():
+    m = CMP_TAG.match(tag)
+    if not m:
+        continue
+    n = int(v["n"]) if isinstance(v.get("n"), float) else int(m.group(1) or 4)
+    cmp_runs.append({"n": n, "proto": m.group(2), "wl": m.group(3), "batch": int(m.group(4)),
+                     "rep": int(m.group(5)), "v": v})
+cmp_ns = sorted({r["n"] for r in cmp_runs})
+cmp_wls = [w for w in ("noop", "transfer") if any(r["wl"] == w for r in cmp_runs)] + \
+    sorted({r["wl"] for r in cmp_runs} - {"noop", "transfer"})
+
+
+def cmp_sel(n, proto, wl, b):
+    return [r["v"] for r in sorted(cmp_runs, key=lambda r: r["rep"])
+            if r["n"] == n and r["proto"] == proto and r["wl"] == wl and r["batch"] == b]
+
+
+def batches_at(n, wl):
+    return sorted({r["batch"] for r in cmp_runs if r["n"] == n and r["wl"] == wl})
+
+
+def not_run(letter):
+    """the report line for a section BENCH_SECTIONS left out, or None"""
+    secs = CMDS.get("sections")
+    if secs is not None and letter not in secs:
+        md.append(f"Not run in this run (`BENCH_SECTIONS={secs}`).")
+        md.append("")
+        return True
+    return False
+
+
+md.append("## (a) The paper's comparison: SBFT vs PBFT on the local cluster (n = " +
+          (", ".join(str(n) for n in cmp_ns) if cmp_ns else "4") + ")")
 md.append("")
-cmd("cluster")
-if unavailable or not results:
+for k in sorted((k for k in CMDS if k == "cluster" or k.startswith("cluster-n")),
+                key=lambda k: int(k[9:]) if k[9:].isdigit() else 0):
+    cmd(k)
+if not_run("a"):
+    pass
+elif unavailable or not cmp_runs:
     why = unavailable.replace("\n", " / ") if unavailable else "no cluster run produced a RESULT line"
     md.append(f"**Not available: {why}.** No cluster figures are reported; the simulator section (b) "
               "compares the protocols under a cost model meanwhile.")
     md.append("")
 else:
     rows, crows = [], []
-    for wl in ("noop", "transfer"):
-        for b in (1, 10, 100, 1000):
-            s = [v for k, v in results.items() if k.startswith(f"cmp-sbft-{wl}-{b}-")]
-            p = [v for k, v in results.items() if k.startswith(f"cmp-pbft-{wl}-{b}-")]
-            if not s and not p:
-                continue
-            st, pt = [x.get("tps") for x in s], [x.get("tps") for x in p]
-            ratio = (med(st) / med(pt)) if med(st) and med(pt) else None
-            ok = all(x.get("agree") == 1 and x.get("ledger_verified") == 1 for x in s + p)
-            rows.append([wl, b, cell(st), cell(pt), f"**{fmt(ratio, 2)}**",
-                         cell([x.get("p50_ms") for x in s]), cell([x.get("p50_ms") for x in p]),
-                         cell([x.get("p99_ms") for x in s]), cell([x.get("p99_ms") for x in p]),
-                         "yes" if ok else "**NO**"])
-            for proto, xs in (("sbft", s), ("pbft", p)):
-                for i, x in enumerate(xs):
-                    crows.append([proto, wl, b, i + 1, x.get("tps"), x.get("p50_ms"), x.get("p99_ms"),
-                                  x.get("p999_ms"), x.get("committed"), x.get("agree"), x.get("ledger_verified")])
-    write_csv("cluster.csv", ["protocol", "workload", "batch", "rep", "tps", "p50_ms", "p99_ms", "p999_ms",
+    for n in cmp_ns:
+        for wl in cmp_wls:
+            for b in batches_at(n, wl):
+                s, p = cmp_sel(n, "sbft", wl, b), cmp_sel(n, "pbft", wl, b)
+                st, pt = [x.get("tps") for x in s], [x.get("tps") for x in p]
+                ratio = (med(st) / med(pt)) if med(st) and med(pt) else None
+                ok = all(x.get("agree") == 1 and x.get("ledger_verified") == 1 for x in s + p)
+                rows.append([n, (n - 1) // 3, wl, b, cell(st), cell(pt), f"**{fmt(ratio, 2)}**",
+                             cell([x.get("p50_ms") for x in s]), cell([x.get("p50_ms") for x in p]),
+                             cell([x.get("p99_ms") for x in s]), cell([x.get("p99_ms") for x in p]),
+                             "yes" if ok else "**NO**"])
+                for proto, xs in (("sbft", s), ("pbft", p)):
+                    for i, x in enumerate(xs):
+                        crows.append([n, proto, wl, b, i + 1, x.get("tps"), x.get("p50_ms"), x.get("p99_ms"),
+                                      x.get("p999_ms"), x.get("committed"), x.get("agree"),
+                                      x.get("ledger_verified")])
+    write_csv("cluster.csv", ["n", "protocol", "workload", "batch", "rep", "tps", "p50_ms", "p99_ms", "p999_ms",
                               "committed", "agree", "ledger_verified"], crows)
     md.append("Headline: **SBFT/PBFT** = ratio of the median TPS, same cluster, load, batch, window and crypto, "
-              "in the same run. Closed loop (256 outstanding), kernel UDP.")
+              "in the same run. Closed loop (256 outstanding), kernel UDP; n replicas tolerate f = (n-1)/3 "
+              "faults. All n replicas and the load generator share this machine's cores, so a larger n also "
+              "means less CPU per replica.")
     md.append("")
-    table(["workload", "batch", "SBFT tx/s", "PBFT tx/s", "SBFT/PBFT", "SBFT p50 ms", "PBFT p50 ms",
+    table(["n", "f", "workload", "batch", "SBFT tx/s", "PBFT tx/s", "SBFT/PBFT", "SBFT p50 ms", "PBFT p50 ms",
            "SBFT p99 ms", "PBFT p99 ms", "agree+ledger"], rows)
-    # plot: tps vs batch
-    dat = []
-    for wl in ("noop", "transfer"):
-        for b in (1, 10, 100, 1000):
-            s = med([v.get("tps") for k, v in results.items() if k.startswith(f"cmp-sbft-{wl}-{b}-")])
-            p = med([v.get("tps") for k, v in results.items() if k.startswith(f"cmp-pbft-{wl}-{b}-")])
-            if s is not None or p is not None:
-                dat.append([wl, b, s if s is not None else "", p if p is not None else ""])
-    write_csv("cluster_tps.dat", ["workload", "batch", "sbft_tps", "pbft_tps"], dat)
-    gnuplot("cluster_tps", "set title 'Local cluster n=4: throughput vs batch size (median)'\n"
+    # larger clusters against the first size, where both measured the same point
+    if len(cmp_ns) > 1:
+        base, srows = cmp_ns[0], []
+        for n in cmp_ns[1:]:
+            for wl in cmp_wls:
+                for b in batches_at(n, wl):
+                    if b not in batches_at(base, wl):
+                        continue
+                    r = [f"{n} / {base}", wl, b]
+                    for proto in ("sbft", "pbft"):
+                        a = med([x.get("tps") for x in cmp_sel(n, proto, wl, b)])
+                        z = med([x.get("tps") for x in cmp_sel(base, proto, wl, b)])
+                        r.append(fmt(a / z, 2) if a and z else "–")
+                    srows.append(r)
+        if srows:
+            md.append(f"Scaling: median TPS at the larger n / median TPS at n = {base}, same workload and batch "
+                      "(below 1: the cluster is slower with more replicas).")
+            md.append("")
+            table(["n", "workload", "batch", "SBFT", "PBFT"], srows)
+    # plot: tps vs batch, one line per (n, workload, protocol)
+    dat, series = [], []
+    for n in cmp_ns:
+        for wl in cmp_wls:
+            for b in batches_at(n, wl):
+                s = med([x.get("tps") for x in cmp_sel(n, "sbft", wl, b)])
+                p = med([x.get("tps") for x in cmp_sel(n, "pbft", wl, b)])
+                if s is not None or p is not None:
+                    dat.append([n, wl, b, s if s is not None else "", p if p is not None else ""])
+            if batches_at(n, wl):
+                series += [(n, wl, 4, "SBFT"), (n, wl, 5, "PBFT")]
+    write_csv("cluster_tps.dat", ["n", "workload", "batch", "sbft_tps", "pbft_tps"], dat)
+    plots = ", ".join(("'cluster_tps.dat'" if i == 0 else "''") +
+                      f" using 3:($1 == {n} && strcol(2) eq '{wl}' ? ${col} : NaN) with linespoints"
+                      f"{' dt 2' if n != cmp_ns[0] else ''} title '{name} {wl} n={n}'"
+                      for i, (n, wl, col, name) in enumerate(series))
+    gnuplot("cluster_tps", "set title 'Local cluster n=" + ",".join(str(n) for n in cmp_ns) +
+            ": throughput vs batch size (median)'\n"
             "set logscale x\nset xlabel 'batch size (tx)'\nset ylabel 'tx/s'\n"
-            "plot 'cluster_tps.dat' using 2:(strcol(1) eq 'noop' ? $3 : NaN) with linespoints title 'SBFT noop', "
-            "'' using 2:(strcol(1) eq 'noop' ? $4 : NaN) with linespoints title 'PBFT noop', "
-            "'' using 2:(strcol(1) eq 'transfer' ? $3 : NaN) with linespoints title 'SBFT transfer', "
-            "'' using 2:(strcol(1) eq 'transfer' ? $4 : NaN) with linespoints title 'PBFT transfer'\n")
+            f"plot {plots}\n")
 
 failures = [l for l in read(os.path.join(RAW, "cluster-failures.txt")).splitlines() if l.strip()]
 if failures and not unavailable:
@@ -237,7 +302,9 @@ for p in sorted(glob.glob(os.path.join(RAW, "sim-*.csv"))):
     with open(p) as f:
         sim.extend(csv.DictReader(f))
 VARIANTS = ["pbft", "sbft-bcast-nofast", "sbft-bcast-fast", "sbft-coll-nofast", "sbft-coll-fast"]
-if not sim:
+if not_run("b"):
+    pass
+elif not sim:
     md.append("**Not available:** no simulator output (see raw/sim-*.err).")
     md.append("")
 else:
@@ -346,7 +413,9 @@ ex = []
 for p in sorted(glob.glob(os.path.join(RAW, "executor-*.csv"))):
     with open(p) as f:
         ex.extend(csv.DictReader(f))
-if not ex:
+if not_run("c"):
+    pass
+elif not ex:
     md.append("**Not available:** no bench_executor CSV (see raw/executor-*.txt).")
     md.append("")
 else:
@@ -449,34 +518,37 @@ def fig_values(fname, rx):
     return vals
 
 
-rows, crows = [], []
-for stage, fig, limit, fname, rx in FIG:
-    vals = fig_values(fname, rx)
-    got = [v for v in vals if v is not None]
-    rows.append([stage, fig, limit, cell(got, 2) if got else "not measured (see raw/%s-*.txt)" % fname])
-    crows.append([stage, fig, limit, len(got), med(got), min(got) if got else None, max(got) if got else None])
-write_csv("stages.csv", ["stage", "figure", "limit", "reps", "ratio_median", "ratio_min", "ratio_max"], crows)
-table(["stage", "figure", "against (limit / baseline)", "ratio"], rows)
-dp = read(os.path.join(RAW, "dataplane-1.txt"))
-m = re.search(r"^ceiling = .*$", dp, re.M)
-if m:
-    md.append(f"Dataplane ceiling in repetition 1: `{m.group(0)}`.")
-    md.append("")
-dat = [[f"{c[0]}: {c[1]}", c[4] if c[4] is not None else "", c[5] if c[5] is not None else "",
-        c[6] if c[6] is not None else ""] for c in crows]
-write_csv("stages.dat", ["figure", "median", "min", "max"], dat)
-gnuplot("stages", "set title 'Stages against their limits (ratio, median with min-max)'\nset key off\n"
-        "set style fill solid 0.6 border -1\nset boxwidth 0.7\nset xtics rotate by -60 font ',8'\n"
-        "set bmargin 26\nset yrange [0:*]\nset arrow from graph 0, first 1 to graph 1, first 1 nohead dt 2\n"
-        "plot 'stages.dat' using 0:2:xtic(1) with boxes, '' using 0:2:3:4 with yerrorbars lc 'black'\n",
-        size="1000,800")
+if not not_run("d"):
+    rows, crows = [], []
+    for stage, fig, limit, fname, rx in FIG:
+        vals = fig_values(fname, rx)
+        got = [v for v in vals if v is not None]
+        rows.append([stage, fig, limit, cell(got, 2) if got else "not measured (see raw/%s-*.txt)" % fname])
+        crows.append([stage, fig, limit, len(got), med(got), min(got) if got else None, max(got) if got else None])
+    write_csv("stages.csv", ["stage", "figure", "limit", "reps", "ratio_median", "ratio_min", "ratio_max"], crows)
+    table(["stage", "figure", "against (limit / baseline)", "ratio"], rows)
+    dp = read(os.path.join(RAW, "dataplane-1.txt"))
+    m = re.search(r"^ceiling = .*$", dp, re.M)
+    if m:
+        md.append(f"Dataplane ceiling in repetition 1: `{m.group(0)}`.")
+        md.append("")
+    dat = [[f"{c[0]}: {c[1]}", c[4] if c[4] is not None else "", c[5] if c[5] is not None else "",
+            c[6] if c[6] is not None else ""] for c in crows]
+    write_csv("stages.dat", ["figure", "median", "min", "max"], dat)
+    gnuplot("stages", "set title 'Stages against their limits (ratio, median with min-max)'\nset key off\n"
+            "set style fill solid 0.6 border -1\nset boxwidth 0.7\nset xtics rotate by -60 font ',8'\n"
+            "set bmargin 26\nset yrange [0:*]\nset arrow from graph 0, first 1 to graph 1, first 1 nohead dt 2\n"
+            "plot 'stages.dat' using 0:2:xtic(1) with boxes, '' using 0:2:3:4 with yerrorbars lc 'black'\n",
+            size="1000,800")
 
 # ------------------------------------------------------------------ (e) curve
 md.append("## (e) Latency under load: throughput–latency curve (open loop, rising rate)")
 md.append("")
 cmd("curve")
 curve = {k: v for k, v in results.items() if k.startswith("curve-")}
-if "curve" not in CMDS and not unavailable:
+if not_run("e"):
+    pass
+elif "curve" not in CMDS and not unavailable:
     md.append("Not run in this mode (`--quick` skips it; set BENCH_CURVE_RATES to run it).")
     md.append("")
 elif unavailable or not curve:
@@ -494,7 +566,8 @@ else:
                             "ledger_verified"], rows)
     table(["protocol", "offered tx/s", "achieved tx/s", "p50 ms", "p99 ms", "p99.9 ms", "agree", "ledger"],
           [[r[0], r[1]] + [fmt(x) if isinstance(x, float) else x for x in r[2:]] for r in rows])
-    gnuplot("curve", "set title 'Throughput-latency, open loop (n=4, batch 100, noop)'\n"
+    cn = sorted({int(v["n"]) for v in curve.values() if isinstance(v.get("n"), float)}) or [4]
+    gnuplot("curve", f"set title 'Throughput-latency, open loop (n={','.join(map(str, cn))}, batch 100, noop)'\n"
             "set xlabel 'achieved tx/s'\nset ylabel 'latency ms'\n"
             "plot 'curve.csv' using (strcol(1) eq 'sbft' ? $3 : NaN):4 with linespoints title 'SBFT p50', "
             "'' using (strcol(1) eq 'sbft' ? $3 : NaN):5 with linespoints title 'SBFT p99', "

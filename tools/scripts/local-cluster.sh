@@ -282,13 +282,20 @@ if [[ -n $NOLOAD ]]; then
   say "no load (--no-load): ordering empty blocks for ${SECS}s"
   sleep "$SECS"
 else
-  gw_ok=1
+  # every gateway answers a status request; a replica starved of CPU (n
+  # replicas and the load generator on a few cores) can take seconds, so
+  # each gets 5 s per try until 3 s x N have passed since the first try
+  gw_ok=1 gw_deadline=$(( $(date +%s) + 3 * N ))
   for i in "${REPLICAS[@]}"; do
-    if ! "$CLI" -g "$(gw_addr $i)" -c "$C/cluster.conf" -t 2000 status >"$DIR/gwstatus$i.txt" 2>&1; then
-      echo "local-cluster: the client gateway of replica $i ($(gw_addr $i)) does not answer:" \
-           "$(tail -1 "$DIR/gwstatus$i.txt")" >&2
-      gw_ok=0
-    fi
+    until "$CLI" -g "$(gw_addr $i)" -c "$C/cluster.conf" -t 5000 status >"$DIR/gwstatus$i.txt" 2>&1; do
+      if (( $(date +%s) >= gw_deadline )); then
+        echo "local-cluster: the client gateway of replica $i ($(gw_addr $i)) does not answer:" \
+             "$(tail -1 "$DIR/gwstatus$i.txt")" >&2
+        gw_ok=0
+        break
+      fi
+      sleep 1
+    done
   done
   if (( ! gw_ok )); then
     echo "local-cluster: NO LOAD: this parachain-node does not serve clients on its [gateway] listen address" >&2
