@@ -234,7 +234,23 @@ typedef struct blockctx {
   atomic_bool serial_mode;
   _Alignas(PC_CACHE_LINE) atomic_int abort; /* 0 or PC_ERR_* */
   atomic_ulong reexec, steals;
+  /* caller-side choices and measurements (caller thread only) */
+  bool decl_cool, opt_cool; /* this block is one of the cooldown blocks */
+  pc_exec_why_t why;        /* why a parallel scheduler ran it serially */
+  /* probe (serial runs chosen by the cost rule): after probe_after executed
+   * transactions, sched_serial gives up with SCHED_PROBE_COSTLY when they
+   * took more than probe_after × probe_ns of the caller's CPU */
+  uint32_t probe_after;
+  uint64_t probe_ns;
+  uint64_t serial_ns, pool_ns; /* wall time in sched_serial / in pool_run */
 } blockctx_t;
+
+/* sched_serial's answer when its probe found the block costly: nothing of
+ * its partial run is kept; the caller runs the block again in parallel */
+#define SCHED_PROBE_COSTLY 1
+
+/* exec_thread_cpu_ns: the calling thread's CPU time (CLOCK_THREAD_CPUTIME_ID). */
+uint64_t exec_thread_cpu_ns(void);
 
 /* exec_tx runs transaction i (already past its static checks) in the given
  * mode, leaving its receipt, write list and (speculative) read list in
@@ -263,6 +279,10 @@ typedef struct {
   pc_arena_t perm;  /* the scratch, kept for the worker's life */
   exec_scratch_t *scratch;
   int init_err;
+  /* profile of the current job, written by the worker, read by the caller
+   * after pool_run returns (ordered by the pool mutex) */
+  uint32_t n_tx;   /* transactions this worker executed */
+  uint64_t cpu_ns; /* its CPU time inside the job */
 } worker_t;
 
 /* -------------------------------------------------------------- executor */
@@ -283,7 +303,8 @@ struct pc_executor {
   uint32_t mv_keys_per_tx; /* optimistic sizing hint, grows on overflow */
   unsigned opt_cooldown;   /* blocks to run serially after a costly optimistic one */
   unsigned decl_cooldown;  /* blocks to run serially, unanalysed, after a DAG / task-set fallback */
-  uint64_t tx_cost_ns;     /* smoothed wall ns per executed transaction; 0 = not measured yet */
+  uint64_t tx_cost_ns;     /* smoothed CPU ns per executed transaction; 0 = not measured yet */
+  pc_exec_profile_t prof;  /* the last block's */
   pc_write_t *batch;
   size_t batch_cap;
   pc_receipt_t *receipts;

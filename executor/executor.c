@@ -418,13 +418,23 @@ static int build_output(pc_executor_t *e, blockctx_t *b, bool serial, pc_exec_re
   return exec_merkle_root(lv, b->n, &out->receipts_root);
 }
 
-/* Smooths the wall time per executed transaction. A serial run measures
- * the cost itself; a parallel one bounds it from above by wall × workers
- * (cost + overhead + idle), so a stream only moves to serial when even
- * that bound is small, and serial runs move it back when the cost rises. */
-static void note_tx_cost(pc_executor_t *e, bool serial, uint64_t wall_ns, uint32_t n_exec) {
+const char *pc_exec_why_name(pc_exec_why_t w) {
+  static const char *n[PC_EXEC_WHY_COUNT] = {"none", "tiny", "cheap", "cooldown", "conflict", "mv_full"};
+  return (unsigned)w < PC_EXEC_WHY_COUNT ? n[w] : "unknown";
+}
+
+void pc_exec_last_profile(const pc_executor_t *e, pc_exec_profile_t *out) { *out = e->prof; }
+
+/* Smooths the CPU time per executed transaction. A serial run measures
+ * the cost itself (the caller's CPU); a parallel one bounds it from above
+ * by the CPU its workers spent (cost + overhead + spinning), so a stream
+ * only moves to serial when even that bound is small, and serial runs move
+ * it back when the cost rises (the probe in sched_serial moves it at once
+ * when a block is far costlier). CPU rather than wall time: on a shared
+ * machine a preempted thread's wall time says nothing about the cost. */
+static void note_tx_cost(pc_executor_t *e, uint64_t cpu_ns, uint32_t n_exec) {
   if (n_exec == 0) return;
-  uint64_t sample = wall_ns * (serial ? 1 : e->n_workers) / n_exec;
+  uint64_t sample = cpu_ns / n_exec;
   if (sample == 0) sample = 1; /* 0 means "not measured" */
   e->tx_cost_ns = e->tx_cost_ns ? (3 * e->tx_cost_ns + sample) / 4 : sample;
   if (e->tx_cost_ns == 0) e->tx_cost_ns = 1;
@@ -441,10 +451,29 @@ static void block_init(pc_executor_t *e, blockctx_t *b, const pc_exec_state_t *s
   b->mv = &e->mv;
 }
 
+/* How many transactions a serial run chosen by the cost rule executes
+ * before it checks their cost (0: too small a block to bother). */
+static uint32_t probe_len(uint32_t n_exec) {
+  uint32_t k = PC_MAX(8u, n_exec / 32); /* ≤ ~3% of the block is redone */
+  return n_exec >= 4 * k ? k : 0;
+}
+
+static int run_sched(blockctx_t *b, pc_sched_t s, bool *fell_back) {
+  switch (s) {
+    case PC_SCHED_TASKSET: return sched_taskset(b, fell_back);
+    case PC_SCHED_DAG: return sched_dag(b, fell_back);
+    case PC_SCHED_OPTIMISTIC: return sched_optimistic(b, fell_back);
+    default: return sched_serial(b);
+  }
+}
+
 int pc_exec_run(pc_executor_t *e, const pc_exec_state_t *state, const pc_exec_block_t *blk,
                 pc_exec_result_t *out) {
   if (!e || !state || !blk || !out || (blk->n_txs && !blk->txs) || blk->n_txs > UINT32_MAX / 2)
     return PC_ERR_INVALID;
+  uint64_t c_start = exec_thread_cpu_ns(), t_start = pc_now_ns();
+  pc_exec_profile_t *pf = &e->prof;
+  memset(pf, 0, sizeof *pf);
   /* every worker is idle between blocks (pool_run returned): their arenas can be rewound here */
   arena_reset(&e->arena);
   for (unsigned i = 0; i < e->n_workers; i++) arena_reset(&e->w[i].arena);
@@ -459,21 +488,46 @@ int pc_exec_run(pc_executor_t *e, const pc_exec_state_t *state, const pc_exec_bl
     if (b.tx[i].pre_status == 0xff && !b.tx[i].tx->declared) all_declared = false;
   if (s == PC_SCHED_AUTO) s = all_declared ? PC_SCHED_DAG : PC_SCHED_OPTIMISTIC;
   if ((s == PC_SCHED_TASKSET || s == PC_SCHED_DAG) && !all_declared) s = PC_SCHED_OPTIMISTIC;
+  /* a cooldown counts blocks, every block, whatever runs it */
+  bool decl_cool = e->decl_cooldown > 0, opt_cool = e->opt_cooldown > 0;
+  if (decl_cool) e->decl_cooldown--;
+  if (opt_cool) e->opt_cooldown--;
+  b.decl_cool = decl_cool;
+  b.opt_cool = opt_cool;
 
   bool fell_back = false;
   /* cheap transactions: the parallel schedulers' per-transaction overhead
-   * would cost more than a second worker saves */
+   * would cost more than a second worker saves. The block runs serially,
+   * but checks its own cost after its first few transactions. */
   if (s != PC_SCHED_SERIAL && !e->cfg.no_fallback && e->n_workers > 1 && e->tx_cost_ns &&
       e->tx_cost_ns < e->cfg.min_parallel_tx_ns) {
-    s = PC_SCHED_SERIAL;
+    b.why = PC_EXEC_WHY_CHEAP;
+    b.probe_after = probe_len(b.n_exec);
+    b.probe_ns = 2ull * e->cfg.min_parallel_tx_ns;
     fell_back = true;
   }
-  uint64_t t0 = pc_now_ns();
-  switch (s) {
-    case PC_SCHED_TASKSET: rc = sched_taskset(&b, &fell_back); break;
-    case PC_SCHED_DAG: rc = sched_dag(&b, &fell_back); break;
-    case PC_SCHED_OPTIMISTIC: rc = sched_optimistic(&b, &fell_back); break;
-    default: rc = sched_serial(&b); break;
+  uint64_t t0 = pc_now_ns(), c0 = exec_thread_cpu_ns();
+  pf->prepare_ns = t0 - t_start;
+  rc = run_sched(&b, fell_back ? PC_SCHED_SERIAL : s, &fell_back);
+  if (rc == SCHED_PROBE_COSTLY) {
+    /* far costlier than the stream so far: drop the serial start (nothing
+     * of it is kept: every transaction runs again) and take this block's
+     * probe as the new estimate */
+    uint64_t probe_cpu = exec_thread_cpu_ns() - c0;
+    e->tx_cost_ns = PC_MAX(1, probe_cpu / b.probe_after);
+    pf->probed = true;
+    uint64_t serial_ns = b.serial_ns;
+    uint32_t n_exec = b.n_exec;
+    txrec_t *tx = b.tx;
+    block_init(e, &b, state, blk);
+    b.tx = tx;
+    b.n_exec = n_exec;
+    b.decl_cool = decl_cool;
+    b.opt_cool = opt_cool;
+    b.serial_ns = serial_ns;
+    fell_back = false;
+    c0 = exec_thread_cpu_ns();
+    rc = run_sched(&b, s, &fell_back);
   }
   if (rc == PC_ERR_FULL) {
     /* the multi-version table was too small for this block: redo it serially
@@ -488,13 +542,33 @@ int pc_exec_run(pc_executor_t *e, const pc_exec_state_t *state, const pc_exec_bl
     rc = sched_serial(&b2);
     fell_back = true;
     b.reexec = 0;
+    b.why = PC_EXEC_WHY_MV_FULL;
+    b.serial_ns += b2.serial_ns;
   }
   if (rc) return rc;
   if (fell_back) s = PC_SCHED_SERIAL;
-  note_tx_cost(e, s == PC_SCHED_SERIAL, pc_now_ns() - t0, b.n_exec);
+  uint64_t t1 = pc_now_ns();
+  uint64_t cost_cpu = exec_thread_cpu_ns() - c0; /* the caller's share, analysis included */
+  pf->n_workers = e->n_workers;
+  if (s != PC_SCHED_SERIAL)
+    for (unsigned i = 0; i < e->n_workers; i++) {
+      pf->worker_txs[i] = e->w[i].n_tx;
+      pf->worker_cpu_ns[i] = e->w[i].cpu_ns;
+      cost_cpu += e->w[i].cpu_ns;
+    }
+  note_tx_cost(e, cost_cpu, b.n_exec);
   rc = build_output(e, &b, s == PC_SCHED_SERIAL, out);
   if (rc) return rc;
   out->ran = s;
+  pf->ran = s;
+  pf->why_serial = fell_back ? b.why : PC_EXEC_WHY_NONE;
+  pf->n_exec = b.n_exec;
+  pf->serial_ns = b.serial_ns;
+  pf->parallel_ns = b.pool_ns;
+  uint64_t sched_ns = t1 - t0;
+  pf->analysis_ns = sched_ns > b.serial_ns + b.pool_ns ? sched_ns - b.serial_ns - b.pool_ns : 0;
+  pf->output_ns = pc_now_ns() - t1;
+  pf->caller_cpu_ns = exec_thread_cpu_ns() - c_start;
   atomic_fetch_add_explicit(&e->st_blocks, 1, memory_order_relaxed);
   atomic_fetch_add_explicit(&e->st_txs, b.n, memory_order_relaxed);
   if (fell_back) atomic_fetch_add_explicit(&e->st_fallbacks, 1, memory_order_relaxed);

@@ -278,10 +278,12 @@ typedef struct {
   /* no_fallback: run the chosen scheduler even when it cannot pay (tests). */
   bool no_fallback;
   /* min_parallel_tx_ns: when the transactions of the recent blocks cost
-   * less than this each (measured wall time, smoothed), a block runs
+   * less than this each (measured CPU time, smoothed), a block runs
    * serially: the ~1 µs per transaction a parallel scheduler adds cannot
-   * pay. 0 = PC_EXEC_DEFAULT_MIN_PARALLEL_NS. The choice never changes a
-   * result (every scheduler equals serial), only the speed. */
+   * pay. Such a block checks its own first transactions (~3% of it): if
+   * they cost over twice this, it drops its serial start and runs in
+   * parallel. 0 = PC_EXEC_DEFAULT_MIN_PARALLEL_NS. The choice never
+   * changes a result (every scheduler equals serial), only the speed. */
   uint32_t min_parallel_tx_ns;
   /* no_pin: leave workers unpinned (memory still bound to their core's
    * NUMA node). Only for shared development machines, where a pinned
@@ -406,6 +408,45 @@ int pc_exec_commit(pc_executor_t *e, const pc_exec_state_t *state, pc_exec_resul
 
 /* pc_exec_stats copies the counters. Any thread (relaxed reads). */
 void pc_exec_stats(const pc_executor_t *e, pc_exec_stats_t *out);
+
+/* Why the last block ran serially when a parallel scheduler was chosen. */
+typedef enum {
+  PC_EXEC_WHY_NONE = 0,  /* it did not: the chosen scheduler ran */
+  PC_EXEC_WHY_TINY,      /* one worker, or fewer than 4 transactions per worker */
+  PC_EXEC_WHY_CHEAP,     /* measured cost per transaction below min_parallel_tx_ns */
+  PC_EXEC_WHY_COOLDOWN,  /* one of the few blocks after a block that could not pay */
+  PC_EXEC_WHY_CONFLICT,  /* this block's task set / DAG critical path was most of it */
+  PC_EXEC_WHY_MV_FULL,   /* the multi-version table filled up: redone serially */
+  PC_EXEC_WHY_COUNT
+} pc_exec_why_t;
+
+/* Where the last block's time went (observability and benchmarks only;
+ * never feeds a result). Times in ns: wall times on the calling thread,
+ * CPU times per thread (CLOCK_THREAD_CPUTIME_ID). */
+typedef struct {
+  pc_sched_t ran;
+  pc_exec_why_t why_serial;
+  bool probed;             /* a cheap-looking block whose first transactions proved costly:
+                              its serial start was dropped and it ran in parallel */
+  uint32_t n_exec;         /* transactions executed (past the static checks) */
+  uint64_t prepare_ns;     /* static admission and declared keys (wall) */
+  uint64_t analysis_ns;    /* scheduler set-up on the caller before workers start (wall) */
+  uint64_t parallel_ns;    /* workers running (wall; 0 for a serial block) */
+  uint64_t serial_ns;      /* transactions run on the calling thread (wall) */
+  uint64_t output_ns;      /* merge of the writes, batch and receipts root (wall) */
+  uint64_t caller_cpu_ns;  /* calling thread's CPU over the whole pc_exec_run */
+  unsigned n_workers;
+  uint32_t worker_txs[PC_EXEC_WORKERS_MAX];    /* executions per worker (re-executions count) */
+  uint64_t worker_cpu_ns[PC_EXEC_WORKERS_MAX]; /* each worker's CPU inside the block's job */
+} pc_exec_profile_t;
+
+/* pc_exec_last_profile copies the profile of the last pc_exec_run. Same
+ * thread as pc_exec_run. */
+void pc_exec_last_profile(const pc_executor_t *e, pc_exec_profile_t *out);
+
+/* pc_exec_why_name names a pc_exec_why_t ("none", "tiny", "cheap",
+ * "cooldown", "conflict", "mv_full"). */
+const char *pc_exec_why_name(pc_exec_why_t w);
 
 /* pc_exec_n_workers returns the number of worker threads. */
 unsigned pc_exec_n_workers(const pc_executor_t *e);

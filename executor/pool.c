@@ -77,9 +77,12 @@ static void *worker_main(void *arg) {
     pool_job_fn job = e->job;
     void *ja = e->job_arg;
     pthread_mutex_unlock(&e->mu);
+    w->n_tx = 0;
+    uint64_t c0 = exec_thread_cpu_ns();
     rcu_read_lock();
     job(ja, w->id);
     rcu_read_unlock();
+    w->cpu_ns = exec_thread_cpu_ns() - c0;
     pthread_mutex_lock(&e->mu);
     if (--e->running == 0) pthread_cond_signal(&e->cv_done);
   }

@@ -27,7 +27,9 @@
  * next 4 blocks then run serially unanalysed), or an optimistic block that
  * re-executes more than a third of its transactions (the rest of that block
  * then runs in order on the committer, and the next 4 blocks run serially
- * before optimism is tried again). */
+ * before optimism is tried again). "The next 4 blocks" are the next 4 the
+ * executor runs, whatever runs them. The cost rule (cheap transactions)
+ * lives in executor.c, with the probe that lets serial_run give up. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -39,12 +41,19 @@ static inline bool runnable(const txrec_t *r) { return r->pre_status == 0xff; }
 
 /* ----------------------------------------------------------------- serial */
 
-int sched_serial(blockctx_t *b) {
+static int serial_run(blockctx_t *b) {
   struct pc_executor *e = b->e;
   kvmap_clear(b->overlay);
+  uint32_t ran = 0;
+  uint64_t c0 = b->probe_after ? exec_thread_cpu_ns() : 0;
   for (uint32_t i = 0; i < b->n; i++) {
     txrec_t *r = &b->tx[i];
     if (!runnable(r)) continue;
+    /* the cost rule chose serial from earlier blocks; if this block's
+     * first transactions cost far more, stop: the caller reruns it in parallel */
+    if (b->probe_after && ran++ == b->probe_after &&
+        exec_thread_cpu_ns() - c0 > (uint64_t)b->probe_after * b->probe_ns)
+      return SCHED_PROBE_COSTLY;
     exec_tx(b, e->scratch, i, MODE_SERIAL);
     int err = atomic_load_explicit(&b->abort, memory_order_relaxed);
     if (err) return err;
@@ -57,20 +66,39 @@ int sched_serial(blockctx_t *b) {
   return 0;
 }
 
+int sched_serial(blockctx_t *b) {
+  uint64_t t0 = pc_now_ns();
+  int rc = serial_run(b);
+  b->serial_ns += pc_now_ns() - t0;
+  return rc;
+}
+
+/* pool_run, timed for the profile */
+static void run_pool(blockctx_t *b, pool_job_fn job) {
+  uint64_t t0 = pc_now_ns();
+  pool_run(b->e, job, b);
+  b->pool_ns += pc_now_ns() - t0;
+}
+
 static bool can_fall_back(const blockctx_t *b) { return !b->e->cfg.no_fallback; }
 
 /* After a block whose DAG or task sets could not pay, the next few blocks
  * of the same stream most likely cannot either: run them serially without
  * paying for the analysis (the fallback must cost next to nothing at 100%
- * conflict), then analyse again. */
+ * conflict), then analyse again. The cooldown counts every block the
+ * executor runs (pc_exec_run sets b->decl_cool / b->opt_cool), whatever
+ * ran it: a count left over from another stream must not outlive it. */
 #define DECL_COOLDOWN 4
-static bool decl_cooling(blockctx_t *b) {
-  if (b->e->decl_cooldown == 0) return false;
-  b->e->decl_cooldown--;
-  return true;
-}
 
 static bool tiny(const blockctx_t *b) { return b->e->n_workers == 1 || b->n_exec < 4 * b->e->n_workers; }
+
+/* the quick fallbacks, before any analysis; sets b->why */
+static bool quick_serial(blockctx_t *b, bool cool) {
+  if (!can_fall_back(b)) return false;
+  if (tiny(b)) b->why = PC_EXEC_WHY_TINY;
+  else if (cool) b->why = PC_EXEC_WHY_COOLDOWN;
+  return b->why != PC_EXEC_WHY_NONE;
+}
 
 /* Resolves the MV entries of every declared key and nonce key (caller
  * thread, before any worker runs). */
@@ -142,6 +170,7 @@ static void taskset_job(void *arg, unsigned wid) {
     if (!node) continue;
     comp_t *c = container_of(node, comp_t, qnode);
     for (uint32_t k = 0; k < c->n; k++) run_declared(b, w->scratch, b->comp_tx[c->off + k]);
+    w->n_tx += c->n;
     atomic_fetch_add_explicit(&b->done, 1, memory_order_release);
   }
 }
@@ -151,7 +180,7 @@ static int cmp_comp_size(const void *a, const void *b, void *unused);
 int sched_taskset(blockctx_t *b, bool *fell_back) {
   struct pc_executor *e = b->e;
   *fell_back = false;
-  if (can_fall_back(b) && (tiny(b) || decl_cooling(b))) goto serial;
+  if (quick_serial(b, b->decl_cool)) goto serial;
   int rc = resolve_declared(b);
   if (rc) return rc;
   uint32_t nk = atomic_load_explicit(&b->mv->count, memory_order_relaxed);
@@ -210,6 +239,7 @@ int sched_taskset(blockctx_t *b, bool *fell_back) {
   /* the biggest component bounds the block: parallelism n/biggest < 1.5 cannot pay */
   if (can_fall_back(b) && 2 * b->n_exec < 3 * biggest) {
     e->decl_cooldown = DECL_COOLDOWN;
+    b->why = PC_EXEC_WHY_CONFLICT;
     goto serial;
   }
 
@@ -219,7 +249,7 @@ int sched_taskset(blockctx_t *b, bool *fell_back) {
   for (uint32_t c = 0; c < nc; c++) ord[c] = c;
   qsort_r(ord, nc, sizeof *ord, cmp_comp_size, b->comps);
   for (uint32_t k = nc; k-- > 0;) cds_lfs_push(&e->w[k % e->n_workers].q, &b->comps[ord[k]].qnode);
-  pool_run(e, taskset_job, b);
+  run_pool(b, taskset_job);
   return atomic_load_explicit(&b->abort, memory_order_relaxed);
 serial:
   *fell_back = true;
@@ -246,6 +276,7 @@ static void dag_job(void *arg, unsigned wid) {
     txrec_t *r = container_of(node, txrec_t, qnode);
     uint32_t i = (uint32_t)(r - b->tx);
     run_declared(b, w->scratch, i);
+    w->n_tx++;
     for (uint32_t k = 0; k < r->n_dep; k++) {
       txrec_t *d = &b->tx[b->deps[r->dep_off + k]];
       /* acq_rel: the last predecessor to finish sees every other
@@ -260,7 +291,7 @@ static void dag_job(void *arg, unsigned wid) {
 int sched_dag(blockctx_t *b, bool *fell_back) {
   struct pc_executor *e = b->e;
   *fell_back = false;
-  if (can_fall_back(b) && (tiny(b) || decl_cooling(b))) goto serial;
+  if (quick_serial(b, b->decl_cool)) goto serial;
   int rc = resolve_declared(b);
   if (rc) return rc;
   uint32_t n_edges_max = 0;
@@ -303,6 +334,7 @@ int sched_dag(blockctx_t *b, bool *fell_back) {
   /* a critical path over 2/3 of the block leaves < 1.5 transactions in parallel */
   if (can_fall_back(b) && 2 * b->n_exec < 3 * maxdepth) {
     e->decl_cooldown = DECL_COOLDOWN;
+    b->why = PC_EXEC_WHY_CONFLICT;
     goto serial;
   }
   uint32_t off = 0;
@@ -321,7 +353,7 @@ int sched_dag(blockctx_t *b, bool *fell_back) {
     if (runnable(&b->tx[i]) && atomic_load_explicit(&b->tx[i].pending, memory_order_relaxed) == 0)
       mark[nready++] = i;
   for (uint32_t k = nready; k-- > 0;) cds_lfs_push(&e->w[k % e->n_workers].q, &b->tx[mark[k]].qnode);
-  pool_run(e, dag_job, b);
+  run_pool(b, dag_job);
   return atomic_load_explicit(&b->abort, memory_order_relaxed);
 serial:
   *fell_back = true;
@@ -344,8 +376,10 @@ static bool opt_validate(blockctx_t *b, uint32_t i) {
 
 /* Executes i again with every earlier transaction final, then replaces its
  * published versions (dropping keys the new incarnation no longer writes). */
-static void opt_reexecute(blockctx_t *b, exec_scratch_t *s, uint32_t i) {
+static void opt_reexecute(blockctx_t *b, worker_t *w, uint32_t i) {
+  exec_scratch_t *s = w->scratch;
   txrec_t *r = &b->tx[i];
+  w->n_tx++;
   wrec_t *old = r->w;
   uint32_t n_old = r->n_w;
   r->inc++;
@@ -361,7 +395,8 @@ static void opt_reexecute(blockctx_t *b, exec_scratch_t *s, uint32_t i) {
   atomic_fetch_add_explicit(&b->reexec, 1, memory_order_relaxed);
 }
 
-static bool opt_try_commit(blockctx_t *b, exec_scratch_t *s) {
+static bool opt_try_commit(blockctx_t *b, worker_t *w) {
+  exec_scratch_t *s = w->scratch;
   unsigned z = 0;
   /* acquire/release: the commit token orders one committer after the other */
   if (!atomic_compare_exchange_strong_explicit(&b->commit_lock, &z, 1, memory_order_acquire,
@@ -374,13 +409,14 @@ static bool opt_try_commit(blockctx_t *b, exec_scratch_t *s) {
     /* acquire: pairs with the release store after a speculative execution */
     unsigned st = atomic_load_explicit(&r->state, memory_order_acquire);
     if (st == TX_EXECUTED) {
-      if (!opt_validate(b, c)) opt_reexecute(b, s, c);
+      if (!opt_validate(b, c)) opt_reexecute(b, w, c);
     } else if (st == TX_PENDING) {
       unsigned p = TX_PENDING;
       if (!atomic_compare_exchange_strong_explicit(&r->state, &p, TX_EXECUTING, memory_order_acq_rel,
                                                    memory_order_acquire))
         break;
       exec_tx(b, s, c, MODE_SPECULATIVE); /* exact: everything before c is final */
+      w->n_tx++;
       if (r->status == PC_TX_OK) exec_publish(b, s, c);
       atomic_store_explicit(&r->state, TX_EXECUTED, memory_order_release);
     } else {
@@ -406,7 +442,7 @@ static void opt_job(void *arg, unsigned wid) {
   unsigned spins = 0;
   while (atomic_load_explicit(&b->commit_idx, memory_order_acquire) < b->n &&
          !atomic_load_explicit(&b->abort, memory_order_relaxed)) {
-    if (opt_try_commit(b, w->scratch)) {
+    if (opt_try_commit(b, w)) {
       spins = 0;
       continue;
     }
@@ -418,6 +454,7 @@ static void opt_job(void *arg, unsigned wid) {
         if (atomic_compare_exchange_strong_explicit(&r->state, &p, TX_EXECUTING, memory_order_acq_rel,
                                                     memory_order_acquire)) {
           exec_tx(b, w->scratch, i, MODE_SPECULATIVE);
+          w->n_tx++;
           if (r->status == PC_TX_OK) exec_publish(b, w->scratch, i);
           /* release: pairs with the committer's acquire load of state */
           atomic_store_explicit(&r->state, TX_EXECUTED, memory_order_release);
@@ -433,13 +470,7 @@ static void opt_job(void *arg, unsigned wid) {
 int sched_optimistic(blockctx_t *b, bool *fell_back) {
   struct pc_executor *e = b->e;
   *fell_back = false;
-  if (can_fall_back(b)) {
-    if (tiny(b)) goto serial;
-    if (e->opt_cooldown) {
-      e->opt_cooldown--;
-      goto serial;
-    }
-  }
+  if (quick_serial(b, b->opt_cool)) goto serial;
   uint32_t keys = 16;
   for (uint32_t i = 0; i < b->n; i++) {
     txrec_t *r = &b->tx[i];
@@ -452,7 +483,7 @@ int sched_optimistic(blockctx_t *b, bool *fell_back) {
   }
   int rc = mv_table_prepare(b->mv, keys);
   if (rc) return rc;
-  pool_run(e, opt_job, b);
+  run_pool(b, opt_job);
   rc = atomic_load_explicit(&b->abort, memory_order_relaxed);
   if (rc) return rc;
   unsigned long rx = atomic_load_explicit(&b->reexec, memory_order_relaxed);

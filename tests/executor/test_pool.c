@@ -190,3 +190,156 @@ Test(executor_pool, run_batch_skips_undecodable_transactions_like_the_block_path
   cr_assert(pc_hash_equal(&roots[0], &roots[1]));
   tb_free(&b);
 }
+
+/* ------------------------------------------------ fallback bookkeeping */
+
+/* n transactions by fresh senders (from base): adds on the one counter key
+ * when hot (a chain), else empty compute calls (independent, ~1 µs) */
+static void counter_block(tblock_t *b, uint32_t base, uint32_t n, bool hot) {
+  tb_reset(b);
+  uint8_t d[8], a[36];
+  pc_store_le64(d, 1);
+  for (uint32_t i = 0; i < n; i++) {
+    if (hot) {
+      tb_write(b, tb_add(b, base + i, 0, "counter", "add", d, 8), "n", 1);
+      continue;
+    }
+    pc_store_le32(a, 0);
+    memset(a + 4, (int)(base + i), 32);
+    pc_tx_t *t = tb_add(b, base + i, 0, "compute", "run", a, 36);
+    t->declared = true;
+    tb_rehash(t);
+  }
+}
+
+/* A DAG cooldown counts blocks, not blocks that reached the DAG: blocks
+ * run serially for another reason (tiny here) use it up. Before, a count
+ * left by one stream outlived any number of such blocks and made the first
+ * blocks of the next, parallel stream run serially (compute-10us stuck at
+ * 1.5x in the benchmark). */
+Test(executor_pool, a_dag_cooldown_is_used_up_by_blocks_that_ran_serially_for_other_reasons) {
+  pc_exec_config_t cfg = {.sched = PC_SCHED_DAG, .n_workers = 2, .min_parallel_tx_ns = 1 /* never cheap */};
+  pc_executor_t *e = pc_exec_create(&cfg);
+  cr_assert_not_null(e);
+  pc_memstate_t *m = pc_memstate_create();
+  pc_exec_state_t st = pc_memstate_iface(m);
+  tblock_t b;
+  tb_init(&b, 128);
+  pc_exec_result_t r;
+  pc_exec_profile_t p;
+  uint64_t h = 1;
+  uint32_t base = 1000;
+  counter_block(&b, base, 100, true); /* a chain: cannot pay, cooldown starts */
+  base += 100;
+  pc_exec_block_t blk = {.height = h++, .txs = b.tx, .n_txs = b.n};
+  cr_assert_eq(pc_exec_run(e, &st, &blk, &r), 0);
+  pc_exec_last_profile(e, &p);
+  cr_assert_eq(r.ran, PC_SCHED_SERIAL);
+  cr_assert_eq(p.why_serial, PC_EXEC_WHY_CONFLICT, "why %s", pc_exec_why_name(p.why_serial));
+  cr_assert_eq(pc_exec_commit(e, &st, &r), 0);
+  for (int k = 0; k < 4; k++) { /* four tiny blocks: serial anyway */
+    counter_block(&b, base, 2, false);
+    base += 2;
+    blk = (pc_exec_block_t){.height = h++, .txs = b.tx, .n_txs = b.n};
+    cr_assert_eq(pc_exec_run(e, &st, &blk, &r), 0);
+    pc_exec_last_profile(e, &p);
+    cr_assert_eq(p.why_serial, PC_EXEC_WHY_TINY, "block %d: why %s", k, pc_exec_why_name(p.why_serial));
+    cr_assert_eq(pc_exec_commit(e, &st, &r), 0);
+  }
+  counter_block(&b, base, 100, false); /* independent: the DAG runs it */
+  blk = (pc_exec_block_t){.height = h++, .txs = b.tx, .n_txs = b.n};
+  cr_assert_eq(pc_exec_run(e, &st, &blk, &r), 0);
+  pc_exec_last_profile(e, &p);
+  cr_assert_eq(r.ran, PC_SCHED_DAG, "ran %s (why %s)", pc_sched_name(r.ran), pc_exec_why_name(p.why_serial));
+  uint32_t sum = 0;
+  for (unsigned i = 0; i < p.n_workers; i++) sum += p.worker_txs[i];
+  cr_assert_eq(p.n_workers, 2);
+  cr_assert_eq(sum, 100, "the workers executed every transaction once");
+  tb_free(&b);
+  pc_memstate_destroy(m);
+  pc_exec_destroy(e);
+}
+
+/* compute calls of `iters` BLAKE2b rounds (declared, no keys) by fresh
+ * senders, every fifth replaced by an add on the counter (a chain) */
+static void costly_block(tblock_t *b, uint32_t base, uint32_t n, uint32_t iters) {
+  tb_reset(b);
+  uint8_t d[8], a[36];
+  pc_store_le64(d, 1);
+  for (uint32_t i = 0; i < n; i++) {
+    if (i % 5 == 4) {
+      tb_write(b, tb_add(b, base + i, 0, "counter", "add", d, 8), "n", 1);
+      continue;
+    }
+    pc_store_le32(a, iters);
+    memset(a + 4, (int)(base + i), 32);
+    pc_tx_t *t = tb_add(b, base + i, 0, "compute", "run", a, 36);
+    t->declared = true;
+    tb_rehash(t);
+  }
+}
+
+/* The cost rule runs a block serially when the stream's transactions have
+ * been cheap; a block whose first transactions prove far costlier is
+ * rerun in parallel at once (nothing of its serial start is kept), and the
+ * result still equals serial execution byte for byte. The costs differ
+ * ~100-fold and are measured in thread CPU time, not wall time, so the
+ * load of a shared machine does not move them across the threshold. */
+Test(executor_pool, a_costly_block_after_a_cheap_stream_is_rerun_in_parallel_with_the_serial_result) {
+  pc_exec_config_t cfg = {.sched = PC_SCHED_DAG, .n_workers = 2, .min_parallel_tx_ns = 50000};
+  pc_exec_config_t scfg = {.sched = PC_SCHED_SERIAL, .n_workers = 1};
+  pc_executor_t *e = pc_exec_create(&cfg), *es = pc_exec_create(&scfg);
+  cr_assert(e && es);
+  pc_memstate_t *m = pc_memstate_create(), *ms = pc_memstate_create();
+  pc_exec_state_t st = pc_memstate_iface(m), sst = pc_memstate_iface(ms);
+  tblock_t b;
+  tb_init(&b, 128);
+  static uint8_t rb[2][1 << 16];
+  uint64_t h = 1;
+  uint32_t base = 1000;
+  bool cheap_seen = false;
+  /* up to 6 cheap blocks: at least one must run serially by the cost rule
+   * (empty compute calls cost a few µs; the threshold is 50 µs) */
+  for (int k = 0; k < 9; k++) {
+    bool cheap_phase = k < 6 && !cheap_seen;
+    if (k < 6 && cheap_seen) continue;
+    if (cheap_phase)
+      counter_block(&b, base, 100, false);
+    else
+      costly_block(&b, base, 40, 8000); /* ~1 ms each */
+    base += b.n;
+    pc_exec_block_t blk = {.height = h++, .txs = b.tx, .n_txs = b.n};
+    pc_exec_result_t r, rs;
+    cr_assert_eq(pc_exec_run(e, &st, &blk, &r), 0);
+    pc_exec_profile_t p;
+    pc_exec_last_profile(e, &p);
+    cr_assert_eq(pc_exec_run(es, &sst, &blk, &rs), 0);
+    size_t l0 = receipts_bytes(&r, rb[0], sizeof rb[0]), l1 = receipts_bytes(&rs, rb[1], sizeof rb[1]);
+    cr_assert(l0 == l1 && memcmp(rb[0], rb[1], l0) == 0, "block %llu: receipts differ from serial",
+              (unsigned long long)blk.height);
+    cr_assert_eq(pc_exec_commit(e, &st, &r), 0);
+    cr_assert_eq(pc_exec_commit(es, &sst, &rs), 0);
+    cr_assert(pc_hash_equal(&r.exec_root, &rs.exec_root), "block %llu: execution root differs from serial",
+              (unsigned long long)blk.height);
+    for (size_t i = 0; i < r.n_receipts; i++)
+      cr_assert_eq(r.receipts[i].status, PC_TX_OK, "block %llu tx %zu: %s", (unsigned long long)blk.height, i,
+                   pc_tx_status_name(r.receipts[i].status));
+    if (cheap_phase) {
+      cheap_seen = p.why_serial == PC_EXEC_WHY_CHEAP;
+      cr_assert(!p.probed);
+      if (k == 5) cr_assert(cheap_seen, "no cheap block ran serially by the cost rule");
+    } else if (k == 6) {
+      cr_assert_eq(r.ran, PC_SCHED_DAG, "the first costly block ran %s (why %s)", pc_sched_name(r.ran),
+                   pc_exec_why_name(p.why_serial));
+      cr_assert(p.probed, "it ran in parallel after its probe");
+    } else {
+      cr_assert_eq(r.ran, PC_SCHED_DAG);
+      cr_assert(!p.probed, "the cost estimate moved: no probe needed");
+    }
+  }
+  tb_free(&b);
+  pc_memstate_destroy(m);
+  pc_memstate_destroy(ms);
+  pc_exec_destroy(e);
+  pc_exec_destroy(es);
+}

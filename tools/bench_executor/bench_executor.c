@@ -1,7 +1,7 @@
 /* bench_executor — throughput of each scheduler against serial execution of
  * the same blocks, measured in the same run.
  *
- *   bench_executor [-w max_workers] [-b blocks] [-n txs_per_block] [-r rounds] [-k workload_substring] [-u
+ *   bench_executor [-w max_workers] [-b blocks] [-n txs_per_block] [-r rounds] [-k substring[,substring...]] [-u
  * (unpinned)]
  *
  * Workloads (1000-transaction blocks by default, all transactions declare
@@ -25,6 +25,12 @@
  *            workload,scheduler,workers,tps,vs_serial,fallback_blocks,blocks
  *            (serial rows have workers 0 and vs_serial 1); the text output
  *            is unchanged. A header is written when FILE is empty.
+ *   -P       also print, for every block a parallel scheduler with 2+
+ *            workers runs, where its time went (pc_exec_last_profile): what
+ *            ran and why it fell back, prepare / analysis / workers /
+ *            serial / output wall µs, and per worker the transactions it
+ *            executed and its CPU µs — the structural view of a speed-up
+ *            that wall-clock ratios on a shared machine cannot give.
  *   -V       verification only, no timing: every scheduler with 1..W workers
  *            (at least 2), with and without the serial fallback, on every
  *            selected workload, must produce the same state root and the
@@ -44,7 +50,8 @@
 
 static unsigned g_blocks = 4, g_ntx = 1000, g_maxw = 0, g_rounds = 3;
 static const char *g_only;
-static bool g_nopin, g_verify;
+static bool g_nopin, g_verify, g_profile;
+static const char *g_cur; /* workload being measured, for -P */
 static FILE *g_csv;
 static unsigned g_verify_ok, g_verify_bad;
 
@@ -223,6 +230,25 @@ static void chain(pc_hash_t *acc, const pc_hash_t *root) {
   pc_hash_blake2b(acc, b, sizeof b);
 }
 
+static void print_profile(const pc_executor_t *e, pc_sched_t s, unsigned workers, unsigned blk) {
+  pc_exec_profile_t p;
+  pc_exec_last_profile(e, &p);
+  printf("profile %-14s %-10s w=%u b=%u ran=%-10s why=%-8s%s prep %6.0f anal %6.0f par %7.0f ser %7.0f out %5.0f us |",
+         g_cur ? g_cur : "?", pc_sched_name(s), workers, blk, pc_sched_name(p.ran), pc_exec_why_name(p.why_serial),
+         p.probed ? " probed" : "", p.prepare_ns / 1e3, p.analysis_ns / 1e3, p.parallel_ns / 1e3, p.serial_ns / 1e3,
+         p.output_ns / 1e3);
+  uint64_t cpu = 0;
+  uint32_t most = 0;
+  for (unsigned i = 0; i < p.n_workers && p.ran != PC_SCHED_SERIAL; i++) {
+    printf(" w%u %u tx %.0f us", i, p.worker_txs[i], p.worker_cpu_ns[i] / 1e3);
+    cpu += p.worker_cpu_ns[i];
+    if (p.worker_txs[i] > most) most = p.worker_txs[i];
+  }
+  /* the share of the block the busiest worker executed bounds the speed-up */
+  if (most) printf(" | busiest %.2f of %u", (double)most / p.n_exec, p.n_exec);
+  printf("\n");
+}
+
 /* executors are made once per (scheduler, workers, fallback) and reused:
  * creating one loads the hwloc topology, which is slow and disturbs the
  * other core (dlopen/munmap TLB shootdowns) */
@@ -272,6 +298,7 @@ static int measure(const work_t *w, pc_sched_t s, unsigned workers, bool fallbac
         return -1;
       }
     if (r.ran == PC_SCHED_SERIAL && s != PC_SCHED_SERIAL) out->fallbacks++;
+    if (g_profile && s != PC_SCHED_SERIAL && workers > 1) print_profile(e, s, workers, b);
     if ((rc = pc_exec_commit(e, &st, &r))) return rc;
     out->last_root = r.exec_root;
     chain(&out->state_chain, &r.state_root);
@@ -281,7 +308,19 @@ static int measure(const work_t *w, pc_sched_t s, unsigned workers, bool fallbac
   return 0;
 }
 
-static bool wanted(const char *name) { return !g_only || strstr(name, g_only); }
+/* -k takes one substring or several separated by commas */
+static bool wanted(const char *name) {
+  if (!g_only) return true;
+  const char *p = g_only;
+  for (;;) {
+    const char *c = strchr(p, ',');
+    size_t n = c ? (size_t)(c - p) : strlen(p);
+    for (const char *q = name; n && strlen(q) >= n; q++)
+      if (strncmp(q, p, n) == 0) return true;
+    if (!c) return false;
+    p = c + 1;
+  }
+}
 
 /* -V: every scheduler, worker count and fallback setting against serial */
 static void verify_workload(const char *name, const work_t *w) {
@@ -310,6 +349,7 @@ static void verify_workload(const char *name, const work_t *w) {
 }
 
 static void run_workload(const char *name, const work_t *w) {
+  g_cur = name;
   if (g_verify) {
     verify_workload(name, w);
     return;
@@ -369,7 +409,7 @@ static double calibrate_ns_per_iter(void) {
 
 int main(int argc, char **argv) {
   int c;
-  while ((c = getopt(argc, argv, "w:b:n:k:r:uc:V")) != -1) {
+  while ((c = getopt(argc, argv, "w:b:n:k:r:uc:VP")) != -1) {
     switch (c) {
       case 'w': g_maxw = (unsigned)atoi(optarg); break;
       case 'b': g_blocks = (unsigned)atoi(optarg); break;
@@ -378,6 +418,7 @@ int main(int argc, char **argv) {
       case 'r': g_rounds = (unsigned)atoi(optarg); break;
       case 'u': g_nopin = true; break;
       case 'V': g_verify = true; break;
+      case 'P': g_profile = true; break;
       case 'c':
         if (!(g_csv = fopen(optarg, "a"))) {
           perror(optarg);
@@ -388,7 +429,7 @@ int main(int argc, char **argv) {
       default:
         fprintf(stderr,
                 "usage: %s [-w max_workers] [-b blocks] [-n txs_per_block] [-r rounds] [-k "
-                "workload_substring] [-u (unpinned)] [-c csv_file] [-V (verify only)]\n",
+                "workload_substring] [-u (unpinned)] [-c csv_file] [-V (verify only)] [-P (per-block profile)]\n",
                 argv[0]);
         return 2;
     }
