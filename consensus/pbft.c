@@ -341,12 +341,12 @@ static void send_dec_req(pbft_t *s, uint16_t to, uint64_t seq) {
  * to PBFT_CATCHUP heights from next on that are not decided here and not
  * asked for since the last retry (req_hi), so that catching up takes one
  * round trip per PBFT_CATCHUP heights, not per height. Once a STABLE said
- * the decisions are gone (jt_h ≥ next), only next is asked for. */
+ * the decisions are gone (claims.h ≥ next), only next is asked for. */
 void pbft_catch_up(pbft_t *s, uint16_t to) {
   if (s->jump_h || s->seen_high < s->next) return;
   /* no further than the log holds: a DECISION beyond it would be refused */
   uint64_t hi = PC_MIN(PC_MIN(s->seen_high, s->next + PBFT_CATCHUP - 1), pbft_base(s) + s->L - 1);
-  if (s->jt_h >= s->next) hi = s->next;
+  if (s->claims.h >= s->next) hi = s->next;
   for (uint64_t seq = PC_MAX(s->req_hi + 1, s->next); seq <= hi; seq++) {
     pbft_slot_t *x = pbft_slot(s, seq);
     pbft_blk_t *b = x && x->decided ? pbft_blk_find(x, &x->dec_id) : NULL;
@@ -982,8 +982,7 @@ static void pbft_destroy(pc_consensus_t *c) {
   free(s->answered);
   free(s->stable_sent);
   free(s->stable_sent_at);
-  free(s->jt_chain);
-  free(s->jt_cert);
+  pc_claims_free(&s->claims);
   free(s->nv_msg);
   free(s->stable_cert);
   free(s->tmp_cert);
@@ -1019,10 +1018,10 @@ static pc_consensus_t *pbft_create(const pc_consensus_config_t *cfg, const pc_co
   s->answered = calloc(s->n, sizeof *s->answered);
   s->stable_sent = calloc(s->n, sizeof *s->stable_sent);
   s->stable_sent_at = calloc(s->n, sizeof *s->stable_sent_at);
-  s->jt_chain = calloc(s->n, sizeof *s->jt_chain);
+  int claims_err = pc_claims_init(&s->claims, s->n);
   s->tmp_cert = malloc(sizeof *s->tmp_cert);
   s->tmp_cert2 = malloc(sizeof *s->tmp_cert2);
-  if (!s->slots || !s->vc_msg || !s->vc_len || !s->vc_view || !s->answered || !s->stable_sent || !s->stable_sent_at || !s->jt_chain || !s->tmp_cert || !s->tmp_cert2) {
+  if (!s->slots || !s->vc_msg || !s->vc_len || !s->vc_view || !s->answered || !s->stable_sent || !s->stable_sent_at || claims_err || !s->tmp_cert || !s->tmp_cert2) {
     PC_ERROR("pbft: out of memory");
     pbft_destroy((pc_consensus_t *)s);
     return NULL;

@@ -219,33 +219,21 @@ int pbft_on_stable(pbft_t *s, const pc_msg_hdr_t *hd, pc_reader_t *r) {
   uint64_t S = hd->height;
   uint16_t who = hd->sender;
   if (s->jump_h) return 0; /* a transfer is under way: late answers change nothing */
-  if (S < s->next || S < s->jt_h) return pc_cons_reject(PC_ERR_EXPIRED);
-  if (S == s->jt_h && (s->jt_has[who / 8] >> (who % 8) & 1)) return pc_cons_reject(PC_ERR_DUPLICATE);
+  if (S < s->next) return pc_cons_reject(PC_ERR_EXPIRED);
+  if ((err = pc_claims_check(&s->claims, S, who))) return pc_cons_reject(err);
   if ((err = pbft_cert_check(s, st.cert, PC_CERT_CHECKPOINT))) return pc_cons_reject(err);
-  if (S > s->jt_h) {
-    if (!s->jt_cert && !(s->jt_cert = malloc(sizeof *s->jt_cert))) return pc_cons_reject(PC_ERR_NOMEM);
-    memcpy(s->jt_cert, st.cert, sizeof *st.cert);
-    s->jt_h = S;
-    s->jt_root = st.root;
-    s->jt_manifest = st.manifest;
-    memset(s->jt_has, 0, sizeof s->jt_has);
-  } else if (!pc_hash_equal(&s->jt_root, &st.root) || !pc_hash_equal(&s->jt_manifest, &st.manifest)) {
+  err = pc_claims_add(&s->claims, S, &st.root, &st.manifest, st.cert, who, &st.chain, s->f);
+  if (err == PC_ERR_INVALID)
     PC_ERROR("pbft r%u: two certified checkpoints at %llu: the fault bound is broken", s->cfg.my_id,
              (unsigned long long)S);
-    return pc_cons_reject(PC_ERR_INVALID);
-  }
-  s->jt_has[who / 8] |= (uint8_t)(1u << (who % 8));
-  s->jt_chain[who] = st.chain;
-  unsigned same = 0;
-  for (uint16_t i = 0; i < s->n; i++)
-    if ((s->jt_has[i / 8] >> (i % 8) & 1) && pc_hash_equal(&s->jt_chain[i], &st.chain)) same++;
-  if (same < s->f + 1u) {
+  if (err < 0) return pc_cons_reject(err);
+  if (err == 0) {
     ask_all(s);
     return 0;
   }
   /* f+1 agree on the chain hash at S (one of them is honest): adopt S, transfer its state */
-  pc_hash_t root = s->jt_root, man = s->jt_manifest;
-  pbft_set_stable(s, S, &root, &man, s->jt_cert, true);
+  pc_hash_t root = s->claims.root, man = s->claims.manifest;
+  pbft_set_stable(s, S, &root, &man, s->claims.cert, true);
   s->jump_h = S;
   s->jump_chain = st.chain;
   s->jump_root = root;
@@ -255,8 +243,8 @@ int pbft_on_stable(pbft_t *s, const pc_msg_hdr_t *hd, pc_reader_t *r) {
   pc_cons_action_t a = {.kind = PC_ACT_STATE_TRANSFER};
   a.u.transfer.height = S;
   a.u.transfer.exec_root = &s->jump_root;
-  a.u.transfer.manifest = pc_hash_is_zero(&man) ? NULL : &s->jt_manifest;
-  a.u.transfer.cert = s->jt_cert;
+  a.u.transfer.manifest = pc_hash_is_zero(&man) ? NULL : &s->claims.manifest;
+  a.u.transfer.cert = s->claims.cert;
   a.u.transfer.chain_hash = &s->jump_chain;
   pbft_act(s, &a);
   return 0;

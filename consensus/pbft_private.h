@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "consensus/consensus.h"
+#include "consensus/stable_claims_private.h"
 
 /* Message types in PBFT's range (consensus.h: 0x40–0x5f). */
 enum {
@@ -260,12 +261,8 @@ typedef struct pbft {
   } ckchain[PBFT_CHAIN_RING]; /* chain hash at checkpoint heights decided (or jumped to) here */
   uint64_t *stable_sent;      /* per peer: the stable checkpoint last sent it in a STABLE */
   uint64_t *stable_sent_at;   /* per peer: when */
-  /* catching up by state transfer: STABLE answers for the checkpoint jt_h */
-  uint64_t jt_h;
-  pc_hash_t jt_root, jt_manifest;
-  pc_cert_t *jt_cert;
-  uint8_t jt_has[PC_MAX_REPLICAS / 8]; /* senders of a STABLE for jt_h */
-  pc_hash_t *jt_chain;                 /* per sender: the chain hash it claims at jt_h */
+  /* catching up by state transfer: STABLE answers for one checkpoint */
+  pc_claims_t claims;
   uint64_t jt_req_at;                  /* last DEC-REQ broadcast for the f+1 answers */
   uint64_t jump_h;                     /* a transfer to this checkpoint is under way (0 = none) */
   pc_hash_t jump_chain, jump_root;

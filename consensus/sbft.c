@@ -74,6 +74,7 @@
 
 #include "consensus/consensus.h"
 #include "consensus/sbft_private.h"
+#include "consensus/stable_claims_private.h"
 
 #define MAX_BLOCKS 8
 #define MAX_TALLIES 24
@@ -203,12 +204,8 @@ typedef struct sbft {
     pc_hash_t chain;
   } ckchain[CHAIN_RING]; /* chain hashes at checkpoint heights */
   uint64_t *stable_sent; /* per peer: last stable height answered */
-  /* catching up by state transfer: STABLE answers for jt_h */
-  uint64_t jt_h;
-  pc_hash_t jt_root, jt_manifest;
-  pc_cert_t *jt_cert;
-  pc_hash_t *jt_chain; /* per sender */
-  uint8_t jt_has[PC_MAX_REPLICAS / 8];
+  /* catching up by state transfer: STABLE answers for one checkpoint */
+  pc_claims_t claims;
   uint64_t jt_req_at;
   uint64_t jump_h; /* transfer asked for by a jump to this height (0 = none) */
   pc_hash_t jump_chain;
@@ -1524,34 +1521,26 @@ static int on_stable(sbft_t *s, const pc_msg_hdr_t *hd, pc_reader_t *r) {
   if (hd->round != 0 || c->kind != PC_CERT_CHECKPOINT || c->height != S || c->round != 0 ||
       !pc_hash_equal(&c->digest, &d))
     return PC_ERR_INVALID;
-  if (S < s->next || S < s->jt_h || (s->jump_h && S <= s->jump_h)) return PC_ERR_EXPIRED;
-  if (S == s->jt_h && (s->jt_has[hd->sender / 8] >> (hd->sender % 8) & 1)) return PC_ERR_DUPLICATE;
+  if (S < s->next || (s->jump_h && S <= s->jump_h)) return PC_ERR_EXPIRED;
+  if ((err = pc_claims_check(&s->claims, S, hd->sender))) return err;
   if ((err = cert_check(s, c, s->q))) return err;
-  if (S > s->jt_h) {
-    if (!s->jt_cert && !(s->jt_cert = malloc(sizeof *s->jt_cert))) return PC_ERR_NOMEM;
-    s->jt_h = S;
-    s->jt_root = root;
-    s->jt_manifest = manifest;
-    memcpy(s->jt_cert, c, sizeof *c);
-    memset(s->jt_has, 0, sizeof s->jt_has);
-  }
-  s->jt_has[hd->sender / 8] |= (uint8_t)(1u << (hd->sender % 8));
-  s->jt_chain[hd->sender] = chain;
-  unsigned same = 0;
-  for (uint16_t i = 0; i < s->n; i++)
-    if ((s->jt_has[i / 8] >> (i % 8) & 1) && pc_hash_equal(&s->jt_chain[i], &chain)) same++;
-  if (same < s->f + 1) {
+  err = pc_claims_add(&s->claims, S, &root, &manifest, c, hd->sender, &chain, s->f);
+  if (err == PC_ERR_INVALID)
+    PC_ERROR("sbft r%u: two certified checkpoints at %llu: the fault bound is broken", s->cfg.my_id,
+             (unsigned long long)S);
+  if (err < 0) return err;
+  if (err == 0) {
     ask_all_catchup(s); /* the others' answers make f+1 */
     return 0;
   }
   /* f+1 agree on the chain hash at S: adopt S, transfer its state. */
   if (S > s->st.stable_checkpoint) {
     if (!s->stable_cert && !(s->stable_cert = malloc(sizeof *s->stable_cert))) return PC_ERR_NOMEM;
-    memcpy(s->stable_cert, s->jt_cert, sizeof *s->jt_cert);
+    memcpy(s->stable_cert, s->claims.cert, sizeof *s->claims.cert);
     s->st.stable_checkpoint = S;
-    s->stable_root = s->jt_root;
-    s->stable_manifest = s->jt_manifest;
-    persist_stable(s, S, &s->jt_root, &s->jt_manifest, s->stable_cert);
+    s->stable_root = s->claims.root;
+    s->stable_manifest = s->claims.manifest;
+    persist_stable(s, S, &s->claims.root, &s->claims.manifest, s->stable_cert);
   }
   s->jump_h = S;
   s->jump_chain = chain;
@@ -1866,8 +1855,7 @@ static void sbft_destroy(pc_consensus_t *c) {
   for (int i = 0; i < DEC_RING; i++) free(s->dec[i].msg);
   for (int i = 0; i < CKPT_SLOTS; i++) free(s->ckpt[i].sigs);
   free(s->stable_cert);
-  free(s->jt_cert);
-  free(s->jt_chain);
+  pc_claims_free(&s->claims);
   free(s->stable_sent);
   free(s->answered);
   free(s->tmp_cert);
@@ -1895,10 +1883,10 @@ static pc_consensus_t *sbft_create(const pc_consensus_config_t *cfg, const pc_co
   s->hs = calloc(s->W, sizeof *s->hs);
   s->answered = calloc(s->n, sizeof *s->answered);
   s->stable_sent = calloc(s->n, sizeof *s->stable_sent);
-  s->jt_chain = calloc(s->n, sizeof *s->jt_chain);
+  int claims_err = pc_claims_init(&s->claims, s->n);
   s->tmp_cert = malloc(sizeof *s->tmp_cert);
   s->tmp_cert2 = malloc(sizeof *s->tmp_cert2);
-  bool ok = s->hs && s->answered && s->stable_sent && s->jt_chain && s->tmp_cert && s->tmp_cert2;
+  bool ok = s->hs && s->answered && s->stable_sent && !claims_err && s->tmp_cert && s->tmp_cert2;
   for (unsigned i = 0; ok && i < s->W; i++) {
     hs_t *x = &s->hs[i];
     x->rc = calloc(s->n, sizeof *x->rc);
