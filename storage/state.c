@@ -107,9 +107,27 @@ typedef struct retired {
   uint64_t number;
   node_t *list;
   size_t bytes;
-  struct retired *next;
+  struct retired *next; /* rq FIFO, then the recycle stack */
+  pc_state_t *s;
   struct rcu_head rcu;
 } retired_t;
+
+/* Node memory: nodes up to SLAB_MAX bytes come from per-size-class free
+ * lists (classes of SLAB_GRAIN bytes) refilled from SLAB_CHUNK-byte
+ * chunks, larger ones (big values) from malloc. Only the writer thread
+ * allocates and frees; a retired list whose grace period ended comes back
+ * from the call_rcu thread on the `recycle` stack and the writer puts its
+ * nodes on the free lists at its next batch. Chunks go back to the system
+ * with the state (pc_state_free): the footprint is the high-water mark. */
+#define SLAB_GRAIN 16u
+#define SLAB_MAX 1024u
+#define SLAB_CLASSES (SLAB_MAX / SLAB_GRAIN)
+#define SLAB_CHUNK (256u << 10)
+
+typedef struct slab_chunk {
+  struct slab_chunk *next;
+  uint64_t pad; /* keeps nodes 16-byte aligned */
+} slab_chunk_t;
 
 struct pc_state {
   pc_state_version_t *current; /* RCU-published */
@@ -120,6 +138,12 @@ struct pc_state {
   size_t mem;
   pc_state_batch_t *open_batch;
   retired_t *rq_head, *rq_tail; /* FIFO by number */
+  _Atomic(retired_t *) recycle;  /* pushed by retired_cb, drained by the writer */
+  node_t *freel[SLAB_CLASSES];
+  slab_chunk_t *chunks;
+  uint8_t *bump;
+  size_t bump_left;
+  size_t reserved; /* chunk bytes + big node bytes */
 };
 
 struct pc_state_batch {
@@ -196,16 +220,68 @@ static size_t node_size(const node_t *n) {
 
 /* ---------------------------------------------------------------- reclamation */
 
-static void node_free(pc_state_t *s, node_t *n) {
-  (void)s;
-  free(n);
+static void *node_alloc(pc_state_t *s, size_t sz) {
+  if (sz > SLAB_MAX) {
+    void *p = malloc(sz);
+    if (p) s->reserved += sz;
+    return p;
+  }
+  unsigned c = (unsigned)((sz + SLAB_GRAIN - 1) / SLAB_GRAIN) - 1;
+  node_t *n = s->freel[c];
+  if (n) {
+    s->freel[c] = n->next_free;
+    return n;
+  }
+  size_t csz = (size_t)(c + 1) * SLAB_GRAIN;
+  if (s->bump_left < csz) {
+    /* The rest of the old chunk (< csz bytes) stays unused. */
+    slab_chunk_t *ch = malloc(SLAB_CHUNK);
+    if (!ch) return NULL;
+    ch->next = s->chunks;
+    s->chunks = ch;
+    s->bump = (uint8_t *)(ch + 1);
+    s->bump_left = SLAB_CHUNK - sizeof *ch;
+    s->reserved += SLAB_CHUNK;
+  }
+  void *p = s->bump;
+  s->bump += csz;
+  s->bump_left -= csz;
+  return p;
 }
 
-static void free_list_now(node_t *n) {
+static size_t node_size(const node_t *n);
+
+/* node_free: n is unreachable by readers (fresh, or its grace period
+ * ended). Writer thread only. */
+static void node_free(pc_state_t *s, node_t *n) {
+  size_t sz = node_size(n);
+  if (sz > SLAB_MAX) {
+    s->reserved -= sz;
+    free(n);
+    return;
+  }
+  unsigned c = (unsigned)((sz + SLAB_GRAIN - 1) / SLAB_GRAIN) - 1;
+  n->next_free = s->freel[c];
+  s->freel[c] = n;
+}
+
+static void free_list_now(pc_state_t *s, node_t *n) {
   while (n) {
     node_t *nx = n->next_free;
-    free(n);
+    node_free(s, n);
     n = nx;
+  }
+}
+
+/* recycle takes back the retired lists whose grace period ended. */
+static void recycle(pc_state_t *s) {
+  /* acquire: pairs with the release CAS in retired_cb */
+  retired_t *r = atomic_exchange_explicit(&s->recycle, NULL, memory_order_acquire);
+  while (r) {
+    retired_t *nx = r->next;
+    free_list_now(s, r->list);
+    free(r);
+    r = nx;
   }
 }
 
@@ -224,10 +300,18 @@ static void retire(pc_state_batch_t *bt, node_t *n) {
   bt->retired_bytes += sz;
 }
 
-static void retired_free_cb(struct rcu_head *h) {
+/* retired_cb runs in the call_rcu thread after the grace period: it only
+ * hands the list back to the writer (lock-free push; the writer takes the
+ * whole stack at once, so there is no ABA). */
+static void retired_cb(struct rcu_head *h) {
   retired_t *r = caa_container_of(h, retired_t, rcu);
-  free_list_now(r->list);
-  free(r);
+  pc_state_t *s = r->s;
+  retired_t *top = atomic_load_explicit(&s->recycle, memory_order_relaxed);
+  do {
+    r->next = top;
+    /* release: the writer's acquire exchange in recycle() sees r's fields */
+  } while (!atomic_compare_exchange_weak_explicit(&s->recycle, &top, r, memory_order_release,
+                                                  memory_order_relaxed));
 }
 
 static void version_free_cb(struct rcu_head *h) { free(caa_container_of(h, pc_state_version_t, rcu)); }
@@ -247,7 +331,7 @@ static void reclaim(pc_state_t *s) {
     s->rq_head = r->next;
     if (!s->rq_head) s->rq_tail = NULL;
     s->mem -= r->bytes;
-    call_rcu(&r->rcu, retired_free_cb);
+    call_rcu(&r->rcu, retired_cb);
   }
 }
 
@@ -269,14 +353,15 @@ static void free_fresh(pc_state_t *s, node_t *n, uint32_t gen) {
   node_free(s, n);
 }
 
-/* free_tree frees every node below n (teardown only). */
-static void free_tree(node_t *n) {
+/* free_big_tree frees the malloc'd (big) nodes below n; the chunks go
+ * afterwards (teardown only). */
+static void free_big_tree(node_t *n) {
   if (!n) return;
   if (n->kind == N_BRANCH) {
     branch_t *b = (branch_t *)n;
-    for (unsigned i = 0; i < b_count(b); i++) free_tree(b_child(b)[i]);
+    for (unsigned i = 0; i < b_count(b); i++) free_big_tree(b_child(b)[i]);
   }
-  free(n);
+  if (node_size(n) > SLAB_MAX) free(n);
 }
 
 /* ---------------------------------------------------------------- nodes */
@@ -284,7 +369,7 @@ static void free_tree(node_t *n) {
 /* new_leaf makes a leaf and its hash (*lh). */
 static leaf_t *new_leaf(pc_state_t *s, uint32_t gen, const pc_hash_t *kh, const void *key, size_t klen,
                         const void *val, size_t vlen, pc_hash_t *lh) {
-  leaf_t *l = malloc(sizeof *l + klen + vlen);
+  leaf_t *l = node_alloc(s, sizeof *l + klen + vlen);
   if (!l) return NULL;
   memset(&l->h, 0, sizeof l->h);
   l->h.gen = gen;
@@ -302,7 +387,7 @@ static leaf_t *new_leaf(pc_state_t *s, uint32_t gen, const pc_hash_t *kh, const 
 }
 
 static branch_t *new_branch(pc_state_t *s, uint32_t gen, unsigned depth, const pc_hash_t *prefix, unsigned cap) {
-  branch_t *b = malloc(branch_size(cap));
+  branch_t *b = node_alloc(s, branch_size(cap));
   if (!b) return NULL;
   memset(b, 0, sizeof *b);
   b->h.gen = gen;
@@ -390,7 +475,7 @@ static int insert(pc_state_batch_t *bt, const pc_hash_t *kh, const void *key, si
       branch_t *b = new_branch(s, bt->gen, d, kh, 2);
       if (!b) {
         s->mem -= node_size(&l->h);
-        free(l);
+        node_free(s, &l->h);
         return PC_ERR_NOMEM;
       }
       unsigned il = nib(kh, d), in = nib(node_kh(n), d);
@@ -412,7 +497,7 @@ static int insert(pc_state_batch_t *bt, const pc_hash_t *kh, const void *key, si
     b = own(bt, sl.node, b_count(b) + (present ? 0u : 1u));
     if (!b) {
       s->mem -= node_size(&l->h);
-      free(l);
+      node_free(s, &l->h);
       return PC_ERR_NOMEM;
     }
     *sl.dirty |= sl.bit;
@@ -515,13 +600,19 @@ void pc_state_free(pc_state_t *s) {
   synchronize_rcu();
   rcu_barrier();
   node_t *head_root = s->ring[s->head % s->retain]->root;
+  recycle(s);
   for (retired_t *r = s->rq_head; r;) {
     retired_t *nx = r->next;
-    free_list_now(r->list);
+    free_list_now(s, r->list);
     free(r);
     r = nx;
   }
-  free_tree(head_root);
+  free_big_tree(head_root);
+  for (slab_chunk_t *c = s->chunks; c;) {
+    slab_chunk_t *nx = c->next;
+    free(c);
+    c = nx;
+  }
   pc_state_version_t *cur = s->current;
   bool cur_in_ring = false;
   for (unsigned i = 0; i < s->retain; i++) {
@@ -545,6 +636,7 @@ void pc_state_version_root(const pc_state_version_t *v, pc_hash_t *root) { *root
 uint64_t pc_state_version_count(const pc_state_version_t *v) { return v->count; }
 uint64_t pc_state_head(const pc_state_t *s) { return s->head; }
 size_t pc_state_memory(const pc_state_t *s) { return s->mem; }
+size_t pc_state_memory_reserved(const pc_state_t *s) { return s->reserved; }
 
 static int check_key(size_t klen) { return klen == 0 || klen > PC_STATE_KEY_MAX ? PC_ERR_INVALID : 0; }
 
@@ -592,6 +684,7 @@ pc_state_batch_t *pc_state_batch_new(pc_state_t *s) {
     PC_ERROR("state: out of memory");
     return NULL;
   }
+  recycle(s);
   pc_state_version_t *head = s->ring[s->head % s->retain];
   b->s = s;
   b->root = head->root;
@@ -657,6 +750,7 @@ int64_t pc_state_commit(pc_state_batch_t *b, pc_hash_t *root) {
   v->holders = 1;
   if (root) *root = v->root_hash;
   r->number = v->number;
+  r->s = s;
   r->list = b->retired;
   r->bytes = b->retired_bytes;
   if (s->rq_tail) s->rq_tail->next = r;

@@ -357,6 +357,10 @@ int pc_state_publish(pc_state_t *s, uint64_t v);
 uint64_t pc_state_head(const pc_state_t *s);
 /* pc_state_memory returns bytes held by trie nodes of all retained versions. */
 size_t pc_state_memory(const pc_state_t *s);
+/* pc_state_memory_reserved returns bytes the trie holds from the system:
+ * node chunks (free slots included: the high-water mark) and big nodes.
+ * Writer thread. */
+size_t pc_state_memory_reserved(const pc_state_t *s);
 
 /* ================================================================ snapshots */
 

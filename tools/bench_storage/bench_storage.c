@@ -205,9 +205,10 @@ static void bench_state(uint64_t keys, double hps) {
   uint64_t t0 = pc_now_ns();
   pc_state_t *s = preload(keys);
   double load_s = secs(pc_now_ns() - t0);
-  size_t mem = pc_state_memory(s);
-  printf("(e) %7lu keys: trie %.1f MB, %.0f bytes/key (4 versions retained; preload %.1f s)\n", (unsigned long)keys,
-         mem / 1e6, (double)mem / keys, load_s);
+  size_t mem = pc_state_memory(s), res = pc_state_memory_reserved(s);
+  printf("(e) %7lu keys: trie %.1f MB, %.0f bytes/key in nodes, %.0f bytes/key reserved (4 versions retained; "
+         "preload %.1f s)\n",
+         (unsigned long)keys, mem / 1e6, (double)mem / keys, (double)res / keys, load_s);
   uint64_t rs = 42;
   unsigned sizes[2] = {1000, 10000};
   for (int z = 0; z < 2; z++) {
