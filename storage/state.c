@@ -119,6 +119,24 @@ typedef struct retired {
  * from the call_rcu thread on the `recycle` stack and the writer puts its
  * nodes on the free lists at its next batch. Chunks go back to the system
  * with the state (pc_state_free): the footprint is the high-water mark. */
+#if defined(__SANITIZE_ADDRESS__)
+#define PC_STATE_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define PC_STATE_ASAN 1
+#endif
+#endif
+#ifdef PC_STATE_ASAN
+/* Free slots are poisoned so that ASan still reports a use after free
+ * (a read of a recycled node) although the memory is never free()d. */
+#include <sanitizer/asan_interface.h>
+#define SLAB_POISON(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
+#define SLAB_UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#else
+#define SLAB_POISON(p, n) ((void)(p), (void)(n))
+#define SLAB_UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
+
 #define SLAB_GRAIN 16u
 #define SLAB_MAX 1024u
 #define SLAB_CLASSES (SLAB_MAX / SLAB_GRAIN)
@@ -227,12 +245,13 @@ static void *node_alloc(pc_state_t *s, size_t sz) {
     return p;
   }
   unsigned c = (unsigned)((sz + SLAB_GRAIN - 1) / SLAB_GRAIN) - 1;
+  size_t csz = (size_t)(c + 1) * SLAB_GRAIN;
   node_t *n = s->freel[c];
   if (n) {
+    SLAB_UNPOISON(n, csz);
     s->freel[c] = n->next_free;
     return n;
   }
-  size_t csz = (size_t)(c + 1) * SLAB_GRAIN;
   if (s->bump_left < csz) {
     /* The rest of the old chunk (< csz bytes) stays unused. */
     slab_chunk_t *ch = malloc(SLAB_CHUNK);
@@ -242,8 +261,10 @@ static void *node_alloc(pc_state_t *s, size_t sz) {
     s->bump = (uint8_t *)(ch + 1);
     s->bump_left = SLAB_CHUNK - sizeof *ch;
     s->reserved += SLAB_CHUNK;
+    SLAB_POISON(s->bump, s->bump_left);
   }
   void *p = s->bump;
+  SLAB_UNPOISON(p, csz);
   s->bump += csz;
   s->bump_left -= csz;
   return p;
@@ -263,6 +284,7 @@ static void node_free(pc_state_t *s, node_t *n) {
   unsigned c = (unsigned)((sz + SLAB_GRAIN - 1) / SLAB_GRAIN) - 1;
   n->next_free = s->freel[c];
   s->freel[c] = n;
+  SLAB_POISON(n, (size_t)(c + 1) * SLAB_GRAIN);
 }
 
 static void free_list_now(pc_state_t *s, node_t *n) {
@@ -610,6 +632,7 @@ void pc_state_free(pc_state_t *s) {
   free_big_tree(head_root);
   for (slab_chunk_t *c = s->chunks; c;) {
     slab_chunk_t *nx = c->next;
+    SLAB_UNPOISON(c, SLAB_CHUNK);
     free(c);
     c = nx;
   }
