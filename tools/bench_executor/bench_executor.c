@@ -25,11 +25,11 @@
  *            workload,scheduler,workers,tps,vs_serial,fallback_blocks,blocks
  *            (serial rows have workers 0 and vs_serial 1); the text output
  *            is unchanged. A header is written when FILE is empty.
- *   -P       also print, for every block a parallel scheduler with 2+
- *            workers runs, where its time went (pc_exec_last_profile): what
+ *   -P       also print, for every block a parallel scheduler runs, where its time went (pc_exec_last_profile): what
  *            ran and why it fell back, prepare / analysis / workers /
  *            serial / output wall µs, and per worker the transactions it
- *            executed and its CPU µs — the structural view of a speed-up
+ *            executed and its CPU µs (for a serial block, the caller's
+ *            CPU per transaction) — the structural view of a speed-up
  *            that wall-clock ratios on a shared machine cannot give.
  *   -V       verification only, no timing: every scheduler with 1..W workers
  *            (at least 2), with and without the serial fallback, on every
@@ -244,8 +244,11 @@ static void print_profile(const pc_executor_t *e, pc_sched_t s, unsigned workers
     cpu += p.worker_cpu_ns[i];
     if (p.worker_txs[i] > most) most = p.worker_txs[i];
   }
+  if (p.ran == PC_SCHED_SERIAL) printf(" caller CPU %.1f us/tx", (double)p.caller_cpu_ns / 1e3 / p.n_exec);
   /* the share of the block the busiest worker executed bounds the speed-up */
-  if (most) printf(" | busiest %.2f of %u", (double)most / p.n_exec, p.n_exec);
+  if (most)
+    printf(" | busiest %.2f of %u, worker CPU %.1f us/tx", (double)most / p.n_exec, p.n_exec,
+           (double)cpu / 1e3 / p.n_exec);
   printf("\n");
 }
 
@@ -298,7 +301,7 @@ static int measure(const work_t *w, pc_sched_t s, unsigned workers, bool fallbac
         return -1;
       }
     if (r.ran == PC_SCHED_SERIAL && s != PC_SCHED_SERIAL) out->fallbacks++;
-    if (g_profile && s != PC_SCHED_SERIAL && workers > 1) print_profile(e, s, workers, b);
+    if (g_profile && s != PC_SCHED_SERIAL) print_profile(e, s, workers, b);
     if ((rc = pc_exec_commit(e, &st, &r))) return rc;
     out->last_root = r.exec_root;
     chain(&out->state_chain, &r.state_root);
