@@ -59,6 +59,11 @@
 #define DP_CONNECT_RETRY_NS 200000000ull
 #define DP_HANDSHAKE_WAIT_NS 3000000000ull
 #define DP_HANDSHAKE_WAIT_MAX_NS 24000000000ull
+/* A gap this long between two link checks means this process did not run
+ * (descheduled, machine stalled): the gap is added to a pending handshake's
+ * allowance, since the handshake could not progress either and cutting it
+ * is what risks the server (above). */
+#define DP_STALL_NS 500000000ull
 
 typedef struct {
   uint16_t port_id;
@@ -68,6 +73,7 @@ typedef struct {
   char name[64];
   uint64_t start_ns;       /* when the last start finished (atomic, like sock_connected) */
   uint64_t handshake_wait; /* poll thread: how long a connected client handshake may take now */
+  uint64_t stalled_ns;     /* poll thread: time this process did not run during the pending handshake */
   int restart_pending;     /* a restart alarm is set (atomic: poll thread sets, EAL interrupt thread clears) */
   int sock_connected;      /* client: the last start connected its socket (atomic: written by whoever ran
                             * the start — port_start before any alarm exists, then the alarm — and read by
@@ -257,7 +263,7 @@ static bool link_is_up(dport_t *p) {
   return l.link_status == RTE_ETH_LINK_UP;
 }
 
-static void link_check(dpdk_t *d, uint64_t now) {
+static void link_check(dpdk_t *d, uint64_t now, uint64_t gap) {
   for (uint16_t i = 0; i < d->nports; i++) {
     dport_t *p = &d->ports[i];
     if (!p->valid) continue;
@@ -274,17 +280,22 @@ static void link_check(dpdk_t *d, uint64_t now) {
        * the two relaxed loads below then see what that start wrote */
       bool connected = __atomic_load_n(&p->sock_connected, __ATOMIC_RELAXED);
       uint64_t since = __atomic_load_n(&p->start_ns, __ATOMIC_RELAXED);
-      uint64_t wait = connected ? p->handshake_wait : DP_CONNECT_RETRY_NS;
+      if (gap > DP_STALL_NS) p->stalled_ns += gap;
+      uint64_t wait = connected ? p->handshake_wait + p->stalled_ns : DP_CONNECT_RETRY_NS;
       if (now > since && now - since > wait) {
         if (connected) {
           PC_INFO("dataplane dpdk: %s: no memif handshake within %llu ms; reconnecting", p->name,
                   (unsigned long long)(wait / 1000000));
           p->handshake_wait = PC_MIN(2 * p->handshake_wait, DP_HANDSHAKE_WAIT_MAX_NS);
         }
+        p->stalled_ns = 0;
         port_restart(p);
       }
     }
-    if (up) p->handshake_wait = DP_HANDSHAKE_WAIT_NS;
+    if (up) {
+      p->handshake_wait = DP_HANDSHAKE_WAIT_NS;
+      p->stalled_ns = 0;
+    }
     p->up = up;
   }
 }
@@ -382,8 +393,9 @@ static unsigned dpdk_tx(pc_dp_transport_t *t, uint16_t peer, uint8_t *const *fra
 static void dpdk_hk(pc_dp_transport_t *t, uint64_t now) {
   dpdk_t *d = (dpdk_t *)t;
   if (now - d->last_link_ns < 1000000) return; /* link checks once a millisecond */
+  uint64_t gap = d->last_link_ns ? now - d->last_link_ns : 0;
   d->last_link_ns = now;
-  link_check(d, now);
+  link_check(d, now, gap);
 }
 
 static bool dpdk_link_up(pc_dp_transport_t *t, uint16_t peer) {
