@@ -72,8 +72,31 @@ static int fb_submit(void *ctx, const uint8_t *tx, size_t len) {
   return 0;
 }
 
+/* Hashes the fake backend answers without a receipt: 0x5e.. was refused
+ * by the pool (REJECTED, nonce_used); a WAIT for 0x7a.. that runs out is
+ * NOT_HELD (receipts from height 40 only). */
+static bool fill_hash(const pc_hash_t *h, uint8_t b) {
+  for (int i = 0; i < 32; i++)
+    if (h->b[i] != b) return false;
+  return true;
+}
+
+static int fb_wait_expired(void *ctx, const pc_hash_t *h, pc_gw_receipt_ans_t *a) {
+  (void)ctx;
+  if (!fill_hash(h, 0x7a)) return PC_ERR_TIMEOUT;
+  a->tx_status = PC_GW_TX_NOT_HELD;
+  a->held_from = 40;
+  a->why = "not held here";
+  return PC_ERR_NOT_FOUND;
+}
+
 static int fb_receipt(void *ctx, const pc_hash_t *h, pc_gw_receipt_ans_t *a) {
   (void)ctx;
+  if (fill_hash(h, 0x5e)) {
+    a->tx_status = PC_GW_TX_REJECTED;
+    a->why = "nonce_used";
+    return PC_ERR_NONCE;
+  }
   for (unsigned i = 0; i <= NRCPT + 1; i++) {
     if (i <= NRCPT && !pc_hash_equal(h, &F.tx[i])) continue;
     unsigned idx = i;
@@ -219,8 +242,8 @@ static void *server_main(void *arg) {
 
 static void start_server(const pc_gw_config_t *cfg) {
   fake_init();
-  pc_gw_backend_t be = {.submit = fb_submit, .receipt = fb_receipt, .query = fb_query, .block = fb_block,
-                        .status = fb_status, .metrics = fb_metrics};
+  pc_gw_backend_t be = {.submit = fb_submit, .receipt = fb_receipt, .wait_expired = fb_wait_expired,
+                        .query = fb_query, .block = fb_block, .status = fb_status, .metrics = fb_metrics};
   S = pc_gw_server_new(cfg, &be);
   cr_assert_not_null(S);
   atomic_store(&stop, false);
@@ -335,6 +358,41 @@ Test(gw_server, wait_times_out_with_timeout_code, .init = start_default, .fini =
   memset(unknown.b, 0x99, 32);
   cr_assert_eq(pc_gwc_wait(c, &unknown, 50, &F.trust, R), PC_ERR_TIMEOUT);
   cr_assert_eq(pc_gwc_wait(c, &unknown, 0, &F.trust, R), PC_ERR_TIMEOUT);
+  pc_gwc_close(c);
+  free(R);
+}
+
+Test(gw_server, wait_answers_txstatus_rejected_and_not_held, .init = start_default, .fini = stop_server) {
+  setup_r();
+  pc_gwc_t *c = client();
+  pc_hash_t refused, unheld;
+  memset(refused.b, 0x5e, 32);
+  memset(unheld.b, 0x7a, 32);
+  char text[PC_GW_MSG_MAX + 96];
+  /* a refusal is final at once, even for a long wait */
+  int rc = pc_gwc_wait(c, &refused, 60000, &F.trust, R);
+  cr_assert_eq(rc, PC_ERR_NONCE);
+  cr_assert_eq(R->type, PC_GW_RSP_TXSTATUS);
+  cr_assert_eq(R->tx_status, PC_GW_TX_REJECTED);
+  cr_assert_str_eq(R->msg, "nonce_used");
+  cr_assert_str_eq(pc_gwc_wait_text(rc, R, text, sizeof text), "rejected: nonce_used (nonce already used or out of order)");
+  /* not held: only when the wait runs out (now, and after 50 ms) */
+  rc = pc_gwc_wait(c, &unheld, 0, &F.trust, R);
+  cr_assert_eq(rc, PC_ERR_NOT_FOUND);
+  cr_assert_eq(R->tx_status, PC_GW_TX_NOT_HELD);
+  cr_assert_eq(R->held_from, 40);
+  rc = pc_gwc_wait(c, &unheld, 50, &F.trust, R);
+  cr_assert_eq(rc, PC_ERR_NOT_FOUND);
+  cr_assert_eq(R->type, PC_GW_RSP_TXSTATUS);
+  cr_assert_not_null(strstr(pc_gwc_wait_text(rc, R, text, sizeof text), "from height 40): ask another replica"), "%s",
+                     text);
+  /* a plain timeout stays a RECEIPT answer, and its text is the error's */
+  pc_hash_t unknown;
+  memset(unknown.b, 0x99, 32);
+  rc = pc_gwc_wait(c, &unknown, 0, &F.trust, R);
+  cr_assert_eq(rc, PC_ERR_TIMEOUT);
+  cr_assert_eq(R->type, PC_GW_RSP_RECEIPT);
+  cr_assert_str_eq(pc_gwc_wait_text(rc, R, text, sizeof text), pc_strerror(PC_ERR_TIMEOUT));
   pc_gwc_close(c);
   free(R);
 }
@@ -678,15 +736,35 @@ Test(gw_server, loadgen_closed_loop_runs_to_completion, .init = start_default, .
 
 /* ---------------------------------------------------------------- pc-cli */
 
-static int run_cli(const char *args, char *out, size_t cap) {
+static int run_cli_redir(const char *args, char *out, size_t cap, const char *redir) {
   char cmd[1024];
-  snprintf(cmd, sizeof cmd, "%s %s 2>/dev/null", PC_CLI_PATH, args);
+  snprintf(cmd, sizeof cmd, "%s %s %s", PC_CLI_PATH, args, redir);
   FILE *p = popen(cmd, "r");
   cr_assert_not_null(p);
   size_t n = fread(out, 1, cap - 1, p);
   out[n] = 0;
   int st = pclose(p);
   return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static int run_cli(const char *args, char *out, size_t cap) { return run_cli_redir(args, out, cap, "2>/dev/null"); }
+
+/* pc-cli wait prints why there is no receipt: exit 1 and one clear line. */
+Test(gw_server, cli_wait_prints_rejected_and_not_held, .init = start_default, .fini = stop_server) {
+  char dir[] = "/tmp/pc_gw_cli_XXXXXX", path[128], args[512];
+  static char out[8192];
+  write_cluster(CHAIN, dir, path, sizeof path);
+  uint16_t port = pc_gw_server_port(S);
+  snprintf(args, sizeof args, "-g 127.0.0.1:%u -c %s wait %s --wait 1000", port, path,
+           "5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e");
+  cr_assert_eq(run_cli_redir(args, out, sizeof out, "2>&1"), 1, "%s", out);
+  cr_assert_not_null(strstr(out, ": rejected: nonce_used ("), "%s", out);
+  snprintf(args, sizeof args, "-g 127.0.0.1:%u -c %s wait %s --wait 50", port, path,
+           "7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a");
+  cr_assert_eq(run_cli_redir(args, out, sizeof out, "2>&1"), 1, "%s", out);
+  cr_assert_not_null(strstr(out, "not held here (receipts from height 40): ask another replica"), "%s", out);
+  unlink(path);
+  rmdir(dir);
 }
 
 Test(gw_server, cli_query_verifies_and_exit_codes, .init = start_default, .fini = stop_server) {
