@@ -176,7 +176,17 @@ static unsigned pool_poll(void *p, uint64_t now) {
   node_msg_t *m;
   for (unsigned k = 0; k < 512 && (m = node_q_pop(&n->client2pool)) != NULL; k++, work++) {
     uint16_t origin = m->a ? PC_ORIGIN_CLIENT_VERIFIED : PC_ORIGIN_CLIENT;
-    if (pc_txpool_submit(s->pool, m->data, m->len, origin, NULL, NULL) != 0) s->rejected++;
+    pc_hash_t h;
+    pc_txpool_reason_t why = PC_TXR_BAD_FORMAT;
+    int rc = pc_txpool_submit(s->pool, m->data, m->len, origin, &h, &why);
+    if (rc != 0) {
+      s->rejected++;
+      /* remembered so a WAIT for it answers "rejected: <reason>"; not a
+       * duplicate (that one is pending or decided already) nor one whose
+       * hash is unknown (it did not decode) */
+      if (why != PC_TXR_BAD_FORMAT && why != PC_TXR_TOO_LARGE && why != PC_TXR_DUPLICATE)
+        node_pool_refused(n, &h, rc, (int)why);
+    }
     free(m);
   }
   work += pc_txpool_poll(s->pool, now);
@@ -267,6 +277,7 @@ static void pool_hk(void *p, uint64_t now) {
   pool_t *s = p;
   pc_txpool_stats_t ts;
   pc_txpool_stats(s->pool, &ts);
+  node_pool_note_stats(s->n, ts.gossip_bad_batches, ts.pool.senders_in_flight);
   uint64_t rej = 0;
   for (int i = 0; i < PC_TXR_COUNT; i++) rej += ts.rejected[i];
   pthread_mutex_lock(&s->n->st_mu);

@@ -400,10 +400,9 @@ Test(daemon_gw, metrics_export_node_counters_and_pass_promtool, .timeout = 280) 
  * transactions of one sender with the same nonce, both accepted by the
  * gateway (its nonce check only knows executed nonces); the pool keeps the
  * first and refuses the second (nonce_used). The pool stage reports such a
- * refusal with node_pool_refused; the test makes that report itself (the
- * pool stage, node_pool.c, is not this module's to wire: see README), then
- * a WAIT for the refused one answers TXSTATUS "rejected: nonce_used" at
- * once, while the first gets its verified receipt. A replica that did not
+ * refusal with node_pool_refused, so a WAIT for the refused one answers
+ * TXSTATUS "rejected: nonce_used", while the first gets its verified
+ * receipt. A replica that did not
  * see the refusal answers a short WAIT with a plain timeout; replica 3,
  * which keeps only a few heights of receipts, says "not held here". */
 Test(daemon_gw, wait_answers_rejected_and_not_held, .timeout = 280) {
@@ -426,7 +425,6 @@ Test(daemon_gw, wait_answers_rejected_and_not_held, .timeout = 280) {
   build(&second, &s[0], CHAIN, 0, "transfer", a, sizeof a);
   cr_assert_eq(submit_one(c, 2, &first), 0);
   cr_assert_eq(submit_one(c, 2, &second), 0, "the gateway cannot know the pool holds nonce 0 already");
-  node_pool_refused(c->node[2], &second.hash, PC_ERR_NONCE, PC_TXR_NONCE_USED);
 
   int rc = pc_gwc_wait(c->gw[2], &second.hash, WAIT_MS, &c->trust, c->r);
   cr_assert_eq(rc, PC_ERR_NONCE, "WAIT for the refused transaction: %s", pc_strerror(rc));
