@@ -463,8 +463,9 @@ else:
 # ------------------------------------------------------------------ (d) stages
 md.append("## (d) Stages against their limits")
 md.append("")
-md.append("Each ratio = the stage's figure / the limit's figure, both measured in the same process run.")
-md.append("")
+if "d" in CMDS.get("sections", "d"):
+    md.append("Each ratio = the stage's figure / the limit's figure, both measured in the same process run.")
+    md.append("")
 for k in ("dataplane", "txpool", "storage", "common", "gateway"):
     cmd(k)
 FIG = [

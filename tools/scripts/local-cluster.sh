@@ -35,11 +35,11 @@ replicas in order and verifies each block log with pc-ledger.
                          faults (pc-cluster-gen's default: n = 4 gives f = 1, n = 7
                          f = 2). All N replicas and the load generator share this
                          machine's cores. n = 7 on the 2-core development machine
-                         (2026-11-26, load average 15-19): udp SBFT and PBFT and
-                         memif SBFT (7 EALs, 21 memif links, one per replica pair)
-                         started in 10-20 s and passed every check, at about half
-                         the n = 4 throughput; a run with 8 s of load took ~3 min
-                         (signing, funding, and 7 ledger replays at the end).
+                         (2026-11-26, load average 8-26): SBFT and PBFT over udp
+                         and over memif (7 EALs, 21 memif links, one per replica
+                         pair) started in 10-70 s and passed every check, at about
+                         half the n = 4 throughput; a run with 8 s of load took
+                         2-3 min (signing, funding, and 7 ledger replays at the end).
   --seconds S          seconds of load [20]
   --protocol P         sbft | pbft [sbft]
   --transport T        udp | memif [udp]
