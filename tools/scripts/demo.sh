@@ -26,7 +26,8 @@ done
 
 echo "ParaChain demo"
 echo
-echo "== 0. A local cluster under load: 4 parachain-node processes on this machine, SBFT,"
+echo "== 0. A local cluster under load: 4 parachain-node processes on this machine, SBFT over"
+echo "      ${transport:-memif} (DPDK memif, --no-huge; DEMO_TRANSPORT=udp for the kernel-UDP fallback),"
 echo "      parachain-bench closed loop with $k transactions in flight ($workload) for ${secs} s"
 echo "      through all 4 client gateways; then agreement and ledger checks"
 out=$(mktemp /tmp/pc-demo-XXXXXX)

@@ -42,19 +42,17 @@ replicas in order and verifies each block log with pc-ledger.
                          2-3 min (signing, funding, and 7 ledger replays at the end).
   --seconds S          seconds of load [20]
   --protocol P         sbft | pbft [sbft]
-  --transport T        udp | memif [udp]
-                         udp: kernel UDP sockets on 127.0.0.1.
+  --transport T        memif | udp [memif]
                          memif: DPDK memif between the processes, each replica its
-                         own EAL (--no-huge, --no-shconf, a unique --file-prefix).
-                         udp stays the default for now. memif measured on this
-                         2-core shared machine, 2026-11-26, load average 25-44:
-                         with the dataplane's handshake fix (a client is no longer
-                         restarted in mid-handshake; dataplane/README.md) 10 of 10
-                         memif runs started, decided and passed every check; the
-                         old code failed 1 of 5 (a replica panicked in DPDK:
-                         "EAL: Error: Invalid memory", later "PANIC in
-                         eal_intr_thread_main"). Not yet the >= 15 clean starts
-                         wanted before switching. Under that load a memif cluster
+                         own EAL (--no-huge, --no-shconf, a unique --file-prefix),
+                         one memif link per replica pair.
+                         udp: kernel UDP sockets on 127.0.0.1 (the fallback).
+                         memif is the default since 2026-11-26: on this 2-core
+                         shared machine at load average 8-44, 19 of 19 memif
+                         clusters (n = 4 and 7, SBFT and PBFT) started, decided
+                         and passed every check once the dataplane's handshake
+                         and reassembly fixes were in (dataplane/README.md).
+                         Under that load a memif cluster
                          took 9-76 s to its first decision (udp 9-57 s; each memif
                          replica's EAL also loads ~130 DPDK driver plugins), hence
                          a start limit of 30 x N s for memif (120 s at n = 4) and
@@ -93,7 +91,7 @@ die() { echo "local-cluster: $*" >&2; exit 2; }
 say() { printf '[%3ds] %s\n' "$SECONDS" "$*"; }
 SECONDS=0
 
-BUILD=build SECS=20 PROTO=sbft TRANSPORT=udp WORKLOAD=transfer MODE=closed K=256 RATE=
+BUILD=build SECS=20 PROTO=sbft TRANSPORT=memif WORKLOAD=transfer MODE=closed K=256 RATE=
 BATCH= VOTES=broadcast CONNS= NODES=4 VERIFY= NOLOAD= KEEP= CSV= START_TIMEOUT=${PC_START_TIMEOUT:-} WAIT_MS=10000
 STOP_TIMEOUT=${PC_STOP_TIMEOUT:-20} EAL_MEM= TXS=
 CSETS=() NSETS=()
