@@ -94,6 +94,20 @@ static int tp_recv(void *ctx, uint16_t *from, uint8_t *buf, size_t cap) {
   return rc;
 }
 
+/* A client's transaction the pool refused: remembered so a WAIT for it
+ * answers "rejected: <reason>" — not a duplicate (that one is pending or
+ * decided already). Pool thread. */
+static void note_refusal(pc_node_t *n, const pc_hash_t *h, int err, pc_txpool_reason_t why) {
+  if (why != PC_TXR_BAD_FORMAT && why != PC_TXR_TOO_LARGE && why != PC_TXR_DUPLICATE)
+    node_pool_refused(n, h, err, (int)why);
+}
+
+/* txpool's on_refused: a client transaction refused once a verify worker
+ * checked it (submit had queued it). */
+static void pool_refused_later(void *ctx, const pc_hash_t *h, uint16_t origin, int err, pc_txpool_reason_t why) {
+  if (origin == PC_ORIGIN_CLIENT || origin == PC_ORIGIN_CLIENT_VERIFIED) note_refusal(ctx, h, err, why);
+}
+
 static int pool_init(void *p) {
   pool_t *s = p;
   pc_node_t *n = s->n;
@@ -107,6 +121,8 @@ static int pool_init(void *p) {
   cfg.n_workers = n->o.verify_workers;
   cfg.on_verified = node_sig_note;
   cfg.on_verified_ctx = n;
+  cfg.on_refused = pool_refused_later;
+  cfg.on_refused_ctx = n;
   for (unsigned i = 0; i < PC_TXPOOL_MAX_WORKERS; i++) cfg.worker_cores[i] = -1;
   pc_tx_state_view_t view = {.ctx = s, .account_nonce = view_nonce, .tx_executed = view_executed};
   pc_txpool_transport_t tp = {.ctx = s, .broadcast = tp_broadcast, .recv = tp_recv};
@@ -181,11 +197,7 @@ static unsigned pool_poll(void *p, uint64_t now) {
     int rc = pc_txpool_submit(s->pool, m->data, m->len, origin, &h, &why);
     if (rc != 0) {
       s->rejected++;
-      /* remembered so a WAIT for it answers "rejected: <reason>"; not a
-       * duplicate (that one is pending or decided already) nor one whose
-       * hash is unknown (it did not decode) */
-      if (why != PC_TXR_BAD_FORMAT && why != PC_TXR_TOO_LARGE && why != PC_TXR_DUPLICATE)
-        node_pool_refused(n, &h, rc, (int)why);
+      note_refusal(n, &h, rc, why);
     }
     free(m);
   }

@@ -384,7 +384,9 @@ static int finish(pc_txpool_t *p, const pc_tx_t *tx, int result, uint16_t origin
 }
 
 static void finish_msg(pc_txpool_t *p, vmsg_t *m, uint64_t now) {
-  finish(p, &m->tx, m->result, m->origin, now, NULL);
+  pc_txpool_reason_t why;
+  int err = finish(p, &m->tx, m->result, m->origin, now, &why);
+  if (err && p->cfg.on_refused) p->cfg.on_refused(p->cfg.on_refused_ctx, &m->tx.hash, m->origin, err, why);
   free(m);
 }
 

@@ -293,6 +293,13 @@ typedef struct {
    * can skip checking it again. */
   void (*on_verified)(void *ctx, const pc_hash_t *hash);
   void *on_verified_ctx;
+  /* on_refused (may be NULL): called on the pool thread when a transaction
+   * that pc_txpool_submit had accepted (queued to a verify worker) is
+   * refused once its result comes back — bad signature, or the mempool
+   * refused it — with its origin, the PC_ERR_* and the reason; what
+   * pc_txpool_submit refuses itself, it reports through its return. */
+  void (*on_refused)(void *ctx, const pc_hash_t *hash, uint16_t origin, int err, pc_txpool_reason_t why);
+  void *on_refused_ctx;
 } pc_txpool_cfg_t;
 
 typedef struct {

@@ -144,6 +144,52 @@ Test(pool, expired_rejected) {
   pc_txpool_destroy(p);
 }
 
+typedef struct {
+  unsigned calls;
+  pc_hash_t hash;
+  uint16_t origin;
+  int err;
+  pc_txpool_reason_t why;
+} refusals_t;
+
+static void on_refused(void *ctx, const pc_hash_t *h, uint16_t origin, int err, pc_txpool_reason_t why) {
+  refusals_t *r = ctx;
+  r->calls++;
+  r->hash = *h;
+  r->origin = origin;
+  r->err = err;
+  r->why = why;
+}
+
+Test(pool, refusal_after_a_worker_checked_it_is_reported) {
+  refusals_t seen = {0};
+  pc_txpool_cfg_t c;
+  pc_txpool_cfg_default(&c, TT_CHAIN, 1, 0);
+  c.n_workers = 1;
+  c.on_refused = on_refused;
+  c.on_refused_ctx = &seen;
+  pc_txpool_t *p = pc_txpool_create(&c, NULL, NULL);
+  cr_assert_not_null(p);
+  tt_tx_t good, bad;
+  tt_sign(&good, 1, 0, 0, 0);
+  tt_sign(&bad, 2, 0, 0, 0);
+  bad.raw[bad.len - 1] ^= 0x40;
+  pc_hash_t bad_hash;
+  cr_assert_eq(pc_txpool_submit(p, good.raw, good.len, PC_ORIGIN_CLIENT, NULL, NULL), 0);
+  cr_assert_eq(pc_txpool_submit(p, bad.raw, bad.len, PC_ORIGIN_CLIENT, &bad_hash, NULL), 0,
+               "queued to the worker: the verdict comes later");
+  pc_txpool_drain(p);
+  cr_assert_eq(seen.calls, 1, "only the forged one is refused");
+  cr_assert(pc_hash_equal(&seen.hash, &bad_hash));
+  cr_assert_eq(seen.origin, PC_ORIGIN_CLIENT);
+  cr_assert_eq(seen.err, PC_ERR_SIGNATURE);
+  cr_assert_eq(seen.why, PC_TXR_BAD_SIGNATURE);
+  /* a refusal submit returns itself is not reported twice */
+  cr_assert_eq(pc_txpool_submit(p, bad.raw, bad.len, PC_ORIGIN_CLIENT, NULL, NULL), PC_ERR_SIGNATURE);
+  cr_assert_eq(seen.calls, 1);
+  pc_txpool_destroy(p);
+}
+
 Test(pool, bad_signature_rejected) {
   pc_txpool_t *p = make_pool(0, NULL, 1, 0);
   tt_tx_t t;
