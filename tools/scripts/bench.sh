@@ -17,8 +17,8 @@
 # exact command of every table to out/bench/README.md
 # (tools/scripts/bench-report.py writes the CSVs, tables and plots).
 #
-# Budget on a 2-core machine: default ~30 min (n = 7 adds ~8 cluster runs),
-# --quick ~5 min.
+# Budget on a 2-core machine: ~20 min quiet (n = 7 adds 16 cluster runs of
+# 20-50 s each), longer under load; --quick ~5 min.
 # Environment: BENCH_REPS (repetitions, default 3; --quick 1),
 # BENCH_CLUSTER_REPS (cluster repetitions, default 1; --quick 1),
 # BENCH_CLUSTER_SECS (seconds of load per cluster run, default 6; --quick 4;
@@ -31,7 +31,7 @@
 # curve, the others BENCH_CLUSTER_BATCHES_LARGE),
 # BENCH_CLUSTER_BATCHES (default "1 10 100 1000"; --quick "100"),
 # BENCH_CLUSTER_BATCHES_LARGE (batch sizes for the larger clusters, default
-# "100 1000"; --quick "100"),
+# "1 10 100 1000", the same as n = 4; --quick "100"),
 # BENCH_CLUSTER_WORKLOADS (default "noop transfer"; --quick "noop"),
 # BENCH_CURVE_RATES (offered tx/s, default "1000 4000 16000"; --quick: none,
 # the curve is skipped), BENCH_OUT (output directory, default out/bench),
@@ -116,7 +116,7 @@ if want a || want e; then
   if ((quick)); then rates=${BENCH_CURVE_RATES-}; else rates=${BENCH_CURVE_RATES:-1000 4000 16000}; fi
   if ((quick)); then workloads=${BENCH_CLUSTER_WORKLOADS:-noop}; else workloads=${BENCH_CLUSTER_WORKLOADS:-noop transfer}; fi
   if ((quick)); then sizes=${BENCH_CLUSTER_NODES:-4}; else sizes=${BENCH_CLUSTER_NODES:-4 7}; fi
-  if ((quick)); then big_batches=${BENCH_CLUSTER_BATCHES_LARGE:-100}; else big_batches=${BENCH_CLUSTER_BATCHES_LARGE:-100 1000}; fi
+  if ((quick)); then big_batches=${BENCH_CLUSTER_BATCHES_LARGE:-100}; else big_batches=${BENCH_CLUSTER_BATCHES_LARGE:-1 10 100 1000}; fi
   for n in $sizes; do
     [[ $n =~ ^[0-9]+$ ]] && (( n >= 4 )) || { echo "bench.sh: BENCH_CLUSTER_NODES='$sizes': want replica counts >= 4" >&2; exit 2; }
   done
