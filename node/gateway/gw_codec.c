@@ -210,6 +210,12 @@ static void put_code(pc_writer_t *w, int code) {
   pc_put_u8(w, (uint8_t)(int8_t)code);
 }
 
+/* An answer's text: at most PC_GW_MSG_MAX bytes of msg (NULL = empty). */
+static void put_msg(pc_writer_t *w, const char *msg) {
+  size_t ml = msg ? strlen(msg) : 0;
+  pc_put_blob16(w, msg ? msg : "", ml > PC_GW_MSG_MAX ? PC_GW_MSG_MAX : ml);
+}
+
 long pc_gw_enc_receipt_rsp(uint8_t *out, size_t cap, uint32_t id, int code, const pc_gw_receipt_ans_t *a) {
   pc_writer_t w;
   pc_writer_init(&w, out, cap);
@@ -275,13 +281,11 @@ long pc_gw_enc_block_rsp(uint8_t *out, size_t cap, uint32_t id, uint64_t height,
 }
 
 long pc_gw_enc_error_rsp(uint8_t *out, size_t cap, uint32_t id, int code, const char *msg) {
-  size_t ml = msg ? strlen(msg) : 0;
-  if (ml > PC_GW_MSG_MAX) ml = PC_GW_MSG_MAX;
   pc_writer_t w;
   pc_writer_init(&w, out, cap);
   uint8_t *p = pc_gw_frame_begin(&w, PC_GW_RSP_ERROR, id);
   put_code(&w, code);
-  pc_put_blob16(&w, msg ? msg : "", ml);
+  put_msg(&w, msg);
   return pc_gw_frame_end(&w, p);
 }
 
@@ -289,15 +293,13 @@ long pc_gw_enc_txstatus_rsp(uint8_t *out, size_t cap, uint32_t id, int code, uin
                             const char *msg) {
   if (code >= 0 || code <= -PC_ERR_COUNT || (status != PC_GW_TX_REJECTED && status != PC_GW_TX_NOT_HELD))
     return PC_ERR_RANGE;
-  size_t ml = msg ? strlen(msg) : 0;
-  if (ml > PC_GW_MSG_MAX) ml = PC_GW_MSG_MAX;
   pc_writer_t w;
   pc_writer_init(&w, out, cap);
   uint8_t *p = pc_gw_frame_begin(&w, PC_GW_RSP_TXSTATUS, id);
   put_code(&w, code);
   pc_put_u8(&w, status);
   pc_put_u64(&w, held_from);
-  pc_put_blob16(&w, msg ? msg : "", ml);
+  put_msg(&w, msg);
   return pc_gw_frame_end(&w, p);
 }
 
