@@ -455,3 +455,156 @@ Test(state, seeded_history_roots_and_proofs_match_recorded_constant) {
   cr_assert_str_eq(hex, HISTORY_DIGEST, "history digest %s", hex);
   pc_state_free(s);
 }
+
+/* ------------------------------------------------ benchmark-shaped batches
+ * The shapes the benchmark times (16-byte keys, big preload batches, then
+ * blocks of 1k and 10k random updates) plus inserts of new keys, deletes,
+ * values of every size class and a few above the slab limit, repeated
+ * writes of one key in a batch, reads through the batch. The digest of
+ * every root, the final count and proof bytes was recorded with the trie
+ * of session 4 (before the 1M-key work); the final root must also equal
+ * that of a trie built by the naive path: the model's keys inserted one
+ * per batch in another order. */
+#define SHAPES_DIGEST "83a2d859364a5cef9b629de9c1dc5d403fe329f2c20a1e76e026f994afb3bad2"
+
+enum { SH_PRELOAD = 40000, SH_KEYS = 48000 };
+
+typedef struct {
+  uint64_t seed;
+  uint32_t len;
+  bool present;
+} sh_val_t;
+
+static void sh_key(uint8_t k[16], uint64_t i) {
+  memcpy(k, "acct", 4);
+  pc_store_le64(k + 4, i);
+  memcpy(k + 12, "/bal", 4);
+}
+
+/* sh_value fills the value of (seed, len); lengths up to 6000 bytes. */
+static void sh_value(uint8_t *v, const sh_val_t *m) { fill_bytes(v, m->len, m->seed); }
+
+static uint32_t sh_len(uint64_t r) {
+  unsigned c = (unsigned)(r % 100);
+  if (c < 80) return 8;
+  if (c < 95) return (uint32_t)((r >> 8) % 64);
+  if (c < 99) return (uint32_t)((r >> 8) % 1000);
+  return 2000 + (uint32_t)((r >> 8) % 4000); /* bigger than a slab node */
+}
+
+static void sh_put(pc_state_batch_t *b, sh_val_t *model, uint64_t i, uint64_t seed, uint32_t len) {
+  static uint8_t v[6000];
+  uint8_t k[16];
+  sh_key(k, i);
+  model[i] = (sh_val_t){seed, len, true};
+  sh_value(v, &model[i]);
+  cr_assert_eq(pc_state_batch_put(b, k, 16, v, len), 0);
+}
+
+static void sh_check_get(pc_state_batch_t *b, const sh_val_t *model, uint64_t i) {
+  static uint8_t v[6000];
+  uint8_t k[16];
+  sh_key(k, i);
+  const uint8_t *got;
+  size_t gl;
+  int e = pc_state_batch_get(b, k, 16, &got, &gl);
+  if (!model[i].present) {
+    cr_assert_eq(e, PC_ERR_NOT_FOUND, "key %lu deleted in the batch", (unsigned long)i);
+    return;
+  }
+  cr_assert_eq(e, 0, "key %lu", (unsigned long)i);
+  sh_value(v, &model[i]);
+  cr_assert_eq(gl, model[i].len);
+  cr_assert_eq(memcmp(got, v, gl), 0);
+}
+
+Test(state, benchmark_shaped_batches_match_recorded_roots_and_naive_path) {
+  pc_state_t *s = pc_state_new(4);
+  sh_val_t *model = calloc(SH_KEYS, sizeof *model);
+  pc_hasher_t h;
+  pc_hasher_init_tagged(&h, "test/shapes");
+  uint64_t rs = 0x1f2e3d4c;
+  for (uint64_t base = 0; base < SH_PRELOAD; base += 10000) {
+    pc_state_batch_t *b = pc_state_batch_new(s);
+    for (uint64_t i = base; i < base + 10000; i++) sh_put(b, model, i, i, 8);
+    pc_hash_t root;
+    int64_t v = pc_state_commit(b, &root);
+    cr_assert_gt(v, 0);
+    cr_assert_eq(pc_state_publish(s, (uint64_t)v), 0);
+    pc_hasher_update(&h, root.b, PC_HASH_SIZE);
+  }
+  static const unsigned sizes[] = {1000, 10000, 1000, 37, 1, 10000, 1000, 1000, 5000, 2, 1000, 10000};
+  for (unsigned c = 0; c < sizeof sizes / sizeof sizes[0]; c++) {
+    pc_state_batch_t *b = pc_state_batch_new(s);
+    cr_assert_not_null(b);
+    for (unsigned j = 0; j < sizes[c]; j++) {
+      uint64_t r = pc_test_rand(&rs), i = pc_test_rand(&rs) % SH_PRELOAD;
+      unsigned op = (unsigned)(r % 100);
+      if (op < 75) {
+        sh_put(b, model, i, r, sh_len(r >> 7));
+      } else if (op < 85) {
+        sh_put(b, model, SH_PRELOAD + (r >> 7) % (SH_KEYS - SH_PRELOAD), r, sh_len(r >> 9));
+      } else if (op < 95) {
+        uint8_t k[16];
+        sh_key(k, i);
+        cr_assert_eq(pc_state_batch_delete(b, k, 16), 0);
+        model[i].present = false;
+      } else if (op < 98) {
+        /* the same key twice in one batch, then maybe gone again */
+        sh_put(b, model, i, r, 8);
+        sh_put(b, model, i, r + 1, sh_len(r >> 11));
+        if (r & 1) {
+          uint8_t k[16];
+          sh_key(k, i);
+          cr_assert_eq(pc_state_batch_delete(b, k, 16), 0);
+          model[i].present = false;
+        }
+        sh_check_get(b, model, i);
+      } else {
+        sh_check_get(b, model, i);
+      }
+    }
+    pc_hash_t root;
+    int64_t v = pc_state_commit(b, &root);
+    cr_assert_gt(v, 0);
+    cr_assert_eq(pc_state_publish(s, (uint64_t)v), 0);
+    pc_hasher_update(&h, root.b, PC_HASH_SIZE);
+  }
+  const pc_state_version_t *cur = pc_state_current(s);
+  uint64_t count = pc_state_version_count(cur), want = 0;
+  for (uint64_t i = 0; i < SH_KEYS; i++) want += model[i].present;
+  cr_assert_eq(count, want);
+  pc_hasher_update(&h, &count, sizeof count);
+  static uint8_t proof[PC_STATE_PROOF_MAX];
+  for (uint64_t i = 0; i < SH_KEYS; i += 97) {
+    uint8_t k[16];
+    sh_key(k, i);
+    size_t plen;
+    cr_assert_eq(pc_state_prove(cur, k, 16, proof, sizeof proof, &plen), 0);
+    pc_hasher_update(&h, proof, plen);
+  }
+  pc_hash_t final_root, d;
+  pc_state_version_root(cur, &final_root);
+  pc_hasher_final(&h, &d);
+  char hex[PC_HASH_HEX_SIZE];
+  pc_hash_to_hex(&d, hex);
+  cr_assert_str_eq(hex, SHAPES_DIGEST, "shapes digest %s", hex);
+
+  /* The naive path: one key per batch, descending key numbers. */
+  pc_state_t *t = pc_state_new(2);
+  pc_hash_t ref = {{0}};
+  static uint8_t v[6000];
+  for (uint64_t i = SH_KEYS; i-- > 0;) {
+    if (!model[i].present) continue;
+    uint8_t k[16];
+    sh_key(k, i);
+    sh_value(v, &model[i]);
+    pc_state_batch_t *b = pc_state_batch_new(t);
+    cr_assert_eq(pc_state_batch_put(b, k, 16, v, model[i].len), 0);
+    cr_assert_gt(pc_state_commit(b, &ref), 0);
+  }
+  cr_assert(pc_hash_equal(&ref, &final_root), "the naive path gives another root");
+  pc_state_free(t);
+  pc_state_free(s);
+  free(model);
+}

@@ -2,8 +2,11 @@
  * given as a ratio against a baseline measured in the same run.
  *
  *   bench_storage [--dir DIR] [--quick] [--big] [--log | --state]
+ *                 [--keys N] [--repeat R]
  *
  * --log runs (a) only, --state (c) and (e) only (for repeated runs).
+ * --keys N runs (c) and (e) over N keys only (instead of 100k, and 1M with
+ * --big); --repeat R multiplies the rounds of (c) by R (for profiling).
  *
  * (a) log append with group commit vs plain pwrite + fdatasync of the same
  *     bytes with the same batching, into a preallocated file;
@@ -201,6 +204,8 @@ static double hash_rate(void) {
   return n / secs(cpu_ns() - t0);
 }
 
+static unsigned g_repeat = 1;
+
 static void bench_state(uint64_t keys, double hps) {
   uint64_t t0 = pc_now_ns();
   pc_state_t *s = preload(keys);
@@ -212,7 +217,7 @@ static void bench_state(uint64_t keys, double hps) {
   uint64_t rs = 42;
   unsigned sizes[2] = {1000, 10000};
   for (int z = 0; z < 2; z++) {
-    unsigned per = sizes[z], rounds = z == 0 ? 40 : 8;
+    unsigned per = sizes[z], rounds = (z == 0 ? 40 : 8) * g_repeat;
     t0 = pc_now_ns();
     uint64_t c0 = cpu_ns();
     for (unsigned r = 0; r < rounds; r++) {
@@ -309,17 +314,23 @@ static void bench_reads(double dur) {
 
 int main(int argc, char **argv) {
   bool quick = false, big = false, only_log = false, only_state = false;
+  uint64_t only_keys = 0;
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--quick")) quick = true;
     else if (!strcmp(argv[i], "--big")) big = true;
     else if (!strcmp(argv[i], "--log")) only_log = true;
     else if (!strcmp(argv[i], "--state")) only_state = true;
+    else if (!strcmp(argv[i], "--keys") && i + 1 < argc) only_keys = strtoull(argv[++i], NULL, 10);
+    else if (!strcmp(argv[i], "--repeat") && i + 1 < argc) g_repeat = (unsigned)strtoul(argv[++i], NULL, 10);
     else if (!strcmp(argv[i], "--dir") && i + 1 < argc) snprintf(g_dir, sizeof g_dir, "%s", argv[++i]);
     else {
-      fprintf(stderr, "usage: bench_storage [--dir DIR] [--quick] [--big] [--log | --state]\n");
+      fprintf(stderr, "usage: bench_storage [--dir DIR] [--quick] [--big] [--log | --state] [--keys N] "
+                      "[--repeat R]\n");
       return 64;
     }
   }
+  if (g_repeat < 1) g_repeat = 1;
+  if (only_keys) only_state = true;
   pc_log_set_level(PC_LOG_WARN);
   rcu_register_thread();
   mkdir(g_dir, 0755);
@@ -332,8 +343,12 @@ int main(int argc, char **argv) {
   if (!only_log && !only_state) bench_votes(quick ? 100 : 1000);
   if (!only_log) {
     double hps = hash_rate();
-    bench_state(100000, hps);
-    if (big) bench_state(1000000, hps);
+    if (only_keys) {
+      bench_state(only_keys, hps);
+    } else {
+      bench_state(100000, hps);
+      if (big) bench_state(1000000, hps);
+    }
   }
   if (!only_log && !only_state) bench_reads(quick ? 0.5 : 2.0);
   rm_dir_files(g_dir);
