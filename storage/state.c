@@ -54,6 +54,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <urcu.h>
 
 #include "storage/storage.h"
@@ -70,7 +71,6 @@ typedef struct node {
   uint8_t kind;
   uint8_t depth;   /* branch: the nibble it splits on */
   uint16_t bitmap; /* branch: children present, by nibble */
-  struct node *next_free; /* writer only: retired / free list link */
 } node_t;
 
 /* A branch keeps only the children present, in nibble order (index =
@@ -82,8 +82,9 @@ typedef struct {
   uint8_t cap;    /* slots allocated, ≥ popcount(bitmap) */
   uint8_t pad;
   pc_hash_t prefix; /* kh of some key below: its first `depth` nibbles are the subtree's */
-  uint32_t pad2;
+  uint32_t pad2;    /* the child pointers that follow stay 8-byte aligned */
 } branch_t;
+_Static_assert(sizeof(branch_t) % 8 == 0, "branch children alignment");
 
 typedef struct {
   node_t h;
@@ -102,10 +103,23 @@ struct pc_state_version {
   struct rcu_head rcu;
 };
 
+/* A node reference kept outside the node: its address | its size class
+ * << REF_SHIFT (REF_BIG: a malloc'd node). Retired and free nodes are
+ * listed in arrays of these, never linked through the nodes themselves,
+ * so retiring, recycling and allocating a node do not read its memory
+ * (at 1M keys each such read was a cache miss, one after the other along
+ * a linked list). Addresses are below 2^56 (checked when the memory is
+ * obtained). */
+typedef uint64_t noderef_t;
+#define REF_SHIFT 56
+#define REF_BIG 0xffu
+#define REF_ADDR_MASK ((UINT64_C(1) << REF_SHIFT) - 1)
+
 /* Nodes retired by commit `number`, waiting for every older version to die. */
 typedef struct retired {
   uint64_t number;
-  node_t *list;
+  noderef_t *refs;
+  size_t n;
   size_t bytes;
   struct retired *next; /* rq FIFO, then the recycle stack */
   pc_state_t *s;
@@ -113,12 +127,18 @@ typedef struct retired {
 } retired_t;
 
 /* Node memory: nodes up to SLAB_MAX bytes come from per-size-class free
- * lists (classes of SLAB_GRAIN bytes) refilled from SLAB_CHUNK-byte
- * chunks, larger ones (big values) from malloc. Only the writer thread
- * allocates and frees; a retired list whose grace period ended comes back
- * from the call_rcu thread on the `recycle` stack and the writer puts its
- * nodes on the free lists at its next batch. Chunks go back to the system
- * with the state (pc_state_free): the footprint is the high-water mark. */
+ * stacks (classes of SLAB_GRAIN bytes; arrays of addresses, capacity ≥
+ * the slots ever carved in the class, so a push never fails) refilled
+ * from chunks, larger ones (big values) from malloc. The first chunks are
+ * SLAB_CHUNK bytes from malloc; once the state holds HUGE_AFTER bytes,
+ * chunks are HUGE_CHUNK bytes mapped at a HUGE_CHUNK boundary and
+ * advised as transparent huge pages (a 1M-key trie spans ~250 MB: with
+ * 4 KiB pages nearly every node visited on a path is also a TLB miss).
+ * Only the writer thread allocates and frees; a retired list whose grace
+ * period ended comes back from the call_rcu thread on the `recycle`
+ * stack and the writer pushes its nodes on the free stacks at its next
+ * batch. Chunks go back to the system with the state (pc_state_free):
+ * the footprint is the high-water mark. */
 #if defined(__SANITIZE_ADDRESS__)
 #define PC_STATE_ASAN 1
 #elif defined(__has_feature)
@@ -141,11 +161,20 @@ typedef struct retired {
 #define SLAB_MAX 1024u
 #define SLAB_CLASSES (SLAB_MAX / SLAB_GRAIN)
 #define SLAB_CHUNK (256u << 10)
+#define HUGE_CHUNK (2u << 20)
+#define HUGE_AFTER (4u << 20)
 
 typedef struct slab_chunk {
   struct slab_chunk *next;
-  uint64_t pad; /* keeps nodes 16-byte aligned */
-} slab_chunk_t;
+  uint32_t size;   /* bytes, header included */
+  uint32_t mapped; /* 1: mmap'd (HUGE_CHUNK), 0: malloc'd */
+} slab_chunk_t; /* 16 bytes: keeps nodes 16-byte aligned */
+
+typedef struct {
+  node_t **v;
+  uint32_t n, cap;  /* cap ≥ carved */
+  uint32_t carved;  /* slots of this class cut from chunks */
+} freestack_t;
 
 struct pc_state {
   pc_state_version_t *current; /* RCU-published */
@@ -157,21 +186,44 @@ struct pc_state {
   pc_state_batch_t *open_batch;
   retired_t *rq_head, *rq_tail; /* FIFO by number */
   _Atomic(retired_t *) recycle;  /* pushed by retired_cb, drained by the writer */
-  node_t *freel[SLAB_CLASSES];
+  freestack_t fs[SLAB_CLASSES];
+  node_t **pool; /* spare full-size branch slots: applying queued writes never fails */
+  uint32_t n_pool, cap_pool;
   slab_chunk_t *chunks;
   uint8_t *bump;
   size_t bump_left;
   size_t reserved; /* chunk bytes + big node bytes */
+  long fail_after;  /* tests: node allocations that still succeed; < 0 = all */
 };
+
+/* Writes are queued and applied PEND_MAX at a time: first every queued
+ * key's path is walked level by level across the group, prefetching the
+ * next node of each path (and the whole of a shared branch, which the
+ * write will copy), so up to PEND_MAX cache misses are in flight instead
+ * of one; then the writes are applied in call order. Everything that can
+ * fail is done when a write is queued (key hash, leaf allocated and
+ * hashed, room for its retirements and for its new branches in the
+ * pool), so applying cannot fail and put/delete keep their results. */
+#define PEND_MAX 16u
+
+typedef struct {
+  pc_hash_t kh;
+  pc_hash_t lh; /* put: the leaf's hash */
+  leaf_t *leaf; /* put: the new (fresh) leaf; NULL: delete */
+} pend_t;
 
 struct pc_state_batch {
   pc_state_t *s;
+  unsigned n_pend;
+  pend_t pend[PEND_MAX];
   node_t *root;
   pc_hash_t root_hash;
   uint16_t root_dirty; /* bit 0: root_hash is stale */
   uint64_t count;
   uint32_t gen;
-  node_t *retired; /* committed nodes this batch stopped using */
+  int err; /* sticky: a queued write could not be applied (never expected) */
+  noderef_t *retired; /* committed nodes this batch stopped using */
+  size_t n_retired, cap_retired;
   size_t retired_bytes;
 };
 
@@ -238,42 +290,101 @@ static size_t node_size(const node_t *n) {
 
 /* ---------------------------------------------------------------- reclamation */
 
+static inline unsigned size_class(size_t sz) { return (unsigned)((sz + SLAB_GRAIN - 1) / SLAB_GRAIN) - 1; }
+static inline size_t class_size(unsigned c) { return (size_t)(c + 1) * SLAB_GRAIN; }
+static inline bool addr_ok(const void *p) { return ((uint64_t)(uintptr_t)p & ~REF_ADDR_MASK) == 0; }
+
+/* chunk_new gives the bump allocator a fresh chunk; false on OOM. */
+static bool chunk_new(pc_state_t *s) {
+  slab_chunk_t *ch;
+  size_t size;
+  bool mapped = s->reserved >= HUGE_AFTER;
+  if (mapped) {
+    size = HUGE_CHUNK;
+    uint8_t *m = mmap(NULL, 2 * size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED) return false;
+    uintptr_t a = ((uintptr_t)m + size - 1) & ~(uintptr_t)(size - 1);
+    size_t head = a - (uintptr_t)m;
+    if (head) munmap(m, head);
+    munmap((uint8_t *)a + size, size - head);
+    (void)madvise((void *)a, size, MADV_HUGEPAGE); /* advice: without THP it is just slower */
+    ch = (slab_chunk_t *)a;
+  } else {
+    size = SLAB_CHUNK;
+    ch = malloc(size);
+    if (!ch) return false;
+  }
+  if (!addr_ok((uint8_t *)ch + size)) {
+    if (mapped) munmap(ch, size);
+    else free(ch);
+    PC_ERROR("state: node memory above 2^56");
+    return false;
+  }
+  ch->next = s->chunks;
+  ch->size = (uint32_t)size;
+  ch->mapped = mapped;
+  s->chunks = ch;
+  s->bump = (uint8_t *)(ch + 1);
+  s->bump_left = size - sizeof *ch;
+  s->reserved += size;
+  SLAB_POISON(s->bump, s->bump_left);
+  return true;
+}
+
 static void *node_alloc(pc_state_t *s, size_t sz) {
+  if (s->fail_after >= 0) {
+    if (s->fail_after == 0) return NULL;
+    s->fail_after--;
+  }
   if (sz > SLAB_MAX) {
     void *p = malloc(sz);
+    if (p && !addr_ok(p)) {
+      free(p);
+      p = NULL;
+    }
     if (p) s->reserved += sz;
     return p;
   }
-  unsigned c = (unsigned)((sz + SLAB_GRAIN - 1) / SLAB_GRAIN) - 1;
-  size_t csz = (size_t)(c + 1) * SLAB_GRAIN;
-  node_t *n = s->freel[c];
-  if (n) {
+  unsigned c = size_class(sz);
+  size_t csz = class_size(c);
+  freestack_t *f = &s->fs[c];
+  if (f->n) {
+    node_t *n = f->v[--f->n];
+    /* The next slot of this class is likely cold: start fetching it now
+     * (for writing), it is what the next allocation will fill. */
+    if (f->n) __builtin_prefetch(f->v[f->n - 1], 1, 3);
     SLAB_UNPOISON(n, csz);
-    s->freel[c] = n->next_free;
     return n;
   }
-  if (s->bump_left < csz) {
-    /* The rest of the old chunk (< csz bytes) stays unused. */
-    slab_chunk_t *ch = malloc(SLAB_CHUNK);
-    if (!ch) return NULL;
-    ch->next = s->chunks;
-    s->chunks = ch;
-    s->bump = (uint8_t *)(ch + 1);
-    s->bump_left = SLAB_CHUNK - sizeof *ch;
-    s->reserved += SLAB_CHUNK;
-    SLAB_POISON(s->bump, s->bump_left);
+  if (f->carved == f->cap) {
+    uint32_t cap = f->cap ? 2 * f->cap : 64;
+    node_t **v = realloc(f->v, cap * sizeof *v);
+    if (!v) return NULL;
+    f->v = v;
+    f->cap = cap;
   }
+  /* The rest of the old chunk (< csz bytes) stays unused. */
+  if (s->bump_left < csz && !chunk_new(s)) return NULL;
   void *p = s->bump;
   SLAB_UNPOISON(p, csz);
   s->bump += csz;
   s->bump_left -= csz;
+  f->carved++;
   return p;
 }
 
 static size_t node_size(const node_t *n);
 
+/* slot_free puts slab slot n of class c back (cannot fail: cap ≥ carved). */
+static inline void slot_free(pc_state_t *s, unsigned c, node_t *n) {
+  freestack_t *f = &s->fs[c];
+  assert(f->n < f->cap);
+  f->v[f->n++] = n;
+  SLAB_POISON(n, class_size(c));
+}
+
 /* node_free: n is unreachable by readers (fresh, or its grace period
- * ended). Writer thread only. */
+ * ended). Writer thread only. Reads n (its size). */
 static void node_free(pc_state_t *s, node_t *n) {
   size_t sz = node_size(n);
   if (sz > SLAB_MAX) {
@@ -281,17 +392,16 @@ static void node_free(pc_state_t *s, node_t *n) {
     free(n);
     return;
   }
-  unsigned c = (unsigned)((sz + SLAB_GRAIN - 1) / SLAB_GRAIN) - 1;
-  n->next_free = s->freel[c];
-  s->freel[c] = n;
-  SLAB_POISON(n, (size_t)(c + 1) * SLAB_GRAIN);
+  slot_free(s, size_class(sz), n);
 }
 
-static void free_list_now(pc_state_t *s, node_t *n) {
-  while (n) {
-    node_t *nx = n->next_free;
-    node_free(s, n);
-    n = nx;
+/* refs_free frees the nodes of a retired array; only big nodes are read. */
+static void refs_free(pc_state_t *s, const noderef_t *refs, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    unsigned c = (unsigned)(refs[i] >> REF_SHIFT);
+    node_t *nd = (node_t *)(uintptr_t)(refs[i] & REF_ADDR_MASK);
+    if (c == REF_BIG) node_free(s, nd);
+    else slot_free(s, c, nd);
   }
 }
 
@@ -301,14 +411,33 @@ static void recycle(pc_state_t *s) {
   retired_t *r = atomic_exchange_explicit(&s->recycle, NULL, memory_order_acquire);
   while (r) {
     retired_t *nx = r->next;
-    free_list_now(s, r->list);
+    refs_free(s, r->refs, r->n);
+    free(r->refs);
     free(r);
     r = nx;
   }
 }
 
+/* retired_reserve makes room for `more` retirements in the batch, so that
+ * an insert or delete, once it starts changing the trie, cannot fail. */
+static int retired_reserve(pc_state_batch_t *bt, size_t more) {
+  if (bt->n_retired + more <= bt->cap_retired) return 0;
+  size_t cap = bt->cap_retired ? 2 * bt->cap_retired : 1024;
+  while (cap < bt->n_retired + more) cap *= 2;
+  noderef_t *v = realloc(bt->retired, cap * sizeof *v);
+  if (!v) return PC_ERR_NOMEM;
+  bt->retired = v;
+  bt->cap_retired = cap;
+  return 0;
+}
+
+/* The most nodes one insert or delete retires: every branch on the path
+ * (≤ 64 depths), the replaced leaf, one spare. */
+#define RETIRE_PER_OP 66u
+
 /* retire: the batch no longer points to n. Fresh nodes (never visible)
- * are freed now; committed ones wait on the batch's retired list. */
+ * are freed now; committed ones wait on the batch's retired array (room
+ * reserved by retired_reserve). */
 static void retire(pc_state_batch_t *bt, node_t *n) {
   if (!n) return;
   size_t sz = node_size(n);
@@ -317,8 +446,9 @@ static void retire(pc_state_batch_t *bt, node_t *n) {
     node_free(bt->s, n);
     return;
   }
-  n->next_free = bt->retired; /* writer-only field, never read by readers */
-  bt->retired = n;
+  assert(bt->n_retired < bt->cap_retired);
+  uint64_t c = sz > SLAB_MAX ? REF_BIG : size_class(sz);
+  bt->retired[bt->n_retired++] = (uint64_t)(uintptr_t)n | c << REF_SHIFT;
   bt->retired_bytes += sz;
 }
 
@@ -408,8 +538,37 @@ static leaf_t *new_leaf(pc_state_t *s, uint32_t gen, const pc_hash_t *kh, const 
   return l;
 }
 
+/* The most new branches one queued write can need: a copy of every
+ * branch on its path (≤ 64 depths) and one new split. */
+#define BRANCHES_PER_OP 65u
+#define POOL_CAP 16u /* pool slots are branches of this capacity (the most children) */
+
+/* pool_reserve keeps `want` spare full-size branch slots (poisoned). */
+static int pool_reserve(pc_state_t *s, uint32_t want) {
+  if (s->n_pool >= want) return 0;
+  if (want > s->cap_pool) {
+    node_t **v = realloc(s->pool, want * sizeof *v);
+    if (!v) return PC_ERR_NOMEM;
+    s->pool = v;
+    s->cap_pool = want;
+  }
+  while (s->n_pool < want) {
+    node_t *n = node_alloc(s, branch_size(POOL_CAP));
+    if (!n) return PC_ERR_NOMEM;
+    SLAB_POISON(n, class_size(size_class(branch_size(POOL_CAP))));
+    s->pool[s->n_pool++] = n;
+  }
+  return 0;
+}
+
 static branch_t *new_branch(pc_state_t *s, uint32_t gen, unsigned depth, const pc_hash_t *prefix, unsigned cap) {
   branch_t *b = node_alloc(s, branch_size(cap));
+  if (!b && s->n_pool) {
+    /* Out of memory while applying queued writes: a reserved slot. */
+    b = (branch_t *)s->pool[--s->n_pool];
+    SLAB_UNPOISON(b, class_size(size_class(branch_size(POOL_CAP))));
+    cap = POOL_CAP;
+  }
   if (!b) return NULL;
   memset(b, 0, sizeof *b);
   b->h.gen = gen;
@@ -464,12 +623,11 @@ typedef struct {
   uint16_t bit;
 } slot_t;
 
-static int insert(pc_state_batch_t *bt, const pc_hash_t *kh, const void *key, size_t klen, const void *val,
-                  size_t vlen) {
+/* insert puts the batch's fresh leaf l (hash lh) in place of kh's. It
+ * does not fail when the pool holds BRANCHES_PER_OP slots and the retired
+ * array room for RETIRE_PER_OP (on failure l is freed). */
+static int insert(pc_state_batch_t *bt, const pc_hash_t *kh, leaf_t *l, pc_hash_t lh) {
   pc_state_t *s = bt->s;
-  pc_hash_t lh;
-  leaf_t *l = new_leaf(s, bt->gen, kh, key, klen, val, vlen, &lh);
-  if (!l) return PC_ERR_NOMEM;
   if (!bt->root) {
     bt->root = &l->h;
     bt->root_hash = lh;
@@ -612,8 +770,11 @@ pc_state_t *pc_state_new(unsigned retain) {
   s->ring[0] = v0;
   s->current = v0;
   s->gen = 1;
+  s->fail_after = -1;
   return s;
 }
+
+void pc_state_fail_allocs_after(pc_state_t *s, long n) { s->fail_after = n < 0 ? -1 : n; }
 
 void pc_state_free(pc_state_t *s) {
   if (!s) return;
@@ -625,17 +786,21 @@ void pc_state_free(pc_state_t *s) {
   recycle(s);
   for (retired_t *r = s->rq_head; r;) {
     retired_t *nx = r->next;
-    free_list_now(s, r->list);
+    refs_free(s, r->refs, r->n);
+    free(r->refs);
     free(r);
     r = nx;
   }
   free_big_tree(head_root);
   for (slab_chunk_t *c = s->chunks; c;) {
     slab_chunk_t *nx = c->next;
-    SLAB_UNPOISON(c, SLAB_CHUNK);
-    free(c);
+    size_t size = c->size;
+    SLAB_UNPOISON(c, size);
+    if (c->mapped) munmap(c, size);
+    else free(c);
     c = nx;
   }
+  for (unsigned i = 0; i < SLAB_CLASSES; i++) free(s->fs[i].v);
   pc_state_version_t *cur = s->current;
   bool cur_in_ring = false;
   for (unsigned i = 0; i < s->retain; i++) {
@@ -644,6 +809,7 @@ void pc_state_free(pc_state_t *s) {
   }
   if (!cur_in_ring) free(cur);
   free(s->ring);
+  free(s->pool);
   free(s);
 }
 
@@ -718,19 +884,10 @@ pc_state_batch_t *pc_state_batch_new(pc_state_t *s) {
   return b;
 }
 
-int pc_state_batch_put(pc_state_batch_t *b, const void *key, size_t klen, const void *val, size_t vlen) {
-  if (check_key(klen) || (vlen && !val)) return PC_ERR_INVALID;
-  if (vlen > PC_STATE_VALUE_MAX) return PC_ERR_TOO_LARGE;
-  pc_hash_t kh;
-  key_hash(&kh, key, klen);
-  return insert(b, &kh, key, klen, val, vlen);
-}
-
-int pc_state_batch_delete(pc_state_batch_t *b, const void *key, size_t klen) {
-  if (check_key(klen)) return PC_ERR_INVALID;
-  pc_hash_t kh;
-  key_hash(&kh, key, klen);
-  if (!lookup(b->root, &kh)) return 0;
+/* remove takes kh out of the batch's trie if it is there. Same no-fail
+ * condition as insert. */
+static int remove_kh(pc_state_batch_t *b, const pc_hash_t *kh) {
+  if (!lookup(b->root, kh)) return 0;
   if (b->root->kind == N_LEAF) {
     retire(b, b->root);
     b->root = NULL;
@@ -739,10 +896,101 @@ int pc_state_batch_delete(pc_state_batch_t *b, const void *key, size_t klen) {
     b->count--;
     return 0;
   }
-  return delete_at(b, (slot_t){&b->root, &b->root_hash, &b->root_dirty, 1}, &kh);
+  return delete_at(b, (slot_t){&b->root, &b->root_hash, &b->root_dirty, 1}, kh);
+}
+
+static inline void prefetch_lines(const void *p, size_t bytes) {
+  for (size_t o = 0; o < bytes; o += 64) __builtin_prefetch((const uint8_t *)p + o, 0, 3);
+}
+
+/* The first bytes of a node fetched ahead: a branch's header and child
+ * pointers (≤ 48 + 16 × 8 bytes from a 16-byte aligned start), a leaf's
+ * key hash and lengths. */
+#define NODE_HEAD 256u
+
+/* flush applies the queued writes, in call order (see PEND_MAX). */
+static void flush(pc_state_batch_t *b) {
+  unsigned n = b->n_pend;
+  if (!n) return;
+  b->n_pend = 0;
+  const node_t *cur[PEND_MAX];
+  for (unsigned i = 0; i < n; i++) cur[i] = b->root;
+  /* Walk all paths one level per round: the node read in this round was
+   * prefetched in the previous one, while the other paths were walked. */
+  for (bool more = true; more;) {
+    more = false;
+    for (unsigned i = 0; i < n; i++) {
+      const node_t *x = cur[i];
+      if (!x || x->kind != N_BRANCH) {
+        cur[i] = NULL;
+        continue;
+      }
+      const branch_t *br = (const branch_t *)x;
+      /* A committed branch will be copied whole: fetch the rest of it. */
+      if (x->gen != b->gen && branch_size(br->cap) > NODE_HEAD)
+        prefetch_lines((const uint8_t *)x + NODE_HEAD, branch_size(br->cap) - NODE_HEAD);
+      unsigned k = nib(&b->pend[i].kh, x->depth);
+      if (!((x->bitmap >> k) & 1u)) {
+        cur[i] = NULL;
+        continue;
+      }
+      const node_t *c = b_child(br)[b_rank(x->bitmap, k)];
+      prefetch_lines(c, NODE_HEAD);
+      cur[i] = c;
+      more = true;
+    }
+  }
+  for (unsigned i = 0; i < n; i++) {
+    pend_t *p = &b->pend[i];
+    int e = p->leaf ? insert(b, &p->kh, p->leaf, p->lh) : remove_kh(b, &p->kh);
+    /* Cannot happen (everything was reserved when the write was queued);
+     * if it did, the batch refuses to commit rather than lose a write. */
+    if (e && !b->err) b->err = e;
+  }
+}
+
+/* queue_reserve makes sure a write queued now can be applied without
+ * failing: room for its retirements and pool slots for its branches. */
+static int queue_reserve(pc_state_batch_t *b) {
+  if (b->err) return b->err;
+  size_t ops = b->n_pend + 1u;
+  if (retired_reserve(b, RETIRE_PER_OP * ops)) return PC_ERR_NOMEM;
+  return pool_reserve(b->s, (uint32_t)(BRANCHES_PER_OP * ops));
+}
+
+static void queue(pc_state_batch_t *b, const pc_hash_t *kh, leaf_t *l, const pc_hash_t *lh) {
+  pend_t *p = &b->pend[b->n_pend++];
+  p->kh = *kh;
+  p->leaf = l;
+  if (lh) p->lh = *lh;
+  if (b->n_pend == PEND_MAX) flush(b);
+}
+
+int pc_state_batch_put(pc_state_batch_t *b, const void *key, size_t klen, const void *val, size_t vlen) {
+  if (check_key(klen) || (vlen && !val)) return PC_ERR_INVALID;
+  if (vlen > PC_STATE_VALUE_MAX) return PC_ERR_TOO_LARGE;
+  int e = queue_reserve(b);
+  if (e) return e;
+  pc_hash_t kh, lh;
+  key_hash(&kh, key, klen);
+  leaf_t *l = new_leaf(b->s, b->gen, &kh, key, klen, val, vlen, &lh);
+  if (!l) return PC_ERR_NOMEM;
+  queue(b, &kh, l, &lh);
+  return 0;
+}
+
+int pc_state_batch_delete(pc_state_batch_t *b, const void *key, size_t klen) {
+  if (check_key(klen)) return PC_ERR_INVALID;
+  int e = queue_reserve(b);
+  if (e) return e;
+  pc_hash_t kh;
+  key_hash(&kh, key, klen);
+  queue(b, &kh, NULL, NULL);
+  return 0;
 }
 
 int pc_state_batch_get(pc_state_batch_t *b, const void *key, size_t klen, const uint8_t **val, size_t *vlen) {
+  flush(b);
   pc_state_version_t tmp = {.root = b->root};
   return pc_state_get(&tmp, key, klen, val, vlen);
 }
@@ -751,13 +999,21 @@ void pc_state_abort(pc_state_batch_t *b) {
   if (!b) return;
   /* Only the batch's own nodes go; the retired list names nodes that the
    * head version still uses. */
+  for (unsigned i = 0; i < b->n_pend; i++)
+    if (b->pend[i].leaf) {
+      b->s->mem -= node_size(&b->pend[i].leaf->h);
+      node_free(b->s, &b->pend[i].leaf->h);
+    }
   free_fresh(b->s, b->root, b->gen);
   b->s->open_batch = NULL;
+  free(b->retired);
   free(b);
 }
 
 int64_t pc_state_commit(pc_state_batch_t *b, pc_hash_t *root) {
   pc_state_t *s = b->s;
+  flush(b);
+  if (b->err) return b->err;
   pc_state_version_t *v = calloc(1, sizeof *v);
   retired_t *r = calloc(1, sizeof *r);
   if (!v || !r) {
@@ -774,7 +1030,8 @@ int64_t pc_state_commit(pc_state_batch_t *b, pc_hash_t *root) {
   if (root) *root = v->root_hash;
   r->number = v->number;
   r->s = s;
-  r->list = b->retired;
+  r->refs = b->retired;
+  r->n = b->n_retired;
   r->bytes = b->retired_bytes;
   if (s->rq_tail) s->rq_tail->next = r;
   else s->rq_head = r;

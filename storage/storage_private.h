@@ -45,6 +45,11 @@ static inline int io_read_all(const pc_io_t *io, int fd, void *buf, size_t n, of
 /* pc_state_key_hash: the trie's key hash (see state.c), for snapshots. */
 void pc_state_key_hash(pc_hash_t *kh, const void *key, size_t klen);
 
+/* pc_state_fail_allocs_after makes every node allocation of s fail once n
+ * more have succeeded (n < 0: none fails, the default). For tests of the
+ * out-of-memory paths; writer thread. */
+void pc_state_fail_allocs_after(pc_state_t *s, long n);
+
 /* pc_log_crc32c_combine returns CRC32C(A ‖ B) from crc_a = CRC32C(A),
  * crc_b = CRC32C(B) and |B| (log.c; exported for its test). Pure. */
 uint32_t pc_log_crc32c_combine(uint32_t crc_a, uint32_t crc_b, uint64_t len_b);

@@ -4,6 +4,7 @@
 #include <stdatomic.h>
 #include <urcu.h>
 
+#include "storage/storage_private.h"
 #include "tests/storage/helpers.h"
 
 #define STABLE_ROOT_100 "eda885f9374ec46c9ed2c9f6823453c6fb7e1451ac400a4292fa303c55df6cc6"
@@ -136,6 +137,16 @@ Test(state, abort_changes_nothing) {
   put_str(b, "key-1", "changed");
   cr_assert_eq(pc_state_batch_delete(b, "key-2", 5), 0);
   put_str(b, "new", "x");
+  pc_state_abort(b);
+  cr_assert_eq(pc_state_memory(s), mem);
+  /* Enough writes that some were applied and some still wait in the queue. */
+  b = pc_state_batch_new(s);
+  for (unsigned i = 0; i < 45; i++) {
+    char k[32];
+    key_of(k, sizeof k, i * 7);
+    if (i % 3) put_str(b, k, "changed");
+    else cr_assert_eq(pc_state_batch_delete(b, k, strlen(k)), 0);
+  }
   pc_state_abort(b);
   cr_assert_eq(pc_state_memory(s), mem);
   b = pc_state_batch_new(s);
@@ -607,4 +618,94 @@ Test(state, benchmark_shaped_batches_match_recorded_roots_and_naive_path) {
   pc_state_free(t);
   pc_state_free(s);
   free(model);
+}
+
+/* sh_root_of builds a fresh trie from the model (one batch) and returns its root. */
+static void sh_root_of(const sh_val_t *model, uint64_t n, pc_hash_t *root, uint64_t *count) {
+  static uint8_t v[6000];
+  pc_state_t *t = pc_state_new(2);
+  pc_state_batch_t *b = pc_state_batch_new(t);
+  *count = 0;
+  for (uint64_t i = 0; i < n; i++) {
+    if (!model[i].present) continue;
+    uint8_t k[16];
+    sh_key(k, i);
+    sh_value(v, &model[i]);
+    cr_assert_eq(pc_state_batch_put(b, k, 16, v, model[i].len), 0);
+    ++*count;
+  }
+  cr_assert_gt(pc_state_commit(b, root), 0);
+  pc_state_free(t);
+}
+
+/* Out of memory in the middle of a batch: a write refused with
+ * PC_ERR_NOMEM changes nothing, a write accepted (0) is never lost —
+ * writes are applied in groups after they are accepted, so applying them
+ * must not fail even when every allocation fails by then (deletes still
+ * get accepted then: their branch copies come from the reserve) — and the
+ * batch then commits to exactly the accepted writes, or aborts to the
+ * memory it started from. */
+Test(state, out_of_memory_mid_batch_loses_no_accepted_write) {
+  enum { N = 5000, PRE = 4000 };
+  sh_val_t *model = calloc(N, sizeof *model), *saved = calloc(N, sizeof *model);
+  pc_state_t *s = pc_state_new(2);
+  pc_state_batch_t *b = pc_state_batch_new(s);
+  for (uint64_t i = 0; i < PRE; i++) sh_put(b, model, i, i, 8);
+  cr_assert_eq(pc_state_commit(b, NULL), 1);
+  uint64_t rs = pc_test_seed(0x00f00f);
+  unsigned refused = 0, deletes_after_refusal = 0;
+  static uint8_t v[6000];
+  for (long k = 0; k < 240; k += 1 + k / 8) {
+    memcpy(saved, model, N * sizeof *model);
+    size_t mem = pc_state_memory(s);
+    b = pc_state_batch_new(s);
+    cr_assert_not_null(b);
+    pc_state_fail_allocs_after(s, k);
+    bool failed = false;
+    for (unsigned j = 0; j < 300; j++) {
+      uint64_t r = pc_test_rand(&rs), i = pc_test_rand(&rs) % N;
+      uint8_t key[16];
+      sh_key(key, i);
+      int e;
+      if (r % 4 == 0) {
+        e = pc_state_batch_delete(b, key, 16);
+        if (e == 0) {
+          model[i].present = false;
+          deletes_after_refusal += failed;
+        }
+      } else {
+        sh_val_t m = {r, sh_len(r >> 8), true};
+        sh_value(v, &m);
+        e = pc_state_batch_put(b, key, 16, v, m.len);
+        if (e == 0) model[i] = m;
+      }
+      if (e) {
+        cr_assert_eq(e, PC_ERR_NOMEM, "k %ld op %u: %d (seed %#lx)", k, j, e, (unsigned long)pc_test_seed(0x00f00f));
+        refused++;
+        failed = true;
+      }
+    }
+    pc_state_fail_allocs_after(s, -1);
+    if (k % 2) {
+      pc_state_abort(b);
+      cr_assert_eq(pc_state_memory(s), mem, "abort after out of memory, k %ld", k);
+      memcpy(model, saved, N * sizeof *model);
+      continue;
+    }
+    for (uint64_t i = 0; i < N; i += 61) sh_check_get(b, model, i);
+    pc_hash_t root, want;
+    uint64_t count;
+    int64_t ver = pc_state_commit(b, &root);
+    cr_assert_gt(ver, 0, "commit after out of memory, k %ld: %ld", k, (long)ver);
+    sh_root_of(model, N, &want, &count);
+    cr_assert(pc_hash_equal(&root, &want), "k %ld: the root is not that of the accepted writes", k);
+    rcu_read_lock();
+    cr_assert_eq(pc_state_version_count(pc_state_at(s, (uint64_t)ver)), count);
+    rcu_read_unlock();
+  }
+  cr_assert_gt(refused, 0);
+  cr_assert_gt(deletes_after_refusal, 0, "the reserve path was not exercised");
+  pc_state_free(s);
+  free(model);
+  free(saved);
 }
