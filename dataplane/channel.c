@@ -33,7 +33,6 @@ typedef struct {
   uint32_t msg_len;
   uint32_t acct; /* tx buffer bytes released when acked */
   uint16_t frag_count, frag_index;
-  bool sacked;
   bool retransmitted;
 } tx_slot_t;
 
@@ -51,6 +50,7 @@ typedef struct {
   bool up;              /* counted up (session established, not timed out) */
   bool hello_due;
   bool ack_pending;
+  bool gap_ack; /* a new hole appeared: ACK after the current RX burst */
   uint64_t last_rx_ns, last_tx_ns, last_hello_ns;
 
   /* tx */
@@ -59,15 +59,18 @@ typedef struct {
   uint64_t una, next_seq, next_unsent;
   uint64_t high_sacked;
   tx_slot_t *tx;
+  uint64_t *sacked; /* bit (seq & mask): the receiver reported seq held (SACK); max(window, 64) bits */
   uint64_t srtt_ns;
   uint64_t rto_ns; /* current timer for new sends; doubles on timeouts */
   uint64_t last_rtx_scan_ns;
   bool rtx_scan_now;
+  bool window_full; /* the whole window was sent, more queued (counted once per episode) */
 
   /* rx */
   uint64_t expected;
   rx_slot_t *rx;
   uint64_t rx_buffered; /* bytes held in rx slots */
+  uint64_t rx_high;     /* highest seq ever buffered out of order (holes below it while > expected) */
   uint8_t *reasm;
   uint32_t reasm_cap; /* allocated size of reasm */
   uint8_t *spare;     /* a finished reassembly buffer kept for the next one */
@@ -92,7 +95,8 @@ struct pc_dp {
   uint64_t next_hk_ns;
   uint64_t next_publish_ns;
   uint64_t drop_rng;
-  uint8_t ctl[PC_DP_OVERHEAD]; /* scratch for ACK/HELLO frames */
+  bool gap_ack; /* some peer's gap_ack is set */
+  uint8_t ctl[PC_DP_OVERHEAD + 8 * PC_DP_SACK_WORDS_MAX]; /* scratch for ACK/HELLO frames */
 };
 
 static uint64_t rng_next(uint64_t *s) {
@@ -185,8 +189,9 @@ pc_dp_t *pc_dp_create(const pc_dp_cfg_t *cfg, pc_dp_deliver_fn deliver, void *us
       goto fail;
     }
     p->tx = calloc(cfg->window, sizeof *p->tx);
+    p->sacked = calloc(PC_MAX(cfg->window, 64u) / 64, sizeof *p->sacked);
     p->rx = calloc(cfg->window, sizeof *p->rx);
-    if (!p->tx || !p->rx) goto fail;
+    if (!p->tx || !p->rx || !p->sacked) goto fail;
   }
   pc_dp_counters_t *port = &dp->peers[cfg->self].c;
   switch (cfg->kind) {
@@ -222,6 +227,7 @@ static void tx_reset(pc_dp_t *dp, peer_t *p) {
   for (qmsg_t *m = p->qhead; m; m = m->next) p->tx_used += m->len + PC_DP_MSG_REC_SIZE;
   p->una = p->next_seq = p->next_unsent = 1;
   p->high_sacked = 0;
+  memset(p->sacked, 0, PC_MAX(dp->cfg.window, 64u) / 8);
   p->c.tx_dropped_reset += dropped;
 }
 
@@ -283,6 +289,8 @@ static void reasm_evict(peer_t *p, uint16_t peer, evict_why_t why) {
 static void rx_reset(pc_dp_t *dp, peer_t *p, uint16_t peer) {
   for (uint32_t i = 0; i < dp->cfg.window; i++) p->rx[i].seq = 0;
   p->rx_buffered = 0;
+  p->rx_high = 0;
+  p->gap_ack = false;
   p->expected = 1;
   p->ack_pending = false;
   reasm_evict(p, peer, EVICT_RESET);
@@ -300,6 +308,7 @@ void pc_dp_destroy(pc_dp_t *dp) {
       if (p->rx)
         for (uint32_t k = 0; k < dp->cfg.window; k++) free(p->rx[k].payload);
       free(p->tx);
+      free(p->sacked);
       free(p->rx);
       free(p->reasm);
       free(p->spare);
@@ -372,6 +381,23 @@ int pc_dp_broadcast(pc_dp_t *dp, const void *msg, size_t len) {
   return 0;
 }
 
+/* The SACK bitmap: one bit per window slot, so the sender walks the holes
+ * of a window of thousands of frames, not every slot, on each ACK. */
+static bool sacked_get(const pc_dp_t *dp, const peer_t *p, uint64_t s) {
+  uint64_t i = s & dp->mask;
+  return p->sacked[i >> 6] >> (i & 63) & 1;
+}
+static void sacked_set(const pc_dp_t *dp, peer_t *p, uint64_t s) {
+  uint64_t i = s & dp->mask;
+  p->sacked[i >> 6] |= 1ull << (i & 63);
+}
+/* The bits of seqs s .. s+63 (window ≥ 64: consecutive slots, wrapping). */
+static uint64_t sacked_get64(const pc_dp_t *dp, const peer_t *p, uint64_t s) {
+  uint64_t i = s & dp->mask, nw = (dp->mask + 1) >> 6, w = i >> 6, off = i & 63;
+  uint64_t lo = p->sacked[w] >> off;
+  return off ? lo | p->sacked[(w + 1) & (nw - 1)] << (64 - off) : lo;
+}
+
 /* Frames queued messages into free window slots. */
 static void fill_window(pc_dp_t *dp, peer_t *p) {
   const uint32_t cap = dp->cap, fcap = cap - PC_DP_MSG_REC_SIZE;
@@ -416,7 +442,7 @@ static void fill_window(pc_dp_t *dp, peer_t *p) {
     }
     t->sent_ns = 0;
     t->rto_ns = 0;
-    t->sacked = false;
+    p->sacked[(p->next_seq & dp->mask) >> 6] &= ~(1ull << (p->next_seq & 63));
     t->retransmitted = false;
     p->next_seq++;
   }
@@ -430,6 +456,31 @@ static uint64_t sack_bits(pc_dp_t *dp, const peer_t *p) {
     if (r->seq == q) s |= 1ull << i;
   }
   return s;
+}
+
+/* Whether the receiver holds frames the 64-bit sack field cannot describe,
+ * so a bare ACK with SACK words is owed. */
+static bool sack_wide_due(const peer_t *p) { return p->rx_buffered && p->rx_high > p->expected + 64; }
+
+/* Writes the SACK words of an ACK (dataplane.h: bit j of word k = seq
+ * expected + 65 + 64k + j held) into out; returns their number W, trailing
+ * zero words cut. Walks the slots up to rx_high only, so a receiver without
+ * holes beyond ack + 64 pays nothing. */
+static uint32_t sack_words(pc_dp_t *dp, const peer_t *p, uint8_t *out) {
+  if (!sack_wide_due(p)) return 0;
+  uint64_t first = p->expected + 65;
+  uint64_t last = PC_MIN(p->rx_high, first + 64ull * PC_DP_SACK_WORDS_MAX - 1);
+  uint32_t w = 0;
+  for (uint64_t base = first; base <= last; base += 64) {
+    uint64_t word = 0;
+    uint64_t top = PC_MIN(last, base + 63);
+    for (uint64_t q = base; q <= top; q++)
+      if (p->rx[q & dp->mask].seq == q) word |= 1ull << (q - base);
+    uint32_t k = (uint32_t)((base - first) / 64);
+    pc_store_le64(out + 8 * k, word);
+    if (word) w = k + 1;
+  }
+  return w;
 }
 
 static void fill_hdr(pc_dp_t *dp, peer_t *p, uint16_t peer, pc_dp_hdr_t *h, uint8_t type) {
@@ -459,6 +510,10 @@ static void send_ctl(pc_dp_t *dp, uint16_t peer, uint8_t type, uint64_t now) {
   peer_t *p = &dp->peers[peer];
   pc_dp_hdr_t h;
   fill_hdr(dp, p, peer, &h, type);
+  if (type == PC_DP_ACK) {
+    h.msg_len = sack_words(dp, p, dp->ctl + PC_DP_HDR_SIZE);
+    h.payload_len = 8 * h.msg_len;
+  }
   uint32_t len = (uint32_t)pc_dp_frame_seal(dp->ctl, &h, p->tx_key);
   uint8_t *f = dp->ctl;
   bool taken = tx_out(dp, peer, &f, &len, 1, now) == 1;
@@ -476,8 +531,9 @@ static void send_ctl(pc_dp_t *dp, uint16_t peer, uint8_t type, uint64_t now) {
 
 static bool established(const peer_t *p) { return p->peer_epoch != 0 && p->peer_knows_me; }
 
-/* Seals and sends slot seq; returns false if the transport did not take it. */
-static int send_slots(pc_dp_t *dp, uint16_t peer, const uint64_t *seqs, unsigned n, uint64_t now) {
+/* Seals and sends slots seqs[0..n) in order (fast bit i set: seqs[i] is a
+ * SACK-proven resend, for the counters); returns how many the transport took. */
+static int send_slots(pc_dp_t *dp, uint16_t peer, const uint64_t *seqs, unsigned n, uint64_t fast, uint64_t now) {
   peer_t *p = &dp->peers[peer];
   uint8_t *f[RX_BURST_MAX];
   uint32_t l[RX_BURST_MAX];
@@ -498,6 +554,10 @@ static int send_slots(pc_dp_t *dp, uint16_t peer, const uint64_t *seqs, unsigned
     tx_slot_t *t = &p->tx[seqs[i] & dp->mask];
     if (t->sent_ns) {
       p->c.retransmits++;
+      if (fast >> i & 1)
+        p->c.rtx_fast++;
+      else
+        p->c.rtx_timer++;
       t->retransmitted = true;
       t->rto_ns = PC_MAX(PC_MIN(t->rto_ns * 2, RTO_MAX_NS), p->rto_ns);
     } else {
@@ -505,7 +565,9 @@ static int send_slots(pc_dp_t *dp, uint16_t peer, const uint64_t *seqs, unsigned
     }
     t->sent_ns = now;
   }
-  if (k) p->ack_pending = false;
+  /* DATA carries the 64-bit sack only: holes further out still need a
+   * bare ACK with SACK words. */
+  if (k && !sack_wide_due(p)) p->ack_pending = false;
   return (int)k;
 }
 
@@ -522,29 +584,51 @@ static unsigned tx_peer(pc_dp_t *dp, uint16_t peer, uint64_t now) {
   /* Retransmissions first: a repair queued behind a window of new frames
    * would hold the receiver's in-order delivery (and our window) for as
    * long as those frames take to drain. */
-  if (p->una < p->next_unsent && (p->rtx_scan_now || now - p->last_rtx_scan_ns >= RTX_SCAN_NS)) {
+  bool periodic = now - p->last_rtx_scan_ns >= RTX_SCAN_NS;
+  if (p->una < p->next_unsent && (p->rtx_scan_now || periodic)) {
     p->rtx_scan_now = false;
-    p->last_rtx_scan_ns = now;
+    if (periodic) p->last_rtx_scan_ns = now;
     /* At most one burst per scan, oldest first: a receiver that fell behind
      * (descheduled, queues full) is not buried under copies it may have. */
     uint64_t again = PC_MAX(FAST_RTX_MIN_NS, 4 * p->srtt_ns);
     unsigned n = 0;
-    /* Only frames the receiver's SACK can describe (ack .. ack+64) are
-     * resent: beyond that we cannot tell a loss from a delayed report, and
-     * the window moves once the holes below are filled. */
-    uint64_t end = PC_MIN(p->next_unsent, p->una + 65);
+    uint64_t fast = 0;
+    /* The whole window: the ACK's SACK words describe every frame the
+     * receiver holds, so a hole anywhere is proven as soon as one ACK
+     * after it arrives, and all holes are repaired in the same round trip
+     * (version 1 described ack .. ack+64 only and repaired one hole per
+     * round trip, the others waiting for their timers). A scan an ACK
+     * triggered stops below the highest SACKed seq (nothing above can be
+     * proven lost); the periodic scan also runs the timers of the rest. */
+    uint64_t end = periodic ? p->next_unsent : PC_MIN(p->next_unsent, p->high_sacked > 2 ? p->high_sacked - 2 : 0);
     for (uint64_t s = p->una; s < end && n < burst; s++) {
+      if (dp->mask >= 63) {
+        /* Skip SACKed frames 64 at a time. */
+        uint64_t open = ~sacked_get64(dp, p, s);
+        if (!open) {
+          s += 63;
+          continue;
+        }
+        s += (uint64_t)__builtin_ctzll(open);
+        if (s >= end) break;
+      } else if (sacked_get(dp, p, s)) {
+        continue;
+      }
       tx_slot_t *t = &p->tx[s & dp->mask];
-      if (t->sacked) continue;
       uint64_t age = now - t->sent_ns;
       /* A hole with a frame at least three seqs later SACKed is lost (our
        * links do not reorder; three tolerates a little reordering on real
        * networks): resent at once, and again after 4 RTTs if that copy is
        * lost too; otherwise the per-frame timer, doubling per resend. */
       bool lost = s + 3 <= p->high_sacked;
-      if (age >= t->rto_ns || (lost && (!t->retransmitted || age >= again))) seqs[n++] = s;
+      if (age >= t->rto_ns) {
+        seqs[n++] = s;
+      } else if (lost && (!t->retransmitted || age >= again)) {
+        fast |= 1ull << n;
+        seqs[n++] = s;
+      }
     }
-    if (n) work += (unsigned)send_slots(dp, peer, seqs, n, now);
+    if (n) work += (unsigned)send_slots(dp, peer, seqs, n, fast, now);
   }
   fill_window(dp, p);
   while (p->next_unsent < p->next_seq) {
@@ -553,11 +637,15 @@ static unsigned tx_peer(pc_dp_t *dp, uint16_t peer, uint64_t now) {
       seqs[n] = p->next_unsent + n;
       n++;
     }
-    int k = send_slots(dp, peer, seqs, n, now);
+    int k = send_slots(dp, peer, seqs, n, 0, now);
     p->next_unsent += (uint64_t)k;
     work += (unsigned)k;
     if ((unsigned)k < n) break;
   }
+  /* Blocked on acknowledgements: the whole window sent, more queued. */
+  bool wfull = p->qhead && p->next_seq - p->una >= dp->cfg.window && p->next_unsent == p->next_seq;
+  if (wfull && !p->window_full) p->c.tx_window_full++;
+  p->window_full = wfull;
   if (p->ack_pending) {
     send_ctl(dp, peer, PC_DP_ACK, now);
     work++;
@@ -569,7 +657,10 @@ static unsigned tx_peer(pc_dp_t *dp, uint16_t peer, uint64_t now) {
 
 /* One RTT sample, from a frame sent once whose reception was reported as
  * soon as it happened: the newest frame of a cumulative ACK that reports no
- * holes (with holes, the ACK may have waited for a retransmission). There
+ * holes (with holes, the cumulative ACK may have waited for a
+ * retransmission), or the newest frame an ACK SACKs for the first time (the
+ * receiver reports what it buffered in its next ACK) — so the estimate
+ * keeps up while holes are open, which under loss is nearly always. There
  * is no timestamp echo in the header; this is Karn's rule plus that. */
 static void rtt_sample(pc_dp_t *dp, peer_t *p, const tx_slot_t *t, uint64_t now) {
   if (t->retransmitted || !t->sent_ns || now <= t->sent_ns) return;
@@ -578,32 +669,47 @@ static void rtt_sample(pc_dp_t *dp, peer_t *p, const tx_slot_t *t, uint64_t now)
   p->rto_ns = PC_MAX(dp->cfg.rto_min_ns, 4 * p->srtt_ns);
 }
 
-static void on_ack(pc_dp_t *dp, peer_t *p, const pc_dp_hdr_t *h, uint64_t now) {
+/* Takes one 64-bit SACK word: bit j set = seq s0 + j held by the receiver.
+ * Only seqs in [una, next_unsent) count (an ACK older than una would
+ * otherwise mark the slot of seq s + window; bits beyond next_unsent
+ * report what was never sent). *newest becomes the highest seq SACKed for
+ * the first time above every seq SACKed before. */
+static void sack_word(pc_dp_t *dp, peer_t *p, uint64_t s0, uint64_t w, uint64_t *newest) {
+  if (s0 >= p->next_unsent) return;
+  if (s0 + 64 > p->next_unsent) w &= (1ull << (p->next_unsent - s0)) - 1;
+  if (s0 < p->una) w = p->una - s0 >= 64 ? 0 : w & ~((1ull << (p->una - s0)) - 1);
+  if (w && dp->mask >= 63) w &= ~sacked_get64(dp, p, s0); /* only the news */
+  while (w) {
+    uint64_t s = s0 + (uint64_t)__builtin_ctzll(w);
+    w &= w - 1;
+    if (sacked_get(dp, p, s)) continue; /* window < 64 */
+    sacked_set(dp, p, s);
+    if (s > p->high_sacked) {
+      *newest = s;
+      p->high_sacked = s;
+    }
+  }
+}
+
+/* pl: the payload of an ACK (its msg_len SACK words), NULL otherwise. */
+static void on_ack(pc_dp_t *dp, peer_t *p, const pc_dp_hdr_t *h, const uint8_t *pl, uint64_t now) {
   uint64_t a = h->ack;
+  uint32_t words = h->type == PC_DP_ACK && pl ? h->msg_len : 0;
   if (a > p->next_unsent) {
     p->c.malformed++; /* acknowledges what was never sent: ignore it */
     return;
   }
-  if (a > p->una && h->sack == 0) rtt_sample(dp, p, &p->tx[(a - 1) & dp->mask], now);
+  if (a > p->una && h->sack == 0 && words == 0) rtt_sample(dp, p, &p->tx[(a - 1) & dp->mask], now);
+  uint64_t newest = 0;
   while (p->una < a) {
     tx_slot_t *t = &p->tx[p->una & dp->mask];
     p->tx_used -= PC_MIN(p->tx_used, t->acct);
     p->una++;
   }
-  if (h->sack) {
-    for (unsigned i = 0; i < 64; i++) {
-      if (!(h->sack >> i & 1)) continue;
-      uint64_t s = a + 1 + i;
-      if (s >= p->next_unsent) break;
-      /* An ACK older than una: slot s & mask may already hold seq
-       * s + window, which must not be marked as received. */
-      if (s < p->una) continue;
-      tx_slot_t *t = &p->tx[s & dp->mask];
-      t->sacked = true;
-      if (s > p->high_sacked) p->high_sacked = s;
-    }
-    p->rtx_scan_now = true;
-  }
+  if (h->sack || words) p->rtx_scan_now = true;
+  sack_word(dp, p, a + 1, h->sack, &newest);
+  for (uint32_t k = 0; k < words; k++) sack_word(dp, p, a + 65 + 64ull * k, pc_load_le64(pl + 8 * k), &newest);
+  if (newest) rtt_sample(dp, p, &p->tx[newest & dp->mask], now);
 }
 
 /* Delivers one in-order DATA frame. Returns false when the frame could not
@@ -709,7 +815,15 @@ static void on_data(pc_dp_t *dp, uint16_t peer, peer_t *p, const pc_dp_hdr_t *h,
       p->c.rx_buf_full++;
       return;
     }
+    /* A new hole (nothing held yet, or a gap above the highest frame
+     * held): ACK it after this RX burst, not after the whole poll, so the
+     * sender can repair it as soon as possible. */
+    if (!p->rx_buffered || h->seq > p->rx_high + 1) {
+      p->gap_ack = true;
+      dp->gap_ack = true;
+    }
     r->seq = h->seq;
+    if (h->seq > p->rx_high) p->rx_high = h->seq;
     r->h = *h;
     memcpy(r->payload, pl, h->payload_len);
     p->rx_buffered += h->payload_len;
@@ -796,10 +910,10 @@ static void rx_frame(pc_dp_t *dp, const uint8_t *f, uint32_t len, uint64_t now) 
   mark_up(p);
   if (h.type == PC_DP_HELLO) {
     p->c.hellos_rx++;
-    if (h.rcv_epoch == dp->epoch && established(p)) on_ack(dp, p, &h, now);
+    if (h.rcv_epoch == dp->epoch && established(p)) on_ack(dp, p, &h, NULL, now);
     return;
   }
-  on_ack(dp, p, &h, now);
+  on_ack(dp, p, &h, h.type == PC_DP_ACK ? pl : NULL, now);
   if (h.type == PC_DP_DATA) on_data(dp, h.src, p, &h, pl, now);
 }
 
@@ -848,6 +962,15 @@ int pc_dp_poll(pc_dp_t *dp, unsigned budget) {
     unsigned k = dp->t->rx_burst(dp->t, rx, PC_MIN(want, budget));
     for (unsigned i = 0; i < k; i++) rx_frame(dp, rx[i].p, rx[i].len, now);
     if (k) dp->t->rx_done(dp->t);
+    if (dp->gap_ack) {
+      dp->gap_ack = false;
+      for (uint16_t i = 0; i < dp->cfg.n; i++) {
+        peer_t *p = &dp->peers[i];
+        if (i == dp->cfg.self || !p->gap_ack) continue;
+        p->gap_ack = false;
+        if (established(p)) send_ctl(dp, i, PC_DP_ACK, now);
+      }
+    }
     work += k;
     budget -= PC_MIN(budget, k ? k : budget);
   }

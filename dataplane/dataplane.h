@@ -45,7 +45,8 @@
  *
  *   off size field        rule
  *   0   4    magic        PC_DP_MAGIC (bytes "PCDP")
- *   4   1    version      PC_DP_VERSION (1)
+ *   4   1    version      PC_DP_VERSION (2; version 1 — the same layout
+ *                         but ACKs without SACK words — is rejected)
  *   5   1    type         0 DATA, 1 ACK, 2 HELLO
  *   6   2    src          sender replica id, < n
  *   8   2    dst          receiver replica id, < n, == own id
@@ -62,7 +63,9 @@
  *   48  8    sack         bit i set: seq ack+1+i was received too
  *   56  4    msg_len      DATA, frag_count == 1: number of messages, ≥ 1;
  *                         DATA, frag_count > 1: total length of the one
- *                         message being fragmented, > 0;  ACK/HELLO: 0
+ *                         message being fragmented, > 0;
+ *                         ACK: number W of SACK words in the payload,
+ *                         0..PC_DP_SACK_WORDS_MAX (127);  HELLO: 0
  *   60  4    payload_len  bytes that follow; must equal frame length − 80
  *   64  P    payload      frag_count == 1: msg_len records, each u32 length L
  *                         then L bytes, filling P exactly (coalesced
@@ -70,7 +73,12 @@
  *                         [frag_index × F, …) of the message, F being the
  *                         sender's per-frame capacity (every fragment but the
  *                         last is full, so the receiver only checks order and
- *                         the total); ACK/HELLO: P = 0
+ *                         the total); HELLO: P = 0;
+ *                         ACK: P = 8 × W, the SACK words that extend the
+ *                         sack field over the receiver's whole window:
+ *                         word k (u64, little-endian) bit j set means seq
+ *                         ack + 65 + 64k + j was received too; when W > 0
+ *                         the last word is non-zero (the shortest form)
  *   64+P 16  mac          BLAKE2b (crypto_generichash, 16-byte output) keyed
  *                         with the sender→receiver channel key, over bytes
  *                         [0, 64+P)
@@ -96,7 +104,12 @@
  * Reliability: selective repeat. The sender keeps at most cfg.window frames
  * unacknowledged per peer and retransmits a frame when its timer expires
  * (max(rto_min, 4 × smoothed RTT), doubling per retry) or at once when a
- * frame three or more seqs later is SACKed. The receiver buffers at most cfg.window frames
+ * frame three or more seqs later is SACKed. A bare ACK's SACK words report
+ * every frame the receiver holds out of order (up to ack + 8192), so every
+ * hole in the window is known after one round trip and all are repaired
+ * together, not one hole per round trip behind the 64 bits of the sack
+ * field; the receiver sends a bare ACK whenever it holds frames beyond
+ * ack + 64, even when DATA it sends carries the 64-bit sack. The receiver buffers at most cfg.window frames
  * out of order, drops seq below the next expected or already buffered
  * (counted as replays) and beyond the window, and delivers in seq order.
  * Fragments of one message are consecutive seqs; reassembly holds at most
@@ -122,7 +135,8 @@
 /* ------------------------------------------------------------ frame codec */
 
 #define PC_DP_MAGIC 0x50444350u /* "PCDP" little-endian */
-#define PC_DP_VERSION 1
+#define PC_DP_VERSION 2
+#define PC_DP_SACK_WORDS_MAX 127 /* ACK: 64 + 127 × 64 = 8192 seqs, the largest window */
 #define PC_DP_HDR_SIZE 64
 #define PC_DP_MAC_SIZE 16
 #define PC_DP_OVERHEAD (PC_DP_HDR_SIZE + PC_DP_MAC_SIZE)
@@ -153,7 +167,7 @@ size_t pc_dp_frame_seal(uint8_t *buf, const pc_dp_hdr_t *h, const uint8_t key[PC
  * (every rule in the table above that needs no key and no channel state)
  * and fills h and *payload (a view into p). Returns 0, or PC_ERR_TRUNCATED
  * (short), PC_ERR_MAGIC, PC_ERR_VERSION, PC_ERR_INVALID (bad type, reserved
- * bits, lengths, coalesced records), PC_ERR_RANGE (fragment index/count,
+ * bits, lengths, coalesced records, ACK SACK words), PC_ERR_RANGE (fragment index/count,
  * epochs, seq), each also counted by pc_reject_note(PC_DEC_FRAME). Pure. */
 int pc_dp_frame_parse(const uint8_t *p, size_t len, pc_dp_hdr_t *h, const uint8_t **payload);
 
@@ -272,7 +286,10 @@ typedef struct {
   uint64_t replays;          /* DATA seq already delivered or buffered */
   uint64_t stale_epoch;      /* frames for/from another session */
   uint64_t out_of_window;    /* DATA seq beyond the receive window */
-  uint64_t retransmits;      /* frames sent again */
+  uint64_t retransmits;      /* frames sent again = rtx_fast + rtx_timer */
+  uint64_t rtx_fast;         /* ... because a later frame was SACKed (the hole is proven) */
+  uint64_t rtx_timer;        /* ... because the frame's timer ran out */
+  uint64_t tx_window_full;   /* times the sender had sent its whole window with more queued (blocked on ACKs) */
   uint64_t reasm_evictions;  /* partial messages dropped: reasm_evict_reset + reasm_evict_bad */
   uint64_t reasm_evict_reset;/* ... because the peer restarted (new session epoch) */
   uint64_t reasm_evict_bad;  /* ... because a key holder's fragments did not form one message */

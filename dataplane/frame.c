@@ -72,10 +72,16 @@ int pc_dp_frame_parse(const uint8_t *p, size_t len, pc_dp_hdr_t *h, const uint8_
       if (h->msg_len == 0 || h->payload_len == 0 || h->payload_len > h->msg_len)
         return reject(PC_ERR_INVALID);
     }
+  } else if (h->type == PC_DP_ACK) {
+    if (h->frag_count != 1 || h->seq != 0 || h->msg_len > PC_DP_SACK_WORDS_MAX ||
+        h->payload_len != 8 * h->msg_len)
+      return reject(PC_ERR_INVALID);
+    /* SACK words in their shortest form: no trailing zero word. */
+    if (h->msg_len && pc_load_le64(pl + 8 * (h->msg_len - 1)) == 0) return reject(PC_ERR_INVALID);
+    if (h->rcv_epoch == 0) return reject(PC_ERR_RANGE);
   } else {
     if (h->frag_count != 1 || h->seq != 0 || h->msg_len != 0 || h->payload_len != 0)
       return reject(PC_ERR_INVALID);
-    if (h->type == PC_DP_ACK && h->rcv_epoch == 0) return reject(PC_ERR_RANGE);
   }
   *payload = pl;
   return 0;

@@ -527,7 +527,8 @@ void pc_dp_telemetry_publish(const pc_dp_t *dp) {
 static void tel_dict(struct rte_tel_data *d, const pc_dp_counters_t *c) {
 #define F(x) rte_tel_data_add_dict_u64(d, #x, c->x)
   F(tx_frames), F(tx_bytes), F(rx_frames), F(rx_bytes), F(tx_msgs), F(rx_msgs), F(malformed), F(bad_mac);
-  F(replays), F(stale_epoch), F(out_of_window), F(retransmits), F(reasm_evictions), F(reasm_evict_reset);
+  F(replays), F(stale_epoch), F(out_of_window), F(retransmits), F(rtx_fast), F(rtx_timer), F(tx_window_full);
+  F(reasm_evictions), F(reasm_evict_reset);
   F(reasm_evict_bad), F(reasm_stalled), F(rx_buf_full);
   F(tx_full), F(tx_dropped_reset), F(ring_full), F(test_dropped), F(link_down), F(link_up), F(hellos_tx);
   F(hellos_rx), F(acks_tx);

@@ -114,6 +114,33 @@ Test(frame, ack_and_hello_round_trip) {
   }
 }
 
+/* An ACK with w SACK words (word k = pattern k + 1, the last non-zero). */
+static size_t ack_words(uint8_t *buf, uint32_t w) {
+  pc_dp_hdr_t h = data_hdr();
+  h.type = PC_DP_ACK;
+  h.seq = 0;
+  h.msg_len = w;
+  h.payload_len = 8 * w;
+  for (uint32_t k = 0; k < w; k++) pc_store_le64(buf + PC_DP_HDR_SIZE + 8 * k, 0x0101010101010101ull * (k + 1));
+  return pc_dp_frame_seal(buf, &h, key);
+}
+
+Test(frame, ack_with_sack_words_round_trip) {
+  static uint8_t buf[PC_DP_OVERHEAD + 8 * PC_DP_SACK_WORDS_MAX];
+  for (uint32_t w = 1; w <= PC_DP_SACK_WORDS_MAX; w += 63) {
+    size_t len = ack_words(buf, w);
+    cr_assert_eq(len, PC_DP_OVERHEAD + 8 * w);
+    pc_dp_hdr_t d;
+    const uint8_t *pl;
+    cr_assert_eq(pc_dp_frame_parse(buf, len, &d, &pl), 0, "w = %u", w);
+    cr_assert_eq(pc_dp_frame_verify(buf, len, key), 0);
+    cr_assert_eq(d.type, PC_DP_ACK);
+    cr_assert_eq(d.msg_len, w);
+    cr_assert_eq(d.payload_len, 8 * w);
+    cr_assert_eq(pc_load_le64(pl + 8 * (w - 1)), 0x0101010101010101ull * w);
+  }
+}
+
 /* Expects parse to fail with err and the frame rejection counter to move. */
 static void expect_reject(const uint8_t *buf, size_t len, int err) {
   uint64_t before = pc_reject_count(PC_DEC_FRAME, err);
@@ -140,10 +167,47 @@ Test(frame, rejects_wrong_magic) {
 Test(frame, rejects_wrong_version) {
   uint8_t buf[512];
   size_t len = valid_frame(buf);
-  buf[4] = 2;
+  buf[4] = PC_DP_VERSION + 1;
+  expect_reject(buf, len, PC_ERR_VERSION);
+  buf[4] = 1; /* version 1: ACKs without SACK words, no longer spoken */
   expect_reject(buf, len, PC_ERR_VERSION);
   buf[4] = 0;
   expect_reject(buf, len, PC_ERR_VERSION);
+}
+
+Test(frame, rejects_bad_ack_sack_words) {
+  static uint8_t buf[PC_DP_OVERHEAD + 8 * (PC_DP_SACK_WORDS_MAX + 1)];
+  /* More words than the largest window needs. */
+  size_t len = ack_words(buf, PC_DP_SACK_WORDS_MAX + 1);
+  expect_reject(buf, len, PC_ERR_INVALID);
+  /* msg_len and payload disagree (payload of 2 words, msg_len 1 or 3). */
+  len = ack_words(buf, 2);
+  pc_store_le32(buf + 56, 1);
+  expect_reject(buf, len, PC_ERR_INVALID);
+  pc_store_le32(buf + 56, 3);
+  expect_reject(buf, len, PC_ERR_INVALID);
+  /* A payload that is not whole words. */
+  pc_dp_hdr_t h = data_hdr();
+  h.type = PC_DP_ACK;
+  h.seq = 0;
+  h.msg_len = 1;
+  h.payload_len = 7;
+  len = pc_dp_frame_seal(buf, &h, key);
+  expect_reject(buf, len, PC_ERR_INVALID);
+  /* A trailing zero word: not the shortest form. */
+  len = ack_words(buf, 3);
+  pc_store_le64(buf + PC_DP_HDR_SIZE + 16, 0);
+  expect_reject(buf, len, PC_ERR_INVALID);
+  /* Zero words in the middle are fine. */
+  len = ack_words(buf, 3);
+  pc_store_le64(buf + PC_DP_HDR_SIZE + 8, 0);
+  pc_dp_hdr_t d;
+  const uint8_t *pl;
+  cr_assert_eq(pc_dp_frame_parse(buf, len, &d, &pl), 0);
+  /* HELLO never carries words. */
+  len = ack_words(buf, 1);
+  buf[5] = PC_DP_HELLO;
+  expect_reject(buf, len, PC_ERR_INVALID);
 }
 
 Test(frame, rejects_bad_type_and_reserved) {

@@ -12,8 +12,12 @@
  * receiver = replica 1, each with its own EAL, --no-huge); the parent only
  * forks and prints. Usage: bench_dataplane [seconds per run, default 1.5]
  */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sched.h>
 #include <signal.h>
 #include <sodium.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,7 +35,7 @@ static double secs = 1.5;
 typedef struct {
   double msgs, bytes, elapsed; /* receiver side */
   double p50, p90, p99, p999;  /* latency, µs */
-  double retransmits;
+  double retransmits, rtx_fast, rtx_timer, window_full; /* sender side */
 } result_t;
 
 static void keypair(uint16_t i, uint8_t pk[32], uint8_t sk[64]) {
@@ -56,6 +60,8 @@ static void make_cfg(pc_dp_cfg_t *cfg, pc_dp_kind_t kind, uint16_t self, const c
   snprintf(cfg->eal_args, sizeof cfg->eal_args,
            "--no-huge -m 96 --no-shconf --no-pci --file-prefix %s-%u --log-level=*:error -l %u", tag, self, self);
   cfg->window = 1024;
+  const char *ws = getenv("PC_BENCH_WINDOW"); /* frames in flight per peer, default 1024 */
+  if (ws) cfg->window = (uint32_t)atoi(ws);
   cfg->mbufs = 8191;
   const char *fs = getenv("PC_BENCH_FRAME"); /* ParaChain bytes per frame, default 1472 */
   if (fs) cfg->frame_size = (uint32_t)atoi(fs);
@@ -162,6 +168,9 @@ static void run_sender(pc_dp_kind_t kind, const char *tag, uint16_t port, size_t
   pc_dp_counters(dp, 1, &k);
   result_t res = {0};
   res.retransmits = (double)k.retransmits;
+  res.rtx_fast = (double)k.rtx_fast;
+  res.rtx_timer = (double)k.rtx_timer;
+  res.window_full = (double)k.tx_window_full;
   if (write(out, &res, sizeof res) != sizeof res) _exit(3);
   /* Stay until the receiver has noticed the end (700 ms of silence) and
    * left: the memif server goes last. */
@@ -236,6 +245,67 @@ static void raw_child(uint16_t self, const char *tag, int out) {
   _exit(0);
 }
 
+/* ------------------------------------------------------------- raw UDP */
+
+/* The kernel-UDP counterpart of raw_child: plain sendmmsg/recvmmsg of
+ * 1472-byte datagrams (the ParaChain part of a 1514-byte memif packet; the
+ * kernel adds the same 42 bytes of headers) in batches of 32 between two
+ * processes pinned like the memif pair (sender CPU 0, receiver CPU 1),
+ * non-blocking and busy-polling like a poll-mode driver, socket buffers of
+ * 8 MiB as in transport_udp.c. No channel logic, no MAC. */
+static void raw_udp_child(uint16_t self, uint16_t port, int out) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(self, &set);
+  (void)sched_setaffinity(0, sizeof set, &set);
+  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+  int sz = 8 << 20;
+  (void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof sz);
+  (void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof sz);
+  struct sockaddr_in me = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(0x7f000001), .sin_port = htons(port + self)};
+  struct sockaddr_in peer = me;
+  peer.sin_port = htons(port + !self);
+  if (fd < 0 || bind(fd, (struct sockaddr *)&me, sizeof me) != 0) _exit(2);
+  enum { B = 32, LEN = 1472 };
+  static uint8_t bufs[B][LEN + 1];
+  struct mmsghdr mm[B];
+  struct iovec iov[B];
+  result_t res = {0};
+  if (self == 0) { /* sender */
+    pc_sleep_ns(200000000); /* the receiver binds meanwhile */
+    uint64_t end = pc_now_ns() + (uint64_t)(secs * 1e9);
+    while (pc_now_ns() < end) {
+      for (int i = 0; i < B; i++) {
+        iov[i] = (struct iovec){bufs[i], LEN};
+        mm[i].msg_hdr = (struct msghdr){.msg_name = &peer, .msg_namelen = sizeof peer, .msg_iov = &iov[i], .msg_iovlen = 1};
+      }
+      (void)sendmmsg(fd, mm, B, MSG_DONTWAIT);
+    }
+  } else {
+    uint64_t first = 0, last = 0, pk = 0, by = 0, hard = pc_now_ns() + (uint64_t)((secs + 10) * 1e9);
+    for (;;) {
+      uint64_t now = pc_now_ns();
+      if (now > hard || (pk && now - last > 300000000ull)) break;
+      for (int i = 0; i < B; i++) {
+        iov[i] = (struct iovec){bufs[i], LEN + 1};
+        mm[i].msg_hdr = (struct msghdr){.msg_iov = &iov[i], .msg_iovlen = 1};
+      }
+      int k = recvmmsg(fd, mm, B, MSG_DONTWAIT, NULL);
+      if (k <= 0) continue;
+      if (!first) first = now;
+      last = now;
+      pk += (uint64_t)k;
+      for (int i = 0; i < k; i++) by += mm[i].msg_len;
+    }
+    res.msgs = (double)pk;
+    res.bytes = (double)by;
+    res.elapsed = (double)(last - first) / 1e9;
+    if (write(out, &res, sizeof res) != sizeof res) _exit(3);
+  }
+  close(fd);
+  _exit(0);
+}
+
 /* ------------------------------------------------------------ supervisor */
 
 static int run_id;
@@ -249,11 +319,13 @@ static bool pair(int mode, pc_dp_kind_t kind, size_t size, uint32_t drop, result
   pid_t r = fork();
   if (r == 0) {
     if (mode == 1) raw_child(1, tag, pr[1]);
+    if (mode == 3) raw_udp_child(1, port, pr[1]);
     run_receiver(kind, tag, port, drop, mode == 2, pr[1]);
   }
   pid_t s = fork();
   if (s == 0) {
     if (mode == 1) raw_child(0, tag, pt[1]);
+    if (mode == 3) raw_udp_child(0, port, pt[1]);
     run_sender(kind, tag, port, size, mode == 2, pt[1]);
   }
   close(pr[1]);
@@ -261,7 +333,7 @@ static bool pair(int mode, pc_dp_kind_t kind, size_t size, uint32_t drop, result
   memset(rx, 0, sizeof *rx);
   memset(tx, 0, sizeof *tx);
   bool ok = read(pr[0], rx, sizeof *rx) == sizeof *rx;
-  if (mode != 1) ok = ok && read(pt[0], tx, sizeof *tx) == sizeof *tx;
+  if (mode != 1 && mode != 3) ok = ok && read(pt[0], tx, sizeof *tx) == sizeof *tx;
   int st;
   waitpid(s, &st, 0);
   waitpid(r, &st, 0);
@@ -273,68 +345,107 @@ static bool pair(int mode, pc_dp_kind_t kind, size_t size, uint32_t drop, result
 static double mb_s(const result_t *r) { return r->bytes / r->elapsed / 1e6; }
 static double m_s(const result_t *r) { return r->msgs / r->elapsed; }
 
+static bool want(const char *only, const char *sec) {
+  if (!only) return true;
+  size_t n = strlen(sec);
+  for (const char *p = only; (p = strstr(p, sec)); p += n)
+    if ((p == only || p[-1] == ',') && (p[n] == ',' || p[n] == 0)) return true;
+  return false;
+}
+
 int main(int argc, char **argv) {
   if (argc > 1) secs = atof(argv[1]);
   if (secs <= 0) secs = 1.5;
+  /* Optional second argument: a comma list of sections to run (mac, raw,
+   * sizes, lat, loss); default all. "loss" alone measures its own lossless
+   * 64 KiB run. */
+  const char *only = argc > 2 ? argv[2] : NULL;
   pc_crypto_init();
   pc_log_set_level(PC_LOG_WARN);
 
   /* 1. MAC ceiling, one core, over full 1472-byte frames. */
-  uint8_t key[32] = {1}, frame[1472] = {0}, tag[16];
-  uint64_t n = 0, t0 = pc_now_ns();
-  while (pc_now_ns() - t0 < 500000000ull) {
-    for (int i = 0; i < 1000; i++) crypto_generichash(tag, 16, frame, sizeof frame, key, 32);
-    n += 1000;
+  double mac_mb = 0;
+  if (want(only, "mac") || want(only, "sizes")) {
+    uint8_t key[32] = {1}, frame[1472] = {0}, tag[16];
+    uint64_t n = 0, t0 = pc_now_ns();
+    while (pc_now_ns() - t0 < 500000000ull) {
+      for (int i = 0; i < 1000; i++) crypto_generichash(tag, 16, frame, sizeof frame, key, 32);
+      n += 1000;
+    }
+    double mac_s = (double)n / ((double)(pc_now_ns() - t0) / 1e9);
+    mac_mb = mac_s * (1472 - PC_DP_OVERHEAD) / 1e6; /* payload bytes the MAC rate allows */
+    printf("keyed BLAKE2b-128 MAC, one core, 1472 B frames: %.0f frames/s = %.0f MB/s of payload\n", mac_s, mac_mb);
   }
-  double mac_s = (double)n / ((double)(pc_now_ns() - t0) / 1e9);
-  double mac_mb = mac_s * (1472 - PC_DP_OVERHEAD) / 1e6; /* payload bytes the MAC rate allows */
-  printf("keyed BLAKE2b-128 MAC, one core, 1472 B frames: %.0f frames/s = %.0f MB/s of payload\n", mac_s, mac_mb);
 
-  /* 2. raw memif */
+  /* 2. raw memif and raw kernel UDP: packets/s between two processes, same
+   * packet size and batch, no channel logic. */
   result_t rx, tx;
-  double raw_mb = 0, raw_pps = 0;
-  if (pair(1, PC_DP_KIND_DPDK, 0, 0, &rx, &tx)) {
-    raw_pps = m_s(&rx);
-    raw_mb = raw_pps * (1472 - PC_DP_OVERHEAD) / 1e6; /* same payload per frame as the dataplane */
-    printf("raw memif, 1514 B packets, bursts of 32: %.2f Mpps (= %.0f MB/s at our payload per frame)\n",
-           raw_pps / 1e6, raw_mb);
-  } else {
-    printf("raw memif: FAILED\n");
+  double raw_mb = 0, raw_pps = 0, rawu_pps = 0;
+  if (want(only, "raw") || want(only, "sizes")) {
+    if (pair(1, PC_DP_KIND_DPDK, 0, 0, &rx, &tx)) {
+      raw_pps = m_s(&rx);
+      raw_mb = raw_pps * (1472 - PC_DP_OVERHEAD) / 1e6; /* same payload per frame as the dataplane */
+      printf("raw memif, 1514 B packets, bursts of 32: %.2f Mpps (= %.0f MB/s at our payload per frame)\n",
+             raw_pps / 1e6, raw_mb);
+    } else {
+      printf("raw memif: FAILED\n");
+    }
+    if (pair(3, PC_DP_KIND_UDP, 0, 0, &rx, &tx)) {
+      rawu_pps = m_s(&rx);
+      printf("raw kernel UDP, 1472 B datagrams, sendmmsg/recvmmsg of 32: %.2f Mpps (= %.0f MB/s at our payload "
+             "per frame)\n",
+             rawu_pps / 1e6, rawu_pps * (1472 - PC_DP_OVERHEAD) / 1e6);
+    } else {
+      printf("raw kernel UDP: FAILED\n");
+    }
+    if (raw_pps > 0 && rawu_pps > 0) printf("raw memif / raw UDP = %.2f\n", raw_pps / rawu_pps);
   }
-  double ceiling = raw_mb && raw_mb < mac_mb ? raw_mb : mac_mb;
-  printf("ceiling = min(raw memif, MAC) = %.0f MB/s\n\n", ceiling);
 
   /* 3. sizes, memif vs UDP */
-  static const size_t sizes[] = {256, 4096, 65536, 1 << 20};
-  printf("%-8s %14s %10s %8s %14s %10s %10s\n", "size", "memif msg/s", "MB/s", "x ceil", "udp msg/s", "MB/s",
-         "memif/udp");
   double mb64 = 0;
-  for (size_t i = 0; i < 4; i++) {
-    result_t m, u;
-    bool okm = pair(0, PC_DP_KIND_DPDK, sizes[i], 0, &m, &tx);
-    bool oku = pair(0, PC_DP_KIND_UDP, sizes[i], 0, &u, &tx);
-    if (sizes[i] == 65536 && okm) mb64 = mb_s(&m);
-    printf("%-8zu %14.0f %10.1f %8.2f %14.0f %10.1f %10.2f\n", sizes[i], okm ? m_s(&m) : 0, okm ? mb_s(&m) : 0,
-           okm ? mb_s(&m) / ceiling : 0, oku ? m_s(&u) : 0, oku ? mb_s(&u) : 0,
-           okm && oku ? mb_s(&m) / mb_s(&u) : 0);
+  if (want(only, "sizes")) {
+    double ceiling = raw_mb && raw_mb < mac_mb ? raw_mb : mac_mb;
+    printf("ceiling = min(raw memif, MAC) = %.0f MB/s\n\n", ceiling);
+    static const size_t sizes[] = {256, 4096, 65536, 1 << 20};
+    printf("%-8s %14s %10s %8s %14s %10s %10s\n", "size", "memif msg/s", "MB/s", "x ceil", "udp msg/s", "MB/s",
+           "memif/udp");
+    for (size_t i = 0; i < 4; i++) {
+      result_t m, u;
+      bool okm = pair(0, PC_DP_KIND_DPDK, sizes[i], 0, &m, &tx);
+      bool oku = pair(0, PC_DP_KIND_UDP, sizes[i], 0, &u, &tx);
+      if (sizes[i] == 65536 && okm) mb64 = mb_s(&m);
+      printf("%-8zu %14.0f %10.1f %8.2f %14.0f %10.1f %10.2f\n", sizes[i], okm ? m_s(&m) : 0, okm ? mb_s(&m) : 0,
+             okm ? mb_s(&m) / ceiling : 0, oku ? m_s(&u) : 0, oku ? mb_s(&u) : 0,
+             okm && oku ? mb_s(&m) / mb_s(&u) : 0);
+    }
+    if (raw_pps > 0 && rawu_pps > 0)
+      printf("(transports alone: raw memif / raw UDP = %.2f, same packets)\n", raw_pps / rawu_pps);
   }
 
   /* 4. latency */
   result_t l;
-  if (pair(2, PC_DP_KIND_DPDK, 64, 0, &l, &tx))
-    printf("\none-way latency, 64 B messages every 20 us over memif: p50 %.1f us, p90 %.1f, p99 %.1f, p99.9 %.1f "
-           "(%.0f samples)\n",
-           l.p50, l.p90, l.p99, l.p999, l.msgs);
-  if (pair(2, PC_DP_KIND_UDP, 64, 0, &l, &tx))
-    printf("one-way latency, 64 B messages every 20 us over UDP:   p50 %.1f us, p90 %.1f, p99 %.1f, p99.9 %.1f\n",
-           l.p50, l.p90, l.p99, l.p999);
+  if (want(only, "lat")) {
+    if (pair(2, PC_DP_KIND_DPDK, 64, 0, &l, &tx))
+      printf("\none-way latency, 64 B messages every 20 us over memif: p50 %.1f us, p90 %.1f, p99 %.1f, p99.9 %.1f "
+             "(%.0f samples)\n",
+             l.p50, l.p90, l.p99, l.p999, l.msgs);
+    if (pair(2, PC_DP_KIND_UDP, 64, 0, &l, &tx))
+      printf("one-way latency, 64 B messages every 20 us over UDP:   p50 %.1f us, p90 %.1f, p99 %.1f, p99.9 %.1f\n",
+             l.p50, l.p90, l.p99, l.p999);
+  }
 
   /* 5. 1% loss */
-  result_t lo;
-  if (pair(0, PC_DP_KIND_DPDK, 65536, 10000, &lo, &tx) && mb64 > 0)
-    printf("\n64 KiB over memif with 1%% of frames dropped at RX: %.1f MB/s = %.2fx the lossless run "
-           "(%.0f retransmits)\n",
-           mb_s(&lo), mb_s(&lo) / mb64, tx.retransmits);
+  if (want(only, "loss")) {
+    result_t lo, base;
+    if (mb64 == 0 && pair(0, PC_DP_KIND_DPDK, 65536, 0, &base, &tx)) {
+      mb64 = mb_s(&base);
+      printf("\n64 KiB over memif, lossless: %.1f MB/s (%.0f retransmits)", mb64, tx.retransmits);
+    }
+    if (pair(0, PC_DP_KIND_DPDK, 65536, 10000, &lo, &tx) && mb64 > 0)
+      printf("\n64 KiB over memif with 1%% of frames dropped at RX: %.1f MB/s = %.2fx the lossless run "
+             "(%.0f retransmits: %.0f SACK-proven, %.0f by timer; send window full %.0f times)\n",
+             mb_s(&lo), mb_s(&lo) / mb64, tx.retransmits, tx.rtx_fast, tx.rtx_timer, tx.window_full);
+  }
   /* EAL runtime directories of the children (all named pcb-<pid>-...). */
   char cmd[128];
   snprintf(cmd, sizeof cmd, "rm -rf /var/run/dpdk/pcb-%d-* 2>/dev/null", (int)getpid());
