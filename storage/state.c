@@ -204,7 +204,9 @@ struct pc_state {
  * fail is done when a write is queued (key hash, leaf allocated and
  * hashed, room for its retirements and for its new branches in the
  * pool), so applying cannot fail and put/delete keep their results. */
+#ifndef PEND_MAX
 #define PEND_MAX 16u
+#endif
 
 typedef struct {
   pc_hash_t kh;
@@ -290,6 +292,16 @@ static size_t node_size(const node_t *n) {
 
 /* ---------------------------------------------------------------- reclamation */
 
+static inline void prefetch_lines(const void *p, size_t bytes) {
+  for (size_t o = 0; o < bytes; o += 64) __builtin_prefetch((const uint8_t *)p + o, 0, 3);
+}
+
+/* The first bytes of a node fetched ahead: a branch's header and child
+ * pointers (≤ 48 + 16 × 8 bytes from a 16-byte aligned start), a leaf's
+ * key hash and lengths. */
+#define NODE_HEAD 256u
+
+
 static inline unsigned size_class(size_t sz) { return (unsigned)((sz + SLAB_GRAIN - 1) / SLAB_GRAIN) - 1; }
 static inline size_t class_size(unsigned c) { return (size_t)(c + 1) * SLAB_GRAIN; }
 static inline bool addr_ok(const void *p) { return ((uint64_t)(uintptr_t)p & ~REF_ADDR_MASK) == 0; }
@@ -352,7 +364,9 @@ static void *node_alloc(pc_state_t *s, size_t sz) {
     node_t *n = f->v[--f->n];
     /* The next slot of this class is likely cold: start fetching it now
      * (for writing), it is what the next allocation will fill. */
+#ifndef PC_STATE_NO_ALLOC_PREFETCH
     if (f->n) __builtin_prefetch(f->v[f->n - 1], 1, 3);
+#endif
     SLAB_UNPOISON(n, csz);
     return n;
   }
@@ -748,6 +762,55 @@ static void rehash(branch_t *b, pc_hash_t *out) {
   branch_hash_array(out, b->h.depth, b->h.bitmap, b_hash(b), n);
 }
 
+/* rehash_all does what rehash does with the cache misses overlapped:
+ * the stale branches are listed breadth-first (each prefetched when it is
+ * found, read only after every branch listed before it), then hashed in
+ * reverse order — children before their parent — with the branch a few
+ * places ahead prefetched whole. Falls back to rehash without memory. */
+typedef struct {
+  branch_t *b;
+  pc_hash_t *out;
+} rehash_item_t;
+
+#define REHASH_AHEAD 6u
+
+static void rehash_all(branch_t *root, pc_hash_t *out) {
+  size_t cap = 256, n = 0;
+  rehash_item_t *q = malloc(cap * sizeof *q);
+  if (!q) {
+    rehash(root, out);
+    return;
+  }
+  q[n++] = (rehash_item_t){root, out};
+  for (size_t i = 0; i < n; i++) {
+    branch_t *b = q[i].b;
+    for (uint16_t d = b->dirty; d; d &= (uint16_t)(d - 1)) {
+      unsigned k = (unsigned)__builtin_ctz(d), r = b_rank(b->h.bitmap, k);
+      node_t *c = b_child(b)[r];
+      prefetch_lines(c, NODE_HEAD);
+      if (n == cap) {
+        rehash_item_t *g = realloc(q, 2 * cap * sizeof *q);
+        if (!g) { /* nothing changed yet: the plain way */
+          free(q);
+          rehash(root, out);
+          return;
+        }
+        q = g;
+        cap *= 2;
+      }
+      q[n++] = (rehash_item_t){(branch_t *)c, &b_hash(b)[r]};
+    }
+  }
+  for (size_t i = n; i-- > 0;) {
+    if (i >= REHASH_AHEAD) prefetch_lines(q[i - REHASH_AHEAD].b, branch_size(16));
+    branch_t *b = q[i].b;
+    assert(b->h.kind == N_BRANCH); /* a stale hash is always a fresh branch's */
+    b->dirty = 0;
+    branch_hash_array(q[i].out, b->h.depth, b->h.bitmap, b_hash(b), b_count(b));
+  }
+  free(q);
+}
+
 /* ---------------------------------------------------------------- state */
 
 pc_state_t *pc_state_new(unsigned retain) {
@@ -899,15 +962,6 @@ static int remove_kh(pc_state_batch_t *b, const pc_hash_t *kh) {
   return delete_at(b, (slot_t){&b->root, &b->root_hash, &b->root_dirty, 1}, kh);
 }
 
-static inline void prefetch_lines(const void *p, size_t bytes) {
-  for (size_t o = 0; o < bytes; o += 64) __builtin_prefetch((const uint8_t *)p + o, 0, 3);
-}
-
-/* The first bytes of a node fetched ahead: a branch's header and child
- * pointers (≤ 48 + 16 × 8 bytes from a 16-byte aligned start), a leaf's
- * key hash and lengths. */
-#define NODE_HEAD 256u
-
 /* flush applies the queued writes, in call order (see PEND_MAX). */
 static void flush(pc_state_batch_t *b) {
   unsigned n = b->n_pend;
@@ -1021,7 +1075,7 @@ int64_t pc_state_commit(pc_state_batch_t *b, pc_hash_t *root) {
     free(r);
     return PC_ERR_NOMEM;
   }
-  if (b->root_dirty) rehash((branch_t *)b->root, &b->root_hash);
+  if (b->root_dirty) rehash_all((branch_t *)b->root, &b->root_hash);
   v->number = s->head + 1;
   v->root = b->root;
   if (v->root) v->root_hash = b->root_hash;
