@@ -49,6 +49,22 @@
  * computed when it is put; a branch that changed in the open batch is
  * marked stale in its parent (`dirty`), and commit rehashes only those,
  * bottom-up, once per batch. The hashed bytes are those described above.
+ *
+ * ======================================================= 1M keys: misses
+ * A 1M-key trie (~220 MB of nodes) does not fit any cache, and on this
+ * machine a random memory access costs ~400 ns (a dependent-load chase
+ * over 256 MB). An update touches ~3 such nodes on its path (the two
+ * deepest branches and the leaf), writes ~3 new nodes and commit reads
+ * the new branches back to hash them. Three things keep those misses
+ * from being paid one after another:
+ *  - writes are queued and applied PEND_MAX at a time, after a walk of all
+ *    their paths level by level that prefetches the next node of each;
+ *  - commit lists the stale branches breadth-first, prefetching each when
+ *    found, then hashes them children-first with prefetch ahead;
+ *  - retired and free nodes are arrays of addresses, not lists linked
+ *    through the nodes, so retiring, recycling and allocating a node
+ *    never reads it (the free slot about to be handed out is prefetched).
+ * The writes' order, results and hashes are unchanged.
  */
 #include <assert.h>
 #include <stdatomic.h>
@@ -193,6 +209,7 @@ struct pc_state {
   uint8_t *bump;
   size_t bump_left;
   size_t reserved; /* chunk bytes + big node bytes */
+  size_t n_big;     /* malloc'd nodes alive */
   long fail_after;  /* tests: node allocations that still succeed; < 0 = all */
 };
 
@@ -354,7 +371,10 @@ static void *node_alloc(pc_state_t *s, size_t sz) {
       free(p);
       p = NULL;
     }
-    if (p) s->reserved += sz;
+    if (p) {
+      s->reserved += sz;
+      s->n_big++;
+    }
     return p;
   }
   unsigned c = size_class(sz);
@@ -403,6 +423,7 @@ static void node_free(pc_state_t *s, node_t *n) {
   size_t sz = node_size(n);
   if (sz > SLAB_MAX) {
     s->reserved -= sz;
+    s->n_big--;
     free(n);
     return;
   }
@@ -854,7 +875,7 @@ void pc_state_free(pc_state_t *s) {
     free(r);
     r = nx;
   }
-  free_big_tree(head_root);
+  if (s->n_big) free_big_tree(head_root); /* a walk of the whole trie: only if needed */
   for (slab_chunk_t *c = s->chunks; c;) {
     slab_chunk_t *nx = c->next;
     size_t size = c->size;
