@@ -22,20 +22,46 @@
  * worker → pool results), in plain memory (rte_ring_init needs no EAL).
  * The pool never has more than ring capacity requests outstanding per
  * worker, so a worker's result enqueue always fits. A worker spins briefly
- * when idle, then yields, then sleeps, so idle verify threads do not starve
- * other processes on a small machine.
+ * when idle (a few µs), then blocks on a futex until the pool queues work:
+ * an idle verify thread costs nothing, and a busy one pays nothing for
+ * being woken.
+ *
+ * Sleeping without losing a wake-up (both directions use the same
+ * pattern). The sleeper reads the futex word, sets its "sleeping" flag,
+ * issues a seq_cst fence, then looks at the ring once more and blocks only
+ * if it is still empty and the word unchanged. The other side enqueues,
+ * issues a seq_cst fence, then reads the flag and, if set, bumps the word
+ * and wakes. With a fence on each side at least one of them sees the
+ * other's store: either the sleeper sees the new entry, or the waker sees
+ * the flag (and a bump between the sleeper's read of the word and its
+ * futex wait makes the wait return at once). A worker blocks this way when
+ * its request ring is empty; the pool thread blocks in pc_txpool_wait when
+ * every result ring is empty, so it does not spin while workers verify.
+ * The fast path costs a fence and a load of a line nobody writes while
+ * the other side is busy.
+ *
+ * Cache lines. A worker's fields are grouped by writer: its counters
+ * (written by the worker), its sleeping flag (worker, read by the pool
+ * after each enqueue), its futex word and stop flag (pool, rarely), the
+ * pool's in-flight count (pool thread only), each group on a line of its
+ * own, and the array is allocated 64-byte aligned, so neither the pool's
+ * per-transaction writes nor the other worker's stores invalidate a line
+ * the worker reads.
  */
 #include <hwloc.h>
+#include <limits.h>
+#include <linux/futex.h>
 #include <pthread.h>
 #include <rte_pause.h>
 #include <rte_ring.h>
-#include <sched.h>
 #include <sodium.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "common/block.h"
 #include "txpool/txpool.h"
@@ -52,25 +78,48 @@ typedef struct seen_node {
   uint8_t state;
 } seen_node_t;
 
-/* One transaction travelling to a worker and back. tx's views point into raw. */
-typedef struct {
+/* One transaction travelling to a worker and back. tx's views point into
+ * raw. Messages of up to MSG_RAW_SMALL bytes are recycled through a free
+ * list owned by the pool thread (next_free), so the steady state allocates
+ * nothing: with ~1000 messages of ~2.5 KiB in flight per worker, malloc
+ * churn made the heap grow and shrink, and the page faults and TLB
+ * shoot-downs that follow interrupt the verify cores (the workers share
+ * the address space). */
+#define MSG_RAW_SMALL 1024
+
+typedef struct vmsg {
   pc_tx_t tx;
+  struct vmsg *next_free; /* pool thread, while on the free list */
+  uint32_t cap;           /* bytes raw can hold */
   int result;
   uint16_t origin;
   uint8_t raw[];
 } vmsg_t;
 
+#define CACHE_LINE 64
+#define IDLE_SPINS 256 /* rte_pause rounds (a few µs) before an idle worker blocks */
+
+struct pc_txpool;
+
 typedef struct {
-  /* written by the worker, read by the pool: own cache line */
-  _Alignas(64) _Atomic uint64_t verified;
-  _Alignas(64) _Atomic bool stop;
+  /* set before the thread starts, then read-only */
   struct rte_ring *in, *out;
-  pthread_t thread;
-  bool started;
-  int core;
-  unsigned inflight; /* pool thread only */
+  struct pc_txpool *pool;
   hwloc_topology_t topo;
+  pthread_t thread;
+  int core;
   unsigned id;
+  bool started; /* pool thread */
+  /* written by the worker once per burst, read by pc_txpool_stats */
+  _Alignas(CACHE_LINE) _Atomic uint64_t verified;
+  _Atomic uint64_t sleeps; /* times it blocked, idle */
+  /* written by the worker when it blocks / wakes, read by the pool after each enqueue */
+  _Alignas(CACHE_LINE) _Atomic uint32_t sleeping;
+  /* written by the pool to wake or stop the worker: the futex word and the stop flag */
+  _Alignas(CACHE_LINE) _Atomic uint32_t wake_seq;
+  _Atomic bool stop;
+  /* pool thread only */
+  _Alignas(CACHE_LINE) unsigned inflight;
 } worker_t;
 
 struct pc_txpool {
@@ -97,10 +146,17 @@ struct pc_txpool {
   uint32_t gcount;
   uint64_t gfirst_ns;
   uint8_t *rbuf;
+  vmsg_t *free_msgs; /* recycled messages of MSG_RAW_SMALL bytes (pool thread) */
   /* statistics (pool thread only) */
   uint64_t inline_verified;
+  uint64_t pool_waits;
   pc_txpool_stats_t st;
   pc_tx_t scratch;
+  /* the pool thread blocked in pc_txpool_wait: its flag (written by the
+   * pool, read by the workers after each result burst) and futex word
+   * (bumped by a worker that saw the flag); own cache line */
+  _Alignas(CACHE_LINE) _Atomic uint32_t res_waiting;
+  _Atomic uint32_t res_seq;
 };
 
 /* ----------------------------------------------------------- seen set */
@@ -150,15 +206,55 @@ static void seen_del(pc_txpool_t *p, const pc_hash_t *h) {
 
 /* ------------------------------------------------------------ workers */
 
-static void backoff(unsigned *idle) {
-  unsigned i = (*idle)++;
-  if (i < 256)
-    rte_pause();
-  else if (i < 320)
-    sched_yield();
-  else
-    pc_sleep_ns(i < 1000 ? 20000 : 200000);
+/* Blocks until *word differs from val (or a wake-up, or timeout_ns if not
+ * 0). Spurious returns are fine: every caller re-checks its condition. */
+static void futex_wait(_Atomic uint32_t *word, uint32_t val, uint64_t timeout_ns) {
+  struct timespec ts = {.tv_sec = (time_t)(timeout_ns / 1000000000ull), .tv_nsec = (long)(timeout_ns % 1000000000ull)};
+  syscall(SYS_futex, (uint32_t *)word, FUTEX_WAIT_PRIVATE, val, timeout_ns ? &ts : NULL, NULL, 0);
 }
+
+/* Bumps *word and wakes every thread blocked on it. */
+static void futex_bump_wake(_Atomic uint32_t *word) {
+  /* release: pairs with the sleeper's acquire load of the word (what was
+   * enqueued before the bump is visible once it sees the new value) */
+  atomic_fetch_add_explicit(word, 1, memory_order_release);
+  syscall(SYS_futex, (uint32_t *)word, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+}
+
+/* Pool thread, after queueing to w: wakes it if it is blocked (see the
+ * comment at the top). */
+static void wake_worker(worker_t *w) {
+  /* seq_cst fence: pairs with the one in worker_idle (enqueue before the
+   * flag load here, flag store before the ring check there) */
+  atomic_thread_fence(memory_order_seq_cst);
+  if (atomic_load_explicit(&w->sleeping, memory_order_relaxed)) futex_bump_wake(&w->wake_seq);
+}
+
+/* Worker, request ring empty: spins IDLE_SPINS rounds, then blocks until
+ * the pool queues work or stops it. */
+static void worker_idle(worker_t *w, unsigned *idle) {
+  if ((*idle)++ < IDLE_SPINS) {
+    rte_pause();
+    return;
+  }
+  *idle = 0;
+  /* acquire: pairs with the release bump in futex_bump_wake */
+  uint32_t seq = atomic_load_explicit(&w->wake_seq, memory_order_acquire);
+  atomic_store_explicit(&w->sleeping, 1, memory_order_relaxed);
+  /* seq_cst fence: pairs with the one in wake_worker */
+  atomic_thread_fence(memory_order_seq_cst);
+  /* relaxed stop: the bump in stop_workers comes after its store */
+  if (rte_ring_count(w->in) == 0 && !atomic_load_explicit(&w->stop, memory_order_relaxed)) {
+    /* relaxed: a statistic, read by pc_txpool_stats */
+    atomic_fetch_add_explicit(&w->sleeps, 1, memory_order_relaxed);
+    futex_wait(&w->wake_seq, seq, 0);
+  }
+  atomic_store_explicit(&w->sleeping, 0, memory_order_relaxed);
+}
+
+/* Worker, after a result burst: wakes the pool thread if it is blocked in
+ * pc_txpool_wait and this worker is ready (worker_ready). */
+static void wake_pool(struct pc_txpool *p, const worker_t *w);
 
 static void *worker_main(void *arg) {
   worker_t *w = arg;
@@ -173,7 +269,7 @@ static void *worker_main(void *arg) {
   while (!atomic_load_explicit(&w->stop, memory_order_acquire)) {
     unsigned n = rte_ring_sc_dequeue_burst(w->in, ptrs, BURST, NULL);
     if (!n) {
-      backoff(&idle);
+      worker_idle(w, &idle);
       continue;
     }
     idle = 0;
@@ -189,6 +285,7 @@ static void *worker_main(void *arg) {
       done += rte_ring_sp_enqueue_burst(w->out, ptrs + done, n - done, NULL);
       if (done < n) rte_pause(); /* cannot happen: inflight ≤ capacity */
     }
+    wake_pool(w->pool, w);
   }
   return NULL;
 }
@@ -204,6 +301,27 @@ static struct rte_ring *ring_new(const char *name, unsigned size) {
     return NULL;
   }
   return r;
+}
+
+static vmsg_t *msg_get(pc_txpool_t *p, size_t len) {
+  if (len <= MSG_RAW_SMALL && p->free_msgs) {
+    vmsg_t *m = p->free_msgs;
+    p->free_msgs = m->next_free;
+    return m;
+  }
+  size_t cap = len <= MSG_RAW_SMALL ? MSG_RAW_SMALL : len;
+  vmsg_t *m = malloc(sizeof *m + cap);
+  if (m) m->cap = (uint32_t)cap;
+  return m;
+}
+
+static void msg_put(pc_txpool_t *p, vmsg_t *m) {
+  if (m->cap != MSG_RAW_SMALL) {
+    free(m);
+    return;
+  }
+  m->next_free = p->free_msgs;
+  p->free_msgs = m;
 }
 
 static void free_ring_msgs(struct rte_ring *r) {
@@ -230,6 +348,7 @@ static void stop_workers(pc_txpool_t *p) {
     worker_t *w = &p->workers[i];
     /* release: pairs with the worker's acquire load of stop */
     atomic_store_explicit(&w->stop, true, memory_order_release);
+    futex_bump_wake(&w->wake_seq); /* after the store: a blocked worker wakes and sees it */
     if (w->started) pthread_join(w->thread, NULL);
     w->started = false;
     free_ring_msgs(w->in);
@@ -244,6 +363,10 @@ void pc_txpool_destroy(pc_txpool_t *p) {
   if (!p) return;
   stop_workers(p);
   free(p->workers);
+  for (vmsg_t *m = p->free_msgs, *next; m; m = next) {
+    next = m->next_free;
+    free(m);
+  }
   if (p->topo_loaded) hwloc_topology_destroy(p->topo);
   pc_mempool_destroy(p->mp);
   free(p->stab);
@@ -262,7 +385,9 @@ pc_txpool_t *pc_txpool_create(const pc_txpool_cfg_t *cfg, const pc_tx_state_view
              PC_TXPOOL_MAX_WORKERS, PC_TX_MAX + 4, RECV_BATCH_CAP);
     return NULL;
   }
-  pc_txpool_t *p = calloc(1, sizeof *p);
+  /* aligned: res_waiting / res_seq keep a cache line of their own */
+  pc_txpool_t *p = aligned_alloc(CACHE_LINE, (sizeof *p + CACHE_LINE - 1) & ~(size_t)(CACHE_LINE - 1));
+  if (p) memset(p, 0, sizeof *p);
   if (!p) {
     PC_ERROR("txpool: out of memory");
     return NULL;
@@ -297,8 +422,11 @@ pc_txpool_t *pc_txpool_create(const pc_txpool_cfg_t *cfg, const pc_tx_state_view
       else
         PC_WARN("txpool: hwloc topology unavailable; verify workers run unpinned");
     }
-    p->workers = calloc(cfg->n_workers, sizeof *p->workers);
+    /* 64-byte aligned (calloc is not), so the per-writer groups of
+     * worker_t really are on separate lines; sizeof is a multiple of 64 */
+    p->workers = aligned_alloc(CACHE_LINE, cfg->n_workers * sizeof *p->workers);
     if (!p->workers) goto nomem;
+    memset(p->workers, 0, cfg->n_workers * sizeof *p->workers);
     for (unsigned i = 0; i < cfg->n_workers; i++) {
       worker_t *w = &p->workers[i];
       char name[32];
@@ -308,15 +436,21 @@ pc_txpool_t *pc_txpool_create(const pc_txpool_cfg_t *cfg, const pc_tx_state_view
       w->out = ring_new(name, cfg->ring_size);
       if (!w->in || !w->out) goto nomem;
       w->id = i;
+      w->pool = p;
       w->core = p->topo_loaded ? cfg->worker_cores[i] : -1;
       w->topo = p->topo;
       atomic_init(&w->verified, 0);
+      atomic_init(&w->sleeps, 0);
+      atomic_init(&w->sleeping, 0);
+      atomic_init(&w->wake_seq, 0);
       atomic_init(&w->stop, false);
       if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
         PC_ERROR("txpool: cannot start verify worker %u", i);
         goto fail;
       }
       w->started = true;
+      snprintf(name, sizeof name, "pc-txverify%u", i); /* for top / perf; at most 15 characters */
+      pthread_setname_np(w->thread, name);
     }
   }
   return p;
@@ -387,7 +521,7 @@ static void finish_msg(pc_txpool_t *p, vmsg_t *m, uint64_t now) {
   pc_txpool_reason_t why;
   int err = finish(p, &m->tx, m->result, m->origin, now, &why);
   if (err && p->cfg.on_refused) p->cfg.on_refused(p->cfg.on_refused_ctx, &m->tx.hash, m->origin, err, why);
-  free(m);
+  msg_put(p, m);
 }
 
 /* Points the views of a copied pc_tx_t at the copy of its bytes. */
@@ -440,7 +574,7 @@ int pc_txpool_submit(pc_txpool_t *p, const void *raw, size_t len, uint16_t origi
   }
   if (!w) return reject(p, PC_TXR_BUSY, PC_ERR_AGAIN, why);
 
-  vmsg_t *m = malloc(sizeof *m + len);
+  vmsg_t *m = msg_get(p, len);
   if (!m) return reject(p, PC_TXR_BUSY, PC_ERR_NOMEM, why);
   memcpy(m->raw, raw, len);
   m->tx = *tx;
@@ -450,11 +584,12 @@ int pc_txpool_submit(pc_txpool_t *p, const void *raw, size_t len, uint16_t origi
   void *ptr = m;
   /* the enqueue (release) publishes m's contents to the worker's dequeue (acquire) */
   if (rte_ring_sp_enqueue_burst(w->in, &ptr, 1, NULL) != 1) { /* cannot happen: inflight < capacity */
-    free(m);
+    msg_put(p, m);
     seen_del(p, &tx->hash);
     return reject(p, PC_TXR_BUSY, PC_ERR_AGAIN, why);
   }
   w->inflight++;
+  wake_worker(w);
   return 0;
 }
 
@@ -500,14 +635,59 @@ static unsigned inflight(const pc_txpool_t *p) {
   return n;
 }
 
-void pc_txpool_drain(pc_txpool_t *p) {
-  unsigned idle = 0;
-  while (inflight(p)) {
-    if (pc_txpool_poll(p, pc_now_ns()))
-      idle = 0;
-    else
-      backoff(&idle);
+/* What pc_txpool_wait waits for, per worker: half a ring of results, or
+ * results and no request left. So a pool thread that takes every result
+ * when it wakes (and refills the ring) wakes about twice per ring
+ * (~1000 transactions) rather than once per result burst: each futex
+ * wake-up costs the worker a system call. While the pool sleeps a
+ * worker's results only grow and its requests only shrink, so the
+ * condition comes true at the latest when it finished its requests. */
+static bool worker_ready(const pc_txpool_t *p, const worker_t *w) {
+  unsigned out = rte_ring_count(w->out);
+  return out && (out >= p->ring_cap / 2 || rte_ring_count(w->in) == 0);
+}
+
+static bool results_ready(const pc_txpool_t *p) {
+  for (unsigned i = 0; i < p->cfg.n_workers; i++)
+    if (worker_ready(p, &p->workers[i])) return true;
+  return false;
+}
+
+static void wake_pool(pc_txpool_t *p, const worker_t *w) {
+  /* seq_cst fence: pairs with the one in pc_txpool_wait (results enqueued
+   * before the flag load here, flag store before the ring check there) */
+  atomic_thread_fence(memory_order_seq_cst);
+  if (atomic_load_explicit(&p->res_waiting, memory_order_relaxed) && worker_ready(p, w))
+    futex_bump_wake(&p->res_seq);
+}
+
+bool pc_txpool_wait(pc_txpool_t *p, uint64_t timeout_ns) {
+  if (!inflight(p)) return false;
+  if (results_ready(p)) return true;
+  uint64_t deadline = pc_now_ns() + timeout_ns;
+  for (;;) {
+    /* acquire: pairs with the release bump in futex_bump_wake */
+    uint32_t seq = atomic_load_explicit(&p->res_seq, memory_order_acquire);
+    atomic_store_explicit(&p->res_waiting, 1, memory_order_relaxed);
+    /* seq_cst fence: pairs with the one in wake_pool */
+    atomic_thread_fence(memory_order_seq_cst);
+    bool ready = results_ready(p);
+    uint64_t now = pc_now_ns();
+    if (!ready && now < deadline) {
+      p->pool_waits++;
+      futex_wait(&p->res_seq, seq, deadline - now);
+    }
+    atomic_store_explicit(&p->res_waiting, 0, memory_order_relaxed);
+    /* woken by a bump (or the results are there): done; a spurious
+     * return goes round again until the deadline */
+    if (ready || atomic_load_explicit(&p->res_seq, memory_order_acquire) != seq || results_ready(p)) return true;
+    if (pc_now_ns() >= deadline) return false;
   }
+}
+
+void pc_txpool_drain(pc_txpool_t *p) {
+  while (inflight(p))
+    if (!pc_txpool_poll(p, pc_now_ns())) pc_txpool_wait(p, 10000000); /* 10 ms: gossip timers still run */
 }
 
 /* ------------------------------------------------------------ blocks */
@@ -592,6 +772,11 @@ void pc_txpool_stats(const pc_txpool_t *p, pc_txpool_stats_t *st) {
     /* relaxed: exact once the results it counts were dequeued (see worker_main) */
     st->verified += atomic_load_explicit(&p->workers[i].verified, memory_order_relaxed);
   st->verify_inflight = inflight(p);
+  st->pool_waits = p->pool_waits;
+  st->worker_sleeps = 0;
+  for (unsigned i = 0; i < p->cfg.n_workers; i++)
+    /* relaxed: a statistic */
+    st->worker_sleeps += atomic_load_explicit(&p->workers[i].sleeps, memory_order_relaxed);
   st->worker_cpu_ns = 0;
   for (unsigned i = 0; i < p->cfg.n_workers; i++) {
     clockid_t clock;

@@ -313,6 +313,8 @@ typedef struct {
   uint32_t verify_inflight; /* queued to workers, results not yet taken */
   uint64_t worker_cpu_ns;   /* CPU time the verify workers used so far (0 inline):
                              * verified / worker CPU time is the rate per verify core */
+  uint64_t worker_sleeps;   /* times an idle verify worker blocked until woken */
+  uint64_t pool_waits;      /* times pc_txpool_wait blocked the pool thread */
   pc_mempool_stats_t pool;
 } pc_txpool_stats_t;
 
@@ -351,8 +353,19 @@ unsigned pc_txpool_poll(pc_txpool_t *pool, uint64_t now_ns);
  * Returns 0 or the transport's error. */
 int pc_txpool_flush(pc_txpool_t *pool);
 
+/* pc_txpool_wait blocks the pool thread (the only caller allowed) until a
+ * verify worker has half a ring of results for pc_txpool_poll, or results
+ * and no request left, or timeout_ns elapsed — without spinning: the
+ * worker wakes it. Take every result when it returns (pc_txpool_poll
+ * until it returns 0): it waits for a half ring again. Returns true when
+ * the condition holds (or it was woken for it), false at once when
+ * nothing is queued to a worker (nothing could wake it), and false when
+ * the timeout elapsed. Peers' batches (the transport) do not wake it:
+ * callers that also receive keep the timeout short. */
+bool pc_txpool_wait(pc_txpool_t *pool, uint64_t timeout_ns);
+
 /* pc_txpool_drain polls until no verification is outstanding (tests,
- * shutdown). */
+ * shutdown), blocking in pc_txpool_wait between polls. */
 void pc_txpool_drain(pc_txpool_t *pool);
 
 /* pc_txpool_set_next_height tells the pool the lowest height a new

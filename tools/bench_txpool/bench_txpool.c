@@ -3,11 +3,34 @@
  * the same run, and mempool insert / cut+remove rates as a ratio of
  * pc_tx_decode on the same transactions.
  *
- *   bench_txpool [n_tx [core_a core_b]]
+ *   bench_txpool [--rounds R] [--only PHASE] [n_tx [core_a core_b]]
  *
- * n_tx (default 4000) signed transactions from 64 senders; the stage runs
- * with 1 worker (pinned to core_a, default 1) and with 2 workers (core_a,
- * core_b; default 1, 0), the pool thread unpinned. Takes a few seconds. */
+ * n_tx (default 20000, about 1 s of verification per phase) signed
+ * transactions from 64 senders. R rounds (default 5); each round measures,
+ * one after the other on the same transactions:
+ *
+ *   bare   crypto_sign_verify_detached, the thread pinned to core_a, then
+ *          to core_b;
+ *   inline the stage verifying on the pool thread (pinned to core_a);
+ *   one    the stage with 1 worker pinned to core_a, the pool thread to
+ *          core_b;
+ *   two    the stage with 2 workers on core_a and core_b, the pool thread
+ *          on core_b (it shares that core).
+ *
+ * Odd rounds run the phases in that order, even rounds in reverse, so a
+ * steady drift of the host's speed pushes the ratios of consecutive rounds
+ * in opposite directions. Every ratio is computed within a round against
+ * the bare rate of the same round on the same core (for two workers, the
+ * mean of the two cores' bare rates); the figures printed are the median
+ * and the min–max of those per-round ratios. A 2-vCPU shared host changes
+ * speed over minutes: a bare rate measured once and compared with a stage
+ * measured later carries that drift into the ratio.
+ *
+ * --only PHASE (bare, inline, one, two) runs that phase alone in each round
+ * (for perf record); no ratios are printed then. Defaults: core_a 1,
+ * core_b 0. */
+#include <pthread.h>
+#include <sched.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +43,7 @@
 
 #define CHAIN 1
 #define SENDERS 64
+#define MAX_ROUNDS 101
 
 typedef struct {
   uint8_t *raw;
@@ -28,26 +52,33 @@ typedef struct {
 
 static double secs(uint64_t ns) { return (double)ns / 1e9; }
 
-/* CPU time of the whole process (every thread), in ns. */
-static uint64_t cpu_ns(void) {
+static uint64_t clock_ns(clockid_t c) {
   struct timespec ts;
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  clock_gettime(c, &ts);
   return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* Pins the calling thread to core (-1: every core). */
+static void pin_self(int core) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (core < 0) {
+    for (int c = 0; c < CPU_SETSIZE; c++) CPU_SET(c, &set);
+  } else {
+    CPU_SET(core, &set);
+  }
+  if (pthread_setaffinity_np(pthread_self(), sizeof set, &set) != 0 && core >= 0)
+    fprintf(stderr, "bench_txpool: cannot pin to core %d; running unpinned\n", core);
 }
 
 /* A run's rate by wall clock, by CPU time of the whole process
  * (transactions per CPU-second of all threads: robust to other processes
- * taking the cores away) and per CPU-second of the verify workers alone
+ * taking the cores away) and per CPU-second of the verifying threads alone
  * (the rate per verify core; 0 when verifying inline). */
 typedef struct {
   double wall, cpu, core;
+  double waits, sleeps; /* per 1000 transactions: pool thread blocked, a worker blocked idle */
 } rate_t;
-
-static void best(rate_t *b, rate_t r) {
-  b->wall = PC_MAX(b->wall, r.wall);
-  b->cpu = PC_MAX(b->cpu, r.cpu);
-  b->core = PC_MAX(b->core, r.core);
-}
 
 static blob_t *make_txs(unsigned n, pc_client_key_t *keys) {
   blob_t *b = calloc(n, sizeof *b);
@@ -55,6 +86,7 @@ static blob_t *make_txs(unsigned n, pc_client_key_t *keys) {
   uint8_t buf[512];
   uint8_t args[64];
   memset(args, 0xab, sizeof args);
+  if (!b) abort();
   for (unsigned i = 0; i < n; i++) {
     unsigned s = i % SENDERS;
     pc_client_tx_t t = {.chain_id = CHAIN, .nonce = nonce[s]++, .contract = "token", .method = "transfer",
@@ -62,52 +94,93 @@ static blob_t *make_txs(unsigned n, pc_client_key_t *keys) {
     int len = pc_client_tx_build(buf, sizeof buf, &keys[s], &t, NULL);
     if (len < 0) abort();
     b[i].raw = malloc((size_t)len);
+    if (!b[i].raw) abort();
     memcpy(b[i].raw, buf, (size_t)len);
     b[i].len = (size_t)len;
   }
   return b;
 }
 
-/* Bare libsodium: verify each transaction's signature over its signed bytes. */
-static rate_t bare_rate(const blob_t *b, unsigned n) {
+/* Bare libsodium on core: verify each transaction's signature over its
+ * signed bytes (what pc_tx_verify does, without the stage around it). */
+static rate_t bare_rate(const blob_t *b, unsigned n, int core) {
+  pin_self(core);
   uint8_t msg[600];
   size_t tag = sizeof(PC_TX_SIG_TAG);
   memcpy(msg, PC_TX_SIG_TAG, tag);
-  uint64_t t0 = pc_now_ns(), c0 = cpu_ns();
+  uint64_t t0 = pc_now_ns(), c0 = clock_ns(CLOCK_PROCESS_CPUTIME_ID), h0 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
   unsigned ok = 0;
   for (unsigned i = 0; i < n; i++) {
     size_t body = b[i].len - 64;
     memcpy(msg + tag, b[i].raw, body);
     ok += crypto_sign_verify_detached(b[i].raw + body, msg, tag + body, b[i].raw + 1 + 8) == 0;
   }
-  rate_t r = {n / secs(pc_now_ns() - t0), n / secs(cpu_ns() - c0), 0};
-  r.core = r.cpu;
+  uint64_t t1 = pc_now_ns(), c1 = clock_ns(CLOCK_PROCESS_CPUTIME_ID), h1 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
+  rate_t r = {n / secs(t1 - t0), n / secs(c1 - c0), n / secs(h1 - h0), 0, 0};
   if (ok != n) fprintf(stderr, "bare: %u of %u verified?\n", ok, n);
   return r;
 }
 
-static rate_t stage_rate(const blob_t *b, unsigned n, unsigned workers, int core_a, int core_b) {
+/* Bare on core_a and core_b at the same time (two threads started
+ * together): the rate per core when both cores verify, which is what two
+ * workers can at best reach per core — on a virtual machine the two vCPUs
+ * may share a physical core's resources, so each verifies slower when the
+ * other is busy. Returns the mean of the two threads' rates. */
+typedef struct {
+  const blob_t *b;
+  unsigned n;
+  int core;
+  pthread_barrier_t *start;
+  rate_t r;
+} bare_arg_t;
+
+static void *bare_thread(void *arg) {
+  bare_arg_t *a = arg;
+  pthread_barrier_wait(a->start);
+  a->r = bare_rate(a->b, a->n, a->core);
+  return NULL;
+}
+
+static rate_t bare_both(const blob_t *b, unsigned n, int core_a, int core_b) {
+  pthread_barrier_t start;
+  pthread_barrier_init(&start, NULL, 2);
+  bare_arg_t x = {b, n, core_b, &start, {0, 0, 0, 0, 0}};
+  pthread_t t;
+  if (pthread_create(&t, NULL, bare_thread, &x) != 0) abort();
+  pthread_barrier_wait(&start);
+  rate_t r = bare_rate(b, n, core_a);
+  pthread_join(t, NULL);
+  pthread_barrier_destroy(&start);
+  rate_t m = {(r.wall + x.r.wall) / 2, (r.core + x.r.core) / 2, (r.core + x.r.core) / 2, 0, 0};
+  return m;
+}
+
+/* The stage: the calling thread is the pool thread, pinned to pool_core;
+ * workers pinned to core_a (and core_b). */
+static rate_t stage_rate(const blob_t *b, unsigned n, unsigned workers, int core_a, int core_b, int pool_core) {
+  pin_self(pool_core);
   pc_txpool_cfg_t c;
   pc_txpool_cfg_default(&c, CHAIN, 1, 0);
   c.n_workers = workers;
   c.worker_cores[0] = core_a;
   c.worker_cores[1] = core_b;
   c.ring_size = 1024;
-  c.mempool.gap_limit = 4096;
+  c.mempool.gap_limit = PC_MIN(4096u, n / SENDERS + 64); /* a sender's whole share in flight */
   c.mempool.sender_max_count = n;
   /* tables sized for the run: first-touch page faults of a 100k-entry
-   * default pool would be charged to the few thousand transactions here */
+   * default pool would be charged to the transactions here */
   c.mempool.max_count = 2 * n;
   c.seen_max = 2 * n;
   pc_txpool_t *p = pc_txpool_create(&c, NULL, NULL);
   if (!p) exit(1);
-  uint64_t t0 = pc_now_ns(), c0 = cpu_ns();
+  uint64_t t0 = pc_now_ns(), c0 = clock_ns(CLOCK_PROCESS_CPUTIME_ID);
   for (unsigned i = 0; i < n;) {
     pc_txpool_reason_t why;
     int rc = pc_txpool_submit(p, b[i].raw, b[i].len, PC_ORIGIN_CLIENT, NULL, &why);
-    if (rc == PC_ERR_AGAIN) { /* queues full (1023 each, ~50 ms of work): take results, let the workers run */
-      pc_txpool_poll(p, pc_now_ns());
-      pc_sleep_ns(200000);
+    if (rc == PC_ERR_AGAIN) { /* queues full (1023 each, ~50 ms of work): sleep until half came back, take them */
+      pc_txpool_wait(p, 100000000);
+      while (pc_txpool_poll(p, pc_now_ns())) {
+      }
       continue;
     }
     if (rc) fprintf(stderr, "stage: tx %u rejected: %s\n", i, pc_txpool_reason_name(why));
@@ -115,11 +188,13 @@ static rate_t stage_rate(const blob_t *b, unsigned n, unsigned workers, int core
     if ((i & 63) == 0) pc_txpool_poll(p, pc_now_ns());
   }
   pc_txpool_drain(p);
-  rate_t r = {n / secs(pc_now_ns() - t0), n / secs(cpu_ns() - c0), 0};
+  rate_t r = {n / secs(pc_now_ns() - t0), n / secs(clock_ns(CLOCK_PROCESS_CPUTIME_ID) - c0), 0, 0, 0};
   pc_txpool_stats_t st;
   pc_txpool_stats(p, &st);
   /* the workers' CPU time from before t0 (start, pinning) is a few µs */
   if (st.worker_cpu_ns) r.core = st.verified / secs(st.worker_cpu_ns);
+  r.waits = 1000.0 * (double)st.pool_waits / n;
+  r.sleeps = 1000.0 * (double)st.worker_sleeps / n;
   if (st.verified != n || st.admitted != n)
     fprintf(stderr, "stage: verified %llu admitted %llu of %u\n", (unsigned long long)st.verified,
             (unsigned long long)st.admitted, n);
@@ -127,8 +202,25 @@ static rate_t stage_rate(const blob_t *b, unsigned n, unsigned workers, int core
   return r;
 }
 
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+/* Median, min and max of v[0..n) (v is reordered). */
+typedef struct {
+  double med, lo, hi;
+} spread_t;
+
+static spread_t spread(double *v, unsigned n) {
+  qsort(v, n, sizeof *v, cmp_double);
+  spread_t s = {n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2, v[0], v[n - 1]};
+  return s;
+}
+
 static void mempool_rates(const blob_t *b, unsigned m, double *dec, double *ins, double *ext) {
   pc_tx_t *all = malloc((size_t)m * sizeof *all);
+  if (!all) abort();
   uint64_t t0 = pc_now_ns();
   for (unsigned i = 0; i < m; i++)
     if (pc_tx_decode(b[i].raw, b[i].len, &all[i])) abort();
@@ -145,6 +237,7 @@ static void mempool_rates(const blob_t *b, unsigned m, double *dec, double *ins,
   *ins = m / secs(pc_now_ns() - t0);
   size_t cap = 256 * (b[0].len + 4) + 64;
   uint8_t *batch = malloc(cap);
+  if (!batch) abort();
   pc_batch_limits_t lim = {.max_count = 256, .max_bytes = cap, .max_wait_ns = 0};
   unsigned cut = 0;
   t0 = pc_now_ns();
@@ -163,10 +256,51 @@ static void mempool_rates(const blob_t *b, unsigned m, double *dec, double *ins,
   free(batch);
 }
 
+enum { PH_BARE_A, PH_BARE_B, PH_BARE_2, PH_INLINE, PH_ONE, PH_TWO, PH_N };
+static const char *const phase_names[PH_N] = {"bare", "bare", "bare2", "inline", "one", "two"};
+
+static rate_t run_phase(int ph, const blob_t *b, unsigned n, int core_a, int core_b) {
+  switch (ph) {
+  case PH_BARE_A: return bare_rate(b, n, core_a);
+  case PH_BARE_B: return bare_rate(b, n, core_b);
+  case PH_BARE_2: return bare_both(b, n, core_a, core_b);
+  case PH_INLINE: return stage_rate(b, n, 0, -1, -1, core_a);
+  case PH_ONE: return stage_rate(b, n, 1, core_a, -1, core_b);
+  default: return stage_rate(b, n, 2, core_a, core_b, core_b);
+  }
+}
+
+static void usage(void) {
+  fprintf(stderr, "usage: bench_txpool [--rounds R (1-%d)] [--only bare|inline|one|two] [n_tx [core_a core_b]]\n",
+          MAX_ROUNDS);
+  exit(2);
+}
+
 int main(int argc, char **argv) {
-  unsigned n = argc > 1 ? (unsigned)atoi(argv[1]) : 4000;
-  int core_a = argc > 2 ? atoi(argv[2]) : 1, core_b = argc > 3 ? atoi(argv[3]) : 0;
-  if (n < 64 || pc_crypto_init() < 0) return 1;
+  unsigned rounds = 5, n = 20000;
+  int core_a = 1, core_b = 0, only = -1, pos = 0;
+  for (int i = 1; i < argc; i++) {
+    if (!strcmp(argv[i], "--rounds") && i + 1 < argc) {
+      rounds = (unsigned)atoi(argv[++i]);
+      if (rounds < 1 || rounds > MAX_ROUNDS) usage();
+    } else if (!strcmp(argv[i], "--only") && i + 1 < argc) {
+      const char *ph = argv[++i];
+      for (int k = PH_BARE_B; k < PH_N; k++)
+        if (!strcmp(ph, phase_names[k])) only = k == PH_BARE_B ? PH_BARE_A : k;
+      if (only < 0) usage();
+    } else if (argv[i][0] == '-') {
+      usage();
+    } else if (pos == 0) {
+      n = (unsigned)atoi(argv[i]), pos++;
+    } else if (pos == 1) {
+      core_a = atoi(argv[i]), pos++;
+    } else if (pos == 2) {
+      core_b = atoi(argv[i]), pos++;
+    } else {
+      usage();
+    }
+  }
+  if (n < 64 || pc_crypto_init() < 0) usage();
   pc_log_set_level(PC_LOG_ERROR);
   pc_client_key_t keys[SENDERS];
   for (unsigned s = 0; s < SENDERS; s++) {
@@ -174,35 +308,105 @@ int main(int argc, char **argv) {
     pc_client_key_from_seed(&keys[s], seed);
   }
   blob_t *b = make_txs(n, keys);
-  printf("bench_txpool: %u transactions of %zu bytes, %d senders\n", n, b[0].len, SENDERS);
+  printf("bench_txpool: %u transactions of %zu bytes, %d senders, %u rounds, cores %d and %d\n", n, b[0].len,
+         SENDERS, rounds, core_a, core_b);
 
-  /* verify stage, per verify core; best of 3 interleaved rounds, because
-   * a shared machine's noise only ever slows a run down */
-  rate_t base = {0, 0, 0}, inl = {0, 0, 0}, one = {0, 0, 0}, two = {0, 0, 0};
-  for (int round = 0; round < 3; round++) {
-    best(&base, bare_rate(b, n));
-    best(&inl, stage_rate(b, n, 0, -1, -1));
-    best(&one, stage_rate(b, n, 1, core_a, -1));
-    best(&two, stage_rate(b, n, 2, core_a, core_b));
+  static rate_t r[MAX_ROUNDS][PH_N];
+  for (unsigned k = 0; k < rounds; k++) {
+    for (int j = 0; j < PH_N; j++) {
+      int ph = k % 2 ? PH_N - 1 - j : j; /* odd rounds (k = 1, 3 …) backwards */
+      if (only >= 0 && ph != only) continue;
+      r[k][ph] = run_phase(ph, b, n, core_a, core_b);
+    }
   }
+  if (only >= 0) {
+    for (unsigned k = 0; k < rounds; k++)
+      printf("round %u: %s: wall %.0f/s, process CPU %.0f/s, verify-core CPU %.0f/s; per 1000 tx: pool thread "
+             "blocked %.1f times, workers %.1f\n",
+             k + 1, phase_names[only], r[k][only].wall, r[k][only].cpu, r[k][only].core, r[k][only].waits,
+             r[k][only].sleeps);
+    return 0;
+  }
+
+  /* per-round ratios, [row][0 wall, 1 process CPU, 2 verify core][round],
+   * each against a bare rate of the same round: 1 worker and inline against
+   * core_a (where the worker / the inline pool thread ran); 2 workers per
+   * core (wall clock halved) against the mean of both cores' bare rates,
+   * and against bare on both cores at once; bare on both cores at once
+   * against bare alone (what the machine loses when both vCPUs verify). */
+  enum { R_INLINE, R_ONE, R_TWO, R_TWO_BOTH, R_BOTH, R_N };
+  static const int row_phase[R_N] = {PH_INLINE, PH_ONE, PH_TWO, PH_TWO, PH_BARE_2};
+  static const char *const row_name[R_N] = {"inline", "1 worker", "2 workers",
+                                            "2 workers against bare on both cores at once, per verify-core CPU-second",
+                                            "bare on both cores at once against bare alone (mean of both cores)"};
+  static double q[R_N][3][MAX_ROUNDS], abs_rate[PH_N][3][MAX_ROUNDS];
+  for (unsigned k = 0; k < rounds; k++) {
+    const rate_t *x = r[k];
+    rate_t mean_ab = {(x[PH_BARE_A].wall + x[PH_BARE_B].wall) / 2, (x[PH_BARE_A].cpu + x[PH_BARE_B].cpu) / 2,
+                      (x[PH_BARE_A].core + x[PH_BARE_B].core) / 2, 0, 0};
+    for (int ph = 0; ph < PH_N; ph++) {
+      double v[3] = {ph == PH_TWO ? x[ph].wall / 2 : x[ph].wall, x[ph].cpu, x[ph].core};
+      for (int c = 0; c < 3; c++) abs_rate[ph][c][k] = v[c];
+    }
+    for (int row = 0; row < R_N; row++) {
+      int ph = row_phase[row];
+      const rate_t *base = row == R_TWO || row == R_BOTH ? &mean_ab : row == R_TWO_BOTH ? &x[PH_BARE_2] : &x[PH_BARE_A];
+      double bv[3] = {base->wall, base->cpu, base->core};
+      for (int c = 0; c < 3; c++) q[row][c][k] = bv[c] > 0 ? abs_rate[ph][c][k] / bv[c] : 0;
+    }
+    printf("round %u: bare %5.0f/s (core %d) %5.0f/s (core %d) %5.0f/s (both at once) | per verify-core CPU-s: 1 worker "
+           "%.3f, 2 workers %.3f (%.3f vs both at once) | wall: inline %.3f, 1 worker %.3f, 2 workers %.3f per core\n",
+           k + 1, x[PH_BARE_A].core, core_a, x[PH_BARE_B].core, core_b, x[PH_BARE_2].core, q[R_ONE][2][k],
+           q[R_TWO][2][k], q[R_TWO_BOTH][2][k], q[R_INLINE][0][k], q[R_ONE][0][k], q[R_TWO][0][k]);
+  }
+  spread_t m[R_N][3], a[PH_N][3];
+  for (int row = 0; row < R_N; row++)
+    for (int c = 0; c < 3; c++) m[row][c] = spread(q[row][c], rounds);
+  for (int ph = 0; ph < PH_N; ph++)
+    for (int c = 0; c < 3; c++) a[ph][c] = spread(abs_rate[ph][c], rounds);
+  printf("medians over the rounds (rates: median rate; ratios: median of the per-round ratios)\n");
   printf("                                            wall clock /s  ratio   per CPU-second  ratio   per verify-core CPU-s  ratio\n");
   printf("bare crypto_sign_verify_detached, 1 core : %9.0f        1.000  %9.0f        1.000  %9.0f              1.000\n",
-         base.wall, base.cpu, base.core);
+         a[PH_BARE_A][0].med, a[PH_BARE_A][1].med, a[PH_BARE_A][2].med);
   printf("stage, inline on the pool thread         : %9.0f        %.3f  %9.0f        %.3f          -                  -\n",
-         inl.wall, inl.wall / base.wall, inl.cpu, inl.cpu / base.cpu);
+         a[PH_INLINE][0].med, m[R_INLINE][0].med, a[PH_INLINE][1].med, m[R_INLINE][1].med);
   printf("stage, 1 worker (core %d), per core       : %9.0f        %.3f  %9.0f        %.3f  %9.0f              %.3f\n",
-         core_a, one.wall, one.wall / base.wall, one.cpu, one.cpu / base.cpu, one.core, one.core / base.core);
+         core_a, a[PH_ONE][0].med, m[R_ONE][0].med, a[PH_ONE][1].med, m[R_ONE][1].med, a[PH_ONE][2].med,
+         m[R_ONE][2].med);
   printf("stage, 2 workers (cores %d,%d), per core    : %9.0f        %.3f  %9.0f        %.3f  %9.0f              %.3f\n",
-         core_a, core_b, two.wall / 2, two.wall / 2 / base.wall, two.cpu, two.cpu / base.cpu, two.core,
-         two.core / base.core);
+         core_a, core_b, a[PH_TWO][0].med, m[R_TWO][0].med, a[PH_TWO][1].med, m[R_TWO][1].med, a[PH_TWO][2].med,
+         m[R_TWO][2].med);
   printf("(per CPU-second counts every thread of the process: pool thread — decode, hash, seen set, mempool — workers, idle back-off;\n"
-         " verify-core CPU counts the verify workers' threads only: the stage's rate per verify core)\n");
+         " verify-core CPU counts the verify workers' threads only: the stage's rate per verify core;\n"
+         " 1 worker and inline against bare on core %d; 2 workers: wall clock halved, against the mean of both cores' bare rates)\n",
+         core_a);
+  printf("per-round ratios, median [min-max] over %u rounds:\n", rounds);
+  static const char *const what[3] = {"wall clock", "per process CPU-second", "per verify-core CPU-second"};
+  for (int row = 0; row < R_N; row++)
+    for (int c = 0; c < 3; c++) {
+      if ((row == R_INLINE && c == 2) || (row >= R_TWO_BOTH && c != 2)) continue;
+      if (row >= R_TWO_BOTH)
+        printf("  %s: %.3f [%.3f-%.3f]\n", row_name[row], m[row][c].med, m[row][c].lo, m[row][c].hi);
+      else
+        printf("  %-9s %-26s: %.3f [%.3f-%.3f]\n", row_name[row], what[c], m[row][c].med, m[row][c].lo, m[row][c].hi);
+    }
+  printf("bare rates, thread CPU: core %d %.0f [%.0f-%.0f]/s, core %d %.0f [%.0f-%.0f]/s, both at once %.0f [%.0f-%.0f]/s "
+         "per core\n",
+         core_a, a[PH_BARE_A][2].med, a[PH_BARE_A][2].lo, a[PH_BARE_A][2].hi, core_b, a[PH_BARE_B][2].med,
+         a[PH_BARE_B][2].lo, a[PH_BARE_B][2].hi, a[PH_BARE_2][2].med, a[PH_BARE_2][2].lo, a[PH_BARE_2][2].hi);
+  printf("target (stage >= 0.9x bare per verify core): 1 worker %s (median %.3f, min %.3f), 2 workers %s (median %.3f, "
+         "min %.3f; against bare on both cores at once %.3f, min %.3f)\n",
+         m[R_ONE][2].med >= 0.9 ? "met" : "NOT met", m[R_ONE][2].med, m[R_ONE][2].lo,
+         m[R_TWO][2].med >= 0.9 ? "met" : "NOT met", m[R_TWO][2].med, m[R_TWO][2].lo, m[R_TWO_BOTH][2].med,
+         m[R_TWO_BOTH][2].lo);
 
   /* mempool: decode baseline, insert, cut + remove (no verification); best of 3 */
+  pin_self(-1);
+  unsigned mn = PC_MIN(n, 4000u);
   double dec = 0, ins = 0, ext = 0;
   for (int round = 0; round < 3; round++) {
     double d, i, e;
-    mempool_rates(b, n, &d, &i, &e);
+    mempool_rates(b, mn, &d, &i, &e);
     dec = PC_MAX(dec, d);
     ins = PC_MAX(ins, i);
     ext = PC_MAX(ext, e);
