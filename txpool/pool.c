@@ -765,6 +765,21 @@ bool pc_txpool_backpressure(const pc_txpool_t *p) {
 
 pc_mempool_t *pc_txpool_mempool(pc_txpool_t *p) { return p->mp; }
 
+static uint64_t thread_cpu_ns(pthread_t t) {
+  clockid_t clock;
+  struct timespec ts;
+  if (pthread_getcpuclockid(t, &clock) != 0 || clock_gettime(clock, &ts) != 0) return 0;
+  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+int pc_txpool_worker_stats(const pc_txpool_t *p, unsigned i, uint64_t *verified, uint64_t *cpu_ns) {
+  if (i >= p->cfg.n_workers) return PC_ERR_INVALID;
+  /* relaxed: exact once the results it counts were dequeued (see worker_main) */
+  *verified = atomic_load_explicit(&p->workers[i].verified, memory_order_relaxed);
+  *cpu_ns = thread_cpu_ns(p->workers[i].thread);
+  return 0;
+}
+
 void pc_txpool_stats(const pc_txpool_t *p, pc_txpool_stats_t *st) {
   *st = p->st;
   st->verified = p->inline_verified;
@@ -778,11 +793,6 @@ void pc_txpool_stats(const pc_txpool_t *p, pc_txpool_stats_t *st) {
     /* relaxed: a statistic */
     st->worker_sleeps += atomic_load_explicit(&p->workers[i].sleeps, memory_order_relaxed);
   st->worker_cpu_ns = 0;
-  for (unsigned i = 0; i < p->cfg.n_workers; i++) {
-    clockid_t clock;
-    struct timespec ts;
-    if (pthread_getcpuclockid(p->workers[i].thread, &clock) == 0 && clock_gettime(clock, &ts) == 0)
-      st->worker_cpu_ns += (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-  }
+  for (unsigned i = 0; i < p->cfg.n_workers; i++) st->worker_cpu_ns += thread_cpu_ns(p->workers[i].thread);
   pc_mempool_stats(p->mp, &st->pool);
 }

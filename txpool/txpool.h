@@ -401,4 +401,12 @@ pc_mempool_t *pc_txpool_mempool(pc_txpool_t *pool);
  * loads from the workers' counters: exact once pc_txpool_drain returned. */
 void pc_txpool_stats(const pc_txpool_t *pool, pc_txpool_stats_t *st);
 
+/* pc_txpool_worker_stats gives verify worker i's verification count and
+ * the CPU time its thread used so far, in ns (the per-core figures behind
+ * stats.verified and stats.worker_cpu_ns: the benchmark weighs each
+ * worker's work by the bare rate of its own core). Any thread; the count
+ * is exact once pc_txpool_drain returned. 0, or PC_ERR_INVALID when i is
+ * not a worker. */
+int pc_txpool_worker_stats(const pc_txpool_t *pool, unsigned i, uint64_t *verified, uint64_t *cpu_ns);
+
 #endif /* PC_TXPOOL_H */

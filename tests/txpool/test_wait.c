@@ -217,3 +217,20 @@ Test(wait, small_and_large_transactions_alternate_through_a_worker) {
   free(batch);
   pc_txpool_destroy(p);
 }
+
+Test(wait, worker_stats_add_up_to_the_pool_stats) {
+  pc_txpool_t *p = make_pool(2);
+  for (unsigned i = 0; i < 20; i++) submit_ok(p, 5, i);
+  pc_txpool_drain(p);
+  uint64_t v0, c0, v1, c1, v, c;
+  cr_assert_eq(pc_txpool_worker_stats(p, 0, &v0, &c0), 0);
+  cr_assert_eq(pc_txpool_worker_stats(p, 1, &v1, &c1), 0);
+  cr_assert_eq(pc_txpool_worker_stats(p, 2, &v, &c), PC_ERR_INVALID);
+  cr_assert_eq(v0 + v1, 20);
+  cr_assert_eq(stats(p).verified, 20);
+  cr_assert(c0 > 0 || c1 > 0, "twenty Ed25519 verifications cost CPU time");
+  pc_txpool_destroy(p);
+  p = make_pool(0);
+  cr_assert_eq(pc_txpool_worker_stats(p, 0, &v, &c), PC_ERR_INVALID, "inline: no worker");
+  pc_txpool_destroy(p);
+}

@@ -78,6 +78,9 @@ static void pin_self(int core) {
 typedef struct {
   double wall, cpu, core;
   double waits, sleeps; /* per 1000 transactions: pool thread blocked, a worker blocked idle */
+  /* stage: per worker (worker 0 on core_a, 1 on core_b) verifications and
+   * CPU seconds; bare on both cores at once: each core's rate */
+  double wv[2], wcpu[2], both[2];
 } rate_t;
 
 static blob_t *make_txs(unsigned n, pc_client_key_t *keys) {
@@ -116,7 +119,7 @@ static rate_t bare_rate(const blob_t *b, unsigned n, int core) {
     ok += crypto_sign_verify_detached(b[i].raw + body, msg, tag + body, b[i].raw + 1 + 8) == 0;
   }
   uint64_t t1 = pc_now_ns(), c1 = clock_ns(CLOCK_PROCESS_CPUTIME_ID), h1 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
-  rate_t r = {n / secs(t1 - t0), n / secs(c1 - c0), n / secs(h1 - h0), 0, 0};
+  rate_t r = {n / secs(t1 - t0), n / secs(c1 - c0), n / secs(h1 - h0), 0, 0, {0, 0}, {0, 0}, {0, 0}};
   if (ok != n) fprintf(stderr, "bare: %u of %u verified?\n", ok, n);
   return r;
 }
@@ -144,14 +147,15 @@ static void *bare_thread(void *arg) {
 static rate_t bare_both(const blob_t *b, unsigned n, int core_a, int core_b) {
   pthread_barrier_t start;
   pthread_barrier_init(&start, NULL, 2);
-  bare_arg_t x = {b, n, core_b, &start, {0, 0, 0, 0, 0}};
+  bare_arg_t x = {.b = b, .n = n, .core = core_b, .start = &start};
   pthread_t t;
   if (pthread_create(&t, NULL, bare_thread, &x) != 0) abort();
   pthread_barrier_wait(&start);
   rate_t r = bare_rate(b, n, core_a);
   pthread_join(t, NULL);
   pthread_barrier_destroy(&start);
-  rate_t m = {(r.wall + x.r.wall) / 2, (r.core + x.r.core) / 2, (r.core + x.r.core) / 2, 0, 0};
+  rate_t m = {(r.wall + x.r.wall) / 2, (r.core + x.r.core) / 2, (r.core + x.r.core) / 2, 0, 0, {0, 0}, {0, 0},
+              {r.core, x.r.core}};
   return m;
 }
 
@@ -188,11 +192,16 @@ static rate_t stage_rate(const blob_t *b, unsigned n, unsigned workers, int core
     if ((i & 63) == 0) pc_txpool_poll(p, pc_now_ns());
   }
   pc_txpool_drain(p);
-  rate_t r = {n / secs(pc_now_ns() - t0), n / secs(clock_ns(CLOCK_PROCESS_CPUTIME_ID) - c0), 0, 0, 0};
+  rate_t r = {n / secs(pc_now_ns() - t0), n / secs(clock_ns(CLOCK_PROCESS_CPUTIME_ID) - c0), 0, 0, 0, {0, 0}, {0, 0},
+              {0, 0}};
   pc_txpool_stats_t st;
   pc_txpool_stats(p, &st);
   /* the workers' CPU time from before t0 (start, pinning) is a few µs */
   if (st.worker_cpu_ns) r.core = st.verified / secs(st.worker_cpu_ns);
+  for (unsigned i = 0; i < workers && i < 2; i++) {
+    uint64_t v, c;
+    if (pc_txpool_worker_stats(p, i, &v, &c) == 0) r.wv[i] = (double)v, r.wcpu[i] = secs(c);
+  }
   r.waits = 1000.0 * (double)st.pool_waits / n;
   r.sleeps = 1000.0 * (double)st.worker_sleeps / n;
   if (st.verified != n || st.admitted != n)
@@ -343,7 +352,7 @@ int main(int argc, char **argv) {
   for (unsigned k = 0; k < rounds; k++) {
     const rate_t *x = r[k];
     rate_t mean_ab = {(x[PH_BARE_A].wall + x[PH_BARE_B].wall) / 2, (x[PH_BARE_A].cpu + x[PH_BARE_B].cpu) / 2,
-                      (x[PH_BARE_A].core + x[PH_BARE_B].core) / 2, 0, 0};
+                      (x[PH_BARE_A].core + x[PH_BARE_B].core) / 2, 0, 0, {0, 0}, {0, 0}, {0, 0}};
     for (int ph = 0; ph < PH_N; ph++) {
       double v[3] = {ph == PH_TWO ? x[ph].wall / 2 : x[ph].wall, x[ph].cpu, x[ph].core};
       for (int c = 0; c < 3; c++) abs_rate[ph][c][k] = v[c];
@@ -353,6 +362,18 @@ int main(int argc, char **argv) {
       const rate_t *base = row == R_TWO || row == R_BOTH ? &mean_ab : row == R_TWO_BOTH ? &x[PH_BARE_2] : &x[PH_BARE_A];
       double bv[3] = {base->wall, base->cpu, base->core};
       for (int c = 0; c < 3; c++) q[row][c][k] = bv[c] > 0 ? abs_rate[ph][c][k] / bv[c] : 0;
+    }
+    /* per verify core, exactly: the CPU time bare verification needs for
+     * the work each worker did on its core (its count / that core's bare
+     * rate), over the CPU time the workers used. The workers need not get
+     * equal shares, and the cores' bare rates differ (one may take more
+     * interrupts): a mean of the two rates would weigh them wrongly. */
+    const rate_t *one = &x[PH_ONE], *two = &x[PH_TWO];
+    if (one->wcpu[0] > 0) q[R_ONE][2][k] = one->wv[0] / x[PH_BARE_A].core / one->wcpu[0];
+    double used = two->wcpu[0] + two->wcpu[1];
+    if (used > 0) {
+      q[R_TWO][2][k] = (two->wv[0] / x[PH_BARE_A].core + two->wv[1] / x[PH_BARE_B].core) / used;
+      q[R_TWO_BOTH][2][k] = (two->wv[0] / x[PH_BARE_2].both[0] + two->wv[1] / x[PH_BARE_2].both[1]) / used;
     }
     printf("round %u: bare %5.0f/s (core %d) %5.0f/s (core %d) %5.0f/s (both at once) | per verify-core CPU-s: 1 worker "
            "%.3f, 2 workers %.3f (%.3f vs both at once) | wall: inline %.3f, 1 worker %.3f, 2 workers %.3f per core\n",
@@ -378,7 +399,8 @@ int main(int argc, char **argv) {
          m[R_TWO][2].med);
   printf("(per CPU-second counts every thread of the process: pool thread — decode, hash, seen set, mempool — workers, idle back-off;\n"
          " verify-core CPU counts the verify workers' threads only: the stage's rate per verify core;\n"
-         " 1 worker and inline against bare on core %d; 2 workers: wall clock halved, against the mean of both cores' bare rates)\n",
+         " 1 worker and inline against bare on core %d; 2 workers: wall clock halved, against the mean of both cores' bare rates,\n"
+         " per verify-core CPU-second against each core's bare rate weighted by the work its worker did)\n",
          core_a);
   printf("per-round ratios, median [min-max] over %u rounds:\n", rounds);
   static const char *const what[3] = {"wall clock", "per process CPU-second", "per verify-core CPU-second"};
