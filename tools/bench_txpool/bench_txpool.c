@@ -29,6 +29,7 @@
  * --only PHASE (bare, inline, one, two) runs that phase alone in each round
  * (for perf record); no ratios are printed then. Defaults: core_a 1,
  * core_b 0. */
+#include <malloc.h>
 #include <pthread.h>
 #include <sched.h>
 #include <sodium.h>
@@ -211,6 +212,16 @@ static rate_t stage_rate(const blob_t *b, unsigned n, unsigned workers, int core
   return r;
 }
 
+/* The first three fields of /proc/loadavg ("?" if unreadable). */
+static void loadavg(char *out, size_t cap) {
+  snprintf(out, cap, "?");
+  FILE *f = fopen("/proc/loadavg", "r");
+  if (!f) return;
+  double a, b, c;
+  if (fscanf(f, "%lf %lf %lf", &a, &b, &c) == 3) snprintf(out, cap, "%.2f %.2f %.2f", a, b, c);
+  fclose(f);
+}
+
 static int cmp_double(const void *a, const void *b) {
   double x = *(const double *)a, y = *(const double *)b;
   return (x > y) - (x < y);
@@ -310,6 +321,14 @@ int main(int argc, char **argv) {
     }
   }
   if (n < 64 || pc_crypto_init() < 0) usage();
+  /* Keep freed memory in the heap: each stage run builds and destroys a
+   * pool, and glibc would otherwise give the memory back at every destroy
+   * and fault it in again in the next run (page faults on the pool thread,
+   * TLB shoot-down interrupts on the verify cores) — the steady state of a
+   * long-running node, whose heap stays at its high-water mark, has
+   * neither. */
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);
   pc_log_set_level(PC_LOG_ERROR);
   pc_client_key_t keys[SENDERS];
   for (unsigned s = 0; s < SENDERS; s++) {
@@ -317,8 +336,10 @@ int main(int argc, char **argv) {
     pc_client_key_from_seed(&keys[s], seed);
   }
   blob_t *b = make_txs(n, keys);
-  printf("bench_txpool: %u transactions of %zu bytes, %d senders, %u rounds, cores %d and %d\n", n, b[0].len,
-         SENDERS, rounds, core_a, core_b);
+  char load0[64], load1[64];
+  loadavg(load0, sizeof load0);
+  printf("bench_txpool: %u transactions of %zu bytes, %d senders, %u rounds, cores %d and %d; load average %s\n", n,
+         b[0].len, SENDERS, rounds, core_a, core_b, load0);
 
   static rate_t r[MAX_ROUNDS][PH_N];
   for (unsigned k = 0; k < rounds; k++) {
@@ -328,6 +349,7 @@ int main(int argc, char **argv) {
       r[k][ph] = run_phase(ph, b, n, core_a, core_b);
     }
   }
+  loadavg(load1, sizeof load1);
   if (only >= 0) {
     for (unsigned k = 0; k < rounds; k++)
       printf("round %u: %s: wall %.0f/s, process CPU %.0f/s, verify-core CPU %.0f/s; per 1000 tx: pool thread "
@@ -402,7 +424,8 @@ int main(int argc, char **argv) {
          " 1 worker and inline against bare on core %d; 2 workers: wall clock halved, against the mean of both cores' bare rates,\n"
          " per verify-core CPU-second against each core's bare rate weighted by the work its worker did)\n",
          core_a);
-  printf("per-round ratios, median [min-max] over %u rounds:\n", rounds);
+  printf("per-round ratios, median [min-max] over %u rounds (load average %s at the start, %s at the end):\n", rounds,
+         load0, load1);
   static const char *const what[3] = {"wall clock", "per process CPU-second", "per verify-core CPU-second"};
   for (int row = 0; row < R_N; row++)
     for (int c = 0; c < 3; c++) {
