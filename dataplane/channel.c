@@ -71,6 +71,7 @@ typedef struct {
   rx_slot_t *rx;
   uint64_t rx_buffered; /* bytes held in rx slots */
   uint64_t rx_high;     /* highest seq ever buffered out of order (holes below it while > expected) */
+  uint64_t *held;       /* bit (seq & mask): seq is held in its rx slot; max(window, 64) bits */
   uint8_t *reasm;
   uint32_t reasm_cap; /* allocated size of reasm */
   uint8_t *spare;     /* a finished reassembly buffer kept for the next one */
@@ -190,8 +191,9 @@ pc_dp_t *pc_dp_create(const pc_dp_cfg_t *cfg, pc_dp_deliver_fn deliver, void *us
     }
     p->tx = calloc(cfg->window, sizeof *p->tx);
     p->sacked = calloc(PC_MAX(cfg->window, 64u) / 64, sizeof *p->sacked);
+    p->held = calloc(PC_MAX(cfg->window, 64u) / 64, sizeof *p->held);
     p->rx = calloc(cfg->window, sizeof *p->rx);
-    if (!p->tx || !p->rx || !p->sacked) goto fail;
+    if (!p->tx || !p->rx || !p->sacked || !p->held) goto fail;
   }
   pc_dp_counters_t *port = &dp->peers[cfg->self].c;
   switch (cfg->kind) {
@@ -288,6 +290,7 @@ static void reasm_evict(peer_t *p, uint16_t peer, evict_why_t why) {
 
 static void rx_reset(pc_dp_t *dp, peer_t *p, uint16_t peer) {
   for (uint32_t i = 0; i < dp->cfg.window; i++) p->rx[i].seq = 0;
+  memset(p->held, 0, PC_MAX(dp->cfg.window, 64u) / 8);
   p->rx_buffered = 0;
   p->rx_high = 0;
   p->gap_ack = false;
@@ -309,6 +312,7 @@ void pc_dp_destroy(pc_dp_t *dp) {
         for (uint32_t k = 0; k < dp->cfg.window; k++) free(p->rx[k].payload);
       free(p->tx);
       free(p->sacked);
+      free(p->held);
       free(p->rx);
       free(p->reasm);
       free(p->spare);
@@ -381,21 +385,26 @@ int pc_dp_broadcast(pc_dp_t *dp, const void *msg, size_t len) {
   return 0;
 }
 
-/* The SACK bitmap: one bit per window slot, so the sender walks the holes
- * of a window of thousands of frames, not every slot, on each ACK. */
-static bool sacked_get(const pc_dp_t *dp, const peer_t *p, uint64_t s) {
+/* Window bitmaps, one bit per slot (seq & mask): the sender's "SACKed"
+ * and the receiver's "held out of order", so both sides walk a window of
+ * thousands of frames 64 seqs at a time on each ACK, not slot by slot. */
+static bool bm_get(const pc_dp_t *dp, const uint64_t *bm, uint64_t s) {
   uint64_t i = s & dp->mask;
-  return p->sacked[i >> 6] >> (i & 63) & 1;
+  return bm[i >> 6] >> (i & 63) & 1;
 }
-static void sacked_set(const pc_dp_t *dp, peer_t *p, uint64_t s) {
+static void bm_set(const pc_dp_t *dp, uint64_t *bm, uint64_t s) {
   uint64_t i = s & dp->mask;
-  p->sacked[i >> 6] |= 1ull << (i & 63);
+  bm[i >> 6] |= 1ull << (i & 63);
 }
-/* The bits of seqs s .. s+63 (window ≥ 64: consecutive slots, wrapping). */
-static uint64_t sacked_get64(const pc_dp_t *dp, const peer_t *p, uint64_t s) {
+static void bm_clr(const pc_dp_t *dp, uint64_t *bm, uint64_t s) {
+  uint64_t i = s & dp->mask;
+  bm[i >> 6] &= ~(1ull << (i & 63));
+}
+/* The bits of seqs s .. s+63; window ≥ 64 only (consecutive slots, wrapping). */
+static uint64_t bm_get64(const pc_dp_t *dp, const uint64_t *bm, uint64_t s) {
   uint64_t i = s & dp->mask, nw = (dp->mask + 1) >> 6, w = i >> 6, off = i & 63;
-  uint64_t lo = p->sacked[w] >> off;
-  return off ? lo | p->sacked[(w + 1) & (nw - 1)] << (64 - off) : lo;
+  uint64_t lo = bm[w] >> off;
+  return off ? lo | bm[(w + 1) & (nw - 1)] << (64 - off) : lo;
 }
 
 /* Frames queued messages into free window slots. */
@@ -442,13 +451,14 @@ static void fill_window(pc_dp_t *dp, peer_t *p) {
     }
     t->sent_ns = 0;
     t->rto_ns = 0;
-    p->sacked[(p->next_seq & dp->mask) >> 6] &= ~(1ull << (p->next_seq & 63));
+    bm_clr(dp, p->sacked, p->next_seq);
     t->retransmitted = false;
     p->next_seq++;
   }
 }
 
 static uint64_t sack_bits(pc_dp_t *dp, const peer_t *p) {
+  if (dp->mask >= 127) return bm_get64(dp, p->held, p->expected + 1); /* all in the window */
   uint64_t s = 0;
   for (unsigned i = 0; i < 64; i++) {
     uint64_t q = p->expected + 1 + i;
@@ -464,18 +474,18 @@ static bool sack_wide_due(const peer_t *p) { return p->rx_buffered && p->rx_high
 
 /* Writes the SACK words of an ACK (dataplane.h: bit j of word k = seq
  * expected + 65 + 64k + j held) into out; returns their number W, trailing
- * zero words cut. Walks the slots up to rx_high only, so a receiver without
- * holes beyond ack + 64 pays nothing. */
+ * zero words cut. Reads the held bitmap up to rx_high only, so a receiver
+ * without holes beyond ack + 64 pays nothing. Words are owed only when
+ * rx_high > expected + 64, which needs a window ≥ 128 (rx_high < expected
+ * + window), so every seq read maps to its own bit. */
 static uint32_t sack_words(pc_dp_t *dp, const peer_t *p, uint8_t *out) {
   if (!sack_wide_due(p)) return 0;
   uint64_t first = p->expected + 65;
   uint64_t last = PC_MIN(p->rx_high, first + 64ull * PC_DP_SACK_WORDS_MAX - 1);
   uint32_t w = 0;
   for (uint64_t base = first; base <= last; base += 64) {
-    uint64_t word = 0;
-    uint64_t top = PC_MIN(last, base + 63);
-    for (uint64_t q = base; q <= top; q++)
-      if (p->rx[q & dp->mask].seq == q) word |= 1ull << (q - base);
+    uint64_t word = bm_get64(dp, p->held, base);
+    if (last - base < 63) word &= (2ull << (last - base)) - 1; /* seqs base .. last */
     uint32_t k = (uint32_t)((base - first) / 64);
     pc_store_le64(out + 8 * k, word);
     if (word) w = k + 1;
@@ -604,14 +614,14 @@ static unsigned tx_peer(pc_dp_t *dp, uint16_t peer, uint64_t now) {
     for (uint64_t s = p->una; s < end && n < burst; s++) {
       if (dp->mask >= 63) {
         /* Skip SACKed frames 64 at a time. */
-        uint64_t open = ~sacked_get64(dp, p, s);
+        uint64_t open = ~bm_get64(dp, p->sacked, s);
         if (!open) {
           s += 63;
           continue;
         }
         s += (uint64_t)__builtin_ctzll(open);
         if (s >= end) break;
-      } else if (sacked_get(dp, p, s)) {
+      } else if (bm_get(dp, p->sacked, s)) {
         continue;
       }
       tx_slot_t *t = &p->tx[s & dp->mask];
@@ -678,12 +688,12 @@ static void sack_word(pc_dp_t *dp, peer_t *p, uint64_t s0, uint64_t w, uint64_t 
   if (s0 >= p->next_unsent) return;
   if (s0 + 64 > p->next_unsent) w &= (1ull << (p->next_unsent - s0)) - 1;
   if (s0 < p->una) w = p->una - s0 >= 64 ? 0 : w & ~((1ull << (p->una - s0)) - 1);
-  if (w && dp->mask >= 63) w &= ~sacked_get64(dp, p, s0); /* only the news */
+  if (w && dp->mask >= 63) w &= ~bm_get64(dp, p->sacked, s0); /* only the news */
   while (w) {
     uint64_t s = s0 + (uint64_t)__builtin_ctzll(w);
     w &= w - 1;
-    if (sacked_get(dp, p, s)) continue; /* window < 64 */
-    sacked_set(dp, p, s);
+    if (bm_get(dp, p->sacked, s)) continue; /* window < 64 */
+    bm_set(dp, p->sacked, s);
     if (s > p->high_sacked) {
       *newest = s;
       p->high_sacked = s;
@@ -823,6 +833,7 @@ static void on_data(pc_dp_t *dp, uint16_t peer, peer_t *p, const pc_dp_hdr_t *h,
       dp->gap_ack = true;
     }
     r->seq = h->seq;
+    bm_set(dp, p->held, h->seq);
     if (h->seq > p->rx_high) p->rx_high = h->seq;
     r->h = *h;
     memcpy(r->payload, pl, h->payload_len);
@@ -842,6 +853,7 @@ static void on_data(pc_dp_t *dp, uint16_t peer, peer_t *p, const pc_dp_hdr_t *h,
     if (r->seq != p->expected) break;
     if (!deliver_frame(dp, peer, p, &r->h, r->payload, now)) break; /* stays buffered */
     r->seq = 0;
+    bm_clr(dp, p->held, p->expected);
     p->rx_buffered -= r->h.payload_len;
     p->expected++;
   }
