@@ -106,6 +106,13 @@ int main(int argc, char **argv) {
   snprintf(o.memif_dir, sizeof o.memif_dir, "%s", cfg.memif_dir);
   snprintf(o.memif_tag, sizeof o.memif_tag, "%s", cfg.memif_tag);
   o.max_msg = cfg.max_message;
+  /* [net] tuning, validated by the config loader against each other */
+  o.frame_size = cfg.mtu - 28; /* IPv4 + UDP headers */
+  o.window = cfg.window;
+  o.tx_buf_bytes = cfg.tx_buffer;
+  o.rx_buf_bytes = cfg.rx_buffer;
+  o.mbufs = cfg.mbufs;
+  o.burst = cfg.burst;
   o.sched = cfg.scheduler;
   snprintf(o.plugin_dir, sizeof o.plugin_dir, "%s", cfg.plugin_dir);
   static int exec_cores[64];

@@ -110,6 +110,13 @@ typedef struct {
   char memif_dir[96];
   char memif_tag[32];
   uint32_t max_msg;     /* 0 = the dataplane default */
+  /* dataplane tuning ([net] in the node config; 0 = the dataplane default):
+   * ParaChain bytes per frame (MTU − 28), frames in flight per peer, send
+   * and receive buffer bytes per peer (send: 2 × max_msg when max_msg is
+   * set), DPDK mbufs per pool and burst */
+  uint32_t frame_size, window, mbufs;
+  uint64_t tx_buf_bytes, rx_buf_bytes;
+  uint16_t burst;
   uint8_t sched;        /* executor pc_sched_t */
   char plugin_dir[256]; /* contract plugins the cluster pins ("" = none); "<name>.so" each */
   unsigned exec_workers;
@@ -173,11 +180,16 @@ typedef struct {
   uint64_t submitted, admitted, pool_rejected, pool_count;
   uint64_t cons_msgs_in, cons_msgs_out, cons_rejected, round_changes, fast_decisions;
   uint64_t persisted, held_max, net_rx_msgs, net_tx_msgs, net_bad;
+  /* messages not queued for one peer because its dataplane send buffer was
+   * full while it was down (unreachable): it catches up by DECISIONs or
+   * state transfer when it returns (node_net.c) */
+  uint64_t net_dropped_unreachable;
   uint64_t replayed;    /* heights re-executed from the log at start */
   uint64_t state_transfers_asked;  /* PC_ACT_STATE_TRANSFER actions received */
   uint64_t sigs_checked_at_exec; /* decided transactions whose signature the pool had not checked */
   uint64_t txs_bad_signature;    /* decided transactions skipped: signature invalid */
   uint64_t state_transfers_done;   /* snapshots installed, loaded and based in the log */
+  uint64_t stable_checkpoint;      /* consensus: highest height with a checkpoint certificate (0 = none) */
   uint64_t xfer_served;            /* MANIFEST / CHUNK replies sent to peers */
   /* gateway stage (zero without it): transactions offered by clients,
    * handed to the pool, refused by the gateway's checks (by reason),

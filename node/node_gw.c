@@ -183,11 +183,16 @@ static size_t be_metrics(void *ctx, pc_gw_metric_t *rows, size_t cap) {
   ROW("parachain_consensus_round_changes_total", "Rounds left (view changes).", "counter", st.round_changes);
   ROW("parachain_consensus_fast_decisions_total", "Heights decided on the fast path.", "counter",
       st.fast_decisions);
+  ROW("parachain_consensus_stable_checkpoint", "Highest height with a checkpoint certificate.", "gauge",
+      st.stable_checkpoint);
   ROW("parachain_persisted_total", "Consensus records written to the log.", "counter", st.persisted);
   ROW("parachain_held_sends_max", "Most sends held behind the durability barrier.", "gauge", st.held_max);
   ROW("parachain_net_rx_msgs_total", "Messages received from peers.", "counter", st.net_rx_msgs);
   ROW("parachain_net_tx_msgs_total", "Messages sent to peers.", "counter", st.net_tx_msgs);
   ROW("parachain_net_bad_total", "Peer messages dropped as malformed.", "counter", st.net_bad);
+  ROW("parachain_net_dropped_unreachable_total",
+      "Per-peer message copies dropped: the peer was down and its send buffer full.", "counter",
+      st.net_dropped_unreachable);
   ROW("parachain_replayed_heights_total", "Heights re-executed from the log at start.", "counter", st.replayed);
   ROW("parachain_state_transfers_asked_total", "State transfers consensus asked for.", "counter",
       st.state_transfers_asked);

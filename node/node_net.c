@@ -2,7 +2,17 @@
  * consensus and pool stages queue (first byte = wire tag), and routes each
  * received message by its tag: NODE_TAG_CONSENSUS → consensus stage,
  * NODE_TAG_TXBATCH → pool stage; anything else (empty, unknown tag) is
- * dropped and counted (pc_reject_note(PC_DEC_OTHER), status net_bad). */
+ * dropped and counted (pc_reject_note(PC_DEC_OTHER), status net_bad).
+ *
+ * Backpressure: a message waits (stays pending, blocking its source ring)
+ * while a peer that is up has no room for it — that peer acknowledges and
+ * its buffer drains. A peer that is down (silent longer than the
+ * dataplane's peer timeout: crashed, cut off, stopped) whose send buffer is
+ * full gets nothing more: its share is dropped and counted
+ * (net_dropped_unreachable), so up to f unreachable replicas can never hold
+ * back the others (their buffers are bounded; waiting on them would stall
+ * the cluster once they filled). The consensus protocols recover what the
+ * peer missed when it returns (DECISIONs, or state transfer). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,6 +24,7 @@ typedef struct {
   pc_dp_t *dp;
   node_msg_t *pending[2]; /* a message the dataplane refused (PC_ERR_FULL), per source ring */
   uint64_t rx, tx, bad;
+  uint64_t dropped_unreachable; /* per peer share of a message, see above */
 } net_t;
 
 void *node_net_new(pc_node_t *n) {
@@ -50,6 +61,12 @@ static int net_init(void *p) {
     cfg.max_msg = n->o.max_msg;
     cfg.tx_buf_bytes = 2ull * cfg.max_msg;
   }
+  if (n->o.frame_size) cfg.frame_size = n->o.frame_size;
+  if (n->o.window) cfg.window = n->o.window;
+  if (n->o.tx_buf_bytes) cfg.tx_buf_bytes = n->o.tx_buf_bytes;
+  if (n->o.rx_buf_bytes) cfg.rx_buf_bytes = n->o.rx_buf_bytes;
+  if (n->o.mbufs) cfg.mbufs = n->o.mbufs;
+  if (n->o.burst) cfg.burst = n->o.burst;
   if (kind == PC_DP_KIND_LOOP) cfg.loop = n->o.loop;
   if (kind == PC_DP_KIND_DPDK) {
     if (n->o.eal_args[0]) snprintf(cfg.eal_args, sizeof cfg.eal_args, "%s", n->o.eal_args);
@@ -60,11 +77,36 @@ static int net_init(void *p) {
   return s->dp ? 0 : PC_ERR_CONFIG;
 }
 
+/* Whether peer has no room for len bytes: PC_ERR_FULL while it is up
+ * (wait for it), 1 when it is down (drop its share), 0 when it has room. */
+static int peer_blocked(const net_t *s, uint16_t peer, size_t len) {
+  if (pc_dp_tx_room(s->dp, peer) >= len) return 0;
+  return pc_dp_peer_up(s->dp, peer) ? PC_ERR_FULL : 1;
+}
+
+/* Queues m for its peer, or for every other replica, or returns
+ * PC_ERR_FULL having queued nothing (see "Backpressure" above). */
 static int send_one(net_t *s, node_msg_t *m) {
-  int rc = m->peer == NODE_BROADCAST ? pc_dp_broadcast(s->dp, m->data, m->len)
-                                     : pc_dp_send(s->dp, m->peer, m->data, m->len);
-  if (rc == PC_ERR_FULL) return rc;
-  if (rc) s->bad++; /* too large / bad peer: dropped */
+  uint16_t n = s->n->cp.n, self = s->n->o.id;
+  bool all = m->peer == NODE_BROADCAST;
+  bool skip[PC_MAX_REPLICAS] = {false};
+  for (uint16_t i = 0; i < n; i++) {
+    if (i == self || (!all && i != m->peer)) continue;
+    int b = peer_blocked(s, i, m->len);
+    if (b == PC_ERR_FULL) return b;
+    skip[i] = b == 1;
+  }
+  int rc = 0;
+  for (uint16_t i = 0; i < n; i++) {
+    if (i == self || (!all && i != m->peer)) continue;
+    if (skip[i]) {
+      s->dropped_unreachable++;
+      continue;
+    }
+    int r = pc_dp_send(s->dp, i, m->data, m->len);
+    if (r && !rc) rc = r;
+  }
+  if (rc) s->bad++; /* too large / bad peer / no memory: dropped */
   else s->tx++;
   free(m);
   return 0;
@@ -125,6 +167,7 @@ static void net_hk(void *p, uint64_t now) {
   s->n->st.net_rx_msgs = s->rx;
   s->n->st.net_tx_msgs = s->tx;
   s->n->st.net_bad = s->bad;
+  s->n->st.net_dropped_unreachable = s->dropped_unreachable;
   pthread_mutex_unlock(&s->n->st_mu);
 }
 

@@ -406,14 +406,27 @@ static cluster_t *make_cluster(uint8_t protocol, uint8_t tag) {
   return c;
 }
 
+/* The long-silence cases: a small max_msg makes the dataplane's send
+ * buffer per peer small (2 x max_msg), so a silent replica's backlog
+ * overflows it within a few hundred heights. */
+static void small_buffers(pc_node_opts_t *o, uint16_t i, void *user) {
+  (void)i;
+  (void)user;
+  o->max_msg = 64u << 10;
+}
+
+static void start_tweaked(cluster_t *c, unsigned mode, uint64_t seed, harness_tweak_fn tweak);
+
 /* Starts the three honest replicas and, as replica 3, either the faulty
  * stage (mode ≠ 0) or a real replica (mode = 0, the crash cases). */
-static void start(cluster_t *c, unsigned mode, uint64_t seed) {
+static void start(cluster_t *c, unsigned mode, uint64_t seed) { start_tweaked(c, mode, seed, NULL); }
+
+static void start_tweaked(cluster_t *c, unsigned mode, uint64_t seed, harness_tweak_fn tweak) {
   c->loop = pc_dp_loop_create(N, 8192);
   cr_assert_not_null(c->loop);
   pc_dp_loop_tamper(c->loop, crash_hook, NULL);
   int t = harness_runner(&c->run);
-  harness_add_all(c->run, t, c->node, mode ? HONEST : N, &c->cl, c->sk, c->dir, c->loop, PC_NODE_STAGES, NULL, NULL);
+  harness_add_all(c->run, t, c->node, mode ? HONEST : N, &c->cl, c->sk, c->dir, c->loop, PC_NODE_STAGES, tweak, NULL);
   if (mode) {
     byz_t *b = calloc(1, sizeof *b);
     cr_assert_not_null(b);
@@ -784,6 +797,44 @@ static void crash(uint8_t protocol, uint8_t tag) {
   atomic_store_explicit(&crashed, false, memory_order_relaxed);
   rcu_unregister_thread();
 }
+
+/* A replica silent for long (crashed and not restarted, or cut off): its
+ * send buffers at the others fill up (they are bounded); the others must
+ * keep deciding — a full buffer towards one unreachable peer may not hold
+ * back messages to the rest (f replicas may be down indefinitely). The
+ * honest replicas decide 800 heights past the cut-off under load, far
+ * more than 128 KiB per peer can hold for replica 3; the messages the
+ * others could not queue for it are counted. */
+static void long_silence(uint8_t protocol, uint8_t tag) {
+  rcu_register_thread();
+  atomic_store_explicit(&crashed, false, memory_order_relaxed);
+  cluster_t *c = make_cluster(protocol, tag);
+  start_tweaked(c, 0, 0, small_buffers);
+  uint64_t ok = admin_load(c, 0, 8);
+  wait_ok(c, N, ok);
+
+  atomic_store_explicit(&crashed, true, memory_order_relaxed);
+  uint64_t h0 = min_executed(c, HONEST);
+  for (unsigned round = 0; round < 8; round++) {
+    ok = admin_load(c, (uint16_t)(round % HONEST), 32);
+    wait_ok(c, HONEST, ok);
+  }
+  wait_height(c, HONEST, h0 + 800);
+  check_agree(c, HONEST);
+  uint64_t dropped = 0;
+  for (int i = 0; i < HONEST; i++) {
+    pc_node_status_t st;
+    status(c, i, &st);
+    dropped += st.net_dropped_unreachable;
+  }
+  cr_assert_gt(dropped, 0, "no message to the silent replica was dropped: its backlog never filled the buffer");
+  finish(c);
+  atomic_store_explicit(&crashed, false, memory_order_relaxed);
+  rcu_unregister_thread();
+}
+
+Test(byzantine, sbft_long_silence_does_not_stall_the_others, .timeout = 240) { long_silence(PC_PROTO_SBFT, 0x53); }
+Test(byzantine, pbft_long_silence_does_not_stall_the_others, .timeout = 240) { long_silence(PC_PROTO_PBFT, 0x54); }
 
 Test(byzantine, sbft_crashed_replica, .timeout = 200) { crash(PC_PROTO_SBFT, 0x51); }
 Test(byzantine, pbft_crashed_replica, .timeout = 200) { crash(PC_PROTO_PBFT, 0x52); }
