@@ -370,6 +370,7 @@ static void cons_hk(void *p, uint64_t now) {
   s->n->st.cons_rejected = cs.rejected;
   s->n->st.round_changes = cs.round_changes;
   s->n->st.fast_decisions = cs.fast_decisions;
+  s->n->st.stable_checkpoint = cs.stable_checkpoint;
   pthread_mutex_unlock(&s->n->st_mu);
 }
 

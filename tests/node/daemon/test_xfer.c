@@ -1,9 +1,10 @@
 /* test_xfer.c — chunked state transfer in the daemon (issues 6 and 8).
  * Run once with SBFT and once with PBFT (the same driver, the same
  * consensus.h transfer actions). Four replicas in one process over the loop transport, K = 16 and
- * keep_decided = 16: replica 3 is cut off (the loop transport's tamper
- * hook drops every frame to or from it) while 0..2 decide well past the
- * point where it can no longer be fed DECISIONs; then it is reconnected. Replica
+ * keep_decided = 16, small send buffers: replica 3 is cut off (the loop
+ * transport's tamper hook drops every frame to or from it) while 0..2
+ * decide well past the point where it can no longer be fed DECISIONs (and
+ * past what their send buffers kept for it); then it is reconnected. Replica
  * 3 must catch up by state transfer (its counter), keep deciding new
  * heights, and at a common height all four must report the same ledger
  * hash and execution root. A transaction load before and after checks
@@ -63,6 +64,10 @@ static void keep16(pc_node_opts_t *o, uint16_t i, void *user) {
   (void)i;
   (void)user;
   o->keep_decided = 16;
+  /* small dataplane send buffers (2 x max_msg; a snapshot chunk still
+   * fits): the others' backlog for the cut-off replica overflows soon, so
+   * what it missed after that point can only come by state transfer */
+  o->max_msg = 128u << 10;
 }
 
 static void start(cluster_t *c, int up) {
@@ -92,6 +97,42 @@ static void wait_ok(cluster_t *c, uint64_t want) { harness_wait_ok(c->node, c->u
 
 /* Waits until every running replica executed height h. */
 static void wait_height(cluster_t *c, uint64_t h) { harness_wait_height(c->node, c->up, h); }
+
+/* Waits (a liveness bound) until every running replica dropped messages
+ * for an unreachable peer; returns the highest height decided then. */
+static uint64_t wait_backlog_full(cluster_t *c) {
+  bool all = false;
+  uint64_t top = 0;
+  for (int k = 0; k < 3000 && !all; k++) {
+    all = true;
+    top = 0;
+    for (int i = 0; i < c->up; i++) {
+      pc_node_status_t st;
+      pc_node_get_status(c->node[i], &st);
+      all = all && st.net_dropped_unreachable > 0;
+      if (st.decided > top) top = st.decided;
+    }
+    if (!all) pc_sleep_ns(50000000ull);
+  }
+  cr_assert(all, "the running replicas' send buffers for replica 3 never overflowed");
+  return top;
+}
+
+/* Waits (a liveness bound) until every running replica's stable
+ * checkpoint is at least s. */
+static void wait_stable_past(cluster_t *c, uint64_t s) {
+  uint64_t low = 0;
+  for (int k = 0; k < 3000 && low < s; k++) {
+    low = UINT64_MAX;
+    for (int i = 0; i < c->up; i++) {
+      pc_node_status_t st;
+      pc_node_get_status(c->node[i], &st);
+      if (st.stable_checkpoint < low) low = st.stable_checkpoint;
+    }
+    if (low < s) pc_sleep_ns(50000000ull);
+  }
+  cr_assert_geq(low, s, "the running replicas' stable checkpoint stayed at %llu", (unsigned long long)low);
+}
 
 /* The lowest executed height of the running replicas; all agree there. */
 static uint64_t check_agree(cluster_t *c) { return harness_check_agree(c->node, c->up, false); }
@@ -129,6 +170,16 @@ static void laggard_catches_up(uint8_t proto) {
   }
   wait_ok(c, ok);
   wait_height(c, 56);
+  /* While cut off, replica 3's messages wait in the others' send buffers
+   * and are delivered once it is back: it would decide the heights they
+   * cover from them. Wait until every running replica's buffer for it
+   * overflowed (it drops what does not fit: node_net.c) at height D at the
+   * latest, then until each one's stable checkpoint S passed D + 16
+   * (DECISIONs at or below S - max(K, keep_decided) are dropped): what
+   * replica 3 lacks after its backlog is then only available by transfer,
+   * however slow the checkpoints are (under ASan). */
+  uint64_t D = wait_backlog_full(c);
+  wait_stable_past(c, D + 16 + 1);
 
   /* reconnected: replica 3 is 56+ heights behind, nothing executed */
   pc_node_status_t st0;
