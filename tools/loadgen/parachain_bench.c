@@ -392,14 +392,22 @@ int main(int argc, char **argv) {
       memcpy(ft[j].bytes, buf, (size_t)len);
       ft[j].len = (uint32_t)len;
     }
+    /* One admin key: its mints are decided one nonce after another, and
+     * only in heights whose proposer owns each one's bucket (1 in n when
+     * nothing else is in flight), so funding takes about senders x n
+     * heights: a WAIT covers the whole window ahead of it (the gateway's
+     * longest WAIT), and funding gives up only when no receipt came for
+     * wait_ms + 60 s — stalled, not slow. */
+    uint32_t fwait_ms = PC_GW_WAIT_MAX_MS;
     uint64_t fstart = pc_now_ns(), fend = fstart + (uint64_t)wait_ms * 1000000ull + 60000000000ull;
+    uint64_t fnext_note = fstart + 5000000000ull;
     while (fgot < total) {
       while (fsent < total && fsent - fgot < FUND_WINDOW) {
         const uint8_t *p[1] = {ft[fsent].bytes};
         long fl = pc_gw_enc_submit(frame, sizeof frame, 0x80000000u | (uint32_t)(2 * fsent + 1), p, &ft[fsent].len, 1);
         long wl2 = fl < 0 ? fl : pc_gw_enc_wait(frame + fl, sizeof frame - (size_t)fl,
                                                 0x80000000u | (uint32_t)(2 * fsent + 2), &ft[fsent].hash,
-                                                (uint32_t)wait_ms);
+                                                fwait_ms);
         if (wl2 < 0 || pc_gwc_send(cs[0], frame, (size_t)(fl + wl2), 10000)) {
           fprintf(stderr, "parachain-bench: cannot send funding transaction %lu\n", fsent);
           return 3;
@@ -409,8 +417,8 @@ int main(int argc, char **argv) {
       uint64_t now = pc_now_ns();
       int rc = now >= fend ? PC_ERR_TIMEOUT : pc_gwc_recv(cs[0], (int)((fend - now) / 1000000ull) + 1, r);
       if (rc) {
-        fprintf(stderr, "parachain-bench: funding did not complete (%lu of %lu receipts): %s\n", fgot, total,
-                pc_strerror(rc));
+        fprintf(stderr, "parachain-bench: funding stalled: no receipt for %lu ms (%lu of %lu receipts): %s\n",
+                wait_ms + 60000, fgot, total, pc_strerror(rc));
         return 1;
       }
       if (!(r->id & 0x80000000u)) continue;
@@ -441,6 +449,13 @@ int main(int argc, char **argv) {
       ft[j].receipt = 1;
       if (!r->receipt.receipt_len || r->receipt.receipt[0] != PC_TX_OK) fbad++;
       fgot++;
+      now = pc_now_ns();
+      fend = now + (uint64_t)wait_ms * 1000000ull + 60000000000ull; /* progress: wait again */
+      if (!quiet && now >= fnext_note) {
+        fprintf(stderr, "parachain-bench: funding: %lu of %lu receipts after %.0f s\n", fgot, total,
+                (double)(now - fstart) / 1e9);
+        fnext_note = now + 5000000000ull;
+      }
     }
     for (unsigned long j = 0; j < total; j++) free(ft[j].bytes);
     free(ft);
