@@ -7,28 +7,33 @@
  *
  * n_tx (default 20000, about 1 s of verification per phase) signed
  * transactions from 64 senders. R rounds (default 5); each round measures,
- * one after the other on the same transactions:
+ * one after the other on the same transactions (each stage next to the
+ * bare runs it is compared with):
  *
- *   bare   crypto_sign_verify_detached, the thread pinned to core_a, then
- *          to core_b;
  *   inline the stage verifying on the pool thread (pinned to core_a);
+ *   bare   crypto_sign_verify_detached, the thread pinned to core_a;
  *   one    the stage with 1 worker pinned to core_a, the pool thread to
  *          core_b;
+ *   bare   the same on core_b;
  *   two    the stage with 2 workers on core_a and core_b, the pool thread
- *          on core_b (it shares that core).
+ *          on core_b (it shares that core);
+ *   bare2  bare on both cores at once (two threads started together).
  *
  * Odd rounds run the phases in that order, even rounds in reverse, so a
  * steady drift of the host's speed pushes the ratios of consecutive rounds
  * in opposite directions. Every ratio is computed within a round against
- * the bare rate of the same round on the same core (for two workers, the
- * mean of the two cores' bare rates); the figures printed are the median
- * and the min–max of those per-round ratios. A 2-vCPU shared host changes
- * speed over minutes: a bare rate measured once and compared with a stage
- * measured later carries that drift into the ratio.
+ * the bare rates of the same round on the same cores (1 worker and inline:
+ * core_a; 2 workers per verify core: each worker's count weighed by its
+ * core's bare rate); the figures printed are the median and the min–max of
+ * those per-round ratios. A 2-vCPU shared host changes speed over minutes,
+ * and its per-thread CPU time includes interrupt work and the host's
+ * steal (this kernel accounts neither separately): a bare rate measured
+ * once and compared with a stage measured later carries that drift into
+ * the ratio.
  *
- * --only PHASE (bare, inline, one, two) runs that phase alone in each round
- * (for perf record); no ratios are printed then. Defaults: core_a 1,
- * core_b 0. */
+ * --only PHASE (bare, bare2, inline, one, two) runs that phase alone in
+ * each round (for perf record); no ratios are printed then. Defaults:
+ * core_a 1, core_b 0. */
 #include <malloc.h>
 #include <pthread.h>
 #include <sched.h>
@@ -72,16 +77,24 @@ static void pin_self(int core) {
     fprintf(stderr, "bench_txpool: cannot pin to core %d; running unpinned\n", core);
 }
 
-/* A run's rate by wall clock, by CPU time of the whole process
- * (transactions per CPU-second of all threads: robust to other processes
- * taking the cores away) and per CPU-second of the verifying threads alone
- * (the rate per verify core; 0 when verifying inline). */
+/* What one phase accumulates over the slices of a round (seconds). */
+typedef struct {
+  double n;                      /* transactions (bare2: per thread) */
+  double wall, cpu, thr;         /* wall clock, process CPU, the measuring thread's CPU (bare) */
+  double wv[2], wcpu[2];         /* stage: per worker (0 on core_a, 1 on core_b) verifications, CPU */
+  double both_n[2], both_cpu[2]; /* bare2: per thread (0 on core_a, 1 on core_b) */
+  double waits, sleeps;          /* stage: pool thread blocked, workers blocked idle */
+} acc_t;
+
+/* A phase's rates over a round: by wall clock, by CPU time of the whole
+ * process (every thread: robust to other processes taking the cores away)
+ * and per CPU-second of the verifying threads alone (bare: the measuring
+ * thread; stage: the verify workers; 0 when verifying inline). */
 typedef struct {
   double wall, cpu, core;
   double waits, sleeps; /* per 1000 transactions: pool thread blocked, a worker blocked idle */
-  /* stage: per worker (worker 0 on core_a, 1 on core_b) verifications and
-   * CPU seconds; bare on both cores at once: each core's rate */
-  double wv[2], wcpu[2], both[2];
+  double wv[2], wcpu[2]; /* stage: per worker (0 on core_a, 1 on core_b) verifications, CPU seconds */
+  double both[2];        /* bare2: each core's rate */
 } rate_t;
 
 static blob_t *make_txs(unsigned n, pc_client_key_t *keys) {
@@ -105,65 +118,70 @@ static blob_t *make_txs(unsigned n, pc_client_key_t *keys) {
   return b;
 }
 
-/* Bare libsodium on core: verify each transaction's signature over its
- * signed bytes (what pc_tx_verify does, without the stage around it). */
-static rate_t bare_rate(const blob_t *b, unsigned n, int core) {
+/* Bare libsodium on core: verifies each transaction's signature over its
+ * signed bytes (what pc_tx_verify does, without the stage around it);
+ * returns how many verified, adds the time to a. */
+static unsigned bare_slice(const blob_t *b, unsigned from, unsigned to, int core, acc_t *a) {
   pin_self(core);
   uint8_t msg[600];
   size_t tag = sizeof(PC_TX_SIG_TAG);
   memcpy(msg, PC_TX_SIG_TAG, tag);
   uint64_t t0 = pc_now_ns(), c0 = clock_ns(CLOCK_PROCESS_CPUTIME_ID), h0 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
   unsigned ok = 0;
-  for (unsigned i = 0; i < n; i++) {
+  for (unsigned i = from; i < to; i++) {
     size_t body = b[i].len - 64;
     memcpy(msg + tag, b[i].raw, body);
     ok += crypto_sign_verify_detached(b[i].raw + body, msg, tag + body, b[i].raw + 1 + 8) == 0;
   }
   uint64_t t1 = pc_now_ns(), c1 = clock_ns(CLOCK_PROCESS_CPUTIME_ID), h1 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
-  rate_t r = {n / secs(t1 - t0), n / secs(c1 - c0), n / secs(h1 - h0), 0, 0, {0, 0}, {0, 0}, {0, 0}};
-  if (ok != n) fprintf(stderr, "bare: %u of %u verified?\n", ok, n);
-  return r;
+  a->n += to - from;
+  a->wall += secs(t1 - t0);
+  a->cpu += secs(c1 - c0);
+  a->thr += secs(h1 - h0);
+  if (ok != to - from) fprintf(stderr, "bare: %u of %u verified?\n", ok, to - from);
+  return ok;
 }
 
 /* Bare on core_a and core_b at the same time (two threads started
  * together): the rate per core when both cores verify, which is what two
  * workers can at best reach per core — on a virtual machine the two vCPUs
  * may share a physical core's resources, so each verifies slower when the
- * other is busy. Returns the mean of the two threads' rates. */
+ * other is busy. */
 typedef struct {
   const blob_t *b;
-  unsigned n;
+  unsigned from, to;
   int core;
   pthread_barrier_t *start;
-  rate_t r;
+  acc_t a;
 } bare_arg_t;
 
 static void *bare_thread(void *arg) {
-  bare_arg_t *a = arg;
-  pthread_barrier_wait(a->start);
-  a->r = bare_rate(a->b, a->n, a->core);
+  bare_arg_t *x = arg;
+  pthread_barrier_wait(x->start);
+  bare_slice(x->b, x->from, x->to, x->core, &x->a);
   return NULL;
 }
 
-static rate_t bare_both(const blob_t *b, unsigned n, int core_a, int core_b) {
+static void bare2_slice(const blob_t *b, unsigned from, unsigned to, int core_a, int core_b, acc_t *a) {
   pthread_barrier_t start;
   pthread_barrier_init(&start, NULL, 2);
-  bare_arg_t x = {.b = b, .n = n, .core = core_b, .start = &start};
+  bare_arg_t x = {.b = b, .from = from, .to = to, .core = core_b, .start = &start};
   pthread_t t;
   if (pthread_create(&t, NULL, bare_thread, &x) != 0) abort();
+  acc_t mine = {0};
   pthread_barrier_wait(&start);
-  rate_t r = bare_rate(b, n, core_a);
+  bare_slice(b, from, to, core_a, &mine);
   pthread_join(t, NULL);
   pthread_barrier_destroy(&start);
-  rate_t m = {(r.wall + x.r.wall) / 2, (r.core + x.r.core) / 2, (r.core + x.r.core) / 2, 0, 0, {0, 0}, {0, 0},
-              {r.core, x.r.core}};
-  return m;
+  a->n += to - from;
+  a->wall += mine.wall;
+  a->both_n[0] += mine.n, a->both_cpu[0] += mine.thr;
+  a->both_n[1] += x.a.n, a->both_cpu[1] += x.a.thr;
 }
 
-/* The stage: the calling thread is the pool thread, pinned to pool_core;
- * workers pinned to core_a (and core_b). */
-static rate_t stage_rate(const blob_t *b, unsigned n, unsigned workers, int core_a, int core_b, int pool_core) {
-  pin_self(pool_core);
+/* A pool for one round of a stage phase: workers pinned to core_a (and
+ * core_b), tables sized for n transactions. */
+static pc_txpool_t *stage_new(unsigned n, unsigned workers, int core_a, int core_b) {
   pc_txpool_cfg_t c;
   pc_txpool_cfg_default(&c, CHAIN, 1, 0);
   c.n_workers = workers;
@@ -172,14 +190,25 @@ static rate_t stage_rate(const blob_t *b, unsigned n, unsigned workers, int core
   c.ring_size = 1024;
   c.mempool.gap_limit = PC_MIN(4096u, n / SENDERS + 64); /* a sender's whole share in flight */
   c.mempool.sender_max_count = n;
-  /* tables sized for the run: first-touch page faults of a 100k-entry
-   * default pool would be charged to the transactions here */
   c.mempool.max_count = 2 * n;
   c.seen_max = 2 * n;
   pc_txpool_t *p = pc_txpool_create(&c, NULL, NULL);
   if (!p) exit(1);
+  return p;
+}
+
+/* The stage on one slice: the calling thread is the pool thread, pinned to
+ * pool_core; submits the slice, drains it, adds the time (and each worker's
+ * count and CPU time, as differences) to a. */
+static void stage_slice(pc_txpool_t *p, unsigned workers, const blob_t *b, unsigned from, unsigned to,
+                        int pool_core, acc_t *a) {
+  pin_self(pool_core);
+  uint64_t v0[2] = {0, 0}, w0[2] = {0, 0};
+  for (unsigned i = 0; i < workers && i < 2; i++) pc_txpool_worker_stats(p, i, &v0[i], &w0[i]);
+  pc_txpool_stats_t s0, s1;
+  pc_txpool_stats(p, &s0);
   uint64_t t0 = pc_now_ns(), c0 = clock_ns(CLOCK_PROCESS_CPUTIME_ID);
-  for (unsigned i = 0; i < n;) {
+  for (unsigned i = from; i < to;) {
     pc_txpool_reason_t why;
     int rc = pc_txpool_submit(p, b[i].raw, b[i].len, PC_ORIGIN_CLIENT, NULL, &why);
     if (rc == PC_ERR_AGAIN) { /* queues full (1023 each, ~50 ms of work): sleep until half came back, take them */
@@ -193,23 +222,20 @@ static rate_t stage_rate(const blob_t *b, unsigned n, unsigned workers, int core
     if ((i & 63) == 0) pc_txpool_poll(p, pc_now_ns());
   }
   pc_txpool_drain(p);
-  rate_t r = {n / secs(pc_now_ns() - t0), n / secs(clock_ns(CLOCK_PROCESS_CPUTIME_ID) - c0), 0, 0, 0, {0, 0}, {0, 0},
-              {0, 0}};
-  pc_txpool_stats_t st;
-  pc_txpool_stats(p, &st);
-  /* the workers' CPU time from before t0 (start, pinning) is a few µs */
-  if (st.worker_cpu_ns) r.core = st.verified / secs(st.worker_cpu_ns);
+  uint64_t t1 = pc_now_ns(), c1 = clock_ns(CLOCK_PROCESS_CPUTIME_ID);
+  pc_txpool_stats(p, &s1);
+  a->n += to - from;
+  a->wall += secs(t1 - t0);
+  a->cpu += secs(c1 - c0);
   for (unsigned i = 0; i < workers && i < 2; i++) {
     uint64_t v, c;
-    if (pc_txpool_worker_stats(p, i, &v, &c) == 0) r.wv[i] = (double)v, r.wcpu[i] = secs(c);
+    if (pc_txpool_worker_stats(p, i, &v, &c) == 0) a->wv[i] += (double)(v - v0[i]), a->wcpu[i] += secs(c - w0[i]);
   }
-  r.waits = 1000.0 * (double)st.pool_waits / n;
-  r.sleeps = 1000.0 * (double)st.worker_sleeps / n;
-  if (st.verified != n || st.admitted != n)
-    fprintf(stderr, "stage: verified %llu admitted %llu of %u\n", (unsigned long long)st.verified,
-            (unsigned long long)st.admitted, n);
-  pc_txpool_destroy(p);
-  return r;
+  a->waits += (double)(s1.pool_waits - s0.pool_waits);
+  a->sleeps += (double)(s1.worker_sleeps - s0.worker_sleeps);
+  if (s1.verified - s0.verified != to - from || s1.admitted - s0.admitted != to - from)
+    fprintf(stderr, "stage: verified %llu admitted %llu of %u\n", (unsigned long long)(s1.verified - s0.verified),
+            (unsigned long long)(s1.admitted - s0.admitted), to - from);
 }
 
 /* The first three fields of /proc/loadavg ("?" if unreadable). */
@@ -279,30 +305,52 @@ static void mempool_rates(const blob_t *b, unsigned m, double *dec, double *ins,
 enum { PH_BARE_A, PH_BARE_B, PH_BARE_2, PH_INLINE, PH_ONE, PH_TWO, PH_N };
 static const char *const phase_names[PH_N] = {"bare", "bare", "bare2", "inline", "one", "two"};
 
-static rate_t run_phase(int ph, const blob_t *b, unsigned n, int core_a, int core_b) {
-  switch (ph) {
-  case PH_BARE_A: return bare_rate(b, n, core_a);
-  case PH_BARE_B: return bare_rate(b, n, core_b);
-  case PH_BARE_2: return bare_both(b, n, core_a, core_b);
-  case PH_INLINE: return stage_rate(b, n, 0, -1, -1, core_a);
-  case PH_ONE: return stage_rate(b, n, 1, core_a, -1, core_b);
-  default: return stage_rate(b, n, 2, core_a, core_b, core_b);
+/* One round: the n transactions in slices of `slice`; each slice goes
+ * through every phase (or only `only`), in the order below on even slices
+ * and backwards on odd ones, the stages on pools made for the round. */
+static void run_round(const blob_t *b, unsigned n, unsigned slice, int core_a, int core_b, int only, acc_t *acc) {
+  /* each stage next to the bare runs it is compared with */
+  static const int order[PH_N] = {PH_INLINE, PH_BARE_A, PH_ONE, PH_BARE_B, PH_TWO, PH_BARE_2};
+  pc_txpool_t *pool[PH_N] = {0};
+  pool[PH_INLINE] = stage_new(n, 0, -1, -1);
+  pool[PH_ONE] = stage_new(n, 1, core_a, -1);
+  pool[PH_TWO] = stage_new(n, 2, core_a, core_b);
+  for (unsigned from = 0, s = 0; from < n; from += slice, s++) {
+    unsigned to = PC_MIN(n, from + slice);
+    for (int j = 0; j < PH_N; j++) {
+      int ph = order[s % 2 ? PH_N - 1 - j : j];
+      if (only >= 0 && ph != only) continue;
+      switch (ph) {
+      case PH_BARE_A: bare_slice(b, from, to, core_a, &acc[ph]); break;
+      case PH_BARE_B: bare_slice(b, from, to, core_b, &acc[ph]); break;
+      case PH_BARE_2: bare2_slice(b, from, to, core_a, core_b, &acc[ph]); break;
+      case PH_INLINE: stage_slice(pool[ph], 0, b, from, to, core_a, &acc[ph]); break;
+      case PH_ONE: stage_slice(pool[ph], 1, b, from, to, core_b, &acc[ph]); break;
+      default: stage_slice(pool[ph], 2, b, from, to, core_b, &acc[ph]); break;
+      }
+    }
   }
+  for (int ph = 0; ph < PH_N; ph++) pc_txpool_destroy(pool[ph]);
 }
 
 static void usage(void) {
-  fprintf(stderr, "usage: bench_txpool [--rounds R (1-%d)] [--only bare|inline|one|two] [n_tx [core_a core_b]]\n",
+  fprintf(stderr,
+          "usage: bench_txpool [--rounds R (1-%d)] [--slice M] [--only bare|bare2|inline|one|two] [n_tx [core_a "
+          "core_b]]\n",
           MAX_ROUNDS);
   exit(2);
 }
 
 int main(int argc, char **argv) {
-  unsigned rounds = 5, n = 20000;
+  unsigned rounds = 5, n = 20000, slice = 1000;
   int core_a = 1, core_b = 0, only = -1, pos = 0;
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--rounds") && i + 1 < argc) {
       rounds = (unsigned)atoi(argv[++i]);
       if (rounds < 1 || rounds > MAX_ROUNDS) usage();
+    } else if (!strcmp(argv[i], "--slice") && i + 1 < argc) {
+      slice = (unsigned)atoi(argv[++i]);
+      if (slice < 1) usage();
     } else if (!strcmp(argv[i], "--only") && i + 1 < argc) {
       const char *ph = argv[++i];
       for (int k = PH_BARE_B; k < PH_N; k++)
@@ -338,15 +386,31 @@ int main(int argc, char **argv) {
   blob_t *b = make_txs(n, keys);
   char load0[64], load1[64];
   loadavg(load0, sizeof load0);
-  printf("bench_txpool: %u transactions of %zu bytes, %d senders, %u rounds, cores %d and %d; load average %s\n", n,
-         b[0].len, SENDERS, rounds, core_a, core_b, load0);
+  printf("bench_txpool: %u transactions of %zu bytes, %d senders, %u rounds, slices of %u, cores %d and %d; load "
+         "average %s\n",
+         n, b[0].len, SENDERS, rounds, slice, core_a, core_b, load0);
 
+  static acc_t acc[MAX_ROUNDS][PH_N];
   static rate_t r[MAX_ROUNDS][PH_N];
   for (unsigned k = 0; k < rounds; k++) {
-    for (int j = 0; j < PH_N; j++) {
-      int ph = k % 2 ? PH_N - 1 - j : j; /* odd rounds (k = 1, 3 …) backwards */
-      if (only >= 0 && ph != only) continue;
-      r[k][ph] = run_phase(ph, b, n, core_a, core_b);
+    run_round(b, n, slice, core_a, core_b, only, acc[k]);
+    for (int ph = 0; ph < PH_N; ph++) {
+      const acc_t *x = &acc[k][ph];
+      rate_t *y = &r[k][ph];
+      if (!x->n) continue;
+      y->wall = x->n / x->wall;
+      y->cpu = x->cpu > 0 ? x->n / x->cpu : 0;
+      y->core = ph == PH_BARE_A || ph == PH_BARE_B ? x->n / x->thr
+                : ph == PH_BARE_2                 ? (x->both_n[0] + x->both_n[1]) / (x->both_cpu[0] + x->both_cpu[1])
+                : x->wcpu[0] + x->wcpu[1] > 0     ? (x->wv[0] + x->wv[1]) / (x->wcpu[0] + x->wcpu[1])
+                                                  : 0;
+      if (ph == PH_BARE_2) y->cpu = y->core;
+      y->waits = 1000 * x->waits / x->n;
+      y->sleeps = 1000 * x->sleeps / x->n;
+      for (int i = 0; i < 2; i++) {
+        y->wv[i] = x->wv[i], y->wcpu[i] = x->wcpu[i];
+        y->both[i] = x->both_cpu[i] > 0 ? x->both_n[i] / x->both_cpu[i] : 0;
+      }
     }
   }
   loadavg(load1, sizeof load1);
