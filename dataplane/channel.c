@@ -603,14 +603,17 @@ static unsigned tx_peer(pc_dp_t *dp, uint16_t peer, uint64_t now) {
     uint64_t again = PC_MAX(FAST_RTX_MIN_NS, 4 * p->srtt_ns);
     unsigned n = 0;
     uint64_t fast = 0;
-    /* The whole window: the ACK's SACK words describe every frame the
-     * receiver holds, so a hole anywhere is proven as soon as one ACK
-     * after it arrives, and all holes are repaired in the same round trip
-     * (version 1 described ack .. ack+64 only and repaired one hole per
-     * round trip, the others waiting for their timers). A scan an ACK
-     * triggered stops below the highest SACKed seq (nothing above can be
-     * proven lost); the periodic scan also runs the timers of the rest. */
-    uint64_t end = periodic ? p->next_unsent : PC_MIN(p->next_unsent, p->high_sacked > 2 ? p->high_sacked - 2 : 0);
+    /* Up to the highest SACKed seq: the ACK's SACK words describe every
+     * frame the receiver holds, so a hole anywhere below it is proven as
+     * soon as one ACK after it arrives, and all holes are repaired in the
+     * same round trip (version 1 described ack .. ack+64 only and repaired
+     * one hole per round trip, the others waiting for their timers). A
+     * scan an ACK triggered stops where nothing can be proven lost; the
+     * periodic one also runs the timers, but above the highest SACKed seq
+     * only for ack .. ack+64 as before: a receiver that was descheduled
+     * (no news, not losses) is not sent its whole window again. */
+    uint64_t end = periodic ? PC_MIN(p->next_unsent, PC_MAX(p->una + 65, p->high_sacked + 1))
+                            : PC_MIN(p->next_unsent, p->high_sacked > 2 ? p->high_sacked - 2 : 0);
     for (uint64_t s = p->una; s < end && n < burst; s++) {
       if (dp->mask >= 63) {
         /* Skip SACKed frames 64 at a time. */
