@@ -461,10 +461,21 @@ int main(int argc, char **argv) {
       q[R_TWO][2][k] = (two->wv[0] / x[PH_BARE_A].core + two->wv[1] / x[PH_BARE_B].core) / used;
       q[R_TWO_BOTH][2][k] = (two->wv[0] / x[PH_BARE_2].both[0] + two->wv[1] / x[PH_BARE_2].both[1]) / used;
     }
-    printf("round %u: bare %5.0f/s (core %d) %5.0f/s (core %d) %5.0f/s (both at once) | per verify-core CPU-s: 1 worker "
-           "%.3f, 2 workers %.3f (%.3f vs both at once) | wall: inline %.3f, 1 worker %.3f, 2 workers %.3f per core\n",
-           k + 1, x[PH_BARE_A].core, core_a, x[PH_BARE_B].core, core_b, x[PH_BARE_2].core, q[R_ONE][2][k],
-           q[R_TWO][2][k], q[R_TWO_BOTH][2][k], q[R_INLINE][0][k], q[R_ONE][0][k], q[R_TWO][0][k]);
+    /* the two workers apart, each against its own core's bare rate: the
+     * one sharing core_b with the pool thread against the one alone */
+    double w2[2];
+    for (int i = 0; i < 2; i++) {
+      double bare = i ? x[PH_BARE_B].core : x[PH_BARE_A].core;
+      w2[i] = two->wcpu[i] > 0 && bare > 0 ? two->wv[i] / bare / two->wcpu[i] : 0;
+    }
+    printf("round %u: bare %5.0f/s (core %d) %5.0f/s (core %d) %5.0f/s (both at once: %.3f, %.3f of alone) | per "
+           "verify-core CPU-s: 1 worker %.3f, 2 workers %.3f (core %d %.3f, core %d %.3f; %.3f vs both at once) | wall: "
+           "inline %.3f, 1 worker %.3f, 2 workers %.3f per core\n",
+           k + 1, x[PH_BARE_A].core, core_a, x[PH_BARE_B].core, core_b, x[PH_BARE_2].core,
+           x[PH_BARE_A].core > 0 ? x[PH_BARE_2].both[0] / x[PH_BARE_A].core : 0,
+           x[PH_BARE_B].core > 0 ? x[PH_BARE_2].both[1] / x[PH_BARE_B].core : 0, q[R_ONE][2][k],
+           q[R_TWO][2][k], core_a, w2[0], core_b, w2[1], q[R_TWO_BOTH][2][k], q[R_INLINE][0][k], q[R_ONE][0][k],
+           q[R_TWO][0][k]);
   }
   spread_t m[R_N][3], a[PH_N][3];
   for (int row = 0; row < R_N; row++)
