@@ -20,6 +20,7 @@
 #include "node/node.h"
 #include "node/node_private.h"
 #include "txpool/client.h"
+#include "txpool/txpool.h"
 
 static volatile sig_atomic_t g_stop;
 
@@ -39,6 +40,32 @@ static void usage(FILE *f) {
           "(default 127.0.0.1:7200+id), HTTP /metrics and /health on [metrics] listen (default port\n"
           "7300+id, bound on the gateway's address; [metrics] enabled = no turns it off).\n"
           "Stops cleanly on SIGTERM / SIGINT. Exit status: 0 ok, 1 runtime failure, 2 bad usage or config.\n");
+}
+
+/* The DPDK port of an af_packet or pci replica: one port for every peer
+ * (the dataplane's dpdk_port mode), handed to the EAL by adding a
+ * --vdev (af_packet on [net] iface) or an allow-list entry (pci) to the
+ * configured EAL arguments. memif ports are made by the dataplane itself. */
+static int dpdk_port_args(const pc_node_config_t *cfg, pc_node_opts_t *o) {
+  int k = 0;
+  if (cfg->transport == PC_NET_AF_PACKET) {
+    snprintf(o->dpdk_port, sizeof o->dpdk_port, "net_af_packet0");
+    k = snprintf(o->eal_args, sizeof o->eal_args, "%s --vdev=net_af_packet0,iface=%s", cfg->eal_args, cfg->iface);
+  } else if (cfg->transport == PC_NET_PCI) {
+    /* DPDK names a PCI device by its full address: add the domain if the
+     * config left it out */
+    bool has_domain = strchr(cfg->pci, ':') != strrchr(cfg->pci, ':');
+    snprintf(o->dpdk_port, sizeof o->dpdk_port, "%s%s", has_domain ? "" : "0000:", cfg->pci);
+    k = snprintf(o->eal_args, sizeof o->eal_args, "%s -a %s", cfg->eal_args, o->dpdk_port);
+  } else {
+    k = snprintf(o->eal_args, sizeof o->eal_args, "%s", cfg->eal_args);
+  }
+  if (k < 0 || (size_t)k >= sizeof o->eal_args) {
+    fprintf(stderr, "%s: [net] eal_args is too long once the port is added (%zu bytes at most)\n", cfg->file,
+            sizeof o->eal_args - 1);
+    return -1;
+  }
+  return 0;
 }
 
 int main(int argc, char **argv) {
@@ -80,11 +107,6 @@ int main(int argc, char **argv) {
     fprintf(stderr, "%s: cannot load the key file\n", cfg.key);
     return 2;
   }
-  if (cfg.transport != PC_NET_UDP && cfg.transport != PC_NET_MEMIF) {
-    fprintf(stderr, "%s:%u: transport %s is not supported by this daemon yet: use udp or memif\n", cfg.file,
-            1u, pc_net_transport_name((pc_net_transport_t)cfg.transport));
-    return 2;
-  }
   if (check) {
     printf("%s: ok (replica %u of %u, %s, %s)\n", path, cfg.id, cluster.n,
            cluster.protocol == PC_PROTO_PBFT ? "pbft" : "sbft", pc_net_transport_name((pc_net_transport_t)cfg.transport));
@@ -101,8 +123,8 @@ int main(int argc, char **argv) {
   memcpy(o.seckey, key.sk, 64);
   pc_client_key_wipe(&key);
   snprintf(o.data_dir, sizeof o.data_dir, "%s", cfg.data_dir);
-  o.net = cfg.transport == PC_NET_MEMIF ? PC_NODE_NET_DPDK : PC_NODE_NET_UDP;
-  snprintf(o.eal_args, sizeof o.eal_args, "%s", cfg.eal_args);
+  o.net = cfg.transport == PC_NET_UDP ? PC_NODE_NET_UDP : PC_NODE_NET_DPDK;
+  if (dpdk_port_args(&cfg, &o) != 0) return 2;
   snprintf(o.memif_dir, sizeof o.memif_dir, "%s", cfg.memif_dir);
   snprintf(o.memif_tag, sizeof o.memif_tag, "%s", cfg.memif_tag);
   o.max_msg = cfg.max_message;
@@ -120,6 +142,15 @@ int main(int argc, char **argv) {
   for (int c = pc_coreset_next(&map.cores[PC_STAGE_EXEC], 0); c >= 0 && nw < 64;
        c = pc_coreset_next(&map.cores[PC_STAGE_EXEC], (unsigned)c + 1))
     exec_cores[nw++] = c;
+  /* signature checks: one pinned worker per verify core of the core map
+   * (txpool's verify stage), so the pool + net thread never verifies */
+  static int verify_cores[PC_TXPOOL_MAX_WORKERS];
+  unsigned nv = 0;
+  for (int c = pc_coreset_next(&map.cores[PC_STAGE_VERIFY], 0); c >= 0 && nv < PC_TXPOOL_MAX_WORKERS;
+       c = pc_coreset_next(&map.cores[PC_STAGE_VERIFY], (unsigned)c + 1))
+    verify_cores[nv++] = c;
+  o.verify_workers = nv;
+  o.verify_cores = nv ? verify_cores : NULL;
   o.exec_workers = nw ? nw : 1;
   o.exec_cores = nw ? exec_cores : NULL;
   o.segment_size = cfg.segment_size;

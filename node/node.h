@@ -109,6 +109,7 @@ typedef struct {
   char eal_args[512];   /* PC_NODE_NET_DPDK */
   char memif_dir[96];
   char memif_tag[32];
+  char dpdk_port[64];   /* PC_NODE_NET_DPDK: one existing port for every peer (af_packet, NIC); "" = memif */
   uint32_t max_msg;     /* 0 = the dataplane default */
   /* dataplane tuning ([net] in the node config; 0 = the dataplane default):
    * ParaChain bytes per frame (MTU − 28), frames in flight per peer, send
@@ -122,6 +123,7 @@ typedef struct {
   unsigned exec_workers;
   const int *exec_cores; /* NULL = executor default */
   unsigned verify_workers; /* 0 = inline */
+  const int *verify_cores; /* OS core per verify worker; NULL = not pinned */
   uint64_t segment_size; /* 0 = default */
   unsigned group_count;
   uint32_t group_time_us;

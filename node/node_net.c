@@ -72,6 +72,7 @@ static int net_init(void *p) {
     if (n->o.eal_args[0]) snprintf(cfg.eal_args, sizeof cfg.eal_args, "%s", n->o.eal_args);
     if (n->o.memif_dir[0]) snprintf(cfg.memif_dir, sizeof cfg.memif_dir, "%s", n->o.memif_dir);
     if (n->o.memif_tag[0]) snprintf(cfg.memif_tag, sizeof cfg.memif_tag, "%s", n->o.memif_tag);
+    if (n->o.dpdk_port[0]) snprintf(cfg.dpdk_port, sizeof cfg.dpdk_port, "%s", n->o.dpdk_port);
   }
   s->dp = pc_dp_create(&cfg, deliver, s);
   return s->dp ? 0 : PC_ERR_CONFIG;

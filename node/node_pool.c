@@ -123,7 +123,8 @@ static int pool_init(void *p) {
   cfg.on_verified_ctx = n;
   cfg.on_refused = pool_refused_later;
   cfg.on_refused_ctx = n;
-  for (unsigned i = 0; i < PC_TXPOOL_MAX_WORKERS; i++) cfg.worker_cores[i] = -1;
+  for (unsigned i = 0; i < PC_TXPOOL_MAX_WORKERS; i++)
+    cfg.worker_cores[i] = n->o.verify_cores && i < n->o.verify_workers ? n->o.verify_cores[i] : -1;
   pc_tx_state_view_t view = {.ctx = s, .account_nonce = view_nonce, .tx_executed = view_executed};
   pc_txpool_transport_t tp = {.ctx = s, .broadcast = tp_broadcast, .recv = tp_recv};
   s->pool = pc_txpool_create(&cfg, &view, &tp);

@@ -42,7 +42,7 @@ replicas in order and verifies each block log with pc-ledger.
                          2-3 min (signing, funding, and 7 ledger replays at the end).
   --seconds S          seconds of load [20]
   --protocol P         sbft | pbft [sbft]
-  --transport T        memif | udp [memif]
+  --transport T        memif | udp | af_packet [memif]
                          memif: DPDK memif between the processes, each replica its
                          own EAL (--no-huge, --no-shconf, a unique --file-prefix),
                          one memif link per replica pair.
@@ -57,7 +57,13 @@ replicas in order and verifies each block log with pc-ledger.
                          replica's EAL also loads ~130 DPDK driver plugins), hence
                          a start limit of 30 x N s for memif (120 s at n = 4) and
                          15 x N s for udp (PC_START_TIMEOUT overrides).
-  --eal-mem MB         memif: DPDK memory per replica (EAL -m, no hugepages) [64]
+                       af_packet: DPDK's af_packet driver on one end of a veth
+                         pair per replica, the other ends in one Linux bridge
+                         (made for the run, deleted after; needs root): the
+                         one-machine stand-in for NICs behind a switch, through
+                         the same one-port path as a PCI NIC (transport pci).
+  --eal-mem MB         memif, af_packet: DPDK memory per replica (EAL -m, no
+                       hugepages) [64 memif, 256 af_packet]
   --workload W         parachain-bench workload: transfer | transfer-zipf | kv |
                        counter | noop [transfer]
   --outstanding K      closed loop: K transactions in flight (the default mode) [256]
@@ -134,10 +140,11 @@ N=$NODES
 REPLICAS=($(seq 0 $((N - 1))))
 isnum "$SECS" && (( SECS > 0 )) || die "--seconds $SECS: want a whole number of seconds > 0"
 [[ $PROTO == sbft || $PROTO == pbft ]] || die "--protocol $PROTO: want sbft or pbft"
-[[ $TRANSPORT == memif || $TRANSPORT == udp ]] || die "--transport $TRANSPORT: want memif or udp"
+[[ $TRANSPORT == memif || $TRANSPORT == udp || $TRANSPORT == af_packet ]] \
+  || die "--transport $TRANSPORT: want memif, udp or af_packet"
 # seconds until every replica decided a block: 30 s per replica for memif
 # (N EAL starts; 120 s at n = 4), 15 s per replica for udp (60 s at n = 4)
-[[ -n $START_TIMEOUT ]] || START_TIMEOUT=$(( N * ($([[ $TRANSPORT == memif ]] && echo 30 || echo 15)) ))
+[[ -n $START_TIMEOUT ]] || START_TIMEOUT=$(( N * ($([[ $TRANSPORT == udp ]] && echo 15 || echo 30)) ))
 isnum "$START_TIMEOUT" || die "PC_START_TIMEOUT=$START_TIMEOUT: want seconds"
 [[ $VOTES == broadcast || $VOTES == collector ]] || die "--votes $VOTES: want broadcast or collector"
 case $WORKLOAD in transfer|transfer-zipf|kv|counter|noop) ;; *) die "--workload $WORKLOAD: want transfer, transfer-zipf, kv, counter or noop" ;; esac
@@ -164,7 +171,7 @@ done
 
 DIR=$(mktemp -d /tmp/pc-local-XXXXXX)
 C=$DIR/c
-PIDS=() BENCH_PID= PREFIXES=()
+PIDS=() BENCH_PID= PREFIXES=() LINKS=()
 stop_replicas() {
   # Reverse id order: under memif the lower id is the server of each pair,
   # so clients leave first (LIMITS.md: stop peers in order). A replica that
@@ -193,15 +200,36 @@ cleanup() {
   stop_replicas
   local p
   for p in ${PREFIXES[@]+"${PREFIXES[@]}"}; do rm -rf "/var/run/dpdk/$p" "${XDG_RUNTIME_DIR:-/nonexistent}/dpdk/$p"; done
+  for p in ${LINKS[@]+"${LINKS[@]}"}; do ip link del "$p" 2>/dev/null; done
   if [[ -n $KEEP ]]; then echo "local-cluster: kept $DIR (cluster files in c/, replica logs r<i>.out/.err, metrics-<i>.txt)" >&2
   else rm -rf "$DIR"; fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+# ---- af_packet: one Linux bridge, one veth pair per replica (the replica's
+# end runs DPDK's af_packet driver, the other end is a bridge port): the
+# frames cross the kernel's L2 switch like a NIC's would cross a switch.
+GEN_IFACES=()
+if [[ $TRANSPORT == af_packet ]]; then
+  command -v ip >/dev/null || die "--transport af_packet needs the ip command (apt-get install iproute2)"
+  tag=$(printf '%04x' $((RANDOM % 65536)))
+  ip link add "pcbr$tag" type bridge 2>"$DIR/ip.log" \
+    || die "--transport af_packet: cannot create a bridge ($(head -1 "$DIR/ip.log")): needs root / CAP_NET_ADMIN"
+  LINKS+=("pcbr$tag")
+  ip link set "pcbr$tag" up
+  for i in "${REPLICAS[@]}"; do
+    ip link add "pc${tag}v$i" type veth peer name "pc${tag}b$i" 2>>"$DIR/ip.log" || die "cannot create veth pc${tag}v$i"
+    LINKS+=("pc${tag}v$i") # deleting one end deletes the pair
+    ip link set "pc${tag}b$i" master "pcbr$tag" && ip link set "pc${tag}b$i" up && ip link set "pc${tag}v$i" up \
+      || die "cannot attach pc${tag}b$i to pcbr$tag"
+    GEN_IFACES+=(--iface "pc${tag}v$i")
+  done
+fi
+
 # ---- generate and edit the cluster
 PORT=$((20000 + RANDOM % 20000))
-"$GEN" --nodes "$N" --transport "$TRANSPORT" --protocol "$PROTO" --votes "$VOTES" --base-port "$PORT" --out "$C" >"$DIR/gen.log" 2>&1 \
+"$GEN" --nodes "$N" --transport "$TRANSPORT" ${GEN_IFACES[@]+"${GEN_IFACES[@]}"} --protocol "$PROTO" --votes "$VOTES" --base-port "$PORT" --out "$C" >"$DIR/gen.log" 2>&1 \
   || { cat "$DIR/gen.log" >&2; die "pc-cluster-gen failed"; }
 
 # conf_set FILE SECTION KEY VALUE: replace KEY in [SECTION], else add it there
@@ -225,10 +253,13 @@ for i in "${REPLICAS[@]}"; do
   done
   "$NODE" --config "$C/replica-$i/node.conf" --check >"$DIR/check$i.log" 2>&1 \
     || { cat "$DIR/check$i.log" >&2; die "replica $i: config check failed (files in $DIR; use --keep to keep them)"; }
-  if [[ $TRANSPORT == memif && -n $EAL_MEM ]]; then
+  if [[ $TRANSPORT != udp && -n $EAL_MEM ]]; then
     sed -i "s/^\(eal_args = .*\)-m [0-9]*/\1-m $EAL_MEM/" "$C/replica-$i/node.conf"
   fi
-  if [[ $TRANSPORT == memif ]]; then
+  if [[ $TRANSPORT == af_packet ]]; then # no shared runtime files, like memif
+    sed -i "s/^\(eal_args = .*\)--file-prefix \([^ ]*\)/\1--no-shconf --file-prefix \2-$tag/" "$C/replica-$i/node.conf"
+  fi
+  if [[ $TRANSPORT != udp ]]; then
     PREFIXES+=("$(sed -n 's/.*--file-prefix \([^ ]*\).*/\1/p' "$C/replica-$i/node.conf")")
   fi
 done
