@@ -9,20 +9,10 @@ static void setup(void) { cr_assert_eq(pc_crypto_init(), 0); }
 TestSuite(pool, .init = setup);
 
 static pc_txpool_t *make_pool(unsigned workers, const pc_txpool_transport_t *tp, uint16_t n, uint16_t self) {
-  pc_txpool_cfg_t c;
-  pc_txpool_cfg_default(&c, TT_CHAIN, n, self);
-  c.n_workers = workers;
-  c.ring_size = 256;
-  pc_txpool_t *p = pc_txpool_create(&c, NULL, tp);
-  cr_assert_not_null(p);
-  return p;
+  return tt_pool(workers, 256, tp, n, self, NULL);
 }
 
-static pc_txpool_stats_t stats(pc_txpool_t *p) {
-  pc_txpool_stats_t st;
-  pc_txpool_stats(p, &st);
-  return st;
-}
+static pc_txpool_stats_t stats(pc_txpool_t *p) { return tt_stats(p); }
 
 /* ------------------------------------------------ execution-time check */
 

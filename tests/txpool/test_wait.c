@@ -12,23 +12,15 @@ TestSuite(wait, .init = setup, .timeout = 60);
 
 #define LONG_NS (30ull * 1000000000ull) /* "forever" for a wait that must be woken */
 
-static pc_txpool_t *make_pool(unsigned workers) {
-  pc_txpool_cfg_t c;
-  pc_txpool_cfg_default(&c, TT_CHAIN, 1, 0);
-  c.n_workers = workers;
-  c.ring_size = 64;
-  c.mempool.gap_limit = 4096;
-  c.mempool.sender_max_count = 10000;
-  pc_txpool_t *p = pc_txpool_create(&c, NULL, NULL);
-  cr_assert_not_null(p);
-  return p;
+/* one sender may queue far ahead (the tests submit long nonce runs) */
+static void long_runs(pc_txpool_cfg_t *c) {
+  c->mempool.gap_limit = 4096;
+  c->mempool.sender_max_count = 10000;
 }
 
-static pc_txpool_stats_t stats(pc_txpool_t *p) {
-  pc_txpool_stats_t st;
-  pc_txpool_stats(p, &st);
-  return st;
-}
+static pc_txpool_t *make_pool(unsigned workers) { return tt_pool(workers, 64, NULL, 1, 0, long_runs); }
+
+static pc_txpool_stats_t stats(pc_txpool_t *p) { return tt_stats(p); }
 
 /* Takes every result waiting; returns how many. */
 static unsigned take_all(pc_txpool_t *p) {

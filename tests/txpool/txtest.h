@@ -12,6 +12,26 @@
 
 #define TT_CHAIN 77
 
+/* A pool of `workers` verify threads with rings of `ring` entries; tweak
+ * (may be NULL) adjusts the config before creation. */
+static inline pc_txpool_t *tt_pool(unsigned workers, unsigned ring, const pc_txpool_transport_t *tp, uint16_t n,
+                                   uint16_t self, void (*tweak)(pc_txpool_cfg_t *)) {
+  pc_txpool_cfg_t c;
+  pc_txpool_cfg_default(&c, TT_CHAIN, n, self);
+  c.n_workers = workers;
+  c.ring_size = ring;
+  if (tweak) tweak(&c);
+  pc_txpool_t *p = pc_txpool_create(&c, NULL, tp);
+  cr_assert_not_null(p);
+  return p;
+}
+
+static inline pc_txpool_stats_t tt_stats(pc_txpool_t *p) {
+  pc_txpool_stats_t st;
+  pc_txpool_stats(p, &st);
+  return st;
+}
+
 /* A sender whose key derives from a small integer. */
 static inline void tt_key(pc_client_key_t *k, unsigned id) {
   uint8_t seed[32] = {0};
