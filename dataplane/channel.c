@@ -13,7 +13,6 @@
 #define HK_PERIOD_NS 100000ull   /* housekeeping timer */
 #define RTX_SCAN_NS 200000ull    /* retransmission scan period */
 #define RTO_MAX_NS 200000000ull  /* cap of the doubling timer */
-#define FAST_RTX_MIN_NS 100000ull /* floor of the second SACK-driven resend */
 
 /* A message waiting to be framed. */
 typedef struct qmsg {
@@ -28,6 +27,7 @@ typedef struct qmsg {
 typedef struct {
   uint8_t *buf;
   uint64_t sent_ns; /* 0: never sent */
+  uint64_t sent_order; /* p->sends when this frame was last sent (loss detection) */
   uint64_t rto_ns;
   uint32_t payload_len;
   uint32_t msg_len;
@@ -58,6 +58,8 @@ typedef struct {
   uint64_t tx_used; /* queued + unacked accounting bytes */
   uint64_t una, next_seq, next_unsent;
   uint64_t high_sacked;
+  uint64_t sends;          /* DATA frames sent, retransmissions included */
+  uint64_t reported_order; /* highest sent_order among frames the receiver reported holding */
   tx_slot_t *tx;
   uint64_t *sacked; /* bit (seq & mask): the receiver reported seq held (SACK); max(window, 64) bits */
   uint64_t srtt_ns;
@@ -229,6 +231,7 @@ static void tx_reset(pc_dp_t *dp, peer_t *p) {
   for (qmsg_t *m = p->qhead; m; m = m->next) p->tx_used += m->len + PC_DP_MSG_REC_SIZE;
   p->una = p->next_seq = p->next_unsent = 1;
   p->high_sacked = 0;
+  p->reported_order = 0;
   memset(p->sacked, 0, PC_MAX(dp->cfg.window, 64u) / 8);
   p->c.tx_dropped_reset += dropped;
 }
@@ -574,6 +577,7 @@ static int send_slots(pc_dp_t *dp, uint16_t peer, const uint64_t *seqs, unsigned
       t->rto_ns = p->rto_ns;
     }
     t->sent_ns = now;
+    t->sent_order = ++p->sends;
   }
   /* DATA carries the 64-bit sack only: holes further out still need a
    * bare ACK with SACK words. */
@@ -600,7 +604,6 @@ static unsigned tx_peer(pc_dp_t *dp, uint16_t peer, uint64_t now) {
     if (periodic) p->last_rtx_scan_ns = now;
     /* At most one burst per scan, oldest first: a receiver that fell behind
      * (descheduled, queues full) is not buried under copies it may have. */
-    uint64_t again = PC_MAX(FAST_RTX_MIN_NS, 4 * p->srtt_ns);
     unsigned n = 0;
     uint64_t fast = 0;
     /* Up to the highest SACKed seq: the ACK's SACK words describe every
@@ -629,14 +632,17 @@ static unsigned tx_peer(pc_dp_t *dp, uint16_t peer, uint64_t now) {
       }
       tx_slot_t *t = &p->tx[s & dp->mask];
       uint64_t age = now - t->sent_ns;
-      /* A hole with a frame at least three seqs later SACKed is lost (our
-       * links do not reorder; three tolerates a little reordering on real
-       * networks): resent at once, and again after 4 RTTs if that copy is
-       * lost too; otherwise the per-frame timer, doubling per resend. */
-      bool lost = s + 3 <= p->high_sacked;
+      /* A hole is lost when the receiver reported holding a frame sent at
+       * least three sends after this frame's last copy (our links do not
+       * reorder; three tolerates a little reordering on real networks):
+       * resent at once, and so is a resend that was lost too, one round
+       * trip later, not after a timer (a lost resend at the window's edge
+       * used to wait 4 RTTs, and the window with it). Otherwise the
+       * per-frame timer, doubling per resend. */
+      bool lost = t->sent_order + 3 <= p->reported_order;
       if (age >= t->rto_ns) {
         seqs[n++] = s;
-      } else if (lost && (!t->retransmitted || age >= again)) {
+      } else if (lost) {
         fast |= 1ull << n;
         seqs[n++] = s;
       }
@@ -697,6 +703,7 @@ static void sack_word(pc_dp_t *dp, peer_t *p, uint64_t s0, uint64_t w, uint64_t 
     w &= w - 1;
     if (bm_get(dp, p->sacked, s)) continue; /* window < 64 */
     bm_set(dp, p->sacked, s);
+    p->reported_order = PC_MAX(p->reported_order, p->tx[s & dp->mask].sent_order);
     if (s > p->high_sacked) {
       *newest = s;
       p->high_sacked = s;
@@ -717,6 +724,7 @@ static void on_ack(pc_dp_t *dp, peer_t *p, const pc_dp_hdr_t *h, const uint8_t *
   while (p->una < a) {
     tx_slot_t *t = &p->tx[p->una & dp->mask];
     p->tx_used -= PC_MIN(p->tx_used, t->acct);
+    p->reported_order = PC_MAX(p->reported_order, t->sent_order);
     p->una++;
   }
   if (h->sack || words) p->rtx_scan_now = true;
