@@ -14,33 +14,30 @@
 #define RTX_SCAN_NS 200000ull    /* retransmission scan period */
 #define RTO_MAX_NS 200000000ull  /* cap of the doubling timer */
 
-/* Buffers of large messages are recycled: a fresh 1 MiB malloc is backed
- * by new pages (glibc maps or trims them), and faulting them in took 18%
- * of a 1 MiB sender's time. Small ones are cheap for malloc. */
-#define MSG_CACHE_MAX 4
-#define MSG_CACHE_MIN (64u << 10)
-#define MSG_CACHE_CAP (4u << 20)
+/* A frame, built when its message is sent: pc_dp_send copies the message
+ * once, straight into frame payloads (coalesced records, or fragments), so
+ * taking a window slot only moves the pointer and the header and MAC are
+ * written when it goes out. (Copying whole messages into a queue and then
+ * into frames cost a second copy per byte, and fresh 1 MiB mallocs were
+ * backed by new pages: faulting them in took 18% of a 1 MiB sender's
+ * time.) Frames are recycled through a free list. */
+typedef struct frame {
+  struct frame *next; /* send queue or free list */
+  uint32_t payload_len;
+  uint32_t msg_len; /* records (coalesced frame) or message bytes (fragment) */
+  uint32_t acct;    /* tx buffer bytes released when acknowledged */
+  uint16_t frag_count, frag_index;
+  uint8_t data[]; /* frame_size bytes: header space, payload, MAC space */
+} frame_t;
 
-/* A message waiting to be framed. */
-typedef struct qmsg {
-  struct qmsg *next;
-  uint32_t cap; /* bytes allocated for data */
-  uint32_t len;
-  uint32_t off; /* bytes already framed (fragmented messages) */
-  uint8_t data[];
-} qmsg_t;
+#define FREE_FRAMES_BYTES (16u << 20) /* frames kept for reuse per dataplane; more go back to malloc */
 
-/* One unacknowledged (or not yet sent) frame. buf holds the whole frame:
- * header space, payload, MAC space. */
+/* One window slot: a frame sent and not yet acknowledged. */
 typedef struct {
-  uint8_t *buf;
-  uint64_t sent_ns; /* 0: never sent */
+  frame_t *f;
+  uint64_t sent_ns;    /* 0: never sent */
   uint64_t sent_order; /* p->sends when this frame was last sent (loss detection) */
   uint64_t rto_ns;
-  uint32_t payload_len;
-  uint32_t msg_len;
-  uint32_t acct; /* tx buffer bytes released when acked */
-  uint16_t frag_count, frag_index;
   bool retransmitted;
 } tx_slot_t;
 
@@ -62,7 +59,7 @@ typedef struct {
   uint64_t last_rx_ns, last_tx_ns, last_hello_ns;
 
   /* tx */
-  qmsg_t *qhead, *qtail;
+  frame_t *qhead, *qtail; /* frames not yet in the window */
   uint64_t tx_used; /* queued + unacked accounting bytes */
   uint64_t una, next_seq, next_unsent;
   uint64_t high_sacked;
@@ -108,8 +105,8 @@ struct pc_dp {
   uint64_t drop_rng;
   bool gap_ack; /* some peer's gap_ack is set */
   uint8_t ctl[PC_DP_OVERHEAD + 8 * PC_DP_SACK_WORDS_MAX]; /* scratch for ACK/HELLO frames */
-  qmsg_t *msg_cache[MSG_CACHE_MAX]; /* framed large messages' buffers, for reuse */
-  unsigned msg_cached;
+  frame_t *free_frames; /* recycled frames */
+  unsigned nfree_frames, max_free_frames;
 };
 
 static uint64_t rng_next(uint64_t *s) {
@@ -182,6 +179,7 @@ pc_dp_t *pc_dp_create(const pc_dp_cfg_t *cfg, pc_dp_deliver_fn deliver, void *us
   if (!dp->cfg.rx_buf_bytes) dp->cfg.rx_buf_bytes = (uint64_t)cfg->max_msg + (uint64_t)cfg->window * cfg->frame_size;
   dp->cap = cfg->frame_size - PC_DP_OVERHEAD;
   dp->mask = cfg->window - 1;
+  dp->max_free_frames = PC_MAX(cfg->window, FREE_FRAMES_BYTES / cfg->frame_size);
   dp->deliver = deliver;
   dp->user = user;
   dp->drop_rng = cfg->test_seed;
@@ -221,27 +219,33 @@ fail:
   return NULL;
 }
 
-static qmsg_t *msg_alloc(pc_dp_t *dp, size_t len) {
-  if (len >= MSG_CACHE_MIN)
-    for (unsigned i = 0; i < dp->msg_cached; i++) {
-      qmsg_t *m = dp->msg_cache[i];
-      if (m->cap >= len && m->cap / 2 <= len) {
-        dp->msg_cache[i] = dp->msg_cache[--dp->msg_cached];
-        return m;
-      }
-    }
-  qmsg_t *m = malloc(sizeof *m + len);
-  if (m) m->cap = (uint32_t)len;
-  return m;
+static frame_t *frame_get(pc_dp_t *dp) {
+  frame_t *f = dp->free_frames;
+  if (f) {
+    dp->free_frames = f->next;
+    dp->nfree_frames--;
+  } else if (!(f = malloc(sizeof *f + dp->cfg.frame_size))) {
+    return NULL;
+  }
+  f->next = NULL;
+  return f;
 }
 
-static void msg_free(pc_dp_t *dp, qmsg_t *m) {
-  if (m->cap >= MSG_CACHE_MIN && m->cap <= MSG_CACHE_CAP) {
-    if (dp->msg_cached == MSG_CACHE_MAX) free(dp->msg_cache[--dp->msg_cached]); /* keep the newest */
-    dp->msg_cache[dp->msg_cached++] = m;
+static void frame_put(pc_dp_t *dp, frame_t *f) {
+  if (dp->nfree_frames >= dp->max_free_frames) {
+    free(f);
     return;
   }
-  free(m);
+  f->next = dp->free_frames;
+  dp->free_frames = f;
+  dp->nfree_frames++;
+}
+
+static void frames_put(pc_dp_t *dp, frame_t *f) {
+  for (frame_t *nx; f; f = nx) {
+    nx = f->next;
+    frame_put(dp, f);
+  }
 }
 
 /* The peer restarted: frames of the old session (and a message partly
@@ -251,17 +255,22 @@ static void tx_reset(pc_dp_t *dp, peer_t *p) {
   uint64_t dropped = 0;
   for (uint64_t s = p->una; s < p->next_seq; s++) {
     tx_slot_t *t = &p->tx[s & dp->mask];
-    dropped += t->frag_count == 1 ? t->msg_len : (t->frag_index + 1u == t->frag_count);
+    dropped += t->f->frag_count == 1 ? t->f->msg_len : (t->f->frag_index + 1u == t->f->frag_count);
+    frame_put(dp, t->f);
+    t->f = NULL;
   }
-  if (p->qhead && p->qhead->off) {
-    qmsg_t *m = p->qhead;
-    p->qhead = m->next;
-    if (!p->qhead) p->qtail = NULL;
-    msg_free(dp, m);
-    dropped++;
+  /* The rest of a message whose first fragments were in the window. */
+  bool partial = false;
+  while (p->qhead && p->qhead->frag_count > 1 && p->qhead->frag_index > 0) {
+    frame_t *f = p->qhead;
+    p->qhead = f->next;
+    frame_put(dp, f);
+    partial = true;
   }
+  if (!p->qhead) p->qtail = NULL;
+  dropped += partial;
   p->tx_used = 0;
-  for (qmsg_t *m = p->qhead; m; m = m->next) p->tx_used += m->len + PC_DP_MSG_REC_SIZE;
+  for (frame_t *f = p->qhead; f; f = f->next) p->tx_used += f->acct;
   p->una = p->next_seq = p->next_unsent = 1;
   p->high_sacked = 0;
   p->reported_order = 0;
@@ -270,9 +279,9 @@ static void tx_reset(pc_dp_t *dp, peer_t *p) {
 }
 
 static void tx_free_queue(peer_t *p) {
-  for (qmsg_t *m = p->qhead, *nx; m; m = nx) {
-    nx = m->next;
-    free(m);
+  for (frame_t *f = p->qhead, *nx; f; f = nx) {
+    nx = f->next;
+    free(f);
   }
   p->qhead = p->qtail = NULL;
 }
@@ -343,7 +352,7 @@ void pc_dp_destroy(pc_dp_t *dp) {
       peer_t *p = &dp->peers[i];
       tx_free_queue(p);
       if (p->tx)
-        for (uint32_t k = 0; k < dp->cfg.window; k++) free(p->tx[k].buf);
+        for (uint32_t k = 0; k < dp->cfg.window; k++) free(p->tx[k].f);
       if (p->rx)
         for (uint32_t k = 0; k < dp->cfg.window; k++) free(p->rx[k].payload);
       free(p->tx);
@@ -355,7 +364,10 @@ void pc_dp_destroy(pc_dp_t *dp) {
     }
     free(dp->peers);
   }
-  for (unsigned i = 0; i < dp->msg_cached; i++) free(dp->msg_cache[i]);
+  for (frame_t *f = dp->free_frames, *nx; f; f = nx) {
+    nx = f->next;
+    free(f);
+  }
   sodium_memzero(dp, sizeof *dp);
   free(dp);
 }
@@ -379,19 +391,65 @@ bool pc_dp_tx_idle(const pc_dp_t *dp) {
   return true;
 }
 
+static void queue_frame(peer_t *p, frame_t *f) {
+  if (p->qtail)
+    p->qtail->next = f;
+  else
+    p->qhead = f;
+  p->qtail = f;
+}
+
+/* Frames the message into the send queue: a message that fits one frame
+ * becomes a record of the queue's last frame when that frame is a
+ * coalesced one with room (small messages share frames, so one MAC covers
+ * many), a larger one becomes fragments of frame_size - overhead - 4
+ * bytes each. */
 static int enqueue(pc_dp_t *dp, uint16_t peer, const void *msg, size_t len) {
   peer_t *p = &dp->peers[peer];
-  qmsg_t *m = msg_alloc(dp, len);
-  if (!m) return PC_ERR_NOMEM;
-  m->next = NULL;
-  m->len = (uint32_t)len;
-  m->off = 0;
-  if (len) memcpy(m->data, msg, len);
-  if (p->qtail)
-    p->qtail->next = m;
-  else
-    p->qhead = m;
-  p->qtail = m;
+  const uint32_t cap = dp->cap, fcap = cap - PC_DP_MSG_REC_SIZE;
+  if (len <= fcap) {
+    frame_t *f = p->qtail;
+    if (!f || f->frag_count != 1 || f->payload_len + len + PC_DP_MSG_REC_SIZE > cap) {
+      if (!(f = frame_get(dp))) return PC_ERR_NOMEM;
+      f->payload_len = f->msg_len = f->acct = 0;
+      f->frag_count = 1;
+      f->frag_index = 0;
+      queue_frame(p, f);
+    }
+    uint8_t *rec = f->data + PC_DP_HDR_SIZE + f->payload_len;
+    pc_store_le32(rec, (uint32_t)len);
+    if (len) memcpy(rec + PC_DP_MSG_REC_SIZE, msg, len);
+    f->payload_len += (uint32_t)len + PC_DP_MSG_REC_SIZE;
+    f->acct += (uint32_t)len + PC_DP_MSG_REC_SIZE;
+    f->msg_len++;
+  } else {
+    /* All frames first, so a failure queues nothing. */
+    uint32_t nfrag = (uint32_t)((len + fcap - 1) / fcap);
+    frame_t *head = NULL, **tail = &head;
+    for (uint32_t i = 0; i < nfrag; i++) {
+      frame_t *f = frame_get(dp);
+      if (!f) {
+        frames_put(dp, head);
+        return PC_ERR_NOMEM;
+      }
+      *tail = f;
+      tail = &f->next;
+    }
+    const uint8_t *src = msg;
+    uint32_t i = 0;
+    for (frame_t *f = head, *nx; f; f = nx, i++) {
+      nx = f->next;
+      f->next = NULL;
+      uint32_t off = i * fcap, chunk = (uint32_t)PC_MIN((size_t)fcap, len - off);
+      memcpy(f->data + PC_DP_HDR_SIZE, src + off, chunk);
+      f->payload_len = chunk;
+      f->acct = chunk + (i + 1 == nfrag ? PC_DP_MSG_REC_SIZE : 0);
+      f->msg_len = (uint32_t)len;
+      f->frag_count = (uint16_t)nfrag;
+      f->frag_index = (uint16_t)i;
+      queue_frame(p, f);
+    }
+  }
   p->tx_used += len + PC_DP_MSG_REC_SIZE;
   p->c.tx_msgs++;
   return 0;
@@ -444,48 +502,14 @@ static uint64_t bm_get64(const pc_dp_t *dp, const uint64_t *bm, uint64_t s) {
   return off ? lo | bm[(w + 1) & (nw - 1)] << (64 - off) : lo;
 }
 
-/* Frames queued messages into free window slots. */
+/* Moves queued frames into free window slots. */
 static void fill_window(pc_dp_t *dp, peer_t *p) {
-  const uint32_t cap = dp->cap, fcap = cap - PC_DP_MSG_REC_SIZE;
   while (p->qhead && p->next_seq - p->una < dp->cfg.window) {
     tx_slot_t *t = &p->tx[p->next_seq & dp->mask];
-    if (!t->buf && !(t->buf = malloc(dp->cfg.frame_size))) return;
-    uint8_t *pl = t->buf + PC_DP_HDR_SIZE;
-    qmsg_t *m = p->qhead;
-    if (m->off == 0 && m->len <= fcap) {
-      uint32_t used = 0, count = 0;
-      while (m && m->off == 0 && m->len + PC_DP_MSG_REC_SIZE <= cap - used) {
-        pc_store_le32(pl + used, m->len);
-        memcpy(pl + used + PC_DP_MSG_REC_SIZE, m->data, m->len);
-        used += m->len + PC_DP_MSG_REC_SIZE;
-        count++;
-        p->qhead = m->next;
-        msg_free(dp, m);
-        m = p->qhead;
-      }
-      if (!p->qhead) p->qtail = NULL;
-      t->frag_count = 1;
-      t->frag_index = 0;
-      t->msg_len = count;
-      t->payload_len = used;
-      t->acct = used;
-    } else {
-      uint32_t nfrag = (m->len + fcap - 1) / fcap;
-      uint32_t chunk = PC_MIN(fcap, m->len - m->off);
-      memcpy(pl, m->data + m->off, chunk);
-      t->frag_count = (uint16_t)nfrag;
-      t->frag_index = (uint16_t)(m->off / fcap);
-      t->msg_len = m->len;
-      t->payload_len = chunk;
-      t->acct = chunk;
-      m->off += chunk;
-      if (m->off == m->len) {
-        t->acct += PC_DP_MSG_REC_SIZE;
-        p->qhead = m->next;
-        if (!p->qhead) p->qtail = NULL;
-        msg_free(dp, m);
-      }
-    }
+    t->f = p->qhead;
+    p->qhead = t->f->next;
+    if (!p->qhead) p->qtail = NULL;
+    t->f->next = NULL;
     t->sent_ns = 0;
     t->rto_ns = 0;
     bm_clr(dp, p->sacked, p->next_seq);
@@ -589,12 +613,12 @@ static int send_slots(pc_dp_t *dp, uint16_t peer, const uint64_t *seqs, unsigned
     pc_dp_hdr_t h;
     fill_hdr(dp, p, peer, &h, PC_DP_DATA);
     h.seq = seqs[i];
-    h.frag_count = t->frag_count;
-    h.frag_index = t->frag_index;
-    h.msg_len = t->msg_len;
-    h.payload_len = t->payload_len;
-    l[i] = (uint32_t)pc_dp_frame_seal(t->buf, &h, p->tx_key);
-    f[i] = t->buf;
+    h.frag_count = t->f->frag_count;
+    h.frag_index = t->f->frag_index;
+    h.msg_len = t->f->msg_len;
+    h.payload_len = t->f->payload_len;
+    l[i] = (uint32_t)pc_dp_frame_seal(t->f->data, &h, p->tx_key);
+    f[i] = t->f->data;
   }
   unsigned k = tx_out(dp, peer, f, l, n, now);
   for (unsigned i = 0; i < k; i++) {
@@ -757,8 +781,10 @@ static void on_ack(pc_dp_t *dp, peer_t *p, const pc_dp_hdr_t *h, const uint8_t *
   uint64_t newest = 0;
   while (p->una < a) {
     tx_slot_t *t = &p->tx[p->una & dp->mask];
-    p->tx_used -= PC_MIN(p->tx_used, t->acct);
+    p->tx_used -= PC_MIN(p->tx_used, t->f->acct);
     p->reported_order = PC_MAX(p->reported_order, t->sent_order);
+    frame_put(dp, t->f);
+    t->f = NULL;
     p->una++;
   }
   if (h->sack || words) p->rtx_scan_now = true;

@@ -516,6 +516,57 @@ Test(channel, sender_restart_mid_message_evicts_and_counts_reset) {
   cl_free(&c);
 }
 
+/* The receiver restarts while the sender holds a 1 MiB message split
+ * between its window and its send queue (frames are built at send time
+ * since 2026-11-26): the old session's frames and the rest of that message
+ * are dropped and counted once, the small messages queued after it go to
+ * the new session intact, and the send buffer's accounting returns to 0. */
+static bool rr_drop;
+static bool tamper_drop_data_0to1(void *user, uint16_t from, uint16_t to, uint8_t *f, size_t *len) {
+  (void)user, (void)len;
+  return !(rr_drop && from == 0 && to == 1 && f[5] == PC_DP_DATA);
+}
+static size_t len_big_then_small(uint64_t idx) { return idx == 0 ? (1u << 20) : 100 + idx; }
+
+Test(channel, receiver_restart_drops_the_split_message_once_and_delivers_the_rest) {
+  cl_t c;
+  cl_make(&c, 2, len_big_then_small, NULL);
+  for (int i = 0; i < 20 && !(pc_dp_peer_up(c.dp[0], 1) && pc_dp_peer_up(c.dp[1], 0)); i++) cl_poll(&c);
+  cr_assert(pc_dp_peer_up(c.dp[0], 1) && pc_dp_peer_up(c.dp[1], 0));
+  rr_drop = true;
+  pc_dp_loop_tamper(c.loop, tamper_drop_data_0to1, NULL);
+  uint8_t *buf = malloc(1u << 20);
+  cr_assert_not_null(buf);
+  feed(&c, 0, 1, 4, buf);
+  cr_assert_eq(c.sent[0][1], 4);
+  cr_assert_gt((1u << 20) / (c.cfg[0].frame_size - PC_DP_OVERHEAD), c.cfg[0].window,
+               "the big message must not fit the window");
+  pc_dp_poll(c.dp[0], 64); /* a window of fragments out, all lost */
+  uint64_t old_epoch = pc_dp_epoch(c.dp[1]);
+  pc_dp_destroy(c.dp[1]);
+  pc_sleep_ns(2000); /* epochs carry microseconds */
+  c.dp[1] = pc_dp_create(&c.cfg[1], tl_deliver, &c.rx[1]);
+  cr_assert_not_null(c.dp[1]);
+  cr_assert_gt(pc_dp_epoch(c.dp[1]), old_epoch);
+  rr_drop = false;
+  c.rx[1].next[0] = 1; /* message 0 is the one dropped */
+  uint64_t deadline = pc_now_ns() + 60ull * 1000000000ull;
+  while (c.rx[1].next[0] < 4 || !pc_dp_tx_idle(c.dp[0])) {
+    cl_poll(&c);
+    cr_assert_lt(pc_now_ns(), deadline, "delivered up to %llu", (unsigned long long)c.rx[1].next[0]);
+  }
+  cr_assert_eq(c.rx[1].next[0], 4);
+  cr_assert_eq(c.rx[1].errors, 0, "%s", c.rx[1].first_error);
+  pc_dp_counters_t k;
+  pc_dp_counters(c.dp[0], 1, &k);
+  cr_assert_eq(k.tx_dropped_reset, 1, "the split message counted once (got %llu)",
+               (unsigned long long)k.tx_dropped_reset);
+  cr_assert_eq(pc_dp_tx_room(c.dp[0], 1), c.cfg[0].tx_buf_bytes ? c.cfg[0].tx_buf_bytes - PC_DP_MSG_REC_SIZE
+                                                                  : 2ull * c.cfg[0].max_msg + 4096 - PC_DP_MSG_REC_SIZE);
+  free(buf);
+  cl_free(&c);
+}
+
 /* An ACK older than the sender's una (reordered by a network, or replayed
  * by a key holder) must not mark the frames now in the aliased window slots
  * as received: such a frame, once lost, would never be resent. */
