@@ -36,14 +36,24 @@ static int64_t fill_state(pc_state_t *s, unsigned n, uint64_t seed, pc_hash_t *r
   return pc_state_commit(b, root);
 }
 
-Test(snapshot, write_load_verify) {
+/* A fresh state with fill_state(n, seed) committed at version 1, written
+ * as the snapshot of height `height` into dir; m (may be NULL) gets the
+ * manifest. */
+static pc_state_t *write_filled_snapshot(unsigned n, uint64_t seed, uint64_t height, pc_hash_t *root,
+                                         pc_snapshot_manifest_t *m) {
   pc_state_t *s = pc_state_new(2);
-  pc_hash_t root;
-  cr_assert_eq(fill_state(s, 1501, 2, &root), 1);
-  pc_snapshot_manifest_t m;
+  cr_assert_not_null(s);
+  cr_assert_eq(fill_state(s, n, seed, root), 1);
   rcu_read_lock();
-  cr_assert_eq(pc_snapshot_write(pc_state_at(s, 1), 7, dir, NULL, &m), 0);
+  cr_assert_eq(pc_snapshot_write(pc_state_at(s, 1), height, dir, NULL, m), 0);
   rcu_read_unlock();
+  return s;
+}
+
+Test(snapshot, write_load_verify) {
+  pc_hash_t root;
+  pc_snapshot_manifest_t m;
+  pc_state_t *s = write_filled_snapshot(1501, 2, 7, &root, &m);
   cr_assert_gt(m.chunks, 3, "spans several chunks");
   cr_assert(pc_hash_equal(&m.root, &root));
   cr_assert_eq(m.keys, 1501);
@@ -105,13 +115,9 @@ Test(snapshot, same_state_same_bytes) {
 }
 
 Test(snapshot, corrupted_chunk_detected_by_its_hash) {
-  pc_state_t *s = pc_state_new(2);
   pc_hash_t root;
-  fill_state(s, 1501, 2, &root);
   pc_snapshot_manifest_t m;
-  rcu_read_lock();
-  cr_assert_eq(pc_snapshot_write(pc_state_at(s, 1), 9, dir, NULL, &m), 0);
-  rcu_read_unlock();
+  pc_state_t *s = write_filled_snapshot(1501, 2, 9, &root, &m);
   static uint8_t chunk[PC_SNAPSHOT_CHUNK];
   size_t n;
   for (uint32_t i = 0; i < m.chunks; i++) {
@@ -140,12 +146,8 @@ Test(snapshot, corrupted_chunk_detected_by_its_hash) {
 }
 
 Test(snapshot, wrong_expected_root_refused) {
-  pc_state_t *s = pc_state_new(2);
   pc_hash_t root;
-  fill_state(s, 11, 2, &root);
-  rcu_read_lock();
-  cr_assert_eq(pc_snapshot_write(pc_state_at(s, 1), 3, dir, NULL, NULL), 0);
-  rcu_read_unlock();
+  pc_state_t *s = write_filled_snapshot(11, 2, 3, &root, NULL);
   pc_state_t *t = pc_state_new(2);
   root.b[0] ^= 1;
   cr_assert_eq(pc_snapshot_load(t, dir, 3, NULL, &root), PC_ERR_CHECKSUM);
@@ -155,12 +157,8 @@ Test(snapshot, wrong_expected_root_refused) {
 }
 
 Test(snapshot, manifest_decoder_rejects_damage) {
-  pc_state_t *s = pc_state_new(2);
   pc_hash_t root;
-  fill_state(s, 301, 2, &root);
-  rcu_read_lock();
-  cr_assert_eq(pc_snapshot_write(pc_state_at(s, 1), 1, dir, NULL, NULL), 0);
-  rcu_read_unlock();
+  pc_state_t *s = write_filled_snapshot(301, 2, 1, &root, NULL);
   char path[128];
   snprintf(path, sizeof path, "%s/snap-1.manifest", dir);
   size_t n;
@@ -272,13 +270,9 @@ Test(snapshot, restart_from_snapshot_then_log) {
 #define SNAPSHOT_FILES_DIGEST "7ac0e28590e815802c17dde90df2322c132452ff2ffd427f87147bc8fc22d3b1"
 
 Test(snapshot, files_match_recorded_constant) {
-  pc_state_t *s = pc_state_new(2);
   pc_hash_t root;
-  cr_assert_eq(fill_state(s, 1501, 2, &root), 1);
   pc_snapshot_manifest_t m;
-  rcu_read_lock();
-  cr_assert_eq(pc_snapshot_write(pc_state_at(s, 1), 9, dir, NULL, &m), 0);
-  rcu_read_unlock();
+  pc_state_t *s = write_filled_snapshot(1501, 2, 9, &root, &m);
   pc_hasher_t h;
   pc_hasher_init_tagged(&h, "test/snapshot-files");
   const char *ext[2] = {"dat", "manifest"};

@@ -420,6 +420,16 @@ Test(state, rcu_readers_always_see_whole_versions) {
  * and of the proof bytes is a constant of the format. */
 #define HISTORY_DIGEST "dc3170b6e8cd751c59e5134bdb09fae2a456f3d922cdb74c3600ce9eb4589614"
 
+/* Commits b, publishes the new version, and feeds its root to h: the step
+ * of the tests that record a history of roots. */
+static void commit_publish_hash(pc_state_t *s, pc_state_batch_t *b, pc_hasher_t *h) {
+  pc_hash_t root;
+  int64_t v = pc_state_commit(b, &root);
+  cr_assert_gt(v, 0);
+  cr_assert_eq(pc_state_publish(s, (uint64_t)v), 0);
+  pc_hasher_update(h, root.b, PC_HASH_SIZE);
+}
+
 Test(state, seeded_history_roots_and_proofs_match_recorded_constant) {
   pc_state_t *s = pc_state_new(4);
   pc_hasher_t h;
@@ -442,11 +452,7 @@ Test(state, seeded_history_roots_and_proofs_match_recorded_constant) {
         cr_assert_eq(pc_state_batch_put(b, k, strlen(k), val, vl), 0);
       }
     }
-    pc_hash_t root;
-    int64_t v = pc_state_commit(b, &root);
-    cr_assert_gt(v, 0);
-    cr_assert_eq(pc_state_publish(s, (uint64_t)v), 0);
-    pc_hasher_update(&h, root.b, PC_HASH_SIZE);
+    commit_publish_hash(s, b, &h);
   }
   const pc_state_version_t *cur = pc_state_current(s);
   uint64_t count = pc_state_version_count(cur);
@@ -575,11 +581,7 @@ Test(state, benchmark_shaped_batches_match_recorded_roots_and_naive_path) {
         sh_check_get(b, model, i);
       }
     }
-    pc_hash_t root;
-    int64_t v = pc_state_commit(b, &root);
-    cr_assert_gt(v, 0);
-    cr_assert_eq(pc_state_publish(s, (uint64_t)v), 0);
-    pc_hasher_update(&h, root.b, PC_HASH_SIZE);
+    commit_publish_hash(s, b, &h);
   }
   const pc_state_version_t *cur = pc_state_current(s);
   uint64_t count = pc_state_version_count(cur), want = 0;
