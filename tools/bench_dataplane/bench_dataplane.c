@@ -466,15 +466,18 @@ int main(int argc, char **argv) {
   }
 
   /* 4. latency */
-  result_t l;
+  result_t l, lu;
   if (want(only, "lat")) {
-    if (pair(2, PC_DP_KIND_DPDK, 64, 0, &l, &tx))
+    bool okm = pair(2, PC_DP_KIND_DPDK, 64, 0, &l, &tx);
+    if (okm)
       printf("\none-way latency, 64 B messages every 20 us over memif: p50 %.1f us, p90 %.1f, p99 %.1f, p99.9 %.1f "
              "(%.0f samples)\n",
              l.p50, l.p90, l.p99, l.p999, l.msgs);
-    if (pair(2, PC_DP_KIND_UDP, 64, 0, &l, &tx))
+    bool oku = pair(2, PC_DP_KIND_UDP, 64, 0, &lu, &tx);
+    if (oku)
       printf("one-way latency, 64 B messages every 20 us over UDP:   p50 %.1f us, p90 %.1f, p99 %.1f, p99.9 %.1f\n",
-             l.p50, l.p90, l.p99, l.p999);
+             lu.p50, lu.p90, lu.p99, lu.p999);
+    if (okm && oku && l.p50 > 0) printf("one-way latency p50: UDP / memif = %.2f\n", lu.p50 / l.p50);
   }
 
   /* 5. 1% loss: lossless and lossy 64 KiB runs alternate reps times (the

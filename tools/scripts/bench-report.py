@@ -485,6 +485,8 @@ FIG = [
      "dataplane", r"^raw memif / raw UDP = ([\d.]+)"),
     ("dataplane", "pc_dp over memif, 64 KiB, 1% of frames dropped", "the same without loss, just before", "dataplane",
      r"^1% loss: median ([\d.]+)x"),
+    ("dataplane", "pc_dp over kernel UDP: one-way latency p50, 64 B", "pc_dp over memif: the same", "dataplane",
+     r"^one-way latency p50: UDP / memif = ([\d.]+)"),
     ("verify", "verify stage inline on the pool thread", "bare crypto_sign_verify_detached, 1 core", "txpool",
      r"^stage, inline[^:]*:\s+\d+\s+([\d.]+)"),
     ("verify", "verify stage, 1 worker, per process CPU-second", "bare crypto_sign_verify_detached, 1 core", "txpool",
