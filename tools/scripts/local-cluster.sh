@@ -228,7 +228,23 @@ if [[ $TRANSPORT == af_packet ]]; then
 fi
 
 # ---- generate and edit the cluster
-PORT=$((20000 + RANDOM % 20000))
+# Replica ports P..P+n-1 (UDP), gateways P+100+i, metrics P+200+i (TCP).
+# Below the kernel's ephemeral range, whose ports this machine's own
+# outgoing sockets take (a base port inside it once met a gateway port in
+# use: "cannot listen ... Address already in use"), and checked free.
+EPH_LO=$(awk '{print $1}' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+(( EPH_LO > 10000 + 300 + N )) || EPH_LO=60000
+USED=" $(ss -Htuan 2>/dev/null | awk '{n = split($5, a, ":"); printf "%s ", a[n]}') "
+PORT=
+for _try in $(seq 1 50); do
+  cand=$((10000 + RANDOM % (EPH_LO - 10000 - 200 - N)))
+  clash=
+  for ((i = 0; i < N; i++)); do
+    for off in 0 100 200; do [[ $USED == *" $((cand + off + i)) "* ]] && clash=1; done
+  done
+  [[ -z $clash ]] && { PORT=$cand; break; }
+done
+[[ -n $PORT ]] || die "no free port range found for $N replicas"
 "$GEN" --nodes "$N" --transport "$TRANSPORT" ${GEN_IFACES[@]+"${GEN_IFACES[@]}"} --protocol "$PROTO" --votes "$VOTES" --base-port "$PORT" --out "$C" >"$DIR/gen.log" 2>&1 \
   || { cat "$DIR/gen.log" >&2; die "pc-cluster-gen failed"; }
 
