@@ -48,6 +48,12 @@ static void cl_poll(cl_t *c) {
     if (c->dp[i]) pc_dp_poll(c->dp[i], 512);
 }
 
+/* Polls a two-replica cluster until both sessions are up (bounded). */
+static void cl_handshake(cl_t *c) {
+  for (int i = 0; i < 20 && !(pc_dp_peer_up(c->dp[0], 1) && pc_dp_peer_up(c->dp[1], 0)); i++) cl_poll(c);
+  cr_assert(pc_dp_peer_up(c->dp[0], 1) && pc_dp_peer_up(c->dp[1], 0));
+}
+
 /* Queues as many of messages [sent, total) s -> d as backpressure allows. */
 static void feed(cl_t *c, uint16_t s, uint16_t d, uint64_t total, uint8_t *buf) {
   while (c->sent[s][d] < total) {
@@ -531,8 +537,7 @@ static size_t len_big_then_small(uint64_t idx) { return idx == 0 ? (1u << 20) : 
 Test(channel, receiver_restart_drops_the_split_message_once_and_delivers_the_rest) {
   cl_t c;
   cl_make(&c, 2, len_big_then_small, NULL);
-  for (int i = 0; i < 20 && !(pc_dp_peer_up(c.dp[0], 1) && pc_dp_peer_up(c.dp[1], 0)); i++) cl_poll(&c);
-  cr_assert(pc_dp_peer_up(c.dp[0], 1) && pc_dp_peer_up(c.dp[1], 0));
+  cl_handshake(&c);
   rr_drop = true;
   pc_dp_loop_tamper(c.loop, tamper_drop_data_0to1, NULL);
   uint8_t *buf = malloc(1u << 20);
@@ -738,8 +743,7 @@ static void tweak_no_timers(pc_dp_cfg_t *cfg) {
 static void wide_holes_setup(cl_t *c, uint8_t *buf) {
   memset(&wh, 0, sizeof wh);
   cl_make(c, 2, len_1k, tweak_no_timers);
-  for (int i = 0; i < 20 && !(pc_dp_peer_up(c->dp[0], 1) && pc_dp_peer_up(c->dp[1], 0)); i++) cl_poll(c);
-  cr_assert(pc_dp_peer_up(c->dp[0], 1) && pc_dp_peer_up(c->dp[1], 0));
+  cl_handshake(c);
   pc_dp_loop_tamper(c->loop, tamper_wide_holes, NULL);
   feed(c, 1, 0, 400, buf);
   cr_assert_eq(c->sent[1][0], 400);
@@ -816,8 +820,7 @@ Test(channel, a_lost_resend_is_resent_after_one_round_trip) {
   cr_assert_not_null(buf);
   lost_resend_drops = 0;
   cl_make(&c, 2, len_1k, tweak_no_timers);
-  for (int i = 0; i < 20 && !(pc_dp_peer_up(c.dp[0], 1) && pc_dp_peer_up(c.dp[1], 0)); i++) cl_poll(&c);
-  cr_assert(pc_dp_peer_up(c.dp[0], 1) && pc_dp_peer_up(c.dp[1], 0));
+  cl_handshake(&c);
   pc_dp_loop_tamper(c.loop, tamper_seq5_twice, NULL);
   feed(&c, 1, 0, 100, buf);
   pc_dp_poll(c.dp[1], 512); /* seqs 1..100 out, 5 lost */
