@@ -241,6 +241,14 @@ static void frame_put(pc_dp_t *dp, frame_t *f) {
   dp->nfree_frames++;
 }
 
+/* Frees a list of frames (queue or free list). */
+static void frames_free(frame_t *f) {
+  for (frame_t *nx; f; f = nx) {
+    nx = f->next;
+    free(f);
+  }
+}
+
 static void frames_put(pc_dp_t *dp, frame_t *f) {
   for (frame_t *nx; f; f = nx) {
     nx = f->next;
@@ -248,9 +256,9 @@ static void frames_put(pc_dp_t *dp, frame_t *f) {
   }
 }
 
-/* The peer restarted: frames of the old session (and a message partly
- * framed into them) are dropped and counted; messages not framed yet stay
- * queued for the new session. */
+/* The peer restarted: frames in the window (sent to the old session) are
+ * dropped and counted, and so is the queued rest of a message the window
+ * split; the frames queued after it stay for the new session. */
 static void tx_reset(pc_dp_t *dp, peer_t *p) {
   uint64_t dropped = 0;
   for (uint64_t s = p->una; s < p->next_seq; s++) {
@@ -279,10 +287,7 @@ static void tx_reset(pc_dp_t *dp, peer_t *p) {
 }
 
 static void tx_free_queue(peer_t *p) {
-  for (frame_t *f = p->qhead, *nx; f; f = nx) {
-    nx = f->next;
-    free(f);
-  }
+  frames_free(p->qhead);
   p->qhead = p->qtail = NULL;
 }
 
@@ -364,10 +369,7 @@ void pc_dp_destroy(pc_dp_t *dp) {
     }
     free(dp->peers);
   }
-  for (frame_t *f = dp->free_frames, *nx; f; f = nx) {
-    nx = f->next;
-    free(f);
-  }
+  frames_free(dp->free_frames);
   sodium_memzero(dp, sizeof *dp);
   free(dp);
 }
