@@ -148,6 +148,21 @@ static void cut_forget(pool_t *s, uint64_t h, const uint8_t *decided, size_t dle
   }
 }
 
+/* Records the batch answered for height h (len 0: an empty one, kept under
+ * PBFT only); NULL when out of memory. */
+static cutrec_t *cut_record(pool_t *s, uint64_t h, const uint8_t *batch, size_t len) {
+  cutrec_t *c = malloc(sizeof *c);
+  uint8_t *copy = c && len ? malloc(len) : NULL;
+  if (!c || (len && !copy)) {
+    free(c);
+    return NULL;
+  }
+  if (len) memcpy(copy, batch, len);
+  *c = (cutrec_t){.next = s->cuts, .h = h, .batch = copy, .len = len};
+  s->cuts = c;
+  return c;
+}
+
 static cutrec_t *cut_find(const pool_t *s, uint64_t h) {
   for (cutrec_t *c = s->cuts; c; c = c->next)
     if (c->h == h) return c;
@@ -280,16 +295,11 @@ static unsigned pool_poll(void *p, uint64_t now) {
       if (rc > 0) {
         /* kept until the height settles; without the record the cut could
          * never settle, so it is undone and an empty batch proposed */
-        c = malloc(sizeof *c);
-        uint8_t *copy = c ? malloc(w.len) : NULL;
-        if (copy) {
-          memcpy(copy, s->buf, w.len);
-          *c = (cutrec_t){.next = s->cuts, .h = nd->h, .batch = copy, .len = w.len};
-          s->cuts = c;
-          out = copy;
-          out_len = w.len;
+        const cutrec_t *rec = cut_record(s, nd->h, s->buf, w.len);
+        if (rec) {
+          out = rec->batch;
+          out_len = rec->len;
         } else {
-          free(c);
           pc_mempool_release(mp, s->buf, w.len);
         }
       } /* rc < 0 (overflow): an empty batch rather than a stall */
@@ -297,12 +307,7 @@ static unsigned pool_poll(void *p, uint64_t now) {
     if (!c && !out && nd->h > s->decided_h && s->n->cp.protocol == PC_PROTO_PBFT) {
       /* PBFT: an empty answer is recorded too (asked again: empty again),
        * so the heights above it still count as answered here */
-      cutrec_t *e = calloc(1, sizeof *e);
-      if (e) {
-        e->h = nd->h;
-        e->next = s->cuts;
-        s->cuts = e;
-      }
+      (void)cut_record(s, nd->h, NULL, 0);
     }
     send_batch(n, nd->h, out, out_len);
     s->need = nd->next;
