@@ -479,6 +479,8 @@ FIG = [
     ("dataplane", "pc_dp over memif, 1 MiB messages", "min(raw memif, one-core MAC) ceiling", "dataplane",
      r"^1048576\s+\d+\s+[\d.]+\s+([\d.]+)"),
     ("dataplane", "one-core keyed-BLAKE2b MAC rate", "raw memif packet rate (MB/s)", "dataplane", "mac_vs_memif"),
+    ("dataplane", "keyed BLAKE2b, libsodium's portable C code", "the same, the code sodium_init() selects", "dataplane",
+     r"portable C code.*= ([\d.]+)x"),
     ("dataplane", "pc_dp over memif, 64 KiB", "pc_dp over kernel UDP, 64 KiB", "dataplane",
      r"^65536\s+(?:[\d.]+\s+){5}([\d.]+)"),
     ("dataplane", "raw memif packet rate (no channel, no MAC)", "raw kernel UDP sendmmsg/recvmmsg, same frames",
