@@ -24,8 +24,15 @@ static pc_stage_def_t S;
 static void open_stage(uint8_t protocol) {
   rcu_register_thread();
   memset(&N, 0, sizeof N);
-  N.cp = (node_cons_params_t){.protocol = protocol, .n = 4, .f = 1, .id = 1, .chain_id = TT_CHAIN, .window = 4,
-                              .checkpoint_interval = 1000, .batch_size = 1, .batch_bytes = 1 << 16};
+  N.cp = (node_cons_params_t){.protocol = protocol,
+                              .n = 4,
+                              .f = 1,
+                              .id = 1,
+                              .chain_id = TT_CHAIN,
+                              .window = 4,
+                              .checkpoint_interval = 1000,
+                              .batch_size = 1,
+                              .batch_bytes = 1 << 16};
   N.cluster.batch_wait_ns = 0; /* cut at once, even one transaction */
   N.o.verify_workers = 0;      /* transactions arrive verified (as from the gateway) */
   node_q_t *qs[] = {&N.client2pool, &N.cons2pool, &N.pool2cons, &N.pool2net, &N.net2pool};
@@ -59,6 +66,16 @@ static void close_stage(void) {
   node_sig_fini(&N);
   pthread_mutex_destroy(&N.st_mu);
   rcu_unregister_thread();
+}
+
+/* Two senders' first transactions (senders 1 and 2, nonce 0). */
+static tt_tx_t A, B;
+
+/* Fixture: a PBFT replica's pool stage, A and B signed. */
+static void open_pbft(void) {
+  open_stage(PC_PROTO_PBFT);
+  tt_sign(&A, 1, 0, 1000000, 0);
+  tt_sign(&B, 2, 0, 1000000, 0);
 }
 
 static void poll_stage(void) {
@@ -113,62 +130,51 @@ static batch_t batch_of(const tt_tx_t *t) {
   return b;
 }
 
-static bool carries(const batch_t *b, const tt_tx_t *t) { return memmem(b->b, b->len, t->raw, t->len) != NULL; }
-
-Test(pool_stage, pbft_primary_in_a_stable_view_cuts_every_height_it_is_asked) {
-  open_stage(PC_PROTO_PBFT);
-  tt_tx_t a, b;
-  tt_sign(&a, 1, 0, 1000000, 0);
-  tt_sign(&b, 2, 0, 1000000, 0);
-  submit(&a);
-  submit(&b);
-  batch_t h1 = ask(1), h2 = ask(2); /* one transaction per batch */
-  cr_assert(carries(&h1, &a) != carries(&h1, &b), "height 1 carries one of the two");
-  cr_assert(carries(&h2, &a) != carries(&h2, &b), "height 2 carries the other");
-  cr_assert(carries(&h1, &a) != carries(&h2, &a));
-  batch_t again = ask(2); /* asked again (new view): the same batch */
-  cr_assert(again.len == h2.len && memcmp(again.b, h2.b, h2.len) == 0);
-  close_stage();
+static bool carries(const batch_t *b, const tt_tx_t *t) {
+  return memmem(b->b, b->len, t->raw, t->len) != NULL;
 }
 
-Test(pool_stage, pbft_new_primary_cuts_nothing_above_a_height_the_old_primary_cut) {
-  open_stage(PC_PROTO_PBFT);
-  tt_tx_t a, b;
-  tt_sign(&a, 1, 0, 1000000, 0);
-  tt_sign(&b, 2, 0, 1000000, 0);
-  submit(&a);
-  submit(&b);
-  /* The old primary cut height 1 (with a) before the view change; this
-   * replica, now primary, is first asked for height 2. Cutting a (or any
-   * sender) here could decide a twice. */
+Test(pool_stage, pbft_primary_in_a_stable_view_cuts_every_height_it_is_asked, .init = open_pbft,
+     .fini = close_stage) {
+  submit(&A);
+  submit(&B);
+  batch_t h1 = ask(1), h2 = ask(2); /* one transaction per batch */
+  cr_assert(carries(&h1, &A) != carries(&h1, &B), "height 1 carries one of the two");
+  cr_assert(carries(&h2, &A) != carries(&h2, &B), "height 2 carries the other");
+  cr_assert(carries(&h1, &A) != carries(&h2, &A));
+  batch_t again = ask(2); /* asked again (new view): the same batch */
+  cr_assert(again.len == h2.len && memcmp(again.b, h2.b, h2.len) == 0);
+}
+
+Test(pool_stage, pbft_new_primary_cuts_nothing_above_a_height_the_old_primary_cut, .init = open_pbft,
+     .fini = close_stage) {
+  submit(&A);
+  submit(&B);
+  /* The old primary cut height 1 (with A) before the view change; this
+   * replica, now primary, is first asked for height 2. Cutting A (or any
+   * sender) here could decide A twice. */
   batch_t h2 = ask(2);
   cr_assert_eq(h2.len, 0, "height 2 must be empty while height 1 (cut elsewhere) is undecided");
   batch_t h2again = ask(2);
   cr_assert_eq(h2again.len, 0, "asked again: empty again");
   /* Height 1 is decided as the old primary proposed it, height 2 empty. */
-  batch_t d1 = batch_of(&a), empty = batch_of(NULL);
+  batch_t d1 = batch_of(&A), empty = batch_of(NULL);
   decide(1, &d1);
   decide(2, &empty);
-  /* Every height below 3 is decided: the pool cuts again, and a (decided
+  /* Every height below 3 is decided: the pool cuts again, and A (decided
    * at height 1) is not cut a second time. */
   batch_t h3 = ask(3);
-  cr_assert(carries(&h3, &b), "height 3 carries the transaction still pending");
-  cr_assert(!carries(&h3, &a), "the transaction decided at height 1 is not cut again");
-  close_stage();
+  cr_assert(carries(&h3, &B), "height 3 carries the transaction still pending");
+  cr_assert(!carries(&h3, &A), "the transaction decided at height 1 is not cut again");
 }
 
-Test(pool_stage, pbft_height_above_an_answered_one_is_cut) {
-  open_stage(PC_PROTO_PBFT);
-  tt_tx_t a, b;
-  tt_sign(&a, 1, 0, 1000000, 0);
-  tt_sign(&b, 2, 0, 1000000, 0);
-  submit(&a);
-  /* Height 1 answered here (with a); b arrives; height 2 may be cut at once
-   * — a is kept out of it by the per-sender cut rule, b goes in. */
+Test(pool_stage, pbft_height_above_an_answered_one_is_cut, .init = open_pbft, .fini = close_stage) {
+  submit(&A);
+  /* Height 1 answered here (with A); B arrives; height 2 may be cut at once
+   * — A is kept out of it by the per-sender cut rule, B goes in. */
   batch_t h1 = ask(1);
-  cr_assert(carries(&h1, &a));
-  submit(&b);
+  cr_assert(carries(&h1, &A));
+  submit(&B);
   batch_t h2 = ask(2);
-  cr_assert(carries(&h2, &b) && !carries(&h2, &a));
-  close_stage();
+  cr_assert(carries(&h2, &B) && !carries(&h2, &A));
 }
