@@ -1,10 +1,8 @@
 /* node_int_private.h — the replica's internals shared by node.c (store stage),
  * node_pool.c (pool stage), node_cons.c (consensus stage) and node_net.c (net stage).
  *
- * This header includes neither consensus/consensus.h nor common/config.h's
- * users beyond node.h: consensus.h and common/config.h both define
- * pc_vote_mode_t, so a file may include only one of them (see README). The
- * consensus parameters therefore travel in the neutral node_cons_params_t.
+ * The consensus parameters travel in node_cons_params_t, so the stages
+ * other than consensus need not include consensus/consensus.h.
  *
  * Messages between stages are heap blocks (node_msg_t) passed by pointer
  * through rte_rings; the consumer frees them.
