@@ -93,6 +93,10 @@ static void on_msg(void *user, uint16_t peer, const uint8_t *m, size_t len) {
   if (r->lat && len >= 8 && r->nlat < r->cap) r->lat[r->nlat++] = (double)(now - pc_load_le64(m)) / 1000.0;
 }
 
+/* MB/s of ParaChain payload carried by frames_per_s full 1472-byte frames
+ * (the dataplane's default frame). */
+static double payload_mb(double frames_per_s) { return frames_per_s * (1472 - PC_DP_OVERHEAD) / 1e6; }
+
 /* Keyed BLAKE2b-128 tags over one 1472-byte frame per second, on this core,
  * measured for ns nanoseconds. */
 static double mac_frames_per_s(uint64_t ns) {
@@ -423,7 +427,7 @@ int main(int argc, char **argv) {
    * (lossless/lossy pairs, default 3). */
   const char *pm = getenv("PC_BENCH_PORTABLE_MAC");
   if (pm) { /* child of portable_mac_mb(): measure before sodium_init() */
-    printf("%.1f\n", mac_frames_per_s(strtoull(pm, NULL, 10)) * (1472 - PC_DP_OVERHEAD) / 1e6);
+    printf("%.1f\n", payload_mb(mac_frames_per_s(strtoull(pm, NULL, 10))));
     return 0;
   }
   const char *only = argc > 2 ? argv[2] : NULL;
@@ -434,7 +438,7 @@ int main(int argc, char **argv) {
   double mac_mb = 0;
   if (want(only, "mac") || want(only, "sizes")) {
     double mac_s = mac_frames_per_s(500000000ull);
-    mac_mb = mac_s * (1472 - PC_DP_OVERHEAD) / 1e6; /* payload bytes the MAC rate allows */
+    mac_mb = payload_mb(mac_s); /* payload bytes the MAC rate allows */
     printf("keyed BLAKE2b-128 MAC, one core, 1472 B frames: %.0f frames/s = %.0f MB/s of payload\n", mac_s, mac_mb);
     double portable = portable_mac_mb(500000000ull);
     if (portable > 0 && mac_mb > 0)
@@ -450,7 +454,7 @@ int main(int argc, char **argv) {
   if (want(only, "raw") || want(only, "sizes")) {
     if (pair(1, PC_DP_KIND_DPDK, 0, 0, &rx, &tx)) {
       raw_pps = m_s(&rx);
-      raw_mb = raw_pps * (1472 - PC_DP_OVERHEAD) / 1e6; /* same payload per frame as the dataplane */
+      raw_mb = payload_mb(raw_pps); /* same payload per frame as the dataplane */
       printf("raw memif, 1514 B packets, bursts of 32: %.2f Mpps (= %.0f MB/s at our payload per frame)\n",
              raw_pps / 1e6, raw_mb);
     } else {
@@ -460,7 +464,7 @@ int main(int argc, char **argv) {
       rawu_pps = m_s(&rx);
       printf("raw kernel UDP, 1472 B datagrams, sendmmsg/recvmmsg of 32: %.2f Mpps (= %.0f MB/s at our payload "
              "per frame)\n",
-             rawu_pps / 1e6, rawu_pps * (1472 - PC_DP_OVERHEAD) / 1e6);
+             rawu_pps / 1e6, payload_mb(rawu_pps));
     } else {
       printf("raw kernel UDP: FAILED\n");
     }
@@ -489,7 +493,7 @@ int main(int argc, char **argv) {
            "memif/udp", "ceiling");
     for (size_t i = 0; i < nsizes; i++) {
       result_t m, u;
-      double row_mac = mac_frames_per_s(300000000ull) * (1472 - PC_DP_OVERHEAD) / 1e6;
+      double row_mac = payload_mb(mac_frames_per_s(300000000ull));
       double row_ceiling = raw_mb && raw_mb < row_mac ? raw_mb : row_mac;
       bool okm = pair(0, PC_DP_KIND_DPDK, sizes[i], 0, &m, &tx);
       bool oku = pair(0, PC_DP_KIND_UDP, sizes[i], 0, &u, &tx);

@@ -21,6 +21,10 @@ static pc_node_t N;
 static void *P;
 static pc_stage_def_t S;
 
+/* The queues the pool stage reads and writes. */
+static node_q_t *const QUEUES[] = {&N.client2pool, &N.cons2pool, &N.pool2cons, &N.pool2net, &N.net2pool};
+#define NQUEUES (sizeof QUEUES / sizeof QUEUES[0])
+
 static void open_stage(uint8_t protocol) {
   rcu_register_thread();
   memset(&N, 0, sizeof N);
@@ -35,8 +39,7 @@ static void open_stage(uint8_t protocol) {
                               .batch_bytes = 1 << 16};
   N.cluster.batch_wait_ns = 0; /* cut at once, even one transaction */
   N.o.verify_workers = 0;      /* transactions arrive verified (as from the gateway) */
-  node_q_t *qs[] = {&N.client2pool, &N.cons2pool, &N.pool2cons, &N.pool2net, &N.net2pool};
-  for (size_t i = 0; i < sizeof qs / sizeof qs[0]; i++) cr_assert_eq(node_q_init(qs[i], "t", 1024, true), 0);
+  for (size_t i = 0; i < NQUEUES; i++) cr_assert_eq(node_q_init(QUEUES[i], "t", 1024, true), 0);
   cr_assert_eq(node_sig_init(&N), 0);
   N.rs = node_rs_new(8, 64, 1 << 20); /* never opened: every sender's nonce reads 0 */
   N.refused = node_refused_new(0);
@@ -56,10 +59,9 @@ static void drain(node_q_t *q) {
 static void close_stage(void) {
   S.fini(S.ctx);
   node_pool_free(P);
-  node_q_t *qs[] = {&N.client2pool, &N.cons2pool, &N.pool2cons, &N.pool2net, &N.net2pool};
-  for (size_t i = 0; i < sizeof qs / sizeof qs[0]; i++) {
-    drain(qs[i]);
-    node_q_fini(qs[i]);
+  for (size_t i = 0; i < NQUEUES; i++) {
+    drain(QUEUES[i]);
+    node_q_fini(QUEUES[i]);
   }
   node_rs_free(N.rs);
   node_refused_free(N.refused);
