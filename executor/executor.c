@@ -13,6 +13,7 @@
 
 #include "common/block.h"
 #include "executor/exec_private.h"
+#include "txpool/txpool.h"
 
 const char *pc_sched_name(pc_sched_t s) {
   static const char *n[PC_SCHED_COUNT] = {"serial", "taskset", "dag", "optimistic", "auto"};
@@ -305,15 +306,37 @@ void pc_exec_stats(const pc_executor_t *e, pc_exec_stats_t *o) {
 
 /* ---------------------------------------------------------------- block */
 
-/* Static admission, in block order, before any state is read: a repeated
- * hash, then expiry, then the contract and method. (The nonce, which needs
- * state, is checked in exec_tx.) Returns 0xff when the tx is to run. */
+/* The pre-pass's view for txpool's execution check: a hash seen earlier in
+ * this block is a duplicate (across heights the nonce rules a replay out),
+ * and the sender's next nonce is reported as the transaction's own, because
+ * the nonce needs state and is checked in exec_tx, through the same call. */
+typedef struct {
+  pc_executor_t *e;
+  const pc_tx_t *tx;
+  uint64_t hash_key;
+} static_view_t;
+
+static bool static_seen(void *ctx, const pc_hash_t *hash) {
+  static_view_t *v = ctx;
+  return kvmap_find(&v->e->dups, hash->b, PC_HASH_SIZE, v->hash_key) != NULL;
+}
+
+static uint64_t static_nonce(void *ctx, const uint8_t sender[PC_TX_PUBKEY_SIZE]) {
+  (void)sender;
+  return ((static_view_t *)ctx)->tx->nonce;
+}
+
+/* Static admission, in block order, before any state is read: txpool's
+ * check for a repeated hash and expiry, then the contract and method.
+ * Returns 0xff when the tx is to run. */
 static uint8_t admit_static(pc_executor_t *e, const pc_exec_block_t *blk, txrec_t *r) {
   const pc_tx_t *tx = r->tx;
-  uint64_t h = exec_keyhash(tx->hash.b, PC_HASH_SIZE);
-  if (kvmap_find(&e->dups, tx->hash.b, PC_HASH_SIZE, h)) return PC_TX_DUPLICATE;
-  if (!kvmap_put(&e->dups, tx->hash.b, PC_HASH_SIZE, h, NULL, 0, false)) return PC_TX_FAILED;
-  if (tx->expiry_height && blk->height > tx->expiry_height) return PC_TX_EXPIRED;
+  static_view_t sv = {.e = e, .tx = tx, .hash_key = exec_keyhash(tx->hash.b, PC_HASH_SIZE)};
+  const pc_tx_state_view_t view = {.ctx = &sv, .account_nonce = static_nonce, .tx_executed = static_seen};
+  int rc = pc_txpool_exec_check(tx, blk->height, &view);
+  if (rc == PC_ERR_DUPLICATE) return PC_TX_DUPLICATE;
+  if (!kvmap_put(&e->dups, tx->hash.b, PC_HASH_SIZE, sv.hash_key, NULL, 0, false)) return PC_TX_FAILED;
+  if (rc == PC_ERR_EXPIRED) return PC_TX_EXPIRED;
   r->contract = find_contract(e, tx->contract);
   if (!r->contract) return PC_TX_UNKNOWN_CONTRACT;
   for (uint32_t k = 0; k < r->contract->n_methods; k++)

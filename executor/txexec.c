@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "executor/exec_private.h"
+#include "txpool/txpool.h"
 
 int pc_exec_state_key(uint8_t *out, size_t cap, const char *contract, const void *k, size_t klen) {
   size_t cl = strlen(contract);
@@ -247,18 +248,41 @@ static const pc_contract_host_t g_host = {
 
 /* ------------------------------------------------------------- exec_tx */
 
-/* The dynamic admission check, in block order: the sender's next nonce.
- * (The static ones — duplicate, expiry — run in the executor's pre-pass.)
- * TODO(txpool): switch to the txpool's exported pure check once it lands;
- * this is the one place to change. */
-static uint8_t admit_nonce(txctx_t *t, uint64_t *next) {
-  const uint8_t *v;
+/* exec_tx's view for txpool's execution check: the sender's next nonce,
+ * read through the transaction's own view of the state (so the schedulers
+ * see the read). Duplicates and expiry were settled by the pre-pass. */
+typedef struct {
+  txctx_t *t;
+  uint64_t next;
+  bool failed;
+} nonce_view_t;
+
+static uint64_t state_nonce(void *ctx, const uint8_t sender[PC_TX_PUBKEY_SIZE]) {
+  (void)sender; /* the key was derived from it in the pre-pass */
+  nonce_view_t *v = ctx;
+  const uint8_t *val;
   size_t vl;
-  int rc = view_read(t, t->r->nonce_key, PC_EXEC_NONCE_KEY_LEN, t->r->nonce_e, &v, &vl);
-  if (rc != 0 && rc != PC_ERR_NOT_FOUND) return PC_TX_FAILED;
-  uint64_t n = (rc == 0 && vl == 8) ? pc_load_le64(v) : 0;
-  *next = n;
-  return t->r->tx->nonce == n ? PC_TX_OK : PC_TX_BAD_NONCE;
+  int rc = view_read(v->t, v->t->r->nonce_key, PC_EXEC_NONCE_KEY_LEN, v->t->r->nonce_e, &val, &vl);
+  if (rc != 0 && rc != PC_ERR_NOT_FOUND) v->failed = true;
+  v->next = (rc == 0 && vl == 8) ? pc_load_le64(val) : 0;
+  return v->next;
+}
+
+/* The dynamic admission check, in block order: txpool's
+ * pc_txpool_exec_check against the state this transaction sees. */
+static uint8_t admit_nonce(txctx_t *t, uint64_t *next) {
+  nonce_view_t nv = {.t = t};
+  const pc_tx_state_view_t view = {.ctx = &nv, .account_nonce = state_nonce};
+  int rc = pc_txpool_exec_check(t->r->tx, t->pub.height, &view);
+  *next = nv.next;
+  if (nv.failed) return PC_TX_FAILED;
+  switch (rc) {
+  case 0: return PC_TX_OK;
+  case PC_ERR_NONCE: return PC_TX_BAD_NONCE;
+  case PC_ERR_EXPIRED: return PC_TX_EXPIRED;
+  case PC_ERR_DUPLICATE: return PC_TX_DUPLICATE;
+  default: return PC_TX_FAILED;
+  }
 }
 
 void exec_tx(blockctx_t *b, exec_scratch_t *s, uint32_t i, int mode) {
