@@ -277,11 +277,11 @@ static uint8_t admit_nonce(txctx_t *t, uint64_t *next) {
   *next = nv.next;
   if (nv.failed) return PC_TX_FAILED;
   switch (rc) {
-  case 0: return PC_TX_OK;
-  case PC_ERR_NONCE: return PC_TX_BAD_NONCE;
-  case PC_ERR_EXPIRED: return PC_TX_EXPIRED;
-  case PC_ERR_DUPLICATE: return PC_TX_DUPLICATE;
-  default: return PC_TX_FAILED;
+    case 0: return PC_TX_OK;
+    case PC_ERR_NONCE: return PC_TX_BAD_NONCE;
+    case PC_ERR_EXPIRED: return PC_TX_EXPIRED;
+    case PC_ERR_DUPLICATE: return PC_TX_DUPLICATE;
+    default: return PC_TX_FAILED;
   }
 }
 
