@@ -30,7 +30,7 @@ static const char *const net_keys[] = {"transport", "eal_args", "memif_dir", "me
 static const char *const gateway_keys[] = {"listen", "max_connections", "max_request", "idle_timeout"};
 static const char *const metrics_keys[] = {"enabled", "listen"};
 static const char *const exec_keys[] = {"scheduler", "plugin_dir"};
-static const char *const storage_keys[] = {"segment_size", "group_count", "group_time", "snapshot_interval"};
+static const char *const storage_keys[] = {"segment_size", "group_count", "group_time"};
 
 const char *pc_net_transport_name(pc_net_transport_t t) {
   return (unsigned)t < PC_NET_COUNT ? transport_names[t] : "?";
@@ -389,7 +389,6 @@ static int load_storage(pc_node_config_t *cfg, pc_conf_t *cf) {
   cfg->segment_size = 64ull << 20;
   cfg->group_count = 256;
   cfg->group_time_ns = 0;
-  cfg->snapshot_interval = 0;
   if (sec < 0) return 0;
   TRY(pc_conf_check_unknown(cf, sec, storage_keys, PC_ARRAY_LEN(storage_keys)));
   TRY(pc_conf_size(cf, sec, "segment_size", SEGMENT_MIN, SEGMENT_MAX, &cfg->segment_size));
@@ -397,9 +396,6 @@ static int load_storage(pc_node_config_t *cfg, pc_conf_t *cf) {
   TRY(pc_conf_u64(cf, sec, "group_count", 1, 65536, &v));
   cfg->group_count = (uint32_t)v;
   TRY(pc_conf_duration(cf, sec, "group_time", 0, 1000000000ull, &cfg->group_time_ns));
-  pc_conf_entry_t *e = pc_conf_entry(cf, sec, "snapshot_interval");
-  TRY(pc_conf_u64(cf, sec, "snapshot_interval", 0, UINT32_MAX, &cfg->snapshot_interval));
-  if (e) cfg->line.snapshot_interval = e->line;
   return 0;
 }
 
@@ -590,14 +586,6 @@ int pc_node_config_check(const pc_node_config_t *cfg, const pc_topo_t *topo, pc_
   pc_coremap_t m;
   if ((rc = pc_coremap_load(&m, cfg->coremap, topo, err, errlen))) goto out;
 
-  if (cfg->snapshot_interval % cl->checkpoint_interval) {
-    rc = cfail(cfg, cfg->line.snapshot_interval, err, errlen,
-               "snapshot_interval = %llu is not a multiple of the cluster's checkpoint_interval %u: snapshots are "
-               "taken at checkpoints; use %llu or 0",
-               (unsigned long long)cfg->snapshot_interval, cl->checkpoint_interval,
-               (unsigned long long)((cfg->snapshot_interval / cl->checkpoint_interval + 1) * cl->checkpoint_interval));
-    goto out;
-  }
   if ((uint64_t)cfg->max_message < cl->batch_bytes + PROPOSAL_SLACK) {
     char a[24], b[24];
     pc_format_size(cl->batch_bytes, a, sizeof a);

@@ -27,8 +27,9 @@
  *   [exec]     scheduler serial|tasks|dag|optimistic|auto [auto];
  *              plugin_dir (path) [none]
  *   [storage]  segment_size 1M..2G [64M]; group_count 1..65536 [256];
- *              group_time 0..1s [0 = as soon as the previous sync is done];
- *              snapshot_interval heights [0 = at every checkpoint]
+ *              group_time 0..1s [0 = as soon as the previous sync is done]
+ *              (a snapshot is written at every checkpoint: the checkpoint
+ *              certifies its manifest, so there is no snapshot interval)
  * Keys outside a section, unknown sections and unknown keys are errors
  * (with the closest known name suggested). A relative path resolves
  * against the folder of the config file; `~` is not expanded.
@@ -68,7 +69,7 @@ typedef struct {
 
 /* Line numbers of the keys the cross-file checks point at (0 = defaulted). */
 typedef struct {
-  uint32_t id, key, cluster, coremap, data_dir, max_message, gateway, metrics, plugin_dir, snapshot_interval;
+  uint32_t id, key, cluster, coremap, data_dir, max_message, gateway, metrics, plugin_dir;
 } pc_node_config_lines_t;
 
 typedef struct {
@@ -115,7 +116,6 @@ typedef struct {
   uint64_t segment_size;
   uint32_t group_count;
   uint64_t group_time_ns;
-  uint64_t snapshot_interval; /* heights; 0 = at every checkpoint */
 
   pc_node_config_lines_t line;
 } pc_node_config_t;
@@ -143,8 +143,7 @@ int pc_node_config_load(pc_node_config_t *cfg, const char *path, char *err, size
  * names, before any thread starts: the cluster file loads and has replica
  * cfg->id; the key file is not readable by group or others, loads, and
  * its public key is the one the cluster file lists for cfg->id; the core
- * map loads against topo (NULL: the machine's topology); snapshot_interval
- * is a multiple of the cluster's checkpoint interval; max_message holds a
+ * map loads against topo (NULL: the machine's topology); max_message holds a
  * full batch (cluster batch bytes + 64K); a cluster that pins plugins has
  * a plugin_dir that is a folder; data_dir is a folder or can be created in
  * an existing one; under udp, the gateway and metrics ports differ from

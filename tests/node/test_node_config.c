@@ -66,7 +66,6 @@ Test(node_config, defaults) {
   cr_assert_eq(cfg.segment_size, 64ull << 20);
   cr_assert_eq(cfg.group_count, 256);
   cr_assert_eq(cfg.group_time_ns, 0);
-  cr_assert_eq(cfg.snapshot_interval, 0);
 }
 
 Test(node_config, every_key_set) {
@@ -78,7 +77,7 @@ Test(node_config, every_key_set) {
                   "[gateway]\nlisten = 0.0.0.0:9000\nmax_connections = 10\nmax_request = 64K\nidle_timeout = 5s\n"
                   "[metrics]\nlisten = 127.0.0.1:9001\n"
                   "[exec]\nscheduler = dag\nplugin_dir = plugins\n"
-                  "[storage]\nsegment_size = 1G\ngroup_count = 64\ngroup_time = 200us\nsnapshot_interval = 1024\n";
+                  "[storage]\nsegment_size = 1G\ngroup_count = 64\ngroup_time = 200us\n";
   cr_assert_eq(parse(t), 0, "%s", err);
   cr_assert_eq(cfg.id, 3);
   cr_assert_str_eq(cfg.key, "/k/r3.key");
@@ -107,7 +106,6 @@ Test(node_config, every_key_set) {
   cr_assert_eq(cfg.segment_size, 1ull << 30);
   cr_assert_eq(cfg.group_count, 64);
   cr_assert_eq(cfg.group_time_ns, 200000);
-  cr_assert_eq(cfg.snapshot_interval, 1024);
 }
 
 Test(node_config, af_packet_and_pci_keys) {
@@ -212,6 +210,8 @@ Test(node_config, unknown_section_lists_known) {
 Test(node_config, section_with_argument) { ASSERT_FAILS(HEAD "[net 2]\n", "n.conf:6: [net 2] takes no argument: write [net]"); }
 Test(node_config, unknown_key_suggests) {
   ASSERT_FAILS(HEAD "[net]\ntransprot = udp\n", "n.conf:7: unknown key 'transprot' in [net] (did you mean 'transport'?)");
+  /* removed: it was parsed and ignored (a snapshot is written at every checkpoint) */
+  ASSERT_FAILS(HEAD "[storage]\nsnapshot_interval = 128\n", "n.conf:7: unknown key 'snapshot_interval' in [storage]");
 }
 Test(node_config, duplicate_key) { ASSERT_FAILS(HEAD "id = 2\n", "n.conf:6: "); }
 Test(node_config, id_out_of_range) {
@@ -454,10 +454,6 @@ Test(node_check, cluster_missing) {
 Test(node_check, coremap_error_is_the_coremaps) {
   write_file("cm.conf", "net = 0\nconsensus = 1\nstore = 1\nverify = 2\nexec = 9\n", 0644);
   ASSERT_CHECK_FAILS(HEAD, "cm.conf:5:");
-}
-Test(node_check, snapshot_interval_not_a_checkpoint) {
-  ASSERT_CHECK_FAILS(HEAD "[storage]\nsnapshot_interval = 100\n",
-                     "n.conf:7: snapshot_interval = 100 is not a multiple of the cluster's checkpoint_interval 64");
 }
 Test(node_check, max_message_below_batch) {
   ASSERT_CHECK_FAILS(HEAD "[net]\nmax_message = 1M\n",
