@@ -796,6 +796,7 @@ int pc_node_submit(pc_node_t *n, const void *tx, size_t len) { return node_submi
 
 int node_submit(pc_node_t *n, const void *tx, size_t len, bool verified) {
   if (len == 0 || len > PC_TX_MAX) return PC_ERR_TOO_LARGE;
+  if (node_pool_full(n)) return PC_ERR_FULL;
   node_msg_t *m = node_msg_new(NM_CLIENT_TX, 0, verified, tx, len, NULL, 0);
   if (!m) return PC_ERR_NOMEM;
   if (rte_ring_mp_enqueue(n->client2pool.r, m) != 0) {

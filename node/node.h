@@ -137,6 +137,9 @@ typedef struct {
    * checkpoint; a replica further behind catches up by state transfer.
    * 0 = the consensus default (448). Tests set it small. */
   uint32_t keep_decided;
+  /* mempool capacity in transactions (0 = the txpool default, 100000);
+   * submissions are refused with PC_ERR_FULL above 90% of it */
+  uint32_t pool_max_txs;
 } pc_node_opts_t;
 
 /* pc_node_opts_default fills opts for replica id of cluster. */
@@ -169,7 +172,9 @@ pc_stage_def_t pc_node_stage(pc_node_t *n, int i);
 
 /* pc_node_submit hands one encoded client transaction to the replica's
  * pool stage (copied). Any thread (multi-producer ring). 0, PC_ERR_FULL
- * (backpressure: retry), PC_ERR_TOO_LARGE or PC_ERR_NOMEM. */
+ * (backpressure: the ring to the pool is full, or the pool said at its
+ * last poll that it is above its high-water mark; retry), PC_ERR_TOO_LARGE
+ * or PC_ERR_NOMEM. */
 int pc_node_submit(pc_node_t *n, const void *tx, size_t len);
 
 typedef struct {

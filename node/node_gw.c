@@ -86,6 +86,10 @@ static int be_submit(void *ctx, const uint8_t *raw, size_t len) {
     g->nonce_used++;
     return PC_ERR_NONCE;
   }
+  if (node_pool_full(n)) { /* before the Ed25519 check: a full pool would refuse it anyway */
+    g->busy++;
+    return PC_ERR_FULL;
+  }
   if (pc_tx_verify(&g->tx) != 0) {
     g->bad_signature++;
     return pc_reject_note(PC_DEC_TX, PC_ERR_SIGNATURE);

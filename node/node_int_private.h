@@ -11,6 +11,7 @@
 #define PC_NODE_INT_PRIVATE_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <rte_ring.h>
 
 #include "executor/executor.h"
@@ -158,6 +159,10 @@ struct pc_node {
   /* rings (producer → consumer) */
   node_q_t net2cons, net2pool, cons2net, pool2net, cons2store, cons2pool, pool2cons, store2cons, client2pool;
 
+  /* pool → submitters: pc_txpool_backpressure as of the pool stage's last
+   * poll (relaxed: a hint; the pool still refuses what it cannot hold) */
+  atomic_bool pool_full;
+
   /* store → consensus: durable consensus seq (release by store, acquire by consensus) */
   _Atomic uint64_t durable_cons_seq;
 
@@ -226,5 +231,11 @@ void node_pool_note_stats(pc_node_t *n, uint64_t gossip_bad_batches, uint64_t se
 /* node_submit submits like pc_node_submit; verified = the gateway already
  * checked the signature (the pool then does not check it again). */
 int node_submit(pc_node_t *n, const void *tx, size_t len, bool verified);
+
+/* node_pool_full: the pool stage's last backpressure verdict (see
+ * pc_node_t.pool_full). The gateway asks before it verifies a signature. */
+static inline bool node_pool_full(pc_node_t *n) {
+  return atomic_load_explicit(&n->pool_full, memory_order_relaxed);
+}
 
 #endif /* PC_NODE_INT_PRIVATE_H */

@@ -118,6 +118,10 @@ static int pool_init(void *p) {
     cfg.mempool.n_replicas = 1;
     cfg.mempool.self = 0;
   }
+  if (n->o.pool_max_txs) {
+    cfg.mempool.max_count = n->o.pool_max_txs;
+    cfg.mempool.sender_max_count = PC_MAX(1u, n->o.pool_max_txs / 64);
+  }
   cfg.n_workers = n->o.verify_workers;
   cfg.on_verified = node_sig_note;
   cfg.on_verified_ctx = n;
@@ -235,6 +239,7 @@ static unsigned pool_poll(void *p, uint64_t now) {
     free(m);
   }
   work += pc_txpool_poll(s->pool, now);
+  atomic_store_explicit(&n->pool_full, pc_txpool_backpressure(s->pool), memory_order_relaxed);
   for (unsigned k = 0; k < 256 && (m = node_q_pop(&n->cons2pool)) != NULL; k++, work++) {
     if (m->kind == NM_NEED_BATCH) {
       /* asked again for a height it already cut: the same batch (see the

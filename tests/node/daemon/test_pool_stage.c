@@ -25,9 +25,13 @@ static pc_stage_def_t S;
 static node_q_t *const QUEUES[] = {&N.client2pool, &N.cons2pool, &N.pool2cons, &N.pool2net, &N.net2pool};
 #define NQUEUES (sizeof QUEUES / sizeof QUEUES[0])
 
+/* Mempool capacity for the next open_stage (0 = the default). */
+static uint32_t pool_max_txs;
+
 static void open_stage(uint8_t protocol) {
   rcu_register_thread();
   memset(&N, 0, sizeof N);
+  N.o.pool_max_txs = pool_max_txs;
   N.cp = (node_cons_params_t){.protocol = protocol,
                               .n = 4,
                               .f = 1,
@@ -78,6 +82,13 @@ static void open_pbft(void) {
   open_stage(PC_PROTO_PBFT);
   tt_sign(&A, 1, 0, 1000000, 0);
   tt_sign(&B, 2, 0, 1000000, 0);
+}
+
+/* Fixture: a PBFT replica's pool stage that holds at most 10 transactions. */
+static void open_pbft_small(void) {
+  pool_max_txs = 10;
+  open_stage(PC_PROTO_PBFT);
+  pool_max_txs = 0;
 }
 
 static void poll_stage(void) {
@@ -179,4 +190,29 @@ Test(pool_stage, pbft_height_above_an_answered_one_is_cut, .init = open_pbft, .f
   submit(&B);
   batch_t h2 = ask(2);
   cr_assert(carries(&h2, &B) && !carries(&h2, &A));
+}
+
+/* Backpressure reaches the submitters: above the pool's high-water mark
+ * (90%) node_submit refuses at once with PC_ERR_FULL (the gateway asks
+ * before it checks a signature), and takes transactions again once a
+ * decided height has drained the pool below it. */
+Test(pool_stage, submissions_are_refused_above_the_pools_high_water_mark, .init = open_pbft_small,
+     .fini = close_stage) {
+  tt_tx_t t[10];
+  for (unsigned i = 0; i < 10; i++) tt_sign(&t[i], 10 + i, 0, 1000000, 0);
+  for (unsigned i = 0; i < 8; i++) {
+    cr_assert_eq(node_submit(&N, t[i].raw, t[i].len, true), 0);
+    poll_stage();
+  }
+  cr_assert_not(node_pool_full(&N), "8 of 10 held: below the high-water mark");
+  cr_assert_eq(node_submit(&N, t[8].raw, t[8].len, true), 0);
+  poll_stage();
+  cr_assert(node_pool_full(&N), "9 of 10 held: at the high-water mark");
+  cr_assert_eq(node_submit(&N, t[9].raw, t[9].len, true), PC_ERR_FULL);
+  cr_assert_null(node_q_pop(&N.client2pool), "a refused submission is not queued");
+
+  batch_t h1 = batch_of(&t[0]);
+  decide(1, &h1);
+  cr_assert_not(node_pool_full(&N), "8 of 10 held again after height 1");
+  cr_assert_eq(node_submit(&N, t[9].raw, t[9].len, true), 0);
 }
