@@ -175,11 +175,18 @@ int main(int argc, char **argv) {
   pc_node_t *node = pc_node_create(&o);
   pc_runner_t *run = node ? pc_runner_new() : NULL;
   if (!run) return 1;
+  /* the store (block log, execution, snapshots): on a thread of its own
+   * when the core map gives it cores other than the consensus ones, else
+   * with consensus. Its thread comes first: threads start in order, and
+   * the store's init hands the recovered records to the consensus init. */
+  const pc_coreset_t *stc = &map.cores[PC_STAGE_STORE];
+  bool store_alone = !pc_coreset_empty(stc) && memcmp(stc, &map.cores[PC_STAGE_CONSENSUS], sizeof *stc) != 0;
+  int ts = store_alone ? pc_runner_add_thread(run, stc) : -1;
   int ta = pc_runner_add_thread(run, &map.cores[PC_STAGE_CONSENSUS]);
   int tb = pc_runner_add_thread(run, &map.cores[PC_STAGE_RX]);
   pc_stage_def_t d;
   d = pc_node_stage(node, PC_NODE_STAGE_STORE);
-  pc_runner_add_stage(run, ta, &d);
+  pc_runner_add_stage(run, ts >= 0 ? ts : ta, &d);
   d = pc_node_stage(node, PC_NODE_STAGE_CONSENSUS);
   pc_runner_add_stage(run, ta, &d);
   d = pc_node_stage(node, PC_NODE_STAGE_POOL);
