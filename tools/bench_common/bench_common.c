@@ -1,7 +1,13 @@
 /* bench_common — speeds of common/ against baselines measured in the same
  * run (the machine is shared and noisy: compare ratios, not absolutes).
  *
- *   ./build/tools/bench_common/bench_common [seconds per figure, default 1]
+ *   bench_common [SECONDS]    (-h, --help: usage)
+ *
+ * SECONDS per figure (a positive number up to 86400, default 1), split over
+ * 5 alternating rounds of ours and the baseline. A malformed argument is
+ * reported on stderr with the usage and exit status 2 before anything runs.
+ * Environment: PC_LOG (library log level). Run by `make bench`
+ * (tools/scripts/bench.sh, section d: 0.4 s, 0.2 s with --quick).
  *
  * Figures:
  *   crc32c      pc_crc32c (value loads, UB-free) vs DPDK rte_hash_crc (pointer casts)
@@ -12,6 +18,7 @@
  */
 #include <rte_hash_crc.h>
 #include <sodium.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -139,9 +146,56 @@ static void run_points(void *a) {
   (void)a;
 }
 
+/* ------------------------------------------------------------ arguments */
+static void usage(FILE *f) {
+  fprintf(f,
+          "usage: bench_common [SECONDS]\n"
+          "Same-run ratios of crc32c, BLAKE2b, codec, certs, cluster load to rte_hash_crc, SHA-256, memcpy, "
+          "Ed25519.\n"
+          "  SECONDS     seconds per figure, a positive number up to 86400 (default 1)\n"
+          "  -h, --help  this text\n"
+          "Environment: PC_LOG (library log level).\n"
+          "Run by: make bench (tools/scripts/bench.sh, section d: 0.4 s; --quick 0.2 s).\n");
+}
+
+/* bad_arg prints one line naming the bad argument, then the usage, on
+ * stderr and exits 2: a typo must not start a benchmark with defaults. */
+static _Noreturn void bad_arg(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fputs("bench_common: ", stderr);
+  vfprintf(stderr, fmt, ap);
+  fputs("\n", stderr);
+  va_end(ap);
+  usage(stderr);
+  exit(2);
+}
+
+/* parse_secs: a positive, finite number of seconds up to a day (the
+ * benchmark converts it to nanoseconds in a uint64_t). */
+static bool parse_secs(const char *s, double *out) {
+  char *end;
+  double v = strtod(s, &end);
+  if (end == s || *end || !(v > 0 && v <= 86400)) return false;
+  *out = v;
+  return true;
+}
+
+static void parse_args(int argc, char **argv) {
+  for (int i = 1; i < argc; i++)
+    if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+      usage(stdout);
+      exit(0);
+    }
+  if (argc > 2) bad_arg("unexpected argument '%s' (takes at most SECONDS)", argv[2]);
+  if (argc > 1 && !parse_secs(argv[1], &budget_s)) {
+    if (argv[1][0] == '-' && !strchr("0123456789.", argv[1][1])) bad_arg("unknown option '%s'", argv[1]);
+    bad_arg("bad seconds '%s' (want a positive number up to 86400)", argv[1]);
+  }
+}
+
 int main(int argc, char **argv) {
-  if (argc > 1) budget_s = atof(argv[1]);
-  if (budget_s <= 0) budget_s = 1.0;
+  parse_args(argc, argv);
   if (pc_crypto_init()) return 1;
   for (size_t i = 0; i < sizeof crc_buf; i++) crc_buf[i] = (uint8_t)(i * 31 + 7);
   printf(

@@ -3,6 +3,17 @@
  *   bench_consensus [quick|full|cpu]
  *   bench_consensus csv N[,N...] BATCH RTT_US HEIGHTS SEEDS   (CSV, below)
  *   bench_consensus delays N [ONE_WAY_US]                     (CSV, below)
+ *   bench_consensus -h | --help                               (usage)
+ *
+ * quick (the default): Part 1 at n = 4..31, batch 1..100, then Part 2;
+ * full: Part 1 at n = 4..128, batch 1..1000, then Part 2; cpu: Part 2 only.
+ * Every number is an integer: N 4..256 (each of the list), BATCH, RTT_US,
+ * HEIGHTS and ONE_WAY_US 1..4294967295, SEEDS 1..10000. An unknown mode, a
+ * malformed or missing number or an extra argument is reported on stderr
+ * with the usage and exit status 2 before anything runs. Environment:
+ * PC_LOG (library log level). Run by `make bench` (tools/scripts/bench.sh,
+ * section b: csv and delays), `make bench-check` (csv, delays) and `make
+ * demo` (cpu).
  *
  * Part 1 (simulated, stand-in signatures with LIMITS.md costs, 10 Gbit/s):
  * for each n, protocol variant, RTT and batch size: messages, bytes and
@@ -29,11 +40,13 @@
  * critical path. One CSV row per variant:
  *   variant,n,one_way_us,decided_heights,lat_p50_us,lat_p99_us,delays_p50,
  *   delays_p99,fast_share,ok */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "common/config.h"
 #include "consensus/sim/sim.h"
 
 typedef struct {
@@ -78,25 +91,88 @@ static const char *csv_header =
     "variant,n,rtt_us,batch,seed,ok,decided_heights,msgs_per_h,bytes_per_h,verifies_per_h,tps,p50_ms,p99_ms,"
     "fast_share";
 
-static int main_csv(int argc, char **argv) {
-  if (argc < 7) {
-    fprintf(stderr, "usage: bench_consensus csv N[,N...] BATCH RTT_US HEIGHTS SEEDS\n");
-    return 2;
+/* ------------------------------------------------------------ arguments */
+static void usage(FILE *f) {
+  fprintf(
+      f,
+      "usage: bench_consensus [quick|full|cpu]\n"
+      "       bench_consensus csv N[,N...] BATCH RTT_US HEIGHTS SEEDS\n"
+      "       bench_consensus delays N [ONE_WAY_US]\n"
+      "Measures SBFT variants against PBFT in the same run: simulated cost, tx/s, latency; real CPU/height.\n"
+      "  quick       (default) simulator at n = 4..31, batch 1..100, then the CPU part\n"
+      "  full        simulator at n = 4..128, batch 1..1000 (long), then the CPU part\n"
+      "  cpu         the CPU part only\n"
+      "  csv         one CSV row per variant, n and seed: N replicas each (4..%d), BATCH transactions,\n"
+      "              RTT_US round trip, HEIGHTS heights, seeds 1..SEEDS (1..10000)\n"
+      "  delays      message delays per decision in a zero-jitter model, N replicas (4..%d),\n"
+      "              ONE_WAY_US link latency (default 1000)\n"
+      "  -h, --help  this text\n"
+      "Environment: PC_LOG (library log level).\n"
+      "Run by: make bench (tools/scripts/bench.sh, section b: csv, delays, cpu), make bench-check (csv,\n"
+      "delays), make demo (cpu).\n",
+      PC_MAX_REPLICAS, PC_MAX_REPLICAS);
+}
+
+/* bad_arg prints one line naming the bad argument, then the usage, on
+ * stderr and exits 2: a typo must not start a simulation with defaults. */
+static _Noreturn void bad_arg(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fputs("bench_consensus: ", stderr);
+  vfprintf(stderr, fmt, ap);
+  fputs("\n", stderr);
+  va_end(ap);
+  usage(stderr);
+  exit(2);
+}
+
+/* arg_u64 returns s as an integer in [min, max] (pc_parse_u64: decimal or
+ * 0x hex) or exits through bad_arg naming what it is. */
+static uint64_t arg_u64(const char *what, const char *s, uint64_t min, uint64_t max) {
+  uint64_t v;
+  if (pc_parse_u64(s, &v) || v < min || v > max)
+    bad_arg("bad %s '%s' (want an integer from %llu to %llu)", what, s, (unsigned long long)min,
+            (unsigned long long)max);
+  return v;
+}
+
+#define MAX_NS 64 /* replica counts in one csv list */
+
+/* parse_n_list parses "N[,N...]" (each 4..PC_MAX_REPLICAS) into ns[]; all
+ * of it before the first run, so a typo at its end costs nothing. */
+static size_t parse_n_list(const char *list, uint16_t ns[MAX_NS]) {
+  size_t k = 0;
+  for (const char *p = list;; k++) {
+    const char *c = strchr(p, ',');
+    size_t len = c ? (size_t)(c - p) : strlen(p);
+    char tok[24];
+    uint64_t v;
+    if (k == MAX_NS) bad_arg("bad n list '%s' (at most %d sizes)", list, MAX_NS);
+    if (len >= sizeof tok) len = sizeof tok - 1; /* still not a number in range */
+    memcpy(tok, p, len);
+    tok[len] = '\0';
+    if (pc_parse_u64(tok, &v) || v < 4 || v > PC_MAX_REPLICAS)
+      bad_arg("bad n list '%s' at '%s' (want replica counts from 4 to %d, separated by commas)", list, tok,
+              PC_MAX_REPLICAS);
+    ns[k] = (uint16_t)v;
+    if (!c) return k + 1;
+    p = c + 1;
   }
-  uint32_t batch = (uint32_t)strtoul(argv[3], NULL, 10);
-  uint64_t rtt = strtoull(argv[4], NULL, 10) * 1000ull, heights = strtoull(argv[5], NULL, 10);
-  unsigned seeds = (unsigned)strtoul(argv[6], NULL, 10);
-  if (!batch || !rtt || !heights || !seeds) return 2;
+}
+
+static int main_csv(int argc, char **argv) {
+  if (argc < 7) bad_arg("csv needs N[,N...] BATCH RTT_US HEIGHTS SEEDS (%d of 5 given)", argc - 2);
+  if (argc > 7) bad_arg("unexpected argument '%s' after csv's SEEDS", argv[7]);
+  uint16_t ns[MAX_NS];
+  size_t n_ns = parse_n_list(argv[2], ns);
+  uint32_t batch = (uint32_t)arg_u64("BATCH", argv[3], 1, UINT32_MAX);
+  uint64_t rtt = arg_u64("RTT_US", argv[4], 1, UINT32_MAX) * 1000ull;
+  uint64_t heights = arg_u64("HEIGHTS", argv[5], 1, UINT32_MAX);
+  unsigned seeds = (unsigned)arg_u64("SEEDS", argv[6], 1, 10000);
   bool have_pbft = &pc_pbft_ops != NULL;
   printf("%s\n", csv_header);
-  for (const char *p = argv[2]; *p;) {
-    char *end;
-    unsigned long n = strtoul(p, &end, 10);
-    if (end == p || n < 4 || n > PC_MAX_REPLICAS) {
-      fprintf(stderr, "bench_consensus: bad n list '%s'\n", argv[2]);
-      return 2;
-    }
-    p = *end == ',' ? end + 1 : end;
+  for (size_t i = 0; i < n_ns; i++) {
+    unsigned long n = ns[i];
     for (size_t v = 0; v < sizeof variants / sizeof variants[0]; v++) {
       if (variants[v].protocol == PC_PROTO_PBFT && !have_pbft) continue;
       for (unsigned seed = 1; seed <= seeds; seed++) {
@@ -117,13 +193,10 @@ static int main_csv(int argc, char **argv) {
 }
 
 static int main_delays(int argc, char **argv) {
-  if (argc < 3) {
-    fprintf(stderr, "usage: bench_consensus delays N [ONE_WAY_US]\n");
-    return 2;
-  }
-  uint16_t n = (uint16_t)strtoul(argv[2], NULL, 10);
-  uint64_t L = (argc > 3 ? strtoull(argv[3], NULL, 10) : 1000) * 1000ull;
-  if (n < 4 || n > PC_MAX_REPLICAS || !L) return 2;
+  if (argc < 3) bad_arg("delays needs N");
+  if (argc > 4) bad_arg("unexpected argument '%s' after delays' ONE_WAY_US", argv[4]);
+  uint16_t n = (uint16_t)arg_u64("N", argv[2], 4, PC_MAX_REPLICAS);
+  uint64_t L = (argc > 3 ? arg_u64("ONE_WAY_US", argv[3], 1, UINT32_MAX) : 1000) * 1000ull;
   bool have_pbft = &pc_pbft_ops != NULL;
   int rc = 0;
   printf("variant,n,one_way_us,decided_heights,lat_p50_us,lat_p99_us,delays_p50,delays_p99,fast_share,ok\n");
@@ -160,8 +233,17 @@ static int main_delays(int argc, char **argv) {
 }
 
 int main(int argc, char **argv) {
+  for (int i = 1; i < argc; i++)
+    if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+      usage(stdout);
+      return 0;
+    }
   if (argc > 1 && !strcmp(argv[1], "csv")) return main_csv(argc, argv);
   if (argc > 1 && !strcmp(argv[1], "delays")) return main_delays(argc, argv);
+  if (argc > 1 && strcmp(argv[1], "quick") && strcmp(argv[1], "full") && strcmp(argv[1], "cpu"))
+    bad_arg("unknown %s '%s' (want quick, full, cpu, csv or delays)", argv[1][0] == '-' ? "option" : "mode",
+            argv[1]);
+  if (argc > 2) bad_arg("unexpected argument '%s' after %s", argv[2], argv[1]);
   bool full = argc > 1 && !strcmp(argv[1], "full");
   bool cpu_only = argc > 1 && !strcmp(argv[1], "cpu");
   static const uint16_t ns_full[] = {4, 7, 16, 31, 64, 128}, ns_quick[] = {4, 7, 16, 31};

@@ -14,7 +14,16 @@
  * Every measurement runs in two fresh child processes (sender = replica 0,
  * receiver = replica 1, each with its own EAL, --no-huge); the parent only
  * forks and prints. Usage:
- *   bench_dataplane [seconds per run, default 1.5] [sections: mac,raw,sizes,lat,loss]
+ *   bench_dataplane [SECONDS [SECTIONS]]    (-h, --help: usage)
+ * SECONDS per run (a positive number up to 86400, default 1.5); SECTIONS a
+ * comma list of mac, raw, sizes, lat, loss (default all; "loss" alone
+ * measures its own lossless 64 KiB runs). A malformed argument is reported
+ * on stderr with the usage and exit status 2 before anything runs.
+ * Environment: PC_BENCH_SIZES (message sizes of the sizes section, e.g.
+ * 65536,1048576), PC_BENCH_LOSS_REPS (lossless/lossy pairs, default 3),
+ * PC_BENCH_WINDOW (frames in flight per peer, default 1024), PC_BENCH_FRAME
+ * (ParaChain bytes per frame, default 1472). Run by `make bench`
+ * (tools/scripts/bench.sh, section d: 1.5 s, 0.8 s with --quick).
  * The raw kernel-UDP baseline (sendmmsg/recvmmsg, same packets and batches
  * as the raw memif one) shows the transports' own ratio beside the
  * channels' memif/UDP ratio, which the one-core MAC bounds on both paths.
@@ -24,6 +33,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <sodium.h>
+#include <stdarg.h>
 #include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -417,20 +427,79 @@ static bool want(const char *only, const char *sec) {
   return false;
 }
 
+/* ------------------------------------------------------------ arguments */
+static void usage(FILE *f) {
+  fprintf(
+      f,
+      "usage: bench_dataplane [SECONDS [SECTIONS]]\n"
+      "Measures memif and UDP channels vs the one-core MAC ceiling and raw memif/UDP, same run; latency, "
+      "loss.\n"
+      "  SECONDS     seconds per run, a positive number up to 86400 (default 1.5)\n"
+      "  SECTIONS    comma list of mac, raw, sizes, lat, loss (default all)\n"
+      "  -h, --help  this text\n"
+      "Environment: PC_BENCH_SIZES (message sizes of the sizes section, e.g. 65536,1048576),\n"
+      "PC_BENCH_LOSS_REPS (lossless/lossy pairs, default 3), PC_BENCH_WINDOW (frames in flight per peer,\n"
+      "default 1024), PC_BENCH_FRAME (ParaChain bytes per frame, default 1472).\n"
+      "Run by: make bench (tools/scripts/bench.sh, section d: 1.5 s; --quick 0.8 s).\n");
+}
+
+/* bad_arg prints one line naming the bad argument, then the usage, on
+ * stderr and exits 2: a typo must not start a two-minute benchmark. */
+static _Noreturn void bad_arg(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fputs("bench_dataplane: ", stderr);
+  vfprintf(stderr, fmt, ap);
+  fputs("\n", stderr);
+  va_end(ap);
+  usage(stderr);
+  exit(2);
+}
+
+/* parse_args sets secs and *only (NULL: every section) or exits: 0 after
+ * -h/--help, 2 after a malformed argument. Runs before the EAL or anything
+ * else starts. */
+static void parse_args(int argc, char **argv, const char **only) {
+  static const char *const sections[] = {"mac", "raw", "sizes", "lat", "loss"};
+  for (int i = 1; i < argc; i++)
+    if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+      usage(stdout);
+      exit(0);
+    }
+  if (argc > 3) bad_arg("unexpected argument '%s' (takes at most SECONDS and SECTIONS)", argv[3]);
+  if (argc > 1) {
+    char *end;
+    double v = strtod(argv[1], &end);
+    if (end == argv[1] || *end || !(v > 0 && v <= 86400)) {
+      if (argv[1][0] == '-' && !strchr("0123456789.", argv[1][1])) bad_arg("unknown option '%s'", argv[1]);
+      bad_arg("bad seconds '%s' (want a positive number up to 86400)", argv[1]);
+    }
+    secs = v;
+  }
+  *only = argc > 2 ? argv[2] : NULL;
+  if (!*only) return;
+  for (const char *p = *only;;) {
+    size_t n = strcspn(p, ",");
+    bool known = false;
+    for (size_t k = 0; k < sizeof sections / sizeof sections[0]; k++)
+      known = known || (strlen(sections[k]) == n && !strncmp(p, sections[k], n));
+    if (!n) bad_arg("empty section name in '%s' (want a comma list of mac, raw, sizes, lat, loss)", *only);
+    if (!known)
+      bad_arg("unknown section '%.*s' in '%s' (want a comma list of mac, raw, sizes, lat, loss)", (int)n, p,
+              *only);
+    if (!p[n]) break;
+    p += n + 1;
+  }
+}
+
 int main(int argc, char **argv) {
-  if (argc > 1) secs = atof(argv[1]);
-  if (secs <= 0) secs = 1.5;
-  /* Optional second argument: a comma list of sections to run (mac, raw,
-   * sizes, lat, loss); default all. "loss" alone measures its own lossless
-   * 64 KiB runs. Environment: PC_BENCH_FRAME (ParaChain bytes per frame),
-   * PC_BENCH_WINDOW (frames in flight, default 1024), PC_BENCH_LOSS_REPS
-   * (lossless/lossy pairs, default 3). */
+  const char *only;
+  parse_args(argc, argv, &only);
   const char *pm = getenv("PC_BENCH_PORTABLE_MAC");
   if (pm) { /* child of portable_mac_mb(): measure before sodium_init() */
     printf("%.1f\n", payload_mb(mac_frames_per_s(strtoull(pm, NULL, 10))));
     return 0;
   }
-  const char *only = argc > 2 ? argv[2] : NULL;
   pc_crypto_init();
   pc_log_set_level(PC_LOG_WARN);
 

@@ -1,8 +1,23 @@
 /* bench_executor — throughput of each scheduler against serial execution of
  * the same blocks, measured in the same run.
  *
- *   bench_executor [-w max_workers] [-b blocks] [-n txs_per_block] [-r rounds] [-k substring[,substring...]] [-u
- * (unpinned)]
+ *   bench_executor [-w max_workers] [-b blocks] [-n txs_per_block] [-r rounds]
+ *                  [-k substring[,substring...]] [-u] [-c FILE] [-V] [-P]
+ *   bench_executor -h | --help   (usage)
+ *
+ *   -w  workers 1..W, W from 1 to 64 (default: the machine's PUs)
+ *   -b  blocks per workload, 1..1000000 (default 4)
+ *   -n  transactions per block, 1..1000000 (default 1000)
+ *   -r  rounds, best of which is printed, 1..1000000 (default 3)
+ *   -k  only the workloads whose name contains one of the substrings
+ *       ("overhead" names the overhead figure); each must match one
+ *   -u  leave the workers unpinned
+ * A malformed or out-of-range value, an unknown option or a stray argument
+ * is reported on stderr with the usage and exit status 2 before anything
+ * runs (and before -c creates its file). Environment: none read. Run by
+ * `make bench` (tools/scripts/bench.sh, section c: -r 2 -c FILE; --quick:
+ * -r 1 -b 2 -k transfer-uniform, then -k compute) and `make bench-check`
+ * (tools/scripts/bench-check.sh: -V -b 3 -n 500).
  *
  * Workloads (1000-transaction blocks by default, all transactions declare
  * their keys; the optimistic scheduler ignores declarations for scheduling):
@@ -38,20 +53,27 @@
  *            Prints one line per configuration ("ok" or "DIFFERS") and
  *            "verify: N ok, N differ"; exits 1 if any differs.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <hwloc.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "common/config.h"
 #include "executor/executor.h"
 
 static unsigned g_blocks = 4, g_ntx = 1000, g_maxw = 0, g_rounds = 3;
 static const char *g_only;
 static bool g_nopin, g_verify, g_profile;
 static const char *g_cur; /* workload being measured, for -P */
+/* Workload parameters: transfer-{uniform,zipf}-A over accs[] accounts,
+ * compute-Xus for X in us[] (main() and -k's check both read them). */
+static const uint32_t accs[] = {2, 10, 100, 1000, 10000};
+static const unsigned us[] = {1, 10, 100};
 static FILE *g_csv;
 static unsigned g_verify_ok, g_verify_bad;
 
@@ -410,35 +432,124 @@ static double calibrate_ns_per_iter(void) {
   return best > 1 ? best : 1;
 }
 
-int main(int argc, char **argv) {
+/* ------------------------------------------------------------ arguments */
+static void usage(FILE *f) {
+  fprintf(
+      f,
+      "usage: bench_executor [-w max_workers] [-b blocks] [-n txs_per_block] [-r rounds]\n"
+      "                      [-k substring[,substring...]] [-u] [-c FILE] [-V] [-P]\n"
+      "Measures the taskset, dag and optimistic schedulers vs serial on the same blocks, in the same run.\n"
+      "  -w W        workers 1..W, W from 1 to %d (default: the machine's PUs)\n"
+      "  -b B        blocks per workload, 1..1000000 (default 4)\n"
+      "  -n N        transactions per block, 1..1000000 (default 1000)\n"
+      "  -r R        rounds, the best printed, 1..1000000 (default 3)\n"
+      "  -k LIST     only workloads whose name contains one of these comma-separated substrings\n"
+      "              (transfer-uniform-A, transfer-zipf-A, counter, kvput, compute-Xus, overhead)\n"
+      "  -u          leave the workers unpinned\n"
+      "  -c FILE     also append one CSV row per configuration to FILE\n"
+      "  -V          verification only: every scheduler's state and receipts roots against serial\n"
+      "  -P          per-block profile of every parallel block\n"
+      "  -h, --help  this text\n"
+      "Environment: none read.\n"
+      "Run by: make bench (tools/scripts/bench.sh, section c: -r 2 -c FILE), make bench-check (-V -b 3 -n "
+      "500).\n",
+      PC_EXEC_WORKERS_MAX);
+}
+
+/* bad_arg prints one line naming the bad argument, then the usage, on
+ * stderr and exits 2: a typo must not start a benchmark with defaults. */
+static _Noreturn void bad_arg(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fputs("bench_executor: ", stderr);
+  vfprintf(stderr, fmt, ap);
+  fputs("\n", stderr);
+  va_end(ap);
+  usage(stderr);
+  exit(2);
+}
+
+/* arg_count returns optarg as an integer in [1, max] (pc_parse_u64:
+ * decimal or 0x hex) or exits through bad_arg naming the option. */
+static unsigned arg_count(int opt, const char *what, unsigned max) {
+  uint64_t v;
+  if (pc_parse_u64(optarg, &v) || v < 1 || v > max)
+    bad_arg("bad %s '%s' for -%c (want an integer from 1 to %u)", what, optarg, opt, max);
+  return (unsigned)v;
+}
+
+/* workload_exists: does some workload name (or "overhead") contain the
+ * n bytes at sub? The names are those main() generates, from the same
+ * tables. */
+static bool workload_exists(const char *sub, size_t n) {
+  char names[PC_ARRAY_LEN(accs) * 2 + PC_ARRAY_LEN(us) + 3][64];
+  size_t k = 0;
+  for (int z = 0; z < 2; z++)
+    for (size_t a = 0; a < PC_ARRAY_LEN(accs); a++)
+      snprintf(names[k++], sizeof names[0], "transfer-%s-%u", z ? "zipf" : "uniform", accs[a]);
+  snprintf(names[k++], sizeof names[0], "counter");
+  snprintf(names[k++], sizeof names[0], "kvput");
+  for (size_t u = 0; u < PC_ARRAY_LEN(us); u++) snprintf(names[k++], sizeof names[0], "compute-%uus", us[u]);
+  snprintf(names[k++], sizeof names[0], "overhead");
+  for (size_t i = 0; i < k; i++)
+    for (const char *q = names[i]; n && strlen(q) >= n; q++)
+      if (!strncmp(q, sub, n)) return true;
+  return false;
+}
+
+/* parse_args sets the g_* options or exits: 0 after -h/--help, 2 after a
+ * malformed argument. The -c file is opened only once every argument has
+ * passed, so a rejected command line leaves no file behind. */
+static void parse_args(int argc, char **argv) {
+  static const struct option longopts[] = {{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+  const char *csv = NULL;
   int c;
-  while ((c = getopt(argc, argv, "w:b:n:k:r:uc:VP")) != -1) {
+  for (int i = 1; i < argc; i++) /* help wins over a bad argument before it, as in the other benchmarks */
+    if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+      usage(stdout);
+      exit(0);
+    }
+  opterr = 0; /* our messages, not getopt's */
+  while ((c = getopt_long(argc, argv, ":w:b:n:k:r:uc:VPh", longopts, NULL)) != -1) {
     switch (c) {
-      case 'w': g_maxw = (unsigned)atoi(optarg); break;
-      case 'b': g_blocks = (unsigned)atoi(optarg); break;
-      case 'n': g_ntx = (unsigned)atoi(optarg); break;
-      case 'k': g_only = optarg; break;
-      case 'r': g_rounds = (unsigned)atoi(optarg); break;
+      case 'w': g_maxw = arg_count(c, "max_workers", PC_EXEC_WORKERS_MAX); break;
+      case 'b': g_blocks = arg_count(c, "blocks", 1000000); break;
+      case 'n': g_ntx = arg_count(c, "txs_per_block", 1000000); break;
+      case 'r': g_rounds = arg_count(c, "rounds", 1000000); break;
+      case 'k':
+        for (const char *p = optarg;;) {
+          size_t n = strcspn(p, ",");
+          if (!n) bad_arg("-k '%s' has an empty substring", optarg);
+          if (!workload_exists(p, n)) bad_arg("-k '%.*s' matches no workload name (see -k below)", (int)n, p);
+          if (!p[n]) break;
+          p += n + 1;
+        }
+        g_only = optarg;
+        break;
       case 'u': g_nopin = true; break;
       case 'V': g_verify = true; break;
       case 'P': g_profile = true; break;
-      case 'c':
-        if (!(g_csv = fopen(optarg, "a"))) {
-          perror(optarg);
-          return 2;
-        }
-        if (ftell(g_csv) == 0) fprintf(g_csv, "workload,scheduler,workers,tps,vs_serial,fallback_blocks,blocks\n");
-        break;
-      default:
-        fprintf(stderr,
-                "usage: %s [-w max_workers] [-b blocks] [-n txs_per_block] [-r rounds] [-k "
-                "workload_substring] [-u (unpinned)] [-c csv_file] [-V (verify only)] [-P (per-block profile)]\n",
-                argv[0]);
-        return 2;
+      case 'c': csv = optarg; break;
+      case 'h': usage(stdout); exit(0);
+      case ':': bad_arg("option '-%c' needs a value", optopt);
+      default: /* '?': optopt is the unknown letter, 0 for an unknown long option */
+        if (optopt && strncmp(argv[optind - 1], "--", 2)) bad_arg("unknown option '-%c'", optopt);
+        bad_arg("unknown option '%s'", argv[optind - 1]);
     }
   }
-  if (!g_blocks || !g_ntx || !g_rounds) return 2;
-  if (g_maxw > PC_EXEC_WORKERS_MAX) g_maxw = PC_EXEC_WORKERS_MAX;
+  if (optind < argc) bad_arg("unexpected argument '%s' (every argument is an option)", argv[optind]);
+  if (csv) {
+    if (!(g_csv = fopen(csv, "a"))) {
+      fprintf(stderr, "bench_executor: cannot open -c file '%s': %s\n", csv, strerror(errno));
+      exit(2);
+    }
+    if (ftell(g_csv) == 0)
+      fprintf(g_csv, "workload,scheduler,workers,tps,vs_serial,fallback_blocks,blocks\n");
+  }
+}
+
+int main(int argc, char **argv) {
+  parse_args(argc, argv);
   pc_log_set_level(PC_LOG_WARN);
   if (!g_maxw) {
     hwloc_topology_t t;
@@ -447,6 +558,7 @@ int main(int argc, char **argv) {
     g_maxw = (unsigned)hwloc_get_nbobjs_by_type(t, HWLOC_OBJ_PU);
     hwloc_topology_destroy(t);
     if (!g_maxw) g_maxw = 1;
+    if (g_maxw > PC_EXEC_WORKERS_MAX) g_maxw = PC_EXEC_WORKERS_MAX;
   }
   double nspi = calibrate_ns_per_iter();
   if (g_verify)
@@ -459,7 +571,6 @@ int main(int argc, char **argv) {
   if (!g_verify) printf("%-22s %-10s %2s %15s  %s\n", "workload", "scheduler", "w", "throughput", "vs serial");
 
   work_t w;
-  static const uint32_t accs[] = {2, 10, 100, 1000, 10000};
   for (int z = 0; z < 2; z++)
     for (size_t k = 0; k < PC_ARRAY_LEN(accs); k++) {
       char name[64];
@@ -482,8 +593,7 @@ int main(int argc, char **argv) {
     run_workload("kvput", &w);
     work_free(&w);
   }
-  static const unsigned us[] = {1, 10, 100};
-  for (size_t k = 0; k < 3; k++) {
+  for (size_t k = 0; k < PC_ARRAY_LEN(us); k++) {
     char name[64];
     snprintf(name, sizeof name, "compute-%uus", us[k]);
     if (!wanted(name)) continue;

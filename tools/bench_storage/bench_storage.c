@@ -3,10 +3,19 @@
  *
  *   bench_storage [--dir DIR] [--quick] [--big] [--log | --state]
  *                 [--keys N] [--repeat R]
+ *   bench_storage -h | --help   (usage)
  *
+ * --dir DIR (default /tmp/pc-bench-storage, under 256 bytes) is created if
+ * missing and removed with everything in it at the end. --quick runs
+ * fewer appends, votes and reads; --big adds 1M keys to (c) and (e).
  * --log runs (a) only, --state (c) and (e) only (for repeated runs).
- * --keys N runs (c) and (e) over N keys only (instead of 100k, and 1M with
- * --big); --repeat R multiplies the rounds of (c) by R (for profiling).
+ * --keys N (1..100000000) runs (c) and (e) over N keys only (instead of
+ * 100k, and 1M with --big); --repeat R (1..1000000) multiplies the rounds
+ * of (c) by R (for profiling). A malformed or missing value, an unknown
+ * option, or --log with --state or --keys (which would run nothing) is
+ * reported on stderr with the usage and exit status 2 before anything
+ * runs. Environment: none read. Run by `make bench` (tools/scripts/bench.sh,
+ * section d: no arguments; --quick with --quick).
  *
  * (a) log append with group commit vs plain pwrite + fdatasync of the same
  *     bytes with the same batching, into a preallocated file;
@@ -22,6 +31,7 @@
 #include <fcntl.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +42,7 @@
 #include <urcu.h>
 
 #include "common/common.h"
+#include "common/config.h"
 #include "storage/storage.h"
 
 static char g_dir[256] = "/tmp/pc-bench-storage";
@@ -312,24 +323,84 @@ static void bench_reads(double dur) {
   pc_state_free(g_s);
 }
 
+/* ------------------------------------------------------------ arguments */
+static void usage(FILE *f) {
+  fprintf(f,
+          "usage: bench_storage [--dir DIR] [--quick] [--big] [--log | --state] [--keys N] [--repeat R]\n"
+          "Measures log, votes, state updates, reads vs raw pwrite+fdatasync, BLAKE2b, an idle writer (same "
+          "run).\n"
+          "  --dir DIR    work directory, created and at the end removed with everything in it\n"
+          "               (default /tmp/pc-bench-storage)\n"
+          "  --quick      fewer appends, votes and reads (~15 s instead of ~60 s)\n"
+          "  --big        state figures over 1M keys as well as 100k\n"
+          "  --log        the log figures (a) only\n"
+          "  --state      the state figures (c) and (e) only\n"
+          "  --keys N     (c) and (e) only, over N keys, 1..100000000\n"
+          "  --repeat R   R times the rounds of (c), 1..1000000 (default 1)\n"
+          "  -h, --help   this text\n"
+          "Environment: none read.\n"
+          "Run by: make bench (tools/scripts/bench.sh, section d; with --quick under bench.sh --quick).\n");
+}
+
+/* bad_arg prints one line naming the bad argument, then the usage, on
+ * stderr and exits 2: a typo must not start a benchmark with defaults. */
+static _Noreturn void bad_arg(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fputs("bench_storage: ", stderr);
+  vfprintf(stderr, fmt, ap);
+  fputs("\n", stderr);
+  va_end(ap);
+  usage(stderr);
+  exit(2);
+}
+
+/* opt_value returns the value after option argv[*i] (advancing *i) or
+ * exits through bad_arg when the option ends the command line. */
+static const char *opt_value(int argc, char **argv, int *i) {
+  if (*i + 1 >= argc) bad_arg("option '%s' needs a value", argv[*i]);
+  return argv[++*i];
+}
+
+/* arg_u64 returns s as an integer in [1, max] (pc_parse_u64: decimal or
+ * 0x hex) or exits through bad_arg naming the option. */
+static uint64_t arg_u64(const char *opt, const char *s, uint64_t max) {
+  uint64_t v;
+  if (pc_parse_u64(s, &v) || v < 1 || v > max)
+    bad_arg("bad %s value '%s' (want an integer from 1 to %llu)", opt, s, (unsigned long long)max);
+  return v;
+}
+
 int main(int argc, char **argv) {
   bool quick = false, big = false, only_log = false, only_state = false;
   uint64_t only_keys = 0;
+  for (int i = 1; i < argc; i++)
+    if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+      usage(stdout);
+      return 0;
+    }
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--quick")) quick = true;
     else if (!strcmp(argv[i], "--big")) big = true;
     else if (!strcmp(argv[i], "--log")) only_log = true;
     else if (!strcmp(argv[i], "--state")) only_state = true;
-    else if (!strcmp(argv[i], "--keys") && i + 1 < argc) only_keys = strtoull(argv[++i], NULL, 10);
-    else if (!strcmp(argv[i], "--repeat") && i + 1 < argc) g_repeat = (unsigned)strtoul(argv[++i], NULL, 10);
-    else if (!strcmp(argv[i], "--dir") && i + 1 < argc) snprintf(g_dir, sizeof g_dir, "%s", argv[++i]);
-    else {
-      fprintf(stderr, "usage: bench_storage [--dir DIR] [--quick] [--big] [--log | --state] [--keys N] "
-                      "[--repeat R]\n");
-      return 64;
-    }
+    else if (!strcmp(argv[i], "--keys"))
+      only_keys = arg_u64("--keys", opt_value(argc, argv, &i), 100000000);
+    else if (!strcmp(argv[i], "--repeat"))
+      g_repeat = (unsigned)arg_u64("--repeat", opt_value(argc, argv, &i), 1000000);
+    else if (!strcmp(argv[i], "--dir")) {
+      const char *d = opt_value(argc, argv, &i);
+      /* a truncated path would be created and then removed: refuse it */
+      if (!d[0] || strlen(d) >= sizeof g_dir)
+        bad_arg("bad --dir '%s' (want a path of 1 to %zu bytes)", d, sizeof g_dir - 1);
+      snprintf(g_dir, sizeof g_dir, "%s", d);
+    } else if (argv[i][0] == '-')
+      bad_arg("unknown option '%s'", argv[i]);
+    else
+      bad_arg("unexpected argument '%s' (every argument is an option)", argv[i]);
   }
-  if (g_repeat < 1) g_repeat = 1;
+  if (only_log && (only_state || only_keys))
+    bad_arg("--log cannot be combined with %s (nothing would run)", only_state ? "--state" : "--keys");
   if (only_keys) only_state = true;
   pc_log_set_level(PC_LOG_WARN);
   rcu_register_thread();

@@ -3,10 +3,13 @@
  * the same run, and mempool insert / cut+remove rates as a ratio of
  * pc_tx_decode on the same transactions.
  *
- *   bench_txpool [--rounds R] [--only PHASE] [n_tx [core_a core_b]]
+ *   bench_txpool [--rounds R] [--slice M] [--only PHASE] [n_tx [core_a [core_b]]]
+ *   bench_txpool -h | --help   (usage)
  *
- * n_tx (default 20000, about 1 s of verification per phase) signed
- * transactions from 64 senders. R rounds (default 5); each round measures,
+ * n_tx (64..10000000, default 20000, about 1 s of verification per phase)
+ * signed transactions from 64 senders, in slices of M (default 1000; each
+ * slice goes through every phase before the next). R rounds (1..101,
+ * default 5); each round measures,
  * one after the other on the same transactions (each stage next to the
  * bare runs it is compared with):
  *
@@ -33,17 +36,23 @@
  *
  * --only PHASE (bare, bare2, inline, one, two) runs that phase alone in
  * each round (for perf record); no ratios are printed then. Defaults:
- * core_a 1, core_b 0. */
+ * core_a 1, core_b 0 (CPU numbers below 1024). A malformed or missing
+ * value, an unknown option or phase, or an extra argument is reported on
+ * stderr with the usage and exit status 2 before anything runs.
+ * Environment: none read. Run by `make bench` (tools/scripts/bench.sh,
+ * section d: no arguments). */
 #include <malloc.h>
 #include <pthread.h>
 #include <sched.h>
 #include <sodium.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "common/block.h"
+#include "common/config.h"
 #include "txpool/client.h"
 #include "txpool/txpool.h"
 
@@ -333,42 +342,89 @@ static void run_round(const blob_t *b, unsigned n, unsigned slice, int core_a, i
   for (int ph = 0; ph < PH_N; ph++) pc_txpool_destroy(pool[ph]);
 }
 
-static void usage(void) {
-  fprintf(stderr,
-          "usage: bench_txpool [--rounds R (1-%d)] [--slice M] [--only bare|bare2|inline|one|two] [n_tx [core_a "
-          "core_b]]\n",
-          MAX_ROUNDS);
+static void usage(FILE *f) {
+  fprintf(
+      f,
+      "usage: bench_txpool [--rounds R] [--slice M] [--only PHASE] [n_tx [core_a [core_b]]]\n"
+      "Measures the verify stage vs bare Ed25519 verify and the mempool vs pc_tx_decode (same run, same "
+      "cores).\n"
+      "  --rounds R    rounds, 1..%d (default 5); prints the median and min-max of per-round ratios\n"
+      "  --slice M     transactions per slice, each slice through every phase in turn, >= 1 (default 1000)\n"
+      "  --only PHASE  run one phase only (bare, bare2, inline, one, two; for perf record), no ratios\n"
+      "  n_tx          signed transactions from 64 senders, 64..10000000 (default 20000)\n"
+      "  core_a        CPU of the bare runs, the inline stage and the first worker (default 1)\n"
+      "  core_b        CPU of the pool thread and the second worker (default 0)\n"
+      "  -h, --help    this text\n"
+      "Environment: none read.\n"
+      "Run by: make bench (tools/scripts/bench.sh, section d: no arguments).\n",
+      MAX_ROUNDS);
+}
+
+/* bad_arg prints one line naming the bad argument, then the usage, on
+ * stderr and exits 2: a typo must not start a benchmark with defaults. */
+static _Noreturn void bad_arg(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fputs("bench_txpool: ", stderr);
+  vfprintf(stderr, fmt, ap);
+  fputs("\n", stderr);
+  va_end(ap);
+  usage(stderr);
   exit(2);
+}
+
+/* arg_u64 returns s as an integer in [min, max] (pc_parse_u64: decimal or
+ * 0x hex) or exits through bad_arg naming what it is. */
+static uint64_t arg_u64(const char *what, const char *s, uint64_t min, uint64_t max) {
+  uint64_t v;
+  if (pc_parse_u64(s, &v) || v < min || v > max)
+    bad_arg("bad %s '%s' (want an integer from %llu to %llu)", what, s, (unsigned long long)min,
+            (unsigned long long)max);
+  return v;
+}
+
+/* opt_value returns the value after option argv[*i] (advancing *i) or
+ * exits through bad_arg when the option ends the command line. */
+static const char *opt_value(int argc, char **argv, int *i) {
+  if (*i + 1 >= argc) bad_arg("option '%s' needs a value", argv[*i]);
+  return argv[++*i];
 }
 
 int main(int argc, char **argv) {
   unsigned rounds = 5, n = 20000, slice = 1000;
   int core_a = 1, core_b = 0, only = -1, pos = 0;
+  for (int i = 1; i < argc; i++)
+    if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+      usage(stdout);
+      return 0;
+    }
   for (int i = 1; i < argc; i++) {
-    if (!strcmp(argv[i], "--rounds") && i + 1 < argc) {
-      rounds = (unsigned)atoi(argv[++i]);
-      if (rounds < 1 || rounds > MAX_ROUNDS) usage();
-    } else if (!strcmp(argv[i], "--slice") && i + 1 < argc) {
-      slice = (unsigned)atoi(argv[++i]);
-      if (slice < 1) usage();
-    } else if (!strcmp(argv[i], "--only") && i + 1 < argc) {
-      const char *ph = argv[++i];
+    if (!strcmp(argv[i], "--rounds")) {
+      rounds = (unsigned)arg_u64("--rounds", opt_value(argc, argv, &i), 1, MAX_ROUNDS);
+    } else if (!strcmp(argv[i], "--slice")) {
+      slice = (unsigned)arg_u64("--slice", opt_value(argc, argv, &i), 1, UINT32_MAX);
+    } else if (!strcmp(argv[i], "--only")) {
+      const char *ph = opt_value(argc, argv, &i);
+      only = -1;
       for (int k = PH_BARE_B; k < PH_N; k++)
         if (!strcmp(ph, phase_names[k])) only = k == PH_BARE_B ? PH_BARE_A : k;
-      if (only < 0) usage();
-    } else if (argv[i][0] == '-') {
-      usage();
+      if (only < 0) bad_arg("unknown phase '%s' for --only (want bare, bare2, inline, one or two)", ph);
+    } else if (argv[i][0] == '-' && (argv[i][1] < '0' || argv[i][1] > '9')) { /* "-1": a bad number below */
+      bad_arg("unknown option '%s'", argv[i]);
     } else if (pos == 0) {
-      n = (unsigned)atoi(argv[i]), pos++;
+      n = (unsigned)arg_u64("n_tx", argv[i], 64, 10000000), pos++;
     } else if (pos == 1) {
-      core_a = atoi(argv[i]), pos++;
+      core_a = (int)arg_u64("core_a", argv[i], 0, CPU_SETSIZE - 1), pos++;
     } else if (pos == 2) {
-      core_b = atoi(argv[i]), pos++;
+      core_b = (int)arg_u64("core_b", argv[i], 0, CPU_SETSIZE - 1), pos++;
     } else {
-      usage();
+      bad_arg("unexpected argument '%s' (takes at most n_tx core_a core_b)", argv[i]);
     }
   }
-  if (n < 64 || pc_crypto_init() < 0) usage();
+  if (pc_crypto_init() < 0) {
+    fprintf(stderr, "bench_txpool: cannot initialise libsodium\n");
+    return 1;
+  }
   /* Keep freed memory in the heap: each stage run builds and destroys a
    * pool, and glibc would otherwise give the memory back at every destroy
    * and fault it in again in the next run (page faults on the pool thread,

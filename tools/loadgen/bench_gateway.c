@@ -8,7 +8,11 @@
  *   3. Client receipt verification (4 replicas, q = 3 signatures) per
  *      second, against a baseline of single Ed25519 verifications.
  *
- * Usage: bench_gateway [seconds per measurement, default 2]
+ * Usage: bench_gateway [SECONDS]    (-h, --help: usage)
+ * SECONDS per measurement: a positive number up to 86400, default 2. A
+ * malformed argument is reported on stderr with the usage and exit status
+ * 2 before anything runs. Environment: none read. Run by `make bench`
+ * (tools/scripts/bench.sh, section d: 2 s, 1 s with --quick).
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -16,6 +20,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <sodium.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -119,9 +124,53 @@ out:;
   return (double)done / el;
 }
 
+/* ------------------------------------------------------------ arguments */
+static void usage(FILE *f) {
+  fprintf(
+      f,
+      "usage: bench_gateway [SECONDS]\n"
+      "Measures gateway STATUS, SUBMIT, receipt checks vs an echo thread and one Ed25519 verify (same run).\n"
+      "  SECONDS     seconds per measurement, a positive number up to 86400 (default 2)\n"
+      "  -h, --help  this text\n"
+      "Environment: none read.\n"
+      "Run by: make bench (tools/scripts/bench.sh, section d: 2 s; --quick 1 s).\n");
+}
+
+/* bad_arg prints one line naming the bad argument, then the usage, on
+ * stderr and exits 2: a typo must not start a benchmark with defaults. */
+static _Noreturn void bad_arg(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fputs("bench_gateway: ", stderr);
+  vfprintf(stderr, fmt, ap);
+  fputs("\n", stderr);
+  va_end(ap);
+  usage(stderr);
+  exit(2);
+}
+
+/* parse_secs returns the seconds per measurement of the command line or
+ * exits: 0 after -h/--help, 2 after a malformed argument. */
+static double parse_secs(int argc, char **argv) {
+  for (int i = 1; i < argc; i++)
+    if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+      usage(stdout);
+      exit(0);
+    }
+  if (argc > 2) bad_arg("unexpected argument '%s' (takes at most SECONDS)", argv[2]);
+  if (argc < 2) return 2.0;
+  char *end;
+  double v = strtod(argv[1], &end);
+  /* positive and finite, and small enough for (uint64_t)(v * 1e9) */
+  if (end == argv[1] || *end || !(v > 0 && v <= 86400)) {
+    if (argv[1][0] == '-' && !strchr("0123456789.", argv[1][1])) bad_arg("unknown option '%s'", argv[1]);
+    bad_arg("bad seconds '%s' (want a positive number up to 86400)", argv[1]);
+  }
+  return v;
+}
+
 int main(int argc, char **argv) {
-  double secs = argc > 1 ? atof(argv[1]) : 2.0;
-  if (secs <= 0) secs = 2.0;
+  double secs = parse_secs(argc, argv);
   pc_crypto_init();
   pc_log_set_level(PC_LOG_WARN);
   pc_gw_config_t cfg;
