@@ -18,13 +18,13 @@
  */
 #include <rte_hash_crc.h>
 #include <sodium.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/block.h"
 #include "common/config.h"
+#include "tools/bench_args.h"
 
 static double budget_s = 1.0;
 static volatile uint64_t sink;
@@ -158,40 +158,10 @@ static void usage(FILE *f) {
           "Run by: make bench (tools/scripts/bench.sh, section d: 0.4 s; --quick 0.2 s).\n");
 }
 
-/* bad_arg prints one line naming the bad argument, then the usage, on
- * stderr and exits 2: a typo must not start a benchmark with defaults. */
-static _Noreturn void bad_arg(const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  fputs("bench_common: ", stderr);
-  vfprintf(stderr, fmt, ap);
-  fputs("\n", stderr);
-  va_end(ap);
-  usage(stderr);
-  exit(2);
-}
-
-/* parse_secs: a positive, finite number of seconds up to a day (the
- * benchmark converts it to nanoseconds in a uint64_t). */
-static bool parse_secs(const char *s, double *out) {
-  char *end;
-  double v = strtod(s, &end);
-  if (end == s || *end || !(v > 0 && v <= 86400)) return false;
-  *out = v;
-  return true;
-}
-
 static void parse_args(int argc, char **argv) {
-  for (int i = 1; i < argc; i++)
-    if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-      usage(stdout);
-      exit(0);
-    }
+  bench_args_begin("bench_common", usage, argc, argv);
   if (argc > 2) bad_arg("unexpected argument '%s' (takes at most SECONDS)", argv[2]);
-  if (argc > 1 && !parse_secs(argv[1], &budget_s)) {
-    if (argv[1][0] == '-' && !strchr("0123456789.", argv[1][1])) bad_arg("unknown option '%s'", argv[1]);
-    bad_arg("bad seconds '%s' (want a positive number up to 86400)", argv[1]);
-  }
+  if (argc > 1) budget_s = bench_parse_secs(argv[1]);
 }
 
 int main(int argc, char **argv) {

@@ -40,7 +40,6 @@
  * critical path. One CSV row per variant:
  *   variant,n,one_way_us,decided_heights,lat_p50_us,lat_p99_us,delays_p50,
  *   delays_p99,fast_share,ok */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +47,7 @@
 
 #include "common/config.h"
 #include "consensus/sim/sim.h"
+#include "tools/bench_args.h"
 
 typedef struct {
   const char *name;
@@ -111,19 +111,6 @@ static void usage(FILE *f) {
       "Run by: make bench (tools/scripts/bench.sh, section b: csv, delays, cpu), make bench-check (csv,\n"
       "delays), make demo (cpu).\n",
       PC_MAX_REPLICAS, PC_MAX_REPLICAS);
-}
-
-/* bad_arg prints one line naming the bad argument, then the usage, on
- * stderr and exits 2: a typo must not start a simulation with defaults. */
-static _Noreturn void bad_arg(const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  fputs("bench_consensus: ", stderr);
-  vfprintf(stderr, fmt, ap);
-  fputs("\n", stderr);
-  va_end(ap);
-  usage(stderr);
-  exit(2);
 }
 
 /* arg_u64 returns s as an integer in [min, max] (pc_parse_u64: decimal or
@@ -233,11 +220,7 @@ static int main_delays(int argc, char **argv) {
 }
 
 int main(int argc, char **argv) {
-  for (int i = 1; i < argc; i++)
-    if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-      usage(stdout);
-      return 0;
-    }
+  bench_args_begin("bench_consensus", usage, argc, argv);
   if (argc > 1 && !strcmp(argv[1], "csv")) return main_csv(argc, argv);
   if (argc > 1 && !strcmp(argv[1], "delays")) return main_delays(argc, argv);
   if (argc > 1 && strcmp(argv[1], "quick") && strcmp(argv[1], "full") && strcmp(argv[1], "cpu"))

@@ -33,7 +33,6 @@
 #include <sched.h>
 #include <signal.h>
 #include <sodium.h>
-#include <stdarg.h>
 #include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,6 +45,7 @@
 #include <rte_mbuf.h>
 
 #include "dataplane/dataplane.h"
+#include "tools/bench_args.h"
 
 static double secs = 1.5;
 
@@ -443,39 +443,14 @@ static void usage(FILE *f) {
       "Run by: make bench (tools/scripts/bench.sh, section d: 1.5 s; --quick 0.8 s).\n");
 }
 
-/* bad_arg prints one line naming the bad argument, then the usage, on
- * stderr and exits 2: a typo must not start a two-minute benchmark. */
-static _Noreturn void bad_arg(const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  fputs("bench_dataplane: ", stderr);
-  vfprintf(stderr, fmt, ap);
-  fputs("\n", stderr);
-  va_end(ap);
-  usage(stderr);
-  exit(2);
-}
-
 /* parse_args sets secs and *only (NULL: every section) or exits: 0 after
  * -h/--help, 2 after a malformed argument. Runs before the EAL or anything
  * else starts. */
 static void parse_args(int argc, char **argv, const char **only) {
   static const char *const sections[] = {"mac", "raw", "sizes", "lat", "loss"};
-  for (int i = 1; i < argc; i++)
-    if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-      usage(stdout);
-      exit(0);
-    }
+  bench_args_begin("bench_dataplane", usage, argc, argv);
   if (argc > 3) bad_arg("unexpected argument '%s' (takes at most SECONDS and SECTIONS)", argv[3]);
-  if (argc > 1) {
-    char *end;
-    double v = strtod(argv[1], &end);
-    if (end == argv[1] || *end || !(v > 0 && v <= 86400)) {
-      if (argv[1][0] == '-' && !strchr("0123456789.", argv[1][1])) bad_arg("unknown option '%s'", argv[1]);
-      bad_arg("bad seconds '%s' (want a positive number up to 86400)", argv[1]);
-    }
-    secs = v;
-  }
+  if (argc > 1) secs = bench_parse_secs(argv[1]);
   *only = argc > 2 ? argv[2] : NULL;
   if (!*only) return;
   for (const char *p = *only;;) {

@@ -57,7 +57,6 @@
 #include <getopt.h>
 #include <hwloc.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,6 +64,7 @@
 
 #include "common/config.h"
 #include "executor/executor.h"
+#include "tools/bench_args.h"
 
 static unsigned g_blocks = 4, g_ntx = 1000, g_maxw = 0, g_rounds = 3;
 static const char *g_only;
@@ -456,19 +456,6 @@ static void usage(FILE *f) {
       PC_EXEC_WORKERS_MAX);
 }
 
-/* bad_arg prints one line naming the bad argument, then the usage, on
- * stderr and exits 2: a typo must not start a benchmark with defaults. */
-static _Noreturn void bad_arg(const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  fputs("bench_executor: ", stderr);
-  vfprintf(stderr, fmt, ap);
-  fputs("\n", stderr);
-  va_end(ap);
-  usage(stderr);
-  exit(2);
-}
-
 /* arg_count returns optarg as an integer in [1, max] (pc_parse_u64:
  * decimal or 0x hex) or exits through bad_arg naming the option. */
 static unsigned arg_count(int opt, const char *what, unsigned max) {
@@ -504,11 +491,7 @@ static void parse_args(int argc, char **argv) {
   static const struct option longopts[] = {{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
   const char *csv = NULL;
   int c;
-  for (int i = 1; i < argc; i++) /* help wins over a bad argument before it, as in the other benchmarks */
-    if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-      usage(stdout);
-      exit(0);
-    }
+  bench_args_begin("bench_executor", usage, argc, argv); /* help wins over a bad argument before it */
   opterr = 0; /* our messages, not getopt's */
   while ((c = getopt_long(argc, argv, ":w:b:n:k:r:uc:VPh", longopts, NULL)) != -1) {
     switch (c) {

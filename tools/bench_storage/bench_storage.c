@@ -31,7 +31,6 @@
 #include <fcntl.h>
 #include <math.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,6 +43,7 @@
 #include "common/common.h"
 #include "common/config.h"
 #include "storage/storage.h"
+#include "tools/bench_args.h"
 
 static char g_dir[256] = "/tmp/pc-bench-storage";
 
@@ -342,19 +342,6 @@ static void usage(FILE *f) {
           "Run by: make bench (tools/scripts/bench.sh, section d; with --quick under bench.sh --quick).\n");
 }
 
-/* bad_arg prints one line naming the bad argument, then the usage, on
- * stderr and exits 2: a typo must not start a benchmark with defaults. */
-static _Noreturn void bad_arg(const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  fputs("bench_storage: ", stderr);
-  vfprintf(stderr, fmt, ap);
-  fputs("\n", stderr);
-  va_end(ap);
-  usage(stderr);
-  exit(2);
-}
-
 /* opt_value returns the value after option argv[*i] (advancing *i) or
  * exits through bad_arg when the option ends the command line. */
 static const char *opt_value(int argc, char **argv, int *i) {
@@ -374,11 +361,7 @@ static uint64_t arg_u64(const char *opt, const char *s, uint64_t max) {
 int main(int argc, char **argv) {
   bool quick = false, big = false, only_log = false, only_state = false;
   uint64_t only_keys = 0;
-  for (int i = 1; i < argc; i++)
-    if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-      usage(stdout);
-      return 0;
-    }
+  bench_args_begin("bench_storage", usage, argc, argv);
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--quick")) quick = true;
     else if (!strcmp(argv[i], "--big")) big = true;

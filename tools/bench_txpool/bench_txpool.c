@@ -45,7 +45,6 @@
 #include <pthread.h>
 #include <sched.h>
 #include <sodium.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,6 +54,7 @@
 #include "common/config.h"
 #include "txpool/client.h"
 #include "txpool/txpool.h"
+#include "tools/bench_args.h"
 
 #define CHAIN 1
 #define SENDERS 64
@@ -360,19 +360,6 @@ static void usage(FILE *f) {
       MAX_ROUNDS);
 }
 
-/* bad_arg prints one line naming the bad argument, then the usage, on
- * stderr and exits 2: a typo must not start a benchmark with defaults. */
-static _Noreturn void bad_arg(const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  fputs("bench_txpool: ", stderr);
-  vfprintf(stderr, fmt, ap);
-  fputs("\n", stderr);
-  va_end(ap);
-  usage(stderr);
-  exit(2);
-}
-
 /* arg_u64 returns s as an integer in [min, max] (pc_parse_u64: decimal or
  * 0x hex) or exits through bad_arg naming what it is. */
 static uint64_t arg_u64(const char *what, const char *s, uint64_t min, uint64_t max) {
@@ -393,11 +380,7 @@ static const char *opt_value(int argc, char **argv, int *i) {
 int main(int argc, char **argv) {
   unsigned rounds = 5, n = 20000, slice = 1000;
   int core_a = 1, core_b = 0, only = -1, pos = 0;
-  for (int i = 1; i < argc; i++)
-    if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-      usage(stdout);
-      return 0;
-    }
+  bench_args_begin("bench_txpool", usage, argc, argv);
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--rounds")) {
       rounds = (unsigned)arg_u64("--rounds", opt_value(argc, argv, &i), 1, MAX_ROUNDS);

@@ -20,7 +20,6 @@
 #include <poll.h>
 #include <pthread.h>
 #include <sodium.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +30,7 @@
 #include "executor/executor.h"
 #include "tools/cli/gwclient.h"
 #include "txpool/client.h"
+#include "tools/bench_args.h"
 
 static atomic_bool stop_srv;
 static pc_gw_server_t *S;
@@ -136,37 +136,12 @@ static void usage(FILE *f) {
       "Run by: make bench (tools/scripts/bench.sh, section d: 2 s; --quick 1 s).\n");
 }
 
-/* bad_arg prints one line naming the bad argument, then the usage, on
- * stderr and exits 2: a typo must not start a benchmark with defaults. */
-static _Noreturn void bad_arg(const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  fputs("bench_gateway: ", stderr);
-  vfprintf(stderr, fmt, ap);
-  fputs("\n", stderr);
-  va_end(ap);
-  usage(stderr);
-  exit(2);
-}
-
 /* parse_secs returns the seconds per measurement of the command line or
  * exits: 0 after -h/--help, 2 after a malformed argument. */
 static double parse_secs(int argc, char **argv) {
-  for (int i = 1; i < argc; i++)
-    if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-      usage(stdout);
-      exit(0);
-    }
+  bench_args_begin("bench_gateway", usage, argc, argv);
   if (argc > 2) bad_arg("unexpected argument '%s' (takes at most SECONDS)", argv[2]);
-  if (argc < 2) return 2.0;
-  char *end;
-  double v = strtod(argv[1], &end);
-  /* positive and finite, and small enough for (uint64_t)(v * 1e9) */
-  if (end == argv[1] || *end || !(v > 0 && v <= 86400)) {
-    if (argv[1][0] == '-' && !strchr("0123456789.", argv[1][1])) bad_arg("unknown option '%s'", argv[1]);
-    bad_arg("bad seconds '%s' (want a positive number up to 86400)", argv[1]);
-  }
-  return v;
+  return argc < 2 ? 2.0 : bench_parse_secs(argv[1]);
 }
 
 int main(int argc, char **argv) {
