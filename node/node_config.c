@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "executor/executor.h"
 #include "node/node_private.h"
 #include "txpool/client.h"
 
@@ -609,6 +610,27 @@ int pc_node_config_check(const pc_node_config_t *cfg, const pc_topo_t *topo, pc_
       rc = cfail(cfg, cfg->line.plugin_dir, err, errlen, "plugin_dir %s is not a folder: create it or fix the path",
                  cfg->plugin_dir);
       goto out;
+    }
+    /* each pinned plugin is <plugin_dir>/<name>.so with the pinned hash:
+     * checked here too, so a wrong build stops the node before any thread
+     * starts (the executor checks again when it loads the file) */
+    for (unsigned i = 0; i < cl->n_plugins; i++) {
+      char path[PATH_MAX];
+      snprintf(path, sizeof path, "%s/%s.so", cfg->plugin_dir, cl->plugins[i].name);
+      pc_hash_t h;
+      if (pc_exec_plugin_hash(path, &h) != 0) {
+        rc = cfail(cfg, cfg->line.plugin_dir, err, errlen,
+                   "the cluster pins plugin '%s' but %s cannot be read: install it there", cl->plugins[i].name, path);
+        goto out;
+      }
+      if (!pc_hash_equal(&h, &cl->plugins[i].hash)) {
+        char have[PC_HASH_HEX_SIZE], want[PC_HASH_HEX_SIZE];
+        rc = cfail(cfg, cfg->line.plugin_dir, err, errlen,
+                   "%s has BLAKE2b-256 %s but the cluster file pins '%s' = %s: install the pinned build (or pin "
+                   "this one in every replica's cluster file)",
+                   path, pc_hash_to_hex(&h, have), cl->plugins[i].name, pc_hash_to_hex(&cl->plugins[i].hash, want));
+        goto out;
+      }
     }
   }
   if ((rc = check_dir_or_parent(cfg, cfg->data_dir, cfg->line.data_dir, "data_dir", err, errlen))) goto out;

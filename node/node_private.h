@@ -145,8 +145,8 @@ int pc_node_config_load(pc_node_config_t *cfg, const char *path, char *err, size
  * its public key is the one the cluster file lists for cfg->id; the core
  * map loads against topo (NULL: the machine's topology); max_message holds a
  * full batch (cluster batch bytes + 64K); a cluster that pins plugins has
- * a plugin_dir that is a folder; data_dir is a folder or can be created in
- * an existing one; under udp, the gateway and metrics ports differ from
+ * a plugin_dir that is a folder holding <name>.so with the pinned hash;
+ * data_dir is a folder or can be created in an existing one; under udp, the gateway and metrics ports differ from
  * the replica's own port on its address. Fills *cluster and *map (either
  * may be NULL when not wanted). Returns 0, PC_ERR_CONFIG (or PC_ERR_IO for
  * an unreadable file) with "file:line: message" in err. Reads files;

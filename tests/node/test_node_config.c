@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "executor/executor.h"
 #include "node/node_private.h"
 #include "tests/testutil.h"
 #include "txpool/client.h"
@@ -466,6 +467,41 @@ Test(node_check, pinned_plugins_need_plugin_dir) {
 Test(node_check, plugin_dir_not_a_folder) {
   write_cluster("[plugins]\nfoo = 2a9483dab035cdaea4a50b97c84993b73b5be4756460fe98e94c58391d614c80\n");
   ASSERT_CHECK_FAILS(HEAD "[exec]\nplugin_dir = cm.conf\n", "n.conf:7: plugin_dir");
+}
+/* A pinned plugin must be in plugin_dir as <name>.so with the pinned hash:
+ * missing or another build stops the node before it starts a thread. */
+static void plugin_case(const char *so_text, bool pin_its_hash) {
+  char dir[128];
+  snprintf(dir, sizeof dir, "%s/plugins", tmp);
+  cr_assert_eq(mkdir(dir, 0755), 0);
+  char pin[PC_HASH_HEX_SIZE] = "2a9483dab035cdaea4a50b97c84993b73b5be4756460fe98e94c58391d614c80";
+  if (so_text) {
+    write_file("plugins/foo.so", so_text, 0644);
+    if (pin_its_hash) {
+      char path[256];
+      pc_hash_t h;
+      snprintf(path, sizeof path, "%s/plugins/foo.so", tmp);
+      cr_assert_eq(pc_exec_plugin_hash(path, &h), 0);
+      pc_hash_to_hex(&h, pin);
+    }
+  }
+  char extra[128];
+  snprintf(extra, sizeof extra, "[plugins]\nfoo = %s\n", pin);
+  write_cluster(extra);
+}
+Test(node_check, pinned_plugin_missing) {
+  plugin_case(NULL, false);
+  ASSERT_CHECK_FAILS(HEAD "[exec]\nplugin_dir = plugins\n", "n.conf:7: the cluster pins plugin 'foo' but ");
+  cr_assert(strstr(err, "/plugins/foo.so cannot be read"), "%s", err);
+}
+Test(node_check, pinned_plugin_of_another_build) {
+  plugin_case("not the pinned build", false);
+  ASSERT_CHECK_FAILS(HEAD "[exec]\nplugin_dir = plugins\n", "/plugins/foo.so has BLAKE2b-256 ");
+  cr_assert(strstr(err, "but the cluster file pins 'foo' = 2a9483da"), "%s", err);
+}
+Test(node_check, pinned_plugin_with_its_hash_passes) {
+  plugin_case("the pinned build", true);
+  cr_assert_eq(check(HEAD "[exec]\nplugin_dir = plugins\n"), 0, "%s", err);
 }
 Test(node_check, data_dir_without_parent) {
   ASSERT_CHECK_FAILS(HEAD "data_dir = no/such/dir\n", "n.conf:6: data_dir");
