@@ -197,6 +197,23 @@ static int eal_init(const pc_dp_cfg_t *cfg) {
   return 0;
 }
 
+/* Warns, saying what it costs, when a port on NUMA node `node` (< 0:
+ * unknown, as for vdevs) is polled by a thread allowed on cores of
+ * another node; the thread's affinity is the core map's polling cores. */
+static void warn_numa(const char *port, int node) {
+  cpu_set_t allowed;
+  if (node < 0 || pthread_getaffinity_np(pthread_self(), sizeof allowed, &allowed) != 0) return;
+  pc_coreset_t cores;
+  memset(&cores, 0, sizeof cores);
+  for (unsigned c = 0; c < CPU_SETSIZE && c < PC_MAX_CORES; c++)
+    if (CPU_ISSET(c, &allowed)) pc_coreset_add(&cores, c);
+  pc_topo_t *topo = pc_topo_open(NULL);
+  if (!topo) return;
+  char msg[512];
+  if (pc_coremap_numa_warning(topo, node, &cores, msg, sizeof msg)) PC_WARN("dataplane dpdk: port %s: %s", port, msg);
+  pc_topo_close(topo);
+}
+
 static int port_start(dpdk_t *d, dport_t *p) {
   struct rte_eth_conf conf;
   memset(&conf, 0, sizeof conf);
@@ -219,10 +236,7 @@ static int port_start(dpdk_t *d, dport_t *p) {
   __atomic_store_n(&p->sock_connected, rc == 0, __ATOMIC_RELAXED);
   __atomic_store_n(&p->start_ns, pc_now_ns(), __ATOMIC_RELAXED);
   p->handshake_wait = DP_HANDSHAKE_WAIT_NS;
-  int sock = rte_eth_dev_socket_id(p->port_id);
-  if (sock >= 0 && (unsigned)sock != rte_socket_id())
-    PC_WARN("dataplane dpdk: port %s is on NUMA node %d, polling core on node %u", p->name, sock,
-            rte_socket_id());
+  warn_numa(p->name, rte_eth_dev_socket_id(p->port_id));
   return 0;
 }
 
