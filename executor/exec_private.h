@@ -215,6 +215,7 @@ typedef struct blockctx {
   struct pc_executor *e;
   const pc_exec_state_t *state;
   const pc_exec_block_t *blk;
+  uint64_t time_us; /* the block clock: what contracts see (executor.h) */
   txrec_t *tx;
   uint32_t n;
   uint32_t n_exec;     /* txs without a static status */
@@ -304,6 +305,7 @@ struct pc_executor {
   unsigned opt_cooldown;   /* blocks to run serially after a costly optimistic one */
   unsigned decl_cooldown;  /* blocks to run serially, unanalysed, after a DAG / task-set fallback */
   uint64_t tx_cost_ns;     /* smoothed CPU ns per executed transaction; 0 = not measured yet */
+  uint64_t block_time_us;  /* the running block's clock (block_init copies it) */
   pc_exec_profile_t prof;  /* the last block's */
   pc_write_t *batch;
   size_t batch_cap;

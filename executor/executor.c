@@ -398,6 +398,16 @@ static int build_output(pc_executor_t *e, blockctx_t *b, bool serial, pc_exec_re
       }
     }
   }
+  /* the block clock moves with the first block that applies something */
+  bool applied = false;
+  for (uint32_t i = 0; i < b->n && !applied; i++) applied = b->tx[i].status == PC_TX_OK;
+  if (applied) {
+    uint8_t tv[8];
+    pc_store_le64(tv, b->time_us);
+    if (!kvmap_put(&e->overlay, PC_EXEC_TIME_KEY, PC_EXEC_TIME_KEY_LEN,
+                   exec_keyhash((const uint8_t *)PC_EXEC_TIME_KEY, PC_EXEC_TIME_KEY_LEN), tv, 8, false))
+      return PC_ERR_NOMEM;
+  }
   kv_slot_t **sorted;
   size_t nw;
   int rc = kvmap_sorted(&e->overlay, &sorted, &nw);
@@ -463,12 +473,28 @@ static void note_tx_cost(pc_executor_t *e, uint64_t cpu_ns, uint32_t n_exec) {
   if (e->tx_cost_ns == 0) e->tx_cost_ns = 1;
 }
 
+/* The block clock (executor.h): max(timestamp, the stored time + 1). */
+static int block_clock(const pc_exec_state_t *state, uint64_t timestamp, uint64_t *out) {
+  const uint8_t *v;
+  size_t vl;
+  int rc = state->get(state->self, (const uint8_t *)PC_EXEC_TIME_KEY, PC_EXEC_TIME_KEY_LEN, &v, &vl);
+  if (rc == PC_ERR_NOT_FOUND || (rc == 0 && vl != 8)) {
+    *out = timestamp;
+    return 0;
+  }
+  if (rc) return rc;
+  uint64_t prev = pc_load_le64(v);
+  *out = timestamp > prev ? timestamp : prev + 1;
+  return 0;
+}
+
 static void block_init(pc_executor_t *e, blockctx_t *b, const pc_exec_state_t *state,
                        const pc_exec_block_t *blk) {
   memset(b, 0, sizeof *b);
   b->e = e;
   b->state = state;
   b->blk = blk;
+  b->time_us = e->block_time_us;
   b->n = (uint32_t)blk->n_txs;
   b->overlay = &e->overlay;
   b->mv = &e->mv;
@@ -500,9 +526,11 @@ int pc_exec_run(pc_executor_t *e, const pc_exec_state_t *state, const pc_exec_bl
   /* every worker is idle between blocks (pool_run returned): their arenas can be rewound here */
   arena_reset(&e->arena);
   for (unsigned i = 0; i < e->n_workers; i++) arena_reset(&e->w[i].arena);
+  int rc = block_clock(state, blk->time_us, &e->block_time_us);
+  if (rc) return rc;
   blockctx_t b;
   block_init(e, &b, state, blk);
-  int rc = prepare(e, &b);
+  rc = prepare(e, &b);
   if (rc) return rc;
 
   pc_sched_t s = e->cfg.sched;

@@ -199,6 +199,16 @@ int pc_exec_state_key(uint8_t *out, size_t cap, const char *contract, const void
 #define PC_EXEC_NONCE_KEY_LEN 38
 void pc_exec_nonce_key(uint8_t out[PC_EXEC_NONCE_KEY_LEN], const uint8_t sender[32]);
 
+/* The block clock (DESIGN.md: block time = max(block timestamp, previous
+ * block time + 1 µs)): state key 0x00 "time" holds, as u64 LE µs, the block
+ * time of the last block that applied a transaction. A block's contracts
+ * see max(its timestamp, that + 1); a block with an OK transaction stores
+ * it (one that applies nothing changes nothing, the clock included). It
+ * lives in the state, so a restart, a state transfer and a replay all
+ * continue it. */
+#define PC_EXEC_TIME_KEY "\0time"
+#define PC_EXEC_TIME_KEY_LEN 5
+
 /* In-memory state for tests and benchmarks: a hash map whose root is
  *   BLAKE2b-256("parachain/memstate" ‖ 0 ‖ for each live key in batch order:
  *               u32 klen ‖ key ‖ u32 vlen ‖ value)
@@ -297,7 +307,7 @@ typedef struct {
 /* Per-block inputs. */
 typedef struct {
   uint64_t height;
-  uint64_t time_us;
+  uint64_t time_us;   /* the proposer's timestamp; contracts see the block clock (above) */
   const pc_tx_t *txs; /* decoded transactions in block order */
   size_t n_txs;
 } pc_exec_block_t;

@@ -299,7 +299,7 @@ void exec_tx(blockctx_t *b, exec_scratch_t *s, uint32_t i, int mode) {
   t.pub.host = &g_host;
   t.pub.caller = tx->sender;
   t.pub.height = b->blk->height;
-  t.pub.time_us = b->blk->time_us;
+  t.pub.time_us = b->time_us;
   t.pub.contract = r->contract->name;
   t.pub.method = tx->method;
   t.b = b;

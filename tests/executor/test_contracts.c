@@ -467,3 +467,57 @@ Test(executor_contracts, a_failing_state_read_fails_the_block_under_every_schedu
     fx_close(&f);
   }
 }
+
+/* The block clock (executor.h; DESIGN.md: block time = max(timestamp,
+ * previous block time + 1 µs)): whatever timestamps the rotating proposers
+ * wrote, the time contracts read never goes backwards, and a block that
+ * applies nothing leaves the clock (and the state) as it was. */
+static int m_now(pc_contract_ctx_t *c, const uint8_t *args, size_t len) {
+  (void)args;
+  (void)len;
+  uint8_t t[8];
+  pc_store_le64(t, c->time_us);
+  return c->host->output(c, t, sizeof t) == 0 ? PC_CONTRACT_OK : PC_CONTRACT_FAIL;
+}
+static const pc_contract_method_t clock_methods[] = {{"now", m_now}};
+static const pc_contract_def_t clock_def = {PC_CONTRACT_ABI_VERSION, "clock", 1, clock_methods};
+
+/* One block at (height, timestamp) with sender 1's call of clock.now at
+ * nonce; returns the receipt status, and the time it read in *seen. */
+static int clock_block(fx_t *f, uint64_t nonce, uint64_t height, uint64_t timestamp, uint64_t *seen) {
+  tb_reset(&f->b);
+  tb_add(&f->b, 1, nonce, "clock", "now", "", 0);
+  pc_exec_block_t blk = {.height = height, .time_us = timestamp, .txs = f->b.tx, .n_txs = f->b.n};
+  cr_assert_eq(pc_exec_run(f->e, &f->st, &blk, &f->r), 0);
+  cr_assert_eq(pc_exec_commit(f->e, &f->st, &f->r), 0);
+  if (f->r.receipts[0].status == PC_TX_OK) {
+    cr_assert_eq(f->r.receipts[0].output.len, 8);
+    *seen = pc_load_le64(f->r.receipts[0].output.p);
+  }
+  return f->r.receipts[0].status;
+}
+
+Test(executor_contracts, block_clock_never_goes_backwards) {
+  for (size_t s = 0; s < PC_ARRAY_LEN(all_scheds); s++) {
+    fx_t f;
+    fx_open(&f, all_scheds[s], 2, 100000);
+    cr_assert_eq(pc_exec_register(f.e, &clock_def), 0);
+    uint64_t t = 0;
+    cr_assert_eq(clock_block(&f, 0, 1, 5000, &t), PC_TX_OK);
+    cr_assert_eq(t, 5000, "the first block's own timestamp");
+    cr_assert_eq(clock_block(&f, 1, 2, 3000, &t), PC_TX_OK);
+    cr_assert_eq(t, 5001, "an earlier timestamp: the previous block time + 1 µs");
+    cr_assert_eq(clock_block(&f, 2, 3, 5001, &t), PC_TX_OK);
+    cr_assert_eq(t, 5002, "an equal timestamp: + 1 µs as well");
+    cr_assert_eq(clock_block(&f, 3, 4, 9000, &t), PC_TX_OK);
+    cr_assert_eq(t, 9000, "a later timestamp: its own");
+    pc_hash_t before, after;
+    pc_memstate_root(f.m, &before);
+    cr_assert_eq(clock_block(&f, 99, 5, 20000, &t), PC_TX_BAD_NONCE);
+    pc_memstate_root(f.m, &after);
+    cr_assert(pc_hash_equal(&before, &after), "a block that applies nothing changes nothing, the clock included");
+    cr_assert_eq(clock_block(&f, 4, 6, 100, &t), PC_TX_OK);
+    cr_assert_eq(t, 9001, "the clock is the last applied block's, not the skipped one's");
+    fx_close(&f);
+  }
+}
