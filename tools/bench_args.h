@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/config.h"
+
 typedef void (*bench_usage_fn)(FILE *f);
 
 static const char *bench_prog = "bench";
@@ -52,6 +54,16 @@ static inline double bench_parse_secs(const char *s) {
     if (s[0] == '-' && !strchr("0123456789.", s[1])) bad_arg("unknown option '%s'", s);
     bad_arg("bad seconds '%s' (want a positive number up to 86400)", s);
   }
+  return v;
+}
+
+/* bench_parse_u64 returns s as an integer in [min, max] (pc_parse_u64:
+ * decimal or 0x hex); anything else exits through bad_arg naming `what`. */
+static inline uint64_t bench_parse_u64(const char *what, const char *s, uint64_t min, uint64_t max) {
+  uint64_t v;
+  if (pc_parse_u64(s, &v) || v < min || v > max)
+    bad_arg("bad %s '%s' (want an integer from %llu to %llu)", what, s, (unsigned long long)min,
+            (unsigned long long)max);
   return v;
 }
 

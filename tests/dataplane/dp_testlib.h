@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "dataplane/dataplane.h"
 
@@ -139,6 +140,21 @@ static inline int tl_exchange(pc_dp_t *dp, tl_rx_t *rx, uint16_t self, uint16_t 
   }
   free(buf);
   return rc;
+}
+
+/* tl_serve_until_closed keeps answering (polling dp) until the supervisor
+ * closes cmd_fd, then destroys dp: a replica that finished must not leave
+ * while its peer may still wait for the final ACKs. */
+static inline void tl_serve_until_closed(pc_dp_t *dp, int cmd_fd) {
+  unsigned idle = 0;
+  char c;
+  while (read(cmd_fd, &c, 1) != 0) {
+    if (pc_dp_poll(dp, 256) > 0)
+      idle = 0;
+    else
+      pc_dp_idle(++idle);
+  }
+  pc_dp_destroy(dp);
 }
 
 #endif

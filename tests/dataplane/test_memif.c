@@ -55,15 +55,7 @@ static int child_pair(uint16_t self, const char *tag, uint64_t total, int st_fd,
           (unsigned long long)k.reasm_evictions, (unsigned long long)k.reasm_stalled,
           (unsigned long long)k.link_down);
   report(st_fd, rc == 0 ? 'A' : 'E');
-  unsigned idle = 0;
-  char c;
-  while (read(cmd_fd, &c, 1) != 0) {
-    if (pc_dp_poll(dp, 256) > 0)
-      idle = 0;
-    else
-      pc_dp_idle(++idle);
-  }
-  pc_dp_destroy(dp);
+  tl_serve_until_closed(dp, cmd_fd);
   return rc;
 }
 

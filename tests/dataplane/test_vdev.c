@@ -285,15 +285,7 @@ static int replica_run(const void *arg, int st_fd, int cmd_fd) {
   else
     report(st_fd, 'A');
   if (rc == 0 && !clean) rc = 5;
-  unsigned idle = 0;
-  char c;
-  while (read(cmd_fd, &c, 1) != 0) {
-    if (pc_dp_poll(dp, 256) > 0)
-      idle = 0;
-    else
-      pc_dp_idle(++idle);
-  }
-  pc_dp_destroy(dp);
+  tl_serve_until_closed(dp, cmd_fd);
   return rc;
 }
 
@@ -320,6 +312,18 @@ static int await_both(char want, uint64_t timeout_ns) {
       }
   }
   return -1;
+}
+
+/* Tells both replicas to go, then waits until both exchanged everything;
+ * on a failure, its reason goes to fail. */
+static void go_and_await(char *fail, size_t cap) {
+  for (int i = 0; i < 2; i++)
+    if (write(kids[i].cmd_fd, "G", 1) != 1) {
+      snprintf(fail, cap, "cannot tell replica %d to go", i);
+      return;
+    }
+  int bad = await_both('A', 150 * SEC);
+  if (bad >= 0) snprintf(fail, cap, "%s", kids[bad].why);
 }
 
 static bool skip_unless_root(void) {
@@ -416,13 +420,7 @@ Test(vdev, af_packet_over_veth_1B_to_1MiB_both_ways, .timeout = 200) {
     status[1] = stop_kid(&kids[1], false);
     spawn(1, replica_run, &r[1]);
   }
-  for (int i = 0; i < 2; i++)
-    if (write(kids[i].cmd_fd, "G", 1) != 1) {
-      snprintf(fail, sizeof fail, "cannot tell replica %d to go", i);
-      goto out;
-    }
-  int bad = await_both('A', 150 * SEC);
-  if (bad >= 0) snprintf(fail, sizeof fail, "%s", kids[bad].why);
+  go_and_await(fail, sizeof fail);
 out:
   for (int i = 1; i >= 0; i--) status[i] = stop_kid(&kids[i], fail[0] != 0);
   /* The veth pair goes with the namespace once no process is left in it. */
@@ -517,13 +515,7 @@ Test(vdev, tap_and_kernel_udp_replicas_form_one_cluster, .timeout = 200) {
     snprintf(fail, sizeof fail, "%s", kids[1].why);
     goto out;
   }
-  for (int i = 0; i < 2; i++)
-    if (write(kids[i].cmd_fd, "G", 1) != 1) {
-      snprintf(fail, sizeof fail, "cannot tell replica %d to go", i);
-      goto out;
-    }
-  int bad = await_both('A', 150 * SEC);
-  if (bad >= 0) snprintf(fail, sizeof fail, "%s", kids[bad].why);
+  go_and_await(fail, sizeof fail);
 out:
   for (int i = 0; i < 2; i++) status[i] = stop_kid(&kids[i], fail[0] != 0);
   /* The tap goes with the process that holds it; remove it if it stayed. */

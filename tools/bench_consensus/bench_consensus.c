@@ -113,16 +113,6 @@ static void usage(FILE *f) {
       PC_MAX_REPLICAS, PC_MAX_REPLICAS);
 }
 
-/* arg_u64 returns s as an integer in [min, max] (pc_parse_u64: decimal or
- * 0x hex) or exits through bad_arg naming what it is. */
-static uint64_t arg_u64(const char *what, const char *s, uint64_t min, uint64_t max) {
-  uint64_t v;
-  if (pc_parse_u64(s, &v) || v < min || v > max)
-    bad_arg("bad %s '%s' (want an integer from %llu to %llu)", what, s, (unsigned long long)min,
-            (unsigned long long)max);
-  return v;
-}
-
 #define MAX_NS 64 /* replica counts in one csv list */
 
 /* parse_n_list parses "N[,N...]" (each 4..PC_MAX_REPLICAS) into ns[]; all
@@ -152,10 +142,10 @@ static int main_csv(int argc, char **argv) {
   if (argc > 7) bad_arg("unexpected argument '%s' after csv's SEEDS", argv[7]);
   uint16_t ns[MAX_NS];
   size_t n_ns = parse_n_list(argv[2], ns);
-  uint32_t batch = (uint32_t)arg_u64("BATCH", argv[3], 1, UINT32_MAX);
-  uint64_t rtt = arg_u64("RTT_US", argv[4], 1, UINT32_MAX) * 1000ull;
-  uint64_t heights = arg_u64("HEIGHTS", argv[5], 1, UINT32_MAX);
-  unsigned seeds = (unsigned)arg_u64("SEEDS", argv[6], 1, 10000);
+  uint32_t batch = (uint32_t)bench_parse_u64("BATCH", argv[3], 1, UINT32_MAX);
+  uint64_t rtt = bench_parse_u64("RTT_US", argv[4], 1, UINT32_MAX) * 1000ull;
+  uint64_t heights = bench_parse_u64("HEIGHTS", argv[5], 1, UINT32_MAX);
+  unsigned seeds = (unsigned)bench_parse_u64("SEEDS", argv[6], 1, 10000);
   bool have_pbft = &pc_pbft_ops != NULL;
   printf("%s\n", csv_header);
   for (size_t i = 0; i < n_ns; i++) {
@@ -182,8 +172,8 @@ static int main_csv(int argc, char **argv) {
 static int main_delays(int argc, char **argv) {
   if (argc < 3) bad_arg("delays needs N");
   if (argc > 4) bad_arg("unexpected argument '%s' after delays' ONE_WAY_US", argv[4]);
-  uint16_t n = (uint16_t)arg_u64("N", argv[2], 4, PC_MAX_REPLICAS);
-  uint64_t L = (argc > 3 ? arg_u64("ONE_WAY_US", argv[3], 1, UINT32_MAX) : 1000) * 1000ull;
+  uint16_t n = (uint16_t)bench_parse_u64("N", argv[2], 4, PC_MAX_REPLICAS);
+  uint64_t L = (argc > 3 ? bench_parse_u64("ONE_WAY_US", argv[3], 1, UINT32_MAX) : 1000) * 1000ull;
   bool have_pbft = &pc_pbft_ops != NULL;
   int rc = 0;
   printf("variant,n,one_way_us,decided_heights,lat_p50_us,lat_p99_us,delays_p50,delays_p99,fast_share,ok\n");

@@ -456,15 +456,6 @@ static void usage(FILE *f) {
       PC_EXEC_WORKERS_MAX);
 }
 
-/* arg_count returns optarg as an integer in [1, max] (pc_parse_u64:
- * decimal or 0x hex) or exits through bad_arg naming the option. */
-static unsigned arg_count(int opt, const char *what, unsigned max) {
-  uint64_t v;
-  if (pc_parse_u64(optarg, &v) || v < 1 || v > max)
-    bad_arg("bad %s '%s' for -%c (want an integer from 1 to %u)", what, optarg, opt, max);
-  return (unsigned)v;
-}
-
 /* workload_exists: does some workload name (or "overhead") contain the
  * n bytes at sub? The names are those main() generates, from the same
  * tables. */
@@ -495,10 +486,10 @@ static void parse_args(int argc, char **argv) {
   opterr = 0; /* our messages, not getopt's */
   while ((c = getopt_long(argc, argv, ":w:b:n:k:r:uc:VPh", longopts, NULL)) != -1) {
     switch (c) {
-      case 'w': g_maxw = arg_count(c, "max_workers", PC_EXEC_WORKERS_MAX); break;
-      case 'b': g_blocks = arg_count(c, "blocks", 1000000); break;
-      case 'n': g_ntx = arg_count(c, "txs_per_block", 1000000); break;
-      case 'r': g_rounds = arg_count(c, "rounds", 1000000); break;
+      case 'w': g_maxw = (unsigned)bench_parse_u64("-w (max workers)", optarg, 1, PC_EXEC_WORKERS_MAX); break;
+      case 'b': g_blocks = (unsigned)bench_parse_u64("-b (blocks)", optarg, 1, 1000000); break;
+      case 'n': g_ntx = (unsigned)bench_parse_u64("-n (txs per block)", optarg, 1, 1000000); break;
+      case 'r': g_rounds = (unsigned)bench_parse_u64("-r (rounds)", optarg, 1, 1000000); break;
       case 'k':
         for (const char *p = optarg;;) {
           size_t n = strcspn(p, ",");

@@ -349,15 +349,6 @@ static const char *opt_value(int argc, char **argv, int *i) {
   return argv[++*i];
 }
 
-/* arg_u64 returns s as an integer in [1, max] (pc_parse_u64: decimal or
- * 0x hex) or exits through bad_arg naming the option. */
-static uint64_t arg_u64(const char *opt, const char *s, uint64_t max) {
-  uint64_t v;
-  if (pc_parse_u64(s, &v) || v < 1 || v > max)
-    bad_arg("bad %s value '%s' (want an integer from 1 to %llu)", opt, s, (unsigned long long)max);
-  return v;
-}
-
 int main(int argc, char **argv) {
   bool quick = false, big = false, only_log = false, only_state = false;
   uint64_t only_keys = 0;
@@ -368,9 +359,9 @@ int main(int argc, char **argv) {
     else if (!strcmp(argv[i], "--log")) only_log = true;
     else if (!strcmp(argv[i], "--state")) only_state = true;
     else if (!strcmp(argv[i], "--keys"))
-      only_keys = arg_u64("--keys", opt_value(argc, argv, &i), 100000000);
+      only_keys = bench_parse_u64("--keys", opt_value(argc, argv, &i), 1, 100000000);
     else if (!strcmp(argv[i], "--repeat"))
-      g_repeat = (unsigned)arg_u64("--repeat", opt_value(argc, argv, &i), 1000000);
+      g_repeat = (unsigned)bench_parse_u64("--repeat", opt_value(argc, argv, &i), 1, 1000000);
     else if (!strcmp(argv[i], "--dir")) {
       const char *d = opt_value(argc, argv, &i);
       /* a truncated path would be created and then removed: refuse it */

@@ -360,16 +360,6 @@ static void usage(FILE *f) {
       MAX_ROUNDS);
 }
 
-/* arg_u64 returns s as an integer in [min, max] (pc_parse_u64: decimal or
- * 0x hex) or exits through bad_arg naming what it is. */
-static uint64_t arg_u64(const char *what, const char *s, uint64_t min, uint64_t max) {
-  uint64_t v;
-  if (pc_parse_u64(s, &v) || v < min || v > max)
-    bad_arg("bad %s '%s' (want an integer from %llu to %llu)", what, s, (unsigned long long)min,
-            (unsigned long long)max);
-  return v;
-}
-
 /* opt_value returns the value after option argv[*i] (advancing *i) or
  * exits through bad_arg when the option ends the command line. */
 static const char *opt_value(int argc, char **argv, int *i) {
@@ -383,9 +373,9 @@ int main(int argc, char **argv) {
   bench_args_begin("bench_txpool", usage, argc, argv);
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--rounds")) {
-      rounds = (unsigned)arg_u64("--rounds", opt_value(argc, argv, &i), 1, MAX_ROUNDS);
+      rounds = (unsigned)bench_parse_u64("--rounds", opt_value(argc, argv, &i), 1, MAX_ROUNDS);
     } else if (!strcmp(argv[i], "--slice")) {
-      slice = (unsigned)arg_u64("--slice", opt_value(argc, argv, &i), 1, UINT32_MAX);
+      slice = (unsigned)bench_parse_u64("--slice", opt_value(argc, argv, &i), 1, UINT32_MAX);
     } else if (!strcmp(argv[i], "--only")) {
       const char *ph = opt_value(argc, argv, &i);
       only = -1;
@@ -395,11 +385,11 @@ int main(int argc, char **argv) {
     } else if (argv[i][0] == '-' && (argv[i][1] < '0' || argv[i][1] > '9')) { /* "-1": a bad number below */
       bad_arg("unknown option '%s'", argv[i]);
     } else if (pos == 0) {
-      n = (unsigned)arg_u64("n_tx", argv[i], 64, 10000000), pos++;
+      n = (unsigned)bench_parse_u64("n_tx", argv[i], 64, 10000000), pos++;
     } else if (pos == 1) {
-      core_a = (int)arg_u64("core_a", argv[i], 0, CPU_SETSIZE - 1), pos++;
+      core_a = (int)bench_parse_u64("core_a", argv[i], 0, CPU_SETSIZE - 1), pos++;
     } else if (pos == 2) {
-      core_b = (int)arg_u64("core_b", argv[i], 0, CPU_SETSIZE - 1), pos++;
+      core_b = (int)bench_parse_u64("core_b", argv[i], 0, CPU_SETSIZE - 1), pos++;
     } else {
       bad_arg("unexpected argument '%s' (takes at most n_tx core_a core_b)", argv[i]);
     }
