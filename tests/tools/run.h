@@ -3,14 +3,18 @@
 #ifndef PC_TESTS_TOOLS_RUN_H
 #define PC_TESTS_TOOLS_RUN_H
 
+#include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 typedef struct {
@@ -59,6 +63,60 @@ static inline void run_tool(run_t *r, const char *exe, ...) {
   slurp(e, r->err, sizeof r->err);
   unlink(o);
   unlink(e);
+}
+
+/* run_tool_timed runs argv[0] with argv (NULL-terminated) as run_tool
+ * does, for a program that must return by itself (a daemon that should
+ * refuse to start): it runs in a process group of its own, and when it has
+ * not exited after timeout_s seconds the whole group is killed (SIGKILL,
+ * so whatever it started goes too) and r->status is -1. Returns true when
+ * it was killed; a test asserts on that instead of hanging the suite.
+ * (test_bench_cli.c's run_timed works the same way.) */
+static inline bool run_tool_timed(run_t *r, unsigned timeout_s, const char *const *argv) {
+  char o[64], e[64];
+  snprintf(o, sizeof o, "/tmp/pc-run-%d.out", (int)getpid());
+  snprintf(e, sizeof e, "/tmp/pc-run-%d.err", (int)getpid());
+  fflush(NULL);
+  struct timespec t0, t;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  pid_t pid = fork();
+  if (pid < 0) {
+    r->status = -1;
+    snprintf(r->err, sizeof r->err, "fork: %s", strerror(errno));
+    r->out[0] = '\0';
+    return false;
+  }
+  if (pid == 0) {
+    setpgid(0, 0);
+    int fo = open(o, O_WRONLY | O_CREAT | O_TRUNC, 0600), fe = open(e, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (fo < 0 || fe < 0) _exit(127);
+    dup2(fo, 1);
+    dup2(fe, 2);
+    execv(argv[0], (char *const *)argv);
+    _exit(127);
+  }
+  setpgid(pid, pid); /* also here: no window where the kill could miss the group */
+  int st = 0;
+  bool killed = false, reaped = false;
+  for (;;) {
+    pid_t w = waitpid(pid, &st, WNOHANG);
+    if (w == pid) reaped = true;
+    if (w == pid || (w < 0 && errno != EINTR)) break;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    if (t.tv_sec - t0.tv_sec >= (time_t)timeout_s) {
+      killed = true;
+      kill(-pid, SIGKILL);
+      waitpid(pid, &st, 0);
+      break;
+    }
+    nanosleep(&(struct timespec){.tv_nsec = 5000000}, NULL);
+  }
+  r->status = reaped && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  slurp(o, r->out, sizeof r->out);
+  slurp(e, r->err, sizeof r->err);
+  unlink(o);
+  unlink(e);
+  return killed;
 }
 
 /* count_lines returns the number of '\n'-terminated lines in s. */
