@@ -70,8 +70,7 @@ static inline void run_tool(run_t *r, const char *exe, ...) {
  * refuse to start): it runs in a process group of its own, and when it has
  * not exited after timeout_s seconds the whole group is killed (SIGKILL,
  * so whatever it started goes too) and r->status is -1. Returns true when
- * it was killed; a test asserts on that instead of hanging the suite.
- * (test_bench_cli.c's run_timed works the same way.) */
+ * it was killed; a test asserts on that instead of hanging the suite. */
 static inline bool run_tool_timed(run_t *r, unsigned timeout_s, const char *const *argv) {
   char o[64], e[64];
   snprintf(o, sizeof o, "/tmp/pc-run-%d.out", (int)getpid());

@@ -27,52 +27,11 @@ typedef struct {
   bool timed_out;
 } timed_run_t;
 
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* run_timed runs argv[0] with argv in its own process group, capturing
- * stdout and stderr as run_tool does, and kills the group after
- * RUN_TIMEOUT_S (a benchmark's child processes go with it). */
+/* run_timed runs argv through run.h's run_tool_timed: its own process
+ * group, killed after RUN_TIMEOUT_S (a benchmark's child processes go
+ * with it). */
 static void run_timed(timed_run_t *t, const char *const *argv) {
-  char o[64], e[64];
-  snprintf(o, sizeof o, "/tmp/pc-bench-cli-%d.out", (int)getpid());
-  snprintf(e, sizeof e, "/tmp/pc-bench-cli-%d.err", (int)getpid());
-  fflush(NULL);
-  double t0 = now_s();
-  pid_t pid = fork();
-  cr_assert(pid >= 0, "fork failed");
-  if (pid == 0) {
-    setpgid(0, 0);
-    int fo = open(o, O_WRONLY | O_CREAT | O_TRUNC, 0600), fe = open(e, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    if (fo < 0 || fe < 0) _exit(127);
-    dup2(fo, 1);
-    dup2(fe, 2);
-    execv(argv[0], (char *const *)argv);
-    _exit(127);
-  }
-  setpgid(pid, pid); /* also here: no window where a kill could miss the group */
-  int st = 0;
-  t->timed_out = false;
-  for (;;) {
-    pid_t w = waitpid(pid, &st, WNOHANG);
-    if (w == pid) break;
-    cr_assert(w == 0 || errno == EINTR, "waitpid: %s", strerror(errno));
-    if (now_s() - t0 > RUN_TIMEOUT_S) {
-      t->timed_out = true;
-      kill(-pid, SIGKILL);
-      waitpid(pid, &st, 0);
-      break;
-    }
-    nanosleep(&(struct timespec){.tv_nsec = 5000000}, NULL);
-  }
-  t->r.status = !t->timed_out && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  slurp(o, t->r.out, sizeof t->r.out);
-  slurp(e, t->r.err, sizeof t->r.err);
-  unlink(o);
-  unlink(e);
+  t->timed_out = run_tool_timed(&t->r, RUN_TIMEOUT_S, argv);
 }
 
 #define RUN(t, ...) run_timed((t), (const char *const[]){__VA_ARGS__, NULL})
