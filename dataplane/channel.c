@@ -146,6 +146,9 @@ int pc_dp_cfg_check(const pc_dp_cfg_t *c) {
   if (c->self >= c->n) BAD("self = %u, want < n = %u", c->self, c->n);
   if (c->frame_size < 256 || c->frame_size > PC_DP_MAX_FRAME)
     BAD("frame_size = %u, want 256..%d", c->frame_size, PC_DP_MAX_FRAME);
+  if (c->kind == PC_DP_KIND_DPDK && c->frame_size > PC_DP_DPDK_MAX_FRAME)
+    BAD("frame_size = %u: a DPDK port carries at most %d (IPv4 MTU %d)", c->frame_size, PC_DP_DPDK_MAX_FRAME,
+        PC_DP_DPDK_MAX_MTU);
   if (c->window < 8 || c->window > 8192 || (c->window & (c->window - 1)))
     BAD("window = %u, want a power of two 8..8192", c->window);
   if (c->max_msg < 1 || c->max_msg > (256u << 20)) BAD("max_msg = %u, want 1..256 MiB", c->max_msg);

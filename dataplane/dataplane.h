@@ -144,6 +144,10 @@
 #define PC_DP_KEY_SIZE 32
 #define PC_DP_MSG_REC_SIZE 4 /* length prefix of a coalesced message */
 #define PC_DP_MAX_FRAME 65000 /* ParaChain bytes per frame, upper bound */
+/* DPDK ports carry IPv4 packets of at most 9000 bytes (the usual jumbo MTU),
+ * so ParaChain bytes per frame there ≤ 9000 − IPv4 − UDP headers. */
+#define PC_DP_DPDK_MAX_MTU 9000
+#define PC_DP_DPDK_MAX_FRAME (PC_DP_DPDK_MAX_MTU - 28)
 
 typedef enum { PC_DP_DATA = 0, PC_DP_ACK = 1, PC_DP_HELLO = 2 } pc_dp_type_t;
 
@@ -233,7 +237,8 @@ typedef struct {
   pc_dp_peer_cfg_t peers[PC_MAX_REPLICAS]; /* indexed by replica id, self included */
 
   uint32_t max_msg;        /* largest message, default 16 MiB, ≤ 256 MiB */
-  uint32_t frame_size;     /* ParaChain bytes per frame, 256..PC_DP_MAX_FRAME; default 1472 */
+  uint32_t frame_size;     /* ParaChain bytes per frame, 256..PC_DP_MAX_FRAME (DPDK: ..PC_DP_DPDK_MAX_FRAME);
+                            * default 1472 (MTU 1500) */
   uint32_t window;         /* frames in flight per peer, power of two 8..8192; default 512 */
   uint64_t tx_buf_bytes;   /* queued + unacked bytes per peer; ≥ max_msg; default 2 × max_msg */
   uint64_t rx_buf_bytes;   /* out-of-order + reassembly bytes per peer; ≥ max_msg + window × frame */

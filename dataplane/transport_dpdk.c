@@ -440,8 +440,8 @@ static void dpdk_destroy(pc_dp_transport_t *t) {
 }
 
 pc_dp_transport_t *pc_dp_dpdk_open(const pc_dp_cfg_t *cfg, pc_dp_counters_t *port) {
-  if (cfg->frame_size + PC_DP_L2_SIZE > 9000) {
-    PC_ERROR("dataplane dpdk: frame_size %u too large for a port (≤ %d)", cfg->frame_size, 9000 - PC_DP_L2_SIZE);
+  if (cfg->frame_size > PC_DP_DPDK_MAX_FRAME) { /* pc_dp_cfg_check says so first */
+    PC_ERROR("dataplane dpdk: frame_size %u too large for a port (≤ %d)", cfg->frame_size, PC_DP_DPDK_MAX_FRAME);
     return NULL;
   }
   if (eal_init(cfg) != 0) return NULL;
@@ -483,8 +483,16 @@ pc_dp_transport_t *pc_dp_dpdk_open(const pc_dp_cfg_t *cfg, pc_dp_counters_t *por
     d->nports = 1;
     for (uint16_t i = 0; i < cfg->n; i++)
       if (i != cfg->self) d->by_peer[i] = p;
-    if (port_start(d, p) != 0) goto fail;
+    /* A frame larger than the port takes would be dropped on every send:
+     * refuse to start rather than stall. */
     uint16_t mtu = (uint16_t)(cfg->frame_size + 28);
+    struct rte_eth_dev_info info;
+    if (mtu > 1500 && rte_eth_dev_info_get(p->port_id, &info) == 0 && info.max_mtu < mtu) {
+      PC_ERROR("dataplane dpdk: port %s takes an MTU of at most %u, this frame size needs %u: lower mtu", p->name,
+               (unsigned)info.max_mtu, (unsigned)mtu);
+      goto fail;
+    }
+    if (port_start(d, p) != 0) goto fail;
     if (mtu > 1500 && rte_eth_dev_set_mtu(p->port_id, mtu) != 0)
       PC_WARN("dataplane dpdk: port %s refuses MTU %u: keep frame_size <= 1472", p->name, mtu);
     (void)rte_eth_promiscuous_enable(p->port_id); /* several replica MACs may share a link */

@@ -15,6 +15,7 @@
 
 #define SUN_PATH_MAX 108 /* sizeof(struct sockaddr_un.sun_path), NUL included */
 #define FRAME_MAX 65000 /* dataplane.h PC_DP_MAX_FRAME */
+#define DPDK_MTU_MAX 9000 /* dataplane.h PC_DP_DPDK_MAX_MTU */
 #define IPUDP_HDR 28     /* IPv4 + UDP headers: an MTU carries mtu − 28 ParaChain bytes */
 #define SEGMENT_MIN (1ull << 20) /* storage.h PC_LOG_SEGMENT_MIN */
 #define SEGMENT_MAX (1ull << 31) /* storage.h PC_LOG_SEGMENT_MAX */
@@ -285,6 +286,11 @@ static int load_net_keys(pc_node_config_t *cfg, pc_conf_t *cf, int sec, unsigned
   uint64_t v;
   v = cfg->mtu;
   TRY(pc_conf_u64(cf, sec, "mtu", 576, FRAME_MAX + IPUDP_HDR, &v));
+  if (t != PC_NET_UDP && v > DPDK_MTU_MAX)
+    return pc_conf_fail(cf, PC_DEC_CONFIG, pc_conf_entry(cf, sec, "mtu")->line,
+                        "mtu = %llu: the DPDK transports (memif, af_packet, pci) carry at most %d (jumbo); only "
+                        "transport = udp goes higher",
+                        (unsigned long long)v, DPDK_MTU_MAX);
   cfg->mtu = (uint32_t)v;
   v = cfg->max_message;
   int g = pc_conf_size(cf, sec, "max_message", 64u << 10, 256u << 20, &v);

@@ -329,6 +329,14 @@ Test(channel, config_rejected_as_a_whole) {
   cr_assert_eq(pc_dp_cfg_check(&cfg), PC_ERR_CONFIG);
   tl_cfg(&cfg, PC_DP_KIND_UDP, 2, 2, 40000);
   cr_assert_eq(pc_dp_cfg_check(&cfg), PC_ERR_CONFIG);
+  /* A DPDK port takes at most an IPv4 MTU of 9000; kernel UDP goes higher. */
+  tl_cfg(&cfg, PC_DP_KIND_DPDK, 0, 2, 40000);
+  cfg.frame_size = PC_DP_DPDK_MAX_FRAME;
+  cr_assert_eq(pc_dp_cfg_check(&cfg), 0);
+  cfg.frame_size = PC_DP_DPDK_MAX_FRAME + 1;
+  cr_assert_eq(pc_dp_cfg_check(&cfg), PC_ERR_CONFIG);
+  cfg.kind = PC_DP_KIND_UDP;
+  cr_assert_eq(pc_dp_cfg_check(&cfg), 0);
   tl_cfg(&cfg, PC_DP_KIND_LOOP, 0, 2, 40000);
   cr_assert_eq(pc_dp_cfg_check(&cfg), PC_ERR_CONFIG); /* loop without cfg.loop */
   cr_assert_null(pc_dp_create(&cfg, tl_deliver, NULL));

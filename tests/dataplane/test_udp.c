@@ -14,9 +14,10 @@ static size_t len_sizes(uint64_t idx) { return sizes[idx % PC_ARRAY_LEN(sizes)];
 
 static uint16_t base_port(void) { return (uint16_t)(20000 + (getpid() * 7) % 30000); }
 
-static int replica(uint16_t self, uint16_t port, uint64_t total) {
+static int replica(uint16_t self, uint16_t port, uint32_t frame, uint64_t total) {
   pc_dp_cfg_t cfg;
   tl_cfg(&cfg, PC_DP_KIND_UDP, self, 2, port);
+  cfg.frame_size = frame;
   tl_rx_t rx = {.len_of = len_sizes};
   pc_dp_t *dp = pc_dp_create(&cfg, tl_deliver, &rx);
   if (!dp) return 3;
@@ -30,18 +31,26 @@ static int replica(uint16_t self, uint16_t port, uint64_t total) {
   return rc;
 }
 
-Test(udp, two_processes_1B_to_16MiB_both_ways, .timeout = 200) {
-  uint16_t port = base_port();
+/* Two replicas, parent and child, exchange every size both ways with frames
+ * of `frame` ParaChain bytes (datagrams of that size). */
+static void pair_scenario(uint16_t port, uint32_t frame) {
   uint64_t total = 2 * PC_ARRAY_LEN(sizes);
   pid_t child = fork();
   cr_assert_geq(child, 0);
-  if (child == 0) _exit(replica(1, port, total));
-  int rc = replica(0, port, total);
+  if (child == 0) _exit(replica(1, port, frame, total));
+  int rc = replica(0, port, frame, total);
   int st = 0;
   if (rc != 0) kill(child, SIGKILL);
   cr_assert_eq(waitpid(child, &st, 0), child);
   cr_assert_eq(rc, 0, "parent replica failed (%d)", rc);
   cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child replica failed (status %d)", st);
+}
+
+Test(udp, two_processes_1B_to_16MiB_both_ways, .timeout = 200) { pair_scenario(base_port(), 1472); }
+
+/* Jumbo frames (mtu = 9000 in node.conf): 8972-byte datagrams. */
+Test(udp, jumbo_frames_mtu_9000_1B_to_16MiB_both_ways, .timeout = 200) {
+  pair_scenario((uint16_t)(base_port() + 300), PC_DP_DPDK_MAX_FRAME);
 }
 
 Test(udp, bind_conflict_is_a_clean_error) {

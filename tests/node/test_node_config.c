@@ -277,6 +277,15 @@ Test(node_config, memif_socket_path_too_long) {
                "n.conf: memif sockets /0123456789");
 }
 Test(node_config, mtu_out_of_range) { ASSERT_FAILS(HEAD "[net]\nmtu = 100\n", "n.conf:7: mtu = 100"); }
+/* A DPDK port carries at most a 9000-byte jumbo MTU: a larger one is refused
+ * here, at its line, rather than by the dataplane once the node starts. */
+Test(node_config, mtu_above_jumbo_only_for_udp) {
+  ASSERT_FAILS(HEAD "[net]\ntransport = memif\nmtu = 9001\n", "n.conf:8: mtu = 9001: the DPDK transports");
+  ASSERT_FAILS(HEAD "[net]\ntransport = af_packet\niface = eth0\nmtu = 16000\n", "n.conf:9: mtu = 16000");
+  cr_assert_eq(parse(HEAD "[net]\ntransport = memif\nmtu = 9000\n"), 0, "%s", err);
+  cr_assert_eq(parse(HEAD "[net]\ntransport = udp\nmtu = 16000\n"), 0, "%s", err);
+  cr_assert_eq(cfg.mtu, 16000);
+}
 Test(node_config, window_not_power_of_two) {
   ASSERT_FAILS(HEAD "[net]\nwindow = 1000\n", "n.conf:7: window = 1000 is not a power of two");
 }

@@ -16,13 +16,15 @@
  * forks and prints. Usage:
  *   bench_dataplane [SECONDS [SECTIONS]]    (-h, --help: usage)
  * SECONDS per run (a positive number up to 86400, default 1.5); SECTIONS a
- * comma list of mac, raw, sizes, lat, loss (default all; "loss" alone
+ * comma list of mac, raw, sizes, jumbo, lat, loss (default all; "jumbo" is
+ * the sizes table at 8972-byte frames, an IPv4 MTU of 9000, next to
+ * baselines re-measured at that frame size; "loss" alone
  * measures its own lossless 64 KiB runs). A malformed argument is reported
  * on stderr with the usage and exit status 2 before anything runs.
  * Environment: PC_BENCH_SIZES (message sizes of the sizes section, e.g.
  * 65536,1048576), PC_BENCH_LOSS_REPS (lossless/lossy pairs, default 3),
  * PC_BENCH_WINDOW (frames in flight per peer, default 1024), PC_BENCH_FRAME
- * (ParaChain bytes per frame, default 1472). Run by `make bench`
+ * (ParaChain bytes per frame, 512..8972, default 1472). Run by `make bench`
  * (tools/scripts/bench.sh, section d: 1.5 s, 0.8 s with --quick).
  * The raw kernel-UDP baseline (sendmmsg/recvmmsg, same packets and batches
  * as the raw memif one) shows the transports' own ratio beside the
@@ -48,6 +50,10 @@
 #include "tools/bench_args.h"
 
 static double secs = 1.5;
+/* ParaChain bytes per frame in every figure, baselines included: 1472 (an
+ * IPv4 MTU of 1500) unless PC_BENCH_FRAME says otherwise; the jumbo section
+ * switches to PC_DP_DPDK_MAX_FRAME (MTU 9000). Children inherit it. */
+static uint32_t frame = 1472;
 
 typedef struct {
   double msgs, bytes, elapsed; /* receiver side */
@@ -80,8 +86,7 @@ static void make_cfg(pc_dp_cfg_t *cfg, pc_dp_kind_t kind, uint16_t self, const c
   const char *ws = getenv("PC_BENCH_WINDOW"); /* frames in flight per peer, default 1024 */
   if (ws) cfg->window = (uint32_t)atoi(ws);
   cfg->mbufs = 8191;
-  const char *fs = getenv("PC_BENCH_FRAME"); /* ParaChain bytes per frame, default 1472 */
-  if (fs) cfg->frame_size = (uint32_t)atoi(fs);
+  cfg->frame_size = frame;
 }
 
 /* ------------------------------------------------------------ receiver */
@@ -103,17 +108,17 @@ static void on_msg(void *user, uint16_t peer, const uint8_t *m, size_t len) {
   if (r->lat && len >= 8 && r->nlat < r->cap) r->lat[r->nlat++] = (double)(now - pc_load_le64(m)) / 1000.0;
 }
 
-/* MB/s of ParaChain payload carried by frames_per_s full 1472-byte frames
- * (the dataplane's default frame). */
-static double payload_mb(double frames_per_s) { return frames_per_s * (1472 - PC_DP_OVERHEAD) / 1e6; }
+/* MB/s of ParaChain payload carried by frames_per_s full frames. */
+static double payload_mb(double frames_per_s) { return frames_per_s * (frame - PC_DP_OVERHEAD) / 1e6; }
 
-/* Keyed BLAKE2b-128 tags over one 1472-byte frame per second, on this core,
+/* Keyed BLAKE2b-128 tags over one full frame per second, on this core,
  * measured for ns nanoseconds. */
 static double mac_frames_per_s(uint64_t ns) {
-  uint8_t key[32] = {1}, frame[1472] = {0}, tag[16];
+  static uint8_t buf[PC_DP_DPDK_MAX_FRAME];
+  uint8_t key[32] = {1}, tag[16];
   uint64_t n = 0, t0 = pc_now_ns();
   while (pc_now_ns() - t0 < ns) {
-    for (int i = 0; i < 1000; i++) crypto_generichash(tag, 16, frame, sizeof frame, key, 32);
+    for (int i = 0; i < 1000; i++) crypto_generichash(tag, 16, buf, frame, key, 32);
     n += 1000;
   }
   return (double)n / ((double)(pc_now_ns() - t0) / 1e9);
@@ -252,15 +257,16 @@ static void raw_child(uint16_t self, const char *tag, int out) {
   int argc = 0;
   for (char *s = NULL, *t = strtok_r(eal, " ", &s); t; t = strtok_r(NULL, " ", &s)) argv[argc++] = t;
   if (rte_eal_init(argc, argv) < 0) _exit(2);
+  const uint16_t plen = (uint16_t)(frame + PC_DP_L2_SIZE), room = PC_MAX(2048, plen); /* as the dataplane */
   char dev[256];
-  snprintf(dev, sizeof dev, "net_memif_raw%u,role=%s,socket=/tmp/%s-raw.sock,id=0", self, self ? "client" : "server",
-           tag);
+  snprintf(dev, sizeof dev, "net_memif_raw%u,role=%s,socket=/tmp/%s-raw.sock,id=0,bsize=%u", self,
+           self ? "client" : "server", tag, (unsigned)room);
   if (rte_dev_probe(dev) != 0) _exit(2);
   char name[32];
   snprintf(name, sizeof name, "net_memif_raw%u", self);
   uint16_t port;
   if (rte_eth_dev_get_port_by_name(name, &port) != 0) _exit(2);
-  struct rte_mempool *mp = rte_pktmbuf_pool_create("raw", 8191, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE, 0);
+  struct rte_mempool *mp = rte_pktmbuf_pool_create("raw", 8191, 256, 0, (uint16_t)(RTE_PKTMBUF_HEADROOM + room), 0);
   struct rte_eth_conf conf = {0};
   if (!mp || rte_eth_dev_configure(port, 1, 1, &conf) || rte_eth_rx_queue_setup(port, 0, 1024, 0, NULL, mp) ||
       rte_eth_tx_queue_setup(port, 0, 1024, 0, NULL))
@@ -288,7 +294,6 @@ static void raw_child(uint16_t self, const char *tag, int out) {
   if (!l.link_status) _exit(4); /* no figure rather than a wrong one */
   struct rte_mbuf *mb[32];
   result_t res = {0};
-  const uint16_t plen = 1472 + PC_DP_L2_SIZE;
   if (self == 0) { /* sender */
     uint64_t end = pc_now_ns() + (uint64_t)(secs * 1e9);
     while (pc_now_ns() < end) {
@@ -322,8 +327,8 @@ static void raw_child(uint16_t self, const char *tag, int out) {
 /* ------------------------------------------------------------- raw UDP */
 
 /* The kernel-UDP counterpart of raw_child: plain sendmmsg/recvmmsg of
- * 1472-byte datagrams (the ParaChain part of a 1514-byte memif packet; the
- * kernel adds the same 42 bytes of headers) in batches of 32 between two
+ * frame-sized datagrams (the ParaChain part of a memif packet; the kernel
+ * adds the same 42 bytes of headers) in batches of 32 between two
  * processes pinned like the memif pair (sender CPU 0, receiver CPU 1),
  * non-blocking and busy-polling like a poll-mode driver, socket buffers of
  * 8 MiB as in transport_udp.c. No channel logic, no MAC. */
@@ -340,8 +345,9 @@ static void raw_udp_child(uint16_t self, uint16_t port, int out) {
   struct sockaddr_in peer = me;
   peer.sin_port = htons(port + !self);
   if (fd < 0 || bind(fd, (struct sockaddr *)&me, sizeof me) != 0) _exit(2);
-  enum { B = 32, LEN = 1472 };
-  static uint8_t bufs[B][LEN + 1];
+  enum { B = 32 };
+  const size_t LEN = frame;
+  static uint8_t bufs[B][PC_DP_DPDK_MAX_FRAME + 1];
   struct mmsghdr mm[B];
   struct iovec iov[B];
   result_t res = {0};
@@ -427,6 +433,86 @@ static bool want(const char *only, const char *sec) {
   return false;
 }
 
+/* ------------------------------------------------------------ baselines */
+
+/* The baselines of one frame size: one core's MAC rate in MB/s of payload,
+ * raw memif and raw kernel-UDP packets/s (0: that run failed). */
+typedef struct {
+  double mac_mb, raw_pps, rawu_pps;
+} baselines_t;
+
+/* 1. The MAC ceiling, one core, over full frames; with portable, also
+ * libsodium's portable code for comparison. */
+static void measure_mac(baselines_t *b, bool portable) {
+  double mac_s = mac_frames_per_s(500000000ull);
+  b->mac_mb = payload_mb(mac_s); /* payload bytes the MAC rate allows */
+  printf("keyed BLAKE2b-128 MAC, one core, %u B frames: %.0f frames/s = %.0f MB/s of payload\n", frame, mac_s,
+         b->mac_mb);
+  double pm = portable ? portable_mac_mb(500000000ull) : 0;
+  if (pm > 0 && b->mac_mb > 0)
+    printf("  the same MAC through libsodium's portable C code (sodium_init() %s): %.0f MB/s = %.2fx\n",
+           sodium_runtime_has_avx2() ? "selects its AVX2 code on this CPU" : "finds no AVX2 here", pm, pm / b->mac_mb);
+}
+
+/* 2. raw memif and raw kernel UDP: packets/s between two processes, same
+ * packet size and batch, no channel logic. */
+static void measure_raw(baselines_t *b) {
+  result_t rx, tx;
+  if (pair(1, PC_DP_KIND_DPDK, 0, 0, &rx, &tx)) {
+    b->raw_pps = m_s(&rx);
+    printf("raw memif, %u B packets, bursts of 32: %.2f Mpps (= %.0f MB/s at our payload per frame)\n",
+           frame + PC_DP_L2_SIZE, b->raw_pps / 1e6, payload_mb(b->raw_pps));
+  } else {
+    printf("raw memif: FAILED\n");
+  }
+  if (pair(3, PC_DP_KIND_UDP, 0, 0, &rx, &tx)) {
+    b->rawu_pps = m_s(&rx);
+    printf("raw kernel UDP, %u B datagrams, sendmmsg/recvmmsg of 32: %.2f Mpps (= %.0f MB/s at our payload "
+           "per frame)\n",
+           frame, b->rawu_pps / 1e6, payload_mb(b->rawu_pps));
+  } else {
+    printf("raw kernel UDP: FAILED\n");
+  }
+  if (b->raw_pps > 0 && b->rawu_pps > 0) printf("raw memif / raw UDP = %.2f\n", b->raw_pps / b->rawu_pps);
+}
+
+/* 3. Message sizes, memif vs UDP, against min(raw memif, MAC) at this frame
+ * size. Returns the memif MB/s of the 64 KiB row (0 without one). */
+static double sizes_table(const baselines_t *b) {
+  double raw_mb = payload_mb(b->raw_pps), mb64 = 0;
+  double ceiling = raw_mb && raw_mb < b->mac_mb ? raw_mb : b->mac_mb;
+  printf("ceiling = min(raw memif, MAC) = %.0f MB/s\n", ceiling);
+  /* The two vCPUs' speed drifts with the host within a run, so each row's
+   * ceiling re-measures the MAC rate (0.3 s) just before its memif pair
+   * and "x ceil" divides by that; the last column shows it. */
+  printf("(each row: MAC ceiling re-measured just before its memif pair)\n\n");
+  size_t sizes[8] = {256, 4096, 65536, 1 << 20}, nsizes = 4;
+  const char *ss = getenv("PC_BENCH_SIZES"); /* e.g. "65536,1048576" */
+  if (ss) {
+    nsizes = 0;
+    for (const char *c = ss; *c && nsizes < 8; c = strchr(c, ',') ? strchr(c, ',') + 1 : c + strlen(c)) {
+      long v = atol(c);
+      if (v > 0 && v <= (16l << 20)) sizes[nsizes++] = (size_t)v;
+    }
+  }
+  printf("%-8s %14s %10s %8s %14s %10s %10s %8s\n", "size", "memif msg/s", "MB/s", "x ceil", "udp msg/s", "MB/s",
+         "memif/udp", "ceiling");
+  for (size_t i = 0; i < nsizes; i++) {
+    result_t m, u, tx;
+    double row_mac = payload_mb(mac_frames_per_s(300000000ull));
+    double row_ceiling = raw_mb && raw_mb < row_mac ? raw_mb : row_mac;
+    bool okm = pair(0, PC_DP_KIND_DPDK, sizes[i], 0, &m, &tx);
+    bool oku = pair(0, PC_DP_KIND_UDP, sizes[i], 0, &u, &tx);
+    if (sizes[i] == 65536 && okm) mb64 = mb_s(&m);
+    printf("%-8zu %14.0f %10.1f %8.2f %14.0f %10.1f %10.2f %8.0f\n", sizes[i], okm ? m_s(&m) : 0,
+           okm ? mb_s(&m) : 0, okm ? mb_s(&m) / row_ceiling : 0, oku ? m_s(&u) : 0, oku ? mb_s(&u) : 0,
+           okm && oku ? mb_s(&m) / mb_s(&u) : 0, row_ceiling);
+  }
+  if (b->raw_pps > 0 && b->rawu_pps > 0)
+    printf("(transports alone: raw memif / raw UDP = %.2f, same packets)\n", b->raw_pps / b->rawu_pps);
+  return mb64;
+}
+
 /* ------------------------------------------------------------ arguments */
 static void usage(FILE *f) {
   fprintf(
@@ -435,11 +521,12 @@ static void usage(FILE *f) {
       "Measures memif and UDP channels vs the one-core MAC ceiling and raw memif/UDP, same run; latency, "
       "loss.\n"
       "  SECONDS     seconds per run, a positive number up to 86400 (default 1.5)\n"
-      "  SECTIONS    comma list of mac, raw, sizes, lat, loss (default all)\n"
+      "  SECTIONS    comma list of mac, raw, sizes, jumbo, lat, loss (default all; jumbo = the sizes\n"
+      "              table again at 8972-byte frames, an MTU of 9000, with its own baselines)\n"
       "  -h, --help  this text\n"
       "Environment: PC_BENCH_SIZES (message sizes of the sizes section, e.g. 65536,1048576),\n"
       "PC_BENCH_LOSS_REPS (lossless/lossy pairs, default 3), PC_BENCH_WINDOW (frames in flight per peer,\n"
-      "default 1024), PC_BENCH_FRAME (ParaChain bytes per frame, default 1472).\n"
+      "default 1024), PC_BENCH_FRAME (ParaChain bytes per frame, 512..8972, default 1472).\n"
       "Run by: make bench (tools/scripts/bench.sh, section d: 1.5 s; --quick 0.8 s).\n");
 }
 
@@ -447,10 +534,12 @@ static void usage(FILE *f) {
  * -h/--help, 2 after a malformed argument. Runs before the EAL or anything
  * else starts. */
 static void parse_args(int argc, char **argv, const char **only) {
-  static const char *const sections[] = {"mac", "raw", "sizes", "lat", "loss"};
+  static const char *const sections[] = {"mac", "raw", "sizes", "jumbo", "lat", "loss"};
   bench_args_begin("bench_dataplane", usage, argc, argv);
   if (argc > 3) bad_arg("unexpected argument '%s' (takes at most SECONDS and SECTIONS)", argv[3]);
   if (argc > 1) secs = bench_parse_secs(argv[1]);
+  const char *fs = getenv("PC_BENCH_FRAME");
+  if (fs) frame = (uint32_t)bench_parse_u64("PC_BENCH_FRAME", fs, 512, PC_DP_DPDK_MAX_FRAME);
   *only = argc > 2 ? argv[2] : NULL;
   if (!*only) return;
   for (const char *p = *only;;) {
@@ -458,9 +547,9 @@ static void parse_args(int argc, char **argv, const char **only) {
     bool known = false;
     for (size_t k = 0; k < sizeof sections / sizeof sections[0]; k++)
       known = known || (strlen(sections[k]) == n && !strncmp(p, sections[k], n));
-    if (!n) bad_arg("empty section name in '%s' (want a comma list of mac, raw, sizes, lat, loss)", *only);
+    if (!n) bad_arg("empty section name in '%s' (want a comma list of mac, raw, sizes, jumbo, lat, loss)", *only);
     if (!known)
-      bad_arg("unknown section '%.*s' in '%s' (want a comma list of mac, raw, sizes, lat, loss)", (int)n, p,
+      bad_arg("unknown section '%.*s' in '%s' (want a comma list of mac, raw, sizes, jumbo, lat, loss)", (int)n, p,
               *only);
     if (!p[n]) break;
     p += n + 1;
@@ -478,80 +567,27 @@ int main(int argc, char **argv) {
   pc_crypto_init();
   pc_log_set_level(PC_LOG_WARN);
 
-  /* 1. MAC ceiling, one core, over full 1472-byte frames. */
-  double mac_mb = 0;
-  if (want(only, "mac") || want(only, "sizes")) {
-    double mac_s = mac_frames_per_s(500000000ull);
-    mac_mb = payload_mb(mac_s); /* payload bytes the MAC rate allows */
-    printf("keyed BLAKE2b-128 MAC, one core, 1472 B frames: %.0f frames/s = %.0f MB/s of payload\n", mac_s, mac_mb);
-    double portable = portable_mac_mb(500000000ull);
-    if (portable > 0 && mac_mb > 0)
-      printf("  the same MAC through libsodium's portable C code (sodium_init() %s): %.0f MB/s = %.2fx\n",
-             sodium_runtime_has_avx2() ? "selects its AVX2 code on this CPU" : "finds no AVX2 here", portable,
-             portable / mac_mb);
-  }
+  baselines_t baselines = {0};
+  if (want(only, "mac") || want(only, "sizes")) measure_mac(&baselines, true);
+  if (want(only, "raw") || want(only, "sizes")) measure_raw(&baselines);
+  double mb64 = want(only, "sizes") ? sizes_table(&baselines) : 0;
 
-  /* 2. raw memif and raw kernel UDP: packets/s between two processes, same
-   * packet size and batch, no channel logic. */
-  result_t rx, tx;
-  double raw_mb = 0, raw_pps = 0, rawu_pps = 0;
-  if (want(only, "raw") || want(only, "sizes")) {
-    if (pair(1, PC_DP_KIND_DPDK, 0, 0, &rx, &tx)) {
-      raw_pps = m_s(&rx);
-      raw_mb = payload_mb(raw_pps); /* same payload per frame as the dataplane */
-      printf("raw memif, 1514 B packets, bursts of 32: %.2f Mpps (= %.0f MB/s at our payload per frame)\n",
-             raw_pps / 1e6, raw_mb);
-    } else {
-      printf("raw memif: FAILED\n");
-    }
-    if (pair(3, PC_DP_KIND_UDP, 0, 0, &rx, &tx)) {
-      rawu_pps = m_s(&rx);
-      printf("raw kernel UDP, 1472 B datagrams, sendmmsg/recvmmsg of 32: %.2f Mpps (= %.0f MB/s at our payload "
-             "per frame)\n",
-             rawu_pps / 1e6, payload_mb(rawu_pps));
-    } else {
-      printf("raw kernel UDP: FAILED\n");
-    }
-    if (raw_pps > 0 && rawu_pps > 0) printf("raw memif / raw UDP = %.2f\n", raw_pps / rawu_pps);
-  }
-
-  /* 3. sizes, memif vs UDP */
-  double mb64 = 0;
-  if (want(only, "sizes")) {
-    double ceiling = raw_mb && raw_mb < mac_mb ? raw_mb : mac_mb;
-    printf("ceiling = min(raw memif, MAC) = %.0f MB/s\n", ceiling);
-    /* The two vCPUs' speed drifts with the host within a run, so each row's
-     * ceiling re-measures the MAC rate (0.3 s) just before its memif pair
-     * and "x ceil" divides by that; the last column shows it. */
-    printf("(each row: MAC ceiling re-measured just before its memif pair)\n\n");
-    size_t sizes[8] = {256, 4096, 65536, 1 << 20}, nsizes = 4;
-    const char *ss = getenv("PC_BENCH_SIZES"); /* e.g. "65536,1048576" */
-    if (ss) {
-      nsizes = 0;
-      for (const char *c = ss; *c && nsizes < 8; c = strchr(c, ',') ? strchr(c, ',') + 1 : c + strlen(c)) {
-        long v = atol(c);
-        if (v > 0 && v <= (16l << 20)) sizes[nsizes++] = (size_t)v;
-      }
-    }
-    printf("%-8s %14s %10s %8s %14s %10s %10s %8s\n", "size", "memif msg/s", "MB/s", "x ceil", "udp msg/s", "MB/s",
-           "memif/udp", "ceiling");
-    for (size_t i = 0; i < nsizes; i++) {
-      result_t m, u;
-      double row_mac = payload_mb(mac_frames_per_s(300000000ull));
-      double row_ceiling = raw_mb && raw_mb < row_mac ? raw_mb : row_mac;
-      bool okm = pair(0, PC_DP_KIND_DPDK, sizes[i], 0, &m, &tx);
-      bool oku = pair(0, PC_DP_KIND_UDP, sizes[i], 0, &u, &tx);
-      if (sizes[i] == 65536 && okm) mb64 = mb_s(&m);
-      printf("%-8zu %14.0f %10.1f %8.2f %14.0f %10.1f %10.2f %8.0f\n", sizes[i], okm ? m_s(&m) : 0,
-             okm ? mb_s(&m) : 0, okm ? mb_s(&m) / row_ceiling : 0, oku ? m_s(&u) : 0, oku ? mb_s(&u) : 0,
-             okm && oku ? mb_s(&m) / mb_s(&u) : 0, row_ceiling);
-    }
-    if (raw_pps > 0 && rawu_pps > 0)
-      printf("(transports alone: raw memif / raw UDP = %.2f, same packets)\n", raw_pps / rawu_pps);
+  /* 3b. the same table with jumbo frames (an IPv4 MTU of 9000), every
+   * baseline re-measured at that frame size. */
+  if (want(only, "jumbo")) {
+    uint32_t keep = frame;
+    frame = PC_DP_DPDK_MAX_FRAME;
+    printf("\njumbo frames: %u ParaChain bytes per frame (IPv4 MTU %d); baselines re-measured at this size\n", frame,
+           PC_DP_DPDK_MAX_MTU);
+    baselines_t jumbo = {0};
+    measure_mac(&jumbo, false);
+    measure_raw(&jumbo);
+    (void)sizes_table(&jumbo);
+    frame = keep;
   }
 
   /* 4. latency */
-  result_t l, lu;
+  result_t l, lu, tx;
   if (want(only, "lat")) {
     bool okm = pair(2, PC_DP_KIND_DPDK, 64, 0, &l, &tx);
     if (okm)

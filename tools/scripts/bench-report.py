@@ -478,6 +478,14 @@ FIG = [
      r"^65536\s+\d+\s+[\d.]+\s+([\d.]+)"),
     ("dataplane", "pc_dp over memif, 1 MiB messages", "min(raw memif, one-core MAC) ceiling", "dataplane",
      r"^1048576\s+\d+\s+[\d.]+\s+([\d.]+)"),
+    ("dataplane", "pc_dp over memif, 256 B, jumbo frames (MTU 9000)", "min(raw memif, one-core MAC), both at MTU 9000",
+     "dataplane", "jumbo:" + r"^256\s+\d+\s+[\d.]+\s+([\d.]+)"),
+    ("dataplane", "pc_dp over memif, 4 KiB, jumbo frames (MTU 9000)", "min(raw memif, one-core MAC), both at MTU 9000",
+     "dataplane", "jumbo:" + r"^4096\s+\d+\s+[\d.]+\s+([\d.]+)"),
+    ("dataplane", "pc_dp over memif, 64 KiB, jumbo frames (MTU 9000)", "min(raw memif, one-core MAC), both at MTU 9000",
+     "dataplane", "jumbo:" + r"^65536\s+\d+\s+[\d.]+\s+([\d.]+)"),
+    ("dataplane", "pc_dp over memif, 1 MiB, jumbo frames (MTU 9000)", "min(raw memif, one-core MAC), both at MTU 9000",
+     "dataplane", "jumbo:" + r"^1048576\s+\d+\s+[\d.]+\s+([\d.]+)"),
     ("dataplane", "one-core keyed-BLAKE2b MAC rate", "raw memif packet rate (MB/s)", "dataplane", "mac_vs_memif"),
     ("dataplane", "keyed BLAKE2b, libsodium's portable C code", "the same, the code sodium_init() selects", "dataplane",
      r"portable C code.*= ([\d.]+)x"),
@@ -530,6 +538,10 @@ def fig_values(fname, rx):
             b = re.search(r"raw memif.*\(= (\d+) MB/s", text)
             vals.append(float(a.group(1)) / float(b.group(1)) if a and b and float(b.group(1)) else None)
             continue
+        # The jumbo table follows the default one, so a plain regex finds the
+        # default figure first; "jumbo:" regexes search after its heading.
+        if rx.startswith("jumbo:"):
+            rx, text = rx[len("jumbo:"):], text.partition("\njumbo frames:")[2]
         m = re.search(rx, text, re.M)
         vals.append(float(m.group(1)) if m else None)
     return vals
