@@ -1071,30 +1071,46 @@ int pc_dp_poll(pc_dp_t *dp, unsigned budget) {
   return (int)work;
 }
 
-void pc_dp_idle(unsigned idle_polls) {
-  if (idle_polls < 64) return;
+/* The phases of the idle back-off: spins (nothing), pauses or yields here
+ * and returns 0; in the sleep phase returns how long to sleep (10 µs
+ * growing to 200 µs, so the retransmission and housekeeping timers, run
+ * only by pc_dp_poll, stay within 200 µs of due) and lets the caller sleep
+ * or wait on the RX interrupt for that long. */
+static uint64_t backoff(unsigned idle_polls) {
+  if (idle_polls < 64) return 0;
   if (idle_polls < 512) {
 #if defined(__x86_64__) || defined(__i386__)
     for (int i = 0; i < 16; i++) __builtin_ia32_pause();
 #endif
-    return;
+    return 0;
   }
   if (idle_polls < 1024) {
     sched_yield();
-    return;
+    return 0;
   }
-  uint64_t ns = PC_MIN(200000ull, 10000ull * ((idle_polls - 1024) / 64 + 1));
-  pc_sleep_ns(ns);
+  return PC_MIN(200000ull, 10000ull * ((idle_polls - 1024) / 64 + 1));
+}
+
+void pc_dp_idle(unsigned idle_polls) {
+  uint64_t ns = backoff(idle_polls);
+  if (ns) pc_sleep_ns(ns);
+}
+
+int pc_dp_wait(pc_dp_t *dp, uint64_t max_ns) {
+  if (dp->cfg.kind != PC_DP_KIND_DPDK) return PC_ERR_UNSUPPORTED; /* UDP and loop: no interrupt */
+  return pc_dp_dpdk_wait_rx(dp->t, max_ns);
 }
 
 void pc_dp_run(pc_dp_t *dp, const atomic_bool *stop) {
   unsigned idle = 0;
   /* acquire: pairs with the release store of whoever sets *stop */
   while (!atomic_load_explicit(stop, memory_order_acquire)) {
-    if (pc_dp_poll(dp, 64) > 0)
+    if (pc_dp_poll(dp, 64) > 0) {
       idle = 0;
-    else
-      pc_dp_idle(++idle);
+      continue;
+    }
+    uint64_t ns = backoff(++idle);
+    if (ns && pc_dp_wait(dp, ns) < 0) pc_sleep_ns(ns);
   }
 }
 

@@ -306,6 +306,8 @@ typedef struct {
   uint64_t test_dropped;     /* frames dropped by the loss-injection hook */
   uint64_t link_down, link_up;
   uint64_t hellos_tx, hellos_rx, acks_tx;
+  uint64_t rx_intr_waits;   /* port: idle waits on the RX interrupt started (pc_dp_wait) */
+  uint64_t rx_intr_wakeups; /* port: ... of which the interrupt ended (not the timeout) */
 } pc_dp_counters_t;
 
 /* ------------------------------------------------------------------ API */
@@ -355,11 +357,27 @@ void pc_dp_housekeeping(pc_dp_t *dp);
 
 /* pc_dp_idle is the adaptive back-off between idle polls: call it with the
  * number of consecutive idle polls so far; it spins, then pauses, then
- * sleeps (up to 200 µs), so several replicas can share cores. */
+ * sleeps (up to 200 µs), so several replicas can share cores. It knows no
+ * port: pc_dp_run waits on the RX interrupt in its sleep phase instead. */
 void pc_dp_idle(unsigned idle_polls);
 
+/* pc_dp_wait waits up to max_ns for the port's RX interrupt, where the
+ * transport has one (DPDK, cfg.dpdk_port on a driver with RX-queue
+ * interrupts: tap, vfio-bound NICs; not memif, af_packet, ring or null).
+ * Returns 1 when the interrupt ended the wait (a frame arrived: poll), 0
+ * when max_ns passed, PC_ERR_UNSUPPORTED when the transport has none or
+ * cannot wait now (port down or restarting): then the caller sleeps as
+ * before. max_ns should be the sleep it replaces (pc_dp_run: ≤ 200 µs):
+ * the timers run only in pc_dp_poll. A frame that arrived just before the
+ * wait may not raise the interrupt on some drivers; the wait then lasts
+ * max_ns, as the sleep would. Stage thread only; counts rx_intr_waits and
+ * rx_intr_wakeups in the port counters. */
+int pc_dp_wait(pc_dp_t *dp, uint64_t max_ns);
+
 /* pc_dp_run polls until *stop becomes true (acquire load, pairs with the
- * setter's release store), backing off when idle. */
+ * setter's release store), backing off when idle like pc_dp_idle, except
+ * that its sleep phase waits on the RX interrupt (pc_dp_wait, same
+ * duration) when the transport has one. */
 void pc_dp_run(pc_dp_t *dp, const atomic_bool *stop);
 
 /* pc_dp_peer_up returns true while the session with peer is established

@@ -39,6 +39,21 @@ pc_dp_transport_t *pc_dp_udp_open(const pc_dp_cfg_t *cfg, pc_dp_counters_t *port
 pc_dp_transport_t *pc_dp_loop_open(const pc_dp_cfg_t *cfg, pc_dp_counters_t *port);
 pc_dp_transport_t *pc_dp_dpdk_open(const pc_dp_cfg_t *cfg, pc_dp_counters_t *port);
 
+/* pc_dp_dpdk_wait_rx, DPDK transport only: waits up to max_ns for the RX
+ * interrupt of the single port (cfg.dpdk_port) when its driver has one.
+ * Returns 1 when the interrupt ended the wait, 0 when max_ns passed,
+ * PC_ERR_UNSUPPORTED when the port has no RX interrupt (memif, af_packet,
+ * ring, null) or cannot wait now (down or restarting): the caller sleeps.
+ * Counts rx_intr_waits / rx_intr_wakeups in the port counters. Stage
+ * thread.
+ *
+ * A function rather than an optional op in pc_dp_transport_t: the UDP and
+ * loop transports fill that struct positionally, so a new member would
+ * have to be added there too (-Wmissing-field-initializers) while only
+ * this transport has interrupts; pc_dp_wait dispatches on cfg.kind, as
+ * housekeeping does for pc_dp_telemetry_publish. */
+int pc_dp_dpdk_wait_rx(pc_dp_transport_t *t, uint64_t max_ns);
+
 /* Accessors for the transports (channel.c). */
 uint16_t pc_dp_n(const pc_dp_t *dp);
 uint16_t pc_dp_self(const pc_dp_t *dp);

@@ -20,8 +20,18 @@
  * burst jumps back, the port is counted down and restarted (stop/start, so
  * a client port reconnects when the server returns). A fault anywhere else
  * is re-raised with the default action.
+ *
+ * RX interrupts (single port only): the port is configured with
+ * intr_conf.rxq; when its driver gives RX queue 0 an interrupt fd (tap,
+ * vfio-bound NICs; memif, af_packet, ring and null have none in 22.11) the
+ * idle back-off waits on that fd with ppoll, bounded like the sleep it
+ * replaces, instead of sleeping (pc_dp_dpdk_wait_rx). We wait on the fd
+ * ourselves rather than through rte_epoll_wait, whose timeout is in
+ * milliseconds: our waits are 10-200 µs. Otherwise the port is configured
+ * again without interrupts and the back-off sleeps, as before.
  */
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <setjmp.h>
@@ -35,6 +45,7 @@
 #include <rte_eal.h>
 #include <rte_ethdev.h>
 #include <rte_lcore.h>
+#include <rte_log.h>
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
 #include <rte_telemetry.h>
@@ -78,7 +89,22 @@ typedef struct {
   int sock_connected;      /* client: the last start connected its socket (atomic: written by whoever ran
                             * the start — port_start before any alarm exists, then the alarm — and read by
                             * the poll thread once restart_pending reads 0, which orders it) */
+  unsigned starts;         /* successful starts so far (atomic, ordered like sock_connected): a restart may
+                            * give the RX queue a new interrupt fd (vfio drivers make new eventfds) */
 } dport_t;
+
+/* The RX interrupt of the single port (see the top of the file); poll
+ * thread only. */
+typedef struct {
+  bool on;        /* the port was started with intr_conf.rxq and its queue 0 has an fd */
+  bool arm;       /* rte_eth_dev_rx_intr_enable/disable around each wait; false when the driver has no
+                   * such op and its fd signals by itself (tap: the fd is the tap queue itself,
+                   * readable while frames wait) */
+  int fd;         /* the queue's fd, as of the port's start number gen */
+  unsigned gen;   /* dport_t.starts when fd was read */
+  unsigned drain; /* bytes to read from fd after a wakeup: 8 for an eventfd (vfio), 4 for a uio
+                   * device, 0 otherwise (tap: reading would take a frame) */
+} rx_intr_t;
 
 typedef struct {
   pc_dp_transport_t base;
@@ -96,6 +122,7 @@ typedef struct {
   uint16_t next_rx; /* round-robin start */
   uint16_t burst;
   uint64_t last_link_ns;
+  rx_intr_t intr;
 } dpdk_t;
 
 static bool eal_ready;
@@ -214,17 +241,90 @@ static void warn_numa(const char *port, int node) {
   pc_topo_close(topo);
 }
 
-static int port_start(dpdk_t *d, dport_t *p) {
+/* How many bytes to read from an interrupt fd to re-arm it: what the EAL's
+ * own Rx interrupt path reads for the fd's kind (eventfd counter, uio
+ * interrupt count); 0 for anything else, such as the tap queue fd, which
+ * holds frames rather than a counter. */
+static unsigned intr_drain_len(int fd) {
+  char path[64], target[64];
+  snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+  ssize_t n = readlink(path, target, sizeof target - 1);
+  if (n <= 0) return 0;
+  target[n] = 0;
+  if (!strcmp(target, "anon_inode:[eventfd]")) return 8;
+  if (!strncmp(target, "/dev/uio", 8)) return 4;
+  return 0;
+}
+
+/* Finds RX queue 0's interrupt fd on started port p (configured with
+ * intr_conf.rxq) and how to arm it, into d->intr. 0, or PC_ERR_UNSUPPORTED
+ * when the driver has no RX interrupt. */
+static int intr_find(dpdk_t *d, dport_t *p) {
+  /* Without an interrupt handle the ethdev layer logs "Rx Intr handle
+   * unset" at ERR level (null, ring, af_packet): expected here, so that
+   * one lookup runs with ethdev logging at CRIT (start-up, once per port). */
+  int level = rte_log_get_level((uint32_t)rte_eth_dev_logtype);
+  if (level >= 0) (void)rte_log_set_level((uint32_t)rte_eth_dev_logtype, RTE_LOG_CRIT);
+  int fd = rte_eth_dev_rx_intr_ctl_q_get_fd(p->port_id, 0);
+  if (level >= 0) (void)rte_log_set_level((uint32_t)rte_eth_dev_logtype, (uint32_t)level);
+  if (fd < 0) return PC_ERR_UNSUPPORTED;
+  int rc = rte_eth_dev_rx_intr_enable(p->port_id, 0);
+  if (rc == 0) {
+    (void)rte_eth_dev_rx_intr_disable(p->port_id, 0);
+  } else if (rc != -ENOTSUP) {
+    PC_DEBUG("dataplane dpdk: port %s: rx_intr_enable: %s", p->name, rte_strerror(-rc));
+    return PC_ERR_UNSUPPORTED;
+  }
+  /* starts, relaxed: this thread wrote it (port_start), or the restart
+   * alarm did before its release store of restart_pending, which
+   * pc_dp_dpdk_wait_rx loaded (acquire) before calling us */
+  d->intr = (rx_intr_t){.on = true,
+                        .arm = rc == 0,
+                        .fd = fd,
+                        .drain = intr_drain_len(fd),
+                        .gen = __atomic_load_n(&p->starts, __ATOMIC_RELAXED)};
+  return 0;
+}
+
+static int port_setup(dpdk_t *d, dport_t *p, bool rx_intr) {
   struct rte_eth_conf conf;
   memset(&conf, 0, sizeof conf);
+  conf.intr_conf.rxq = rx_intr;
   int rc = rte_eth_dev_configure(p->port_id, 1, 1, &conf);
   if (rc == 0) rc = rte_eth_rx_queue_setup(p->port_id, 0, 1024, (unsigned)rte_socket_id(), NULL, d->pool);
   if (rc == 0) rc = rte_eth_tx_queue_setup(p->port_id, 0, 1024, (unsigned)rte_socket_id(), NULL);
+  return rc;
+}
+
+/* Configures and starts p; with rx_intr (the single-port path) first with
+ * RX interrupts, and if the driver refuses them or gives the queue no
+ * interrupt fd, again without (d->intr.on says which; logged once). */
+static int port_start(dpdk_t *d, dport_t *p, bool rx_intr) {
+  int rc = port_setup(d, p, rx_intr);
+  bool started = false;
+  if (rx_intr) {
+    if (rc == 0 && (rc = rte_eth_dev_start(p->port_id)) == 0) {
+      __atomic_store_n(&p->starts, __atomic_load_n(&p->starts, __ATOMIC_RELAXED) + 1, __ATOMIC_RELAXED);
+      started = intr_find(d, p) == 0;
+      if (!started) (void)rte_eth_dev_stop(p->port_id);
+    }
+    if (started) {
+      PC_INFO("dataplane dpdk: port %s: idle waits on its RX interrupt", p->name);
+    } else {
+      PC_INFO("dataplane dpdk: port %s: no RX interrupt (%s); idle back-off sleeps", p->name,
+              rc ? rte_strerror(-rc) : "driver has none");
+      rc = port_setup(d, p, false);
+    }
+  }
   if (rc != 0) {
     PC_ERROR("dataplane dpdk: port %s setup: %s", p->name, rte_strerror(-rc));
     return PC_ERR_IO;
   }
-  rc = rte_eth_dev_start(p->port_id);
+  if (!started) {
+    rc = rte_eth_dev_start(p->port_id);
+    if (rc == 0)
+      __atomic_store_n(&p->starts, __atomic_load_n(&p->starts, __ATOMIC_RELAXED) + 1, __ATOMIC_RELAXED);
+  }
   if (rc != 0 && p->server) {
     PC_ERROR("dataplane dpdk: port %s start: %s", p->name, rte_strerror(-rc));
     return PC_ERR_IO;
@@ -255,7 +355,11 @@ static void port_restart_alarm(void *arg) {
   /* A client whose server is still away fails here; link_check retries. */
   int rc = rte_eth_dev_start(p->port_id);
   if (rc != 0) PC_DEBUG("dataplane dpdk: restart of %s failed", p->name);
-  /* relaxed: published by the release store of restart_pending below */
+  /* relaxed: published by the release store of restart_pending below. The
+   * port keeps its configuration (intr_conf.rxq included): a new start
+   * number makes pc_dp_dpdk_wait_rx read the queue's fd again. */
+  if (rc == 0)
+    __atomic_store_n(&p->starts, __atomic_load_n(&p->starts, __ATOMIC_RELAXED) + 1, __ATOMIC_RELAXED);
   __atomic_store_n(&p->sock_connected, rc == 0, __ATOMIC_RELAXED);
   __atomic_store_n(&p->start_ns, pc_now_ns(), __ATOMIC_RELAXED);
   /* release: pairs with the acquire load in link_check (and the exchange in
@@ -417,6 +521,51 @@ static bool dpdk_link_up(pc_dp_transport_t *t, uint16_t peer) {
   return peer < d->n && d->by_peer[peer] && d->by_peer[peer]->valid && d->by_peer[peer]->up;
 }
 
+int pc_dp_dpdk_wait_rx(pc_dp_transport_t *t, uint64_t max_ns) {
+  dpdk_t *d = (dpdk_t *)t;
+  if (!d->intr.on) return PC_ERR_UNSUPPORTED;
+  dport_t *p = &d->ports[0];
+  /* acquire: pairs with the release store at the end of the restart
+   * alarm; starts is then the one that start wrote. A port being
+   * restarted, or down (dpdk_rx does not poll it, so a tap fd holding
+   * frames would wake every wait at once), is not waited on. */
+  if (!p->up || __atomic_load_n(&p->restart_pending, __ATOMIC_ACQUIRE)) return PC_ERR_UNSUPPORTED;
+  if (__atomic_load_n(&p->starts, __ATOMIC_RELAXED) != d->intr.gen && intr_find(d, p) != 0) {
+    d->intr.on = false;
+    PC_INFO("dataplane dpdk: port %s: no RX interrupt after its restart; idle back-off sleeps", p->name);
+    return PC_ERR_UNSUPPORTED;
+  }
+  if (d->intr.arm && rte_eth_dev_rx_intr_enable(p->port_id, 0) != 0) return PC_ERR_UNSUPPORTED;
+  /* A frame that arrived before the enable may raise no interrupt (an
+   * edge already passed, on eventfd-based drivers): the wait then lasts
+   * max_ns, as the sleep it replaces did, and the next poll takes the
+   * frame. The tap fd is readable as long as frames wait, so there it
+   * returns at once; the tap PMD's rx burst reads only after its SIGIO
+   * handler has counted the frame, so a wait may also end a few µs before
+   * the burst finds it (an empty poll, then another wait that ends at
+   * once: rx_intr_wakeups can exceed the frames received). */
+  t->port->rx_intr_waits++;
+  struct pollfd pfd = {.fd = d->intr.fd, .events = POLLIN};
+  struct timespec ts = {.tv_sec = (time_t)(max_ns / 1000000000u), .tv_nsec = (long)(max_ns % 1000000000u)};
+  int n = ppoll(&pfd, 1, &ts, NULL);
+  int woke = 0;
+  if (n > 0 && (pfd.revents & POLLIN)) {
+    woke = 1;
+    t->port->rx_intr_wakeups++;
+    uint64_t count;
+    /* the fd is non-blocking (the EAL makes them so) and readable: no wait */
+    if (d->intr.drain && read(d->intr.fd, &count, d->intr.drain) < 0 && errno != EAGAIN)
+      PC_DEBUG("dataplane dpdk: port %s: reading its RX interrupt fd: %s", p->name, strerror(errno));
+  } else if (n > 0) {
+    /* POLLERR/POLLHUP/POLLNVAL: the fd would wake every wait at once */
+    d->intr.on = false;
+    PC_WARN("dataplane dpdk: port %s: RX interrupt fd reports 0x%x; idle back-off sleeps from now on",
+            p->name, (unsigned)pfd.revents);
+  }
+  if (d->intr.arm) (void)rte_eth_dev_rx_intr_disable(p->port_id, 0);
+  return woke;
+}
+
 static void dpdk_destroy(pc_dp_transport_t *t) {
   dpdk_t *d = (dpdk_t *)t;
   dpdk_rx_done(t);
@@ -492,7 +641,7 @@ pc_dp_transport_t *pc_dp_dpdk_open(const pc_dp_cfg_t *cfg, pc_dp_counters_t *por
                (unsigned)info.max_mtu, (unsigned)mtu);
       goto fail;
     }
-    if (port_start(d, p) != 0) goto fail;
+    if (port_start(d, p, true) != 0) goto fail;
     if (mtu > 1500 && rte_eth_dev_set_mtu(p->port_id, mtu) != 0)
       PC_WARN("dataplane dpdk: port %s refuses MTU %u: keep frame_size <= 1472", p->name, mtu);
     (void)rte_eth_promiscuous_enable(p->port_id); /* several replica MACs may share a link */
@@ -520,7 +669,7 @@ pc_dp_transport_t *pc_dp_dpdk_open(const pc_dp_cfg_t *cfg, pc_dp_counters_t *por
     p->valid = true;
     d->nports++;
     d->by_peer[i] = p;
-    if (port_start(d, p) != 0) goto fail;
+    if (port_start(d, p, false) != 0) goto fail; /* memif has no RX interrupt in DPDK 22.11 */
   }
   return &d->base;
 fail:
@@ -553,7 +702,7 @@ static void tel_dict(struct rte_tel_data *d, const pc_dp_counters_t *c) {
   F(reasm_evictions), F(reasm_evict_reset);
   F(reasm_evict_bad), F(reasm_stalled), F(rx_buf_full);
   F(tx_full), F(tx_dropped_reset), F(ring_full), F(test_dropped), F(link_down), F(link_up), F(hellos_tx);
-  F(hellos_rx), F(acks_tx);
+  F(hellos_rx), F(acks_tx), F(rx_intr_waits), F(rx_intr_wakeups);
 #undef F
 }
 

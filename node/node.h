@@ -61,6 +61,13 @@ typedef struct {
   void (*housekeeping)(void *ctx, uint64_t now_ns);
   /* fini: on the runner thread after the last poll (may be NULL). */
   void (*fini)(void *ctx);
+  /* wait (may be NULL): in the sleep phase of the idle back-off, the runner
+   * calls the first stage of the thread that has one instead of sleeping:
+   * wait up to max_ns for input (e.g. a port's RX interrupt); return ≥ 0
+   * when it waited, a negative PC_ERR_* (PC_ERR_UNSUPPORTED) when it could
+   * not, and the runner sleeps max_ns. It must not wait longer than max_ns:
+   * the thread's other stages are polled only after it returns. */
+  int (*wait)(void *ctx, uint64_t max_ns);
 } pc_stage_def_t;
 
 #define PC_RUNNER_MAX_STAGES 64
@@ -90,7 +97,10 @@ void pc_runner_free(pc_runner_t *r);
  * release store): init, poll loop, fini. For tests and single-thread use.
  * Returns 0 or the init error. */
 int pc_runner_run_here(pc_runner_t *r, int t, const atomic_bool *stop);
-/* pc_runner_idle is the adaptive back-off used between idle passes. */
+/* pc_runner_idle is the adaptive back-off used between idle passes: spin,
+ * yield, then sleep 20 µs doubling to 1 ms. The runner's own loop does the
+ * same, except that in the sleep phase it calls the first stage wait hook
+ * of the thread (pc_stage_def_t.wait), if any, for the same duration. */
 void pc_runner_idle(unsigned idle_passes);
 
 /* ================================================================ replica */

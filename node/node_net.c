@@ -172,6 +172,16 @@ static void net_hk(void *p, uint64_t now) {
   pthread_mutex_unlock(&s->n->st_mu);
 }
 
+/* In the runner's sleep phase: wait on the port's RX interrupt (DPDK
+ * single port with a driver that has one) instead of sleeping; the
+ * runner sleeps when this returns PC_ERR_UNSUPPORTED (memif, UDP, loop).
+ * Input from the other stages' rings does not end the wait: it lasts no
+ * longer than the sleep it replaces. */
+static int net_wait(void *p, uint64_t max_ns) {
+  net_t *s = p;
+  return s->dp ? pc_dp_wait(s->dp, max_ns) : PC_ERR_UNSUPPORTED;
+}
+
 static void net_fini(void *p) {
   net_t *s = p;
   /* give queued acknowledgements and data a short chance to leave */
@@ -188,6 +198,11 @@ static void net_fini(void *p) {
 }
 
 pc_stage_def_t node_net_stage(void *c) {
-  return (pc_stage_def_t){.name = "net", .ctx = c, .init = net_init, .poll = net_poll, .housekeeping = net_hk,
-                          .fini = net_fini};
+  return (pc_stage_def_t){.name = "net",
+                          .ctx = c,
+                          .init = net_init,
+                          .poll = net_poll,
+                          .housekeeping = net_hk,
+                          .fini = net_fini,
+                          .wait = net_wait};
 }

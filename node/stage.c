@@ -56,18 +56,27 @@ int pc_runner_add_stage(pc_runner_t *r, int t, const pc_stage_def_t *def) {
   return 0;
 }
 
-void pc_runner_idle(unsigned idle) {
+/* The phases of the idle back-off: spins or yields here and returns 0; in
+ * the sleep phase returns how long to sleep (or wait), 20 µs doubling to
+ * 1 ms. */
+static uint64_t backoff(unsigned idle) {
   if (idle < 64) {
     for (volatile int i = 0; i < 32; i++) {
     }
-  } else if (idle < 128) {
-    sched_yield();
-  } else {
-    unsigned k = idle - 128;
-    uint64_t ns = 20000ull << (k / 32 < 6 ? k / 32 : 6); /* 20 µs doubling to ~1.3 ms, capped below */
-    if (ns > 1000000ull) ns = 1000000ull;
-    pc_sleep_ns(ns);
+    return 0;
   }
+  if (idle < 128) {
+    sched_yield();
+    return 0;
+  }
+  unsigned k = idle - 128;
+  uint64_t ns = 20000ull << (k / 32 < 6 ? k / 32 : 6); /* 20 µs doubling to ~1.3 ms, capped below */
+  return ns > 1000000ull ? 1000000ull : ns;
+}
+
+void pc_runner_idle(unsigned idle) {
+  uint64_t ns = backoff(idle);
+  if (ns) pc_sleep_ns(ns);
 }
 
 static void pin_thread(runner_thread_t *t) {
@@ -109,6 +118,12 @@ static void run_finis(runner_thread_t *t, unsigned n) {
 static void run_loop(runner_thread_t *t, const atomic_bool *stop) {
   unsigned idle = 0;
   uint64_t next_hk = pc_now_ns() + HOUSEKEEPING_NS;
+  /* The stage whose wait replaces the sleep (the net stage's RX interrupt):
+   * the first that has one; the wait is as long as the sleep would be, so
+   * the other stages are not polled later than before. */
+  const pc_stage_def_t *waiter = NULL;
+  for (unsigned i = 0; i < t->n_stages && !waiter; i++)
+    if (t->stages[i].wait) waiter = &t->stages[i];
   /* acquire: pairs with the release store of whoever asks us to stop */
   while (!atomic_load_explicit(stop, memory_order_acquire)) {
     uint64_t now = pc_now_ns();
@@ -122,7 +137,8 @@ static void run_loop(runner_thread_t *t, const atomic_bool *stop) {
     if (work) {
       idle = 0;
     } else {
-      pc_runner_idle(idle);
+      uint64_t ns = backoff(idle);
+      if (ns && (!waiter || waiter->wait(waiter->ctx, ns) < 0)) pc_sleep_ns(ns);
       if (idle < 100000) idle++;
     }
   }

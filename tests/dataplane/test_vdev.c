@@ -6,7 +6,12 @@
  *   - tap against the kernel UDP fallback in one cluster: the DPDK frames
  *     are real Ethernet/IPv4/UDP, so the host stack delivers them to a
  *     plain UDP socket, and its datagrams come back through the tap;
- *   - null: HELLOs go out, nothing comes back, destroy is clean.
+ *   - tap RX interrupt: the DPDK replica idles in pc_dp_run, which waits on
+ *     the tap queue's interrupt fd, while the kernel replica sends messages
+ *     spaced 50 ms apart: all arrive, and waits ended by the interrupt are
+ *     counted;
+ *   - null: HELLOs go out, nothing comes back, destroy is clean, and
+ *     pc_dp_wait says the port has no RX interrupt.
  * The parent only forks, makes and removes the kernel interfaces with
  * ip(8), and supervises; it never starts an EAL. veth and tap need root:
  * those cases skip without it, and as root a failing ip command fails. */
@@ -14,6 +19,7 @@
 #include <fcntl.h>
 #include <net/if.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -436,8 +442,12 @@ out:
 
 /* ---------------------------------------------- tap <-> kernel UDP fallback */
 
-Test(vdev, tap_and_kernel_udp_replicas_form_one_cluster, .timeout = 200) {
-  if (skip_unless_root()) return;
+/* tap_and_udp runs replica 0 with fn0 as the DPDK side of a tap
+ * (net_tap0) and replica 1 with fn1 as a kernel UDP socket bound to the
+ * tap's address, in one cluster; both report 'T' once created and wait for
+ * 'G', then 'A' when done (see replica_run). Asserts that both reported
+ * and exited cleanly and that the tap is gone afterwards. */
+static void tap_and_udp(kid_fn fn0, kid_fn fn1, const char *what) {
   char fail[256] = "", t[16], tag[32], ip_udp[20], ip_tap[20], mac_tap[20], mac_udp[20];
   int pid = (int)getpid();
   snprintf(t, sizeof t, "pcvt%d", pid);
@@ -478,7 +488,7 @@ Test(vdev, tap_and_kernel_udp_replicas_form_one_cluster, .timeout = 200) {
    * for it, then give it the address replica 1 binds and the static
    * neighbour entry (the DPDK side answers no ARP), then start replica 1
    * and let replica 0 go. */
-  spawn(0, replica_run, &r0);
+  spawn(0, fn0, &r0);
   if (!await(&kids[0], 'T', 60 * SEC)) {
     snprintf(fail, sizeof fail, "%s", kids[0].why);
     goto out;
@@ -510,7 +520,7 @@ Test(vdev, tap_and_kernel_udp_replicas_form_one_cluster, .timeout = 200) {
   }
   /* Replica 1 bound before replica 0 sends: no ICMP port unreachable
    * comes back through the tap. */
-  spawn(1, replica_run, &r1);
+  spawn(1, fn1, &r1);
   if (!await(&kids[1], 'T', 60 * SEC)) {
     snprintf(fail, sizeof fail, "%s", kids[1].why);
     goto out;
@@ -521,10 +531,167 @@ out:
   /* The tap goes with the process that holds it; remove it if it stayed. */
   int del = if_exists(t) ? sh("ip link del %s", t) : 0;
   tl_rm_runtime(tag);
-  cr_assert(!fail[0], "%s", fail);
-  for (int i = 0; i < 2; i++) cr_assert(exited_ok(status[i]), "replica %d exit status 0x%x", i, status[i]);
+  cr_assert(!fail[0], "%s: %s", what, fail);
+  for (int i = 0; i < 2; i++)
+    cr_assert(exited_ok(status[i]), "%s: replica %d exit status 0x%x", what, i, status[i]);
   cr_assert_eq(del, 0, "ip link del %s failed", t);
   cr_assert(!if_exists(t), "tap %s left behind", t);
+}
+
+Test(vdev, tap_and_kernel_udp_replicas_form_one_cluster, .timeout = 200) {
+  if (skip_unless_root()) return;
+  tap_and_udp(replica_run, replica_run, "tap <-> kernel udp");
+}
+
+/* ------------------------------------------------------ tap RX interrupt */
+
+/* 20 messages, one frame each, from the kernel replica to the tap replica,
+ * 50 ms apart: between two of them the tap replica's pc_dp_run reaches the
+ * sleep phase of its back-off (after ~1000 idle polls) and waits on the
+ * RX interrupt. */
+#define INTR_MSGS 20
+#define INTR_GAP_NS 50000000ull
+
+static size_t len_intr(uint64_t idx) { return 64 + (size_t)idx * 37; }
+
+/* The receiver's state, and how many messages it took so far, for a
+ * thread other than the stage thread. */
+typedef struct {
+  tl_rx_t rx;
+  atomic_ulong got;
+} intr_rx_t;
+
+static void intr_deliver(void *user, uint16_t peer, const uint8_t *msg, size_t len) {
+  intr_rx_t *x = user;
+  tl_deliver(&x->rx, peer, msg, len);
+  /* release: pairs with the watcher's acquire load (rx is read after join) */
+  atomic_store_explicit(&x->got, (unsigned long)x->rx.next[peer], memory_order_release);
+}
+
+/* Created, 'T', then 'G' from the supervisor (replica_t.wait_go); false
+ * (reported) when the go did not come. */
+static bool create_and_await_go(const replica_t *r, int st_fd, int cmd_fd, intr_rx_t *rx, pc_dp_t **dp) {
+  pc_dp_cfg_t cfg;
+  replica_cfg(&cfg, r);
+  *dp = pc_dp_create(&cfg, intr_deliver, rx);
+  if (!*dp) {
+    report_fail(st_fd, "%s replica %u: pc_dp_create failed", r->what, r->self);
+    return false;
+  }
+  report(st_fd, 'T');
+  struct pollfd p = {.fd = cmd_fd, .events = POLLIN};
+  char c = 0;
+  if (poll(&p, 1, 60000) != 1 || read(cmd_fd, &c, 1) != 1 || c != 'G') {
+    report_fail(st_fd, "%s replica %u: no go from the supervisor", r->what, r->self);
+    pc_dp_destroy(*dp);
+    return false;
+  }
+  fcntl(cmd_fd, F_SETFL, O_NONBLOCK);
+  return true;
+}
+
+/* The tap replica's stage thread: pc_dp_run until stop. */
+typedef struct {
+  pc_dp_t *dp;
+  atomic_bool stop;
+} run_arg_t;
+
+static void *run_thread(void *arg) {
+  run_arg_t *a = arg;
+  pc_dp_run(a->dp, &a->stop);
+  return NULL;
+}
+
+/* Replica 0 (DPDK on the tap): a thread runs pc_dp_run while this one
+ * watches the count of delivered messages until all INTR_MSGS arrived or
+ * 60 s passed; then checks the delivery and the interrupt counters. */
+static int intr_rx_run(const void *arg, int st_fd, int cmd_fd) {
+  const replica_t *r = arg;
+  intr_rx_t x = {.rx = {.len_of = len_intr}};
+  run_arg_t ra = {.stop = false};
+  if (!create_and_await_go(r, st_fd, cmd_fd, &x, &ra.dp)) return 3;
+  pthread_t th;
+  if (pthread_create(&th, NULL, run_thread, &ra) != 0) {
+    report_fail(st_fd, "tap replica 0: cannot start the stage thread");
+    pc_dp_destroy(ra.dp);
+    return 3;
+  }
+  uint64_t deadline = pc_now_ns() + 60 * SEC;
+  /* acquire: pairs with the release store in intr_deliver */
+  while (atomic_load_explicit(&x.got, memory_order_acquire) < INTR_MSGS && pc_now_ns() < deadline)
+    pc_sleep_ns(10000000);
+  /* release: pairs with pc_dp_run's acquire load */
+  atomic_store_explicit(&ra.stop, true, memory_order_release);
+  pthread_join(th, NULL);
+  pc_dp_counters_t k, port;
+  pc_dp_counters(ra.dp, 1, &k);
+  pc_dp_counters(ra.dp, 0, &port);
+  fprintf(stderr,
+          "tap replica 0 (pc_dp_run): rx %llu of %d msgs, %llu frames (port: %llu frames, %llu malformed); "
+          "rx_intr_waits %llu, rx_intr_wakeups %llu\n",
+          (unsigned long long)x.rx.next[1], INTR_MSGS, (unsigned long long)k.rx_frames,
+          (unsigned long long)port.rx_frames, (unsigned long long)port.malformed,
+          (unsigned long long)port.rx_intr_waits, (unsigned long long)port.rx_intr_wakeups);
+  int rc = 5;
+  if (x.rx.errors)
+    report_fail(st_fd, "tap replica 0: %s", x.rx.first_error);
+  else if (x.rx.next[1] != INTR_MSGS)
+    report_fail(st_fd, "tap replica 0: received %llu of %d messages in 60 s",
+                (unsigned long long)x.rx.next[1], INTR_MSGS);
+  else if (port.rx_intr_wakeups < 1)
+    report_fail(st_fd, "tap replica 0: no idle wait was ended by the RX interrupt (waits %llu, wakeups %llu)",
+                (unsigned long long)port.rx_intr_waits, (unsigned long long)port.rx_intr_wakeups);
+  else if (port.rx_intr_waits < port.rx_intr_wakeups)
+    report_fail(st_fd, "tap replica 0: rx_intr_waits %llu < rx_intr_wakeups %llu",
+                (unsigned long long)port.rx_intr_waits, (unsigned long long)port.rx_intr_wakeups);
+  else
+    rc = 0;
+  if (rc == 0) report(st_fd, 'A');
+  tl_serve_until_closed(ra.dp, cmd_fd);
+  return rc;
+}
+
+/* Replica 1 (kernel UDP): once the session is up, sends INTR_MSGS
+ * messages INTR_GAP_NS apart, polling in between, waits until all are
+ * acknowledged, reports 'A'. */
+static int intr_tx_run(const void *arg, int st_fd, int cmd_fd) {
+  const replica_t *r = arg;
+  intr_rx_t x = {.rx = {.len_of = len_intr}};
+  pc_dp_t *dp;
+  if (!create_and_await_go(r, st_fd, cmd_fd, &x, &dp)) return 3;
+  uint64_t deadline = pc_now_ns() + 50 * SEC;
+  unsigned idle = 0;
+  uint8_t buf[64 + INTR_MSGS * 37];
+  int sent = 0, rc = 0;
+  uint64_t next = 0;
+  while (pc_now_ns() < deadline && !(sent == INTR_MSGS && pc_dp_tx_idle(dp))) {
+    uint64_t now = pc_now_ns();
+    if (sent < INTR_MSGS && pc_dp_peer_up(dp, 0) && now >= next) {
+      tl_fill(buf, len_intr((uint64_t)sent), 1, (uint64_t)sent);
+      if (pc_dp_send(dp, 0, buf, len_intr((uint64_t)sent)) == 0) {
+        sent++;
+        next = now + INTR_GAP_NS;
+      }
+    }
+    if (pc_dp_poll(dp, 64) > 0)
+      idle = 0;
+    else
+      pc_dp_idle(++idle);
+  }
+  if (sent == INTR_MSGS && pc_dp_tx_idle(dp)) {
+    report(st_fd, 'A');
+  } else {
+    report_fail(st_fd, "kernel udp replica 1: sent %d of %d, all acknowledged: %d", sent, INTR_MSGS,
+                pc_dp_tx_idle(dp));
+    rc = 2;
+  }
+  tl_serve_until_closed(dp, cmd_fd);
+  return rc;
+}
+
+Test(vdev, tap_port_idles_on_its_rx_interrupt, .timeout = 200) {
+  if (skip_unless_root()) return;
+  tap_and_udp(intr_rx_run, intr_tx_run, "tap RX interrupt");
 }
 
 /* -------------------------------------------------------------------- null */
@@ -555,11 +722,15 @@ static int null_run(const void *arg, int st_fd, int cmd_fd) {
       report_fail(st_fd, "null: send refused");
       return 4;
     }
+
     uint64_t end = pc_now_ns() + SEC / 2;
     while (pc_now_ns() < end) {
       pc_dp_poll(dp, 64);
       pc_sleep_ns(100000);
     }
+    /* The null PMD has no RX interrupt (its port was configured again
+     * without): the caller sleeps. Asked once the port is up. */
+    int w = pc_dp_wait(dp, 1000);
     pc_dp_counters_t k, port;
     pc_dp_counters(dp, 1, &k);
     pc_dp_counters(dp, 0, &port);
@@ -578,6 +749,9 @@ static int null_run(const void *arg, int st_fd, int cmd_fd) {
                   (unsigned long long)port.rx_frames);
     else if (port.malformed == 0)
       report_fail(st_fd, "null: the PMD's dummy RX packets were not seen (port malformed 0)");
+    else if (w != PC_ERR_UNSUPPORTED || port.rx_intr_waits)
+      report_fail(st_fd, "null: pc_dp_wait returned %d, want PC_ERR_UNSUPPORTED (%d); %llu waits counted", w,
+                  PC_ERR_UNSUPPORTED, (unsigned long long)port.rx_intr_waits);
     else if (pc_dp_peer_up(dp, 1) || k.link_up || pc_dp_tx_idle(dp))
       report_fail(st_fd, "null: peer counted up (%d, link_up %llu) or the message counted as sent",
                   pc_dp_peer_up(dp, 1), (unsigned long long)k.link_up);
