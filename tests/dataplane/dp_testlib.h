@@ -157,4 +157,16 @@ static inline void tl_serve_until_closed(pc_dp_t *dp, int cmd_fd) {
   pc_dp_destroy(dp);
 }
 
+/* A stage thread for tests: pc_dp_run(dp) until stop is set (release). */
+typedef struct {
+  pc_dp_t *dp;
+  atomic_bool stop;
+} tl_stage_t;
+
+static inline void *tl_stage_thread(void *arg) {
+  tl_stage_t *st = arg;
+  pc_dp_run(st->dp, &st->stop);
+  return NULL;
+}
+
 #endif

@@ -67,17 +67,6 @@ Test(udp, bind_conflict_is_a_clean_error) {
 /* The stage runs on its own thread with pc_dp_run until told to stop. */
 #include <pthread.h>
 
-typedef struct {
-  pc_dp_t *dp;
-  atomic_bool stop;
-} runner_t;
-
-static void *run_stage(void *arg) {
-  runner_t *r = arg;
-  pc_dp_run(r->dp, &r->stop);
-  return NULL;
-}
-
 static size_t len_small(uint64_t idx) { return 1 + (idx * 31) % 500; }
 
 Test(udp, stage_thread_runs_until_stopped, .timeout = 120) {
@@ -90,10 +79,10 @@ Test(udp, stage_thread_runs_until_stopped, .timeout = 120) {
     dp[i] = pc_dp_create(&cfg[i], tl_deliver, &rx[i]);
     cr_assert_not_null(dp[i]);
   }
-  runner_t r = {.dp = dp[1]};
+  tl_stage_t r = {.dp = dp[1]};
   atomic_init(&r.stop, false);
   pthread_t th;
-  cr_assert_eq(pthread_create(&th, NULL, run_stage, &r), 0);
+  cr_assert_eq(pthread_create(&th, NULL, tl_stage_thread, &r), 0);
   uint64_t total = pc_test_iters(5000), sent = 0;
   uint8_t buf[512];
   uint64_t deadline = pc_now_ns() + 60ull * 1000000000ull;

@@ -590,28 +590,16 @@ static bool create_and_await_go(const replica_t *r, int st_fd, int cmd_fd, intr_
   return true;
 }
 
-/* The tap replica's stage thread: pc_dp_run until stop. */
-typedef struct {
-  pc_dp_t *dp;
-  atomic_bool stop;
-} run_arg_t;
-
-static void *run_thread(void *arg) {
-  run_arg_t *a = arg;
-  pc_dp_run(a->dp, &a->stop);
-  return NULL;
-}
-
 /* Replica 0 (DPDK on the tap): a thread runs pc_dp_run while this one
  * watches the count of delivered messages until all INTR_MSGS arrived or
  * 60 s passed; then checks the delivery and the interrupt counters. */
 static int intr_rx_run(const void *arg, int st_fd, int cmd_fd) {
   const replica_t *r = arg;
   intr_rx_t x = {.rx = {.len_of = len_intr}};
-  run_arg_t ra = {.stop = false};
+  tl_stage_t ra = {.stop = false};
   if (!create_and_await_go(r, st_fd, cmd_fd, &x, &ra.dp)) return 3;
   pthread_t th;
-  if (pthread_create(&th, NULL, run_thread, &ra) != 0) {
+  if (pthread_create(&th, NULL, tl_stage_thread, &ra) != 0) {
     report_fail(st_fd, "tap replica 0: cannot start the stage thread");
     pc_dp_destroy(ra.dp);
     return 3;
