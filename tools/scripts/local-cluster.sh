@@ -286,10 +286,27 @@ BATCH_EFF=$(conf_get "$C/cluster.conf" batch size)
 BATCH_EFF=${BATCH_EFF:-1024}
 
 # ---- start
-for i in "${REPLICAS[@]}"; do
-  "$NODE" --config "$C/replica-$i/node.conf" --status-every 1 >"$DIR/r$i.out" 2>"$DIR/r$i.err" &
-  PIDS[$i]=$!
-done
+launch() {
+  "$NODE" --config "$C/replica-$1/node.conf" --status-every 1 >"$DIR/r$1.out" 2>"$DIR/r$1.err" &
+  PIDS[$1]=$!
+}
+for i in "${REPLICAS[@]}"; do launch "$i"; done
+# DPDK 22.11's af_packet driver puts each socket in the fanout group
+# (pid ^ ifindex) & 0xffff; when that id is already taken by another
+# process's socket on another interface, the kernel refuses the join
+# (EINVAL) and the replica cannot start. Another pid gives another id, so
+# such a replica is started again (at most 3 times).
+FANOUT_CLASH="could not set PACKET_FANOUT"
+RELAUNCHES=()
+relaunch_fanout_clash() {
+  local i=$1 n=${RELAUNCHES[$1]:-0}
+  [[ $TRANSPORT == af_packet ]] && (( n < 3 )) && grep -q "$FANOUT_CLASH" "$DIR/r$i.err" || return 1
+  RELAUNCHES[$i]=$((n + 1))
+  wait "${PIDS[$i]}" 2>/dev/null
+  mv "$DIR/r$i.err" "$DIR/r$i.err.fanout$((n + 1))"
+  say "replica $i: its af_packet socket's fanout group id (pid ^ ifindex) clashed with another process's; starting it again under a new pid (log kept as r$i.err.fanout$((n + 1)))"
+  launch "$i"
+}
 say "$N replicas ($PROTO over $TRANSPORT, batch $BATCH_EFF) starting in $DIR"
 # alive: every replica runs (an exited child stays a zombie until waited for,
 # and kill -0 still reaches a zombie, so look at its state)
@@ -305,6 +322,7 @@ decided_of() { awk '/^status/ {for (k = 1; k <= NF; k++) if ($k ~ /^decided=/) {
 t_start=$(date +%s)
 while :; do
   if ! dead=$(alive); then
+    relaunch_fanout_clash "$dead" && continue
     echo "local-cluster: replica $dead exited during start; its log:" >&2; tail -n 20 "$DIR/r$dead.err" >&2; exit 2
   fi
   ready=1
