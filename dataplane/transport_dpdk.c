@@ -215,13 +215,28 @@ static int eal_init(const pc_dp_cfg_t *cfg) {
   int rc = rte_eal_init(argc, argv);
   if (rc < 0 && rte_errno == EALREADY) rc = 0; /* the caller started the EAL itself */
   if (rc < 0) {
-    PC_ERROR("dataplane dpdk: rte_eal_init failed: %s (args: %s)", rte_strerror(rte_errno), cfg->eal_args);
+    /* The usual cause on a new machine: hugepages (EAL arguments given,
+     * without --no-huge), which rte_eal_init reports as a permission or
+     * memory error. */
+    int e = rte_errno;
+    bool huge = cfg->eal_args[0] && !strstr(cfg->eal_args, "--no-huge") && (e == EACCES || e == ENOMEM || e == ENODEV);
+    PC_ERROR("dataplane dpdk: rte_eal_init failed: %s (args: %s)%s", rte_strerror(e), cfg->eal_args,
+             huge ? "; no usable hugepages? Reserve and mount them (docs/deploy.md, section 3), or add "
+                    "'--no-huge -m 256' to [net] eal_args on a test machine"
+                  : "");
     return PC_ERR_IO;
   }
   if (keep_placement && pthread_setaffinity_np(pthread_self(), sizeof placed, &placed) != 0)
     PC_WARN("dataplane dpdk: cannot put the stage thread back on its cores after rte_eal_init");
   eal_ready = true;
   return 0;
+}
+
+/* A PCI address as DPDK names the device: DDDD:BB:DD.F (hex). */
+static bool looks_like_pci(const char *name) {
+  unsigned dom, bus, dev, fn;
+  char end;
+  return sscanf(name, "%x:%x:%x.%x%c", &dom, &bus, &dev, &fn, &end) == 4;
 }
 
 /* Warns, saying what it costs, when a port on NUMA node `node` (< 0:
@@ -624,7 +639,14 @@ pc_dp_transport_t *pc_dp_dpdk_open(const pc_dp_cfg_t *cfg, pc_dp_counters_t *por
     dport_t *p = &d->ports[0];
     snprintf(p->name, sizeof p->name, "%s", cfg->dpdk_port);
     if (rte_eth_dev_get_port_by_name(p->name, &p->port_id) != 0) {
-      PC_ERROR("dataplane dpdk: no port named %s (give it to the EAL with --vdev or a PCI address)", p->name);
+      if (looks_like_pci(p->name))
+        PC_ERROR("dataplane dpdk: no DPDK port for PCI device %s: %s", p->name,
+                 strstr(cfg->eal_args, "--no-pci")
+                     ? "[net] eal_args has --no-pci, so the EAL did not look for it: remove it"
+                     : "the device is missing or not bound to a DPDK driver (see dpdk-devbind.py --status; bind it "
+                       "to vfio-pci: docs/deploy.md, section 4)");
+      else
+        PC_ERROR("dataplane dpdk: no port named %s (give it to the EAL with --vdev or a PCI address)", p->name);
       goto fail;
     }
     p->valid = true;

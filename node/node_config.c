@@ -229,10 +229,21 @@ static int load_net(pc_node_config_t *cfg, pc_conf_t *cf) {
   return net_buffers(cfg, cf, sec);
 }
 
+/* has_word: word occurs in the space-separated list s. */
+static bool has_word(const char *s, const char *word) {
+  size_t n = strlen(word);
+  for (const char *p = s; (p = strstr(p, word)); p += n)
+    if ((p == s || p[-1] == ' ') && (p[n] == ' ' || p[n] == '\0')) return true;
+  return false;
+}
+
 static int load_net_keys(pc_node_config_t *cfg, pc_conf_t *cf, int sec, unsigned t) {
   int got = only_for(cf, sec, "eal_args", 0, true, t);
   TRY(got);
   if (got) snprintf(cfg->eal_args, sizeof cfg->eal_args, "%s", pc_conf_entry(cf, sec, "eal_args")->value);
+  if (got && t == PC_NET_PCI && has_word(cfg->eal_args, "--no-pci"))
+    return pc_conf_fail(cf, PC_DEC_CONFIG, pc_conf_entry(cf, sec, "eal_args")->line,
+                        "eal_args has --no-pci, which hides the NIC from DPDK under transport = pci: remove it");
 
   TRY(got = only_for(cf, sec, "memif_dir", PC_NET_MEMIF, false, t));
   if (got) {

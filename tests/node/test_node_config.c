@@ -260,6 +260,15 @@ Test(node_config, pci_without_address) {
 Test(node_config, bad_pci_address) {
   ASSERT_FAILS(HEAD "[net]\ntransport = pci\npci = 0000:03:00.8\n", "n.conf:8: pci = 0000:03:00.8 is not a PCI address");
 }
+Test(node_config, pci_with_no_pci_in_eal_args) {
+  ASSERT_FAILS(HEAD "[net]\ntransport = pci\npci = 0000:03:00.0\neal_args = --file-prefix x --no-pci\n",
+               "n.conf:9: eal_args has --no-pci, which hides the NIC from DPDK under transport = pci");
+  /* only the word itself; and the other DPDK transports keep it */
+  cr_assert_eq(parse(HEAD "[net]\ntransport = pci\npci = 0000:03:00.0\neal_args = --no-pcix --file-prefix x\n"), 0,
+               "%s", err);
+  cr_assert_eq(parse(HEAD "[net]\ntransport = af_packet\niface = v0\neal_args = --no-pci --file-prefix x\n"), 0,
+               "%s", err);
+}
 Test(node_config, bad_iface) {
   ASSERT_FAILS(HEAD "[net]\ntransport = af_packet\niface = a/b\n", "n.conf:8: iface = a/b is not an interface name");
 }

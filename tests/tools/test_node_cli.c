@@ -277,3 +277,28 @@ BROKEN(cluster_conf_f_too_large)
 BROKEN(cluster_conf_bad_key_hex)
 BROKEN(coremap_core_999)
 BROKEN(key_readable_by_others)
+
+/* transport = pci on a machine without that NIC (an address no machine
+ * has: PCI domain 0x00ff): the EAL starts (without hugepages here), the
+ * port is not found, and the daemon exits 1 saying what to check — the
+ * device and its driver binding — rather than only "no port named". */
+Test(node_cli, pci_device_missing_says_how_to_bind_it) {
+  char chain[32], prefix[64], conf[PATH_MAX];
+  snprintf(chain, sizeof chain, "0x6e63%08x", (unsigned)getpid());
+  run_tool(&r, PC_CLUSTER_GEN, "--nodes", "4", "--transport", "pci", "--pci", "00ff:ff:1f.7", "--out", out,
+           "--chain-id", chain, "--base-port", "23100", NULL);
+  cr_assert_eq(r.status, 0, "pc-cluster-gen: %s", r.err);
+  snprintf(prefix, sizeof prefix, "pc-nodecli-%d", (int)getpid());
+  char line[160];
+  snprintf(line, sizeof line, "eal_args = --file-prefix %s --no-huge -m 128 --no-shconf --log-level=*:error",
+           prefix);
+  set_line("replica-0/node.conf", "eal_args =", line);
+  const char *xdg = getenv("XDG_RUNTIME_DIR");
+  snprintf(dpdk_dir, sizeof dpdk_dir, "%s/dpdk/%s", getuid() == 0 ? "/var/run" : xdg ? xdg : "/tmp", prefix);
+  path_of(conf, sizeof conf, "replica-0/node.conf");
+  RUN("--config", conf);
+  cr_assert_not(killed, "parachain-node still running after %d s; stderr: %s", RUN_TIMEOUT_S, r.err);
+  cr_expect_eq(r.status, 1, "exit %d, want 1; stderr: %s", r.status, r.err);
+  cr_expect(strstr(r.err, "no DPDK port for PCI device 00ff:ff:1f.7"), "stderr: %s", r.err);
+  cr_expect(strstr(r.err, "not bound to a DPDK driver (see dpdk-devbind.py --status"), "stderr: %s", r.err);
+}
