@@ -4,7 +4,7 @@
 BUILD      ?= build
 MESON_ARGS ?=
 # Debian 12 packages the build, the tests and the demo need.
-PACKAGES   := gcc meson ninja-build pkg-config python3 libdpdk-dev liburcu-dev \
+PACKAGES   := gcc meson ninja-build pkg-config python3 libdpdk-dev dpdk-dev liburcu-dev \
               libsodium-dev libhwloc-dev libcriterion-dev prometheus gnuplot-nox curl iproute2
 
 .PHONY: all deps build test demo bench bench-check fuzz clean help
