@@ -123,6 +123,25 @@ BENCH_CLI_REJECTS(consensus_delays_bad_n, "bench_consensus", PC_BENCH_CONSENSUS,
 BENCH_CLI_REJECTS(dataplane_unknown_section, "bench_dataplane", PC_BENCH_DATAPLANE, "foo", "1", "mac,foo")
 BENCH_CLI_REJECTS(dataplane_unknown_option, "bench_dataplane", PC_BENCH_DATAPLANE, "--quick", "--quick")
 BENCH_CLI_REJECTS(dataplane_too_many, "bench_dataplane", PC_BENCH_DATAPLANE, "3", "1", "mac", "3")
+
+/* bench_dataplane's settings from the environment are checked like its
+ * arguments, before anything starts (a bad one used to be read with atoi
+ * or skipped: PC_BENCH_SIZES=65536,x measured 65536 alone). Each test
+ * runs in a process of its own, so setenv stays there. */
+#define DATAPLANE_ENV_REJECTS(id, var, value, bad)              \
+  Test(bench_cli, dataplane_env_##id) {                         \
+    static timed_run_t t;                                       \
+    cr_assert_eq(setenv(var, value, 1), 0);                     \
+    RUN(&t, PC_BENCH_DATAPLANE, "1", "sizes");                  \
+    expect_rejected("bench_dataplane", bad, &t);                \
+  }
+DATAPLANE_ENV_REJECTS(sizes_word, "PC_BENCH_SIZES", "65536,x", "x")
+DATAPLANE_ENV_REJECTS(sizes_empty_item, "PC_BENCH_SIZES", "65536,,4", "65536,,4")
+DATAPLANE_ENV_REJECTS(sizes_too_large, "PC_BENCH_SIZES", "16777217", "16777217")
+DATAPLANE_ENV_REJECTS(row_reps_zero, "PC_BENCH_ROW_REPS", "0", "0")
+DATAPLANE_ENV_REJECTS(loss_reps_16, "PC_BENCH_LOSS_REPS", "16", "16")
+DATAPLANE_ENV_REJECTS(window_not_power_of_two, "PC_BENCH_WINDOW", "100", "100")
+DATAPLANE_ENV_REJECTS(frame_too_small, "PC_BENCH_FRAME", "100", "100")
 BENCH_CLI_REJECTS(executor_unknown_option, "bench_executor", PC_BENCH_EXECUTOR, "-x", "-x")
 BENCH_CLI_REJECTS(executor_stray_argument, "bench_executor", PC_BENCH_EXECUTOR, "foo", "foo")
 BENCH_CLI_REJECTS(executor_unknown_workload, "bench_executor", PC_BENCH_EXECUTOR, "foo", "-k", "compute,foo")
