@@ -527,16 +527,11 @@ static double sizes_table(const baselines_t *b, bool record) {
       um[n] = m_s(&u), ub[n] = mb_s(&u), mu[n] = mb_s(&m) / mb_s(&u), ce[n] = row_ceiling;
       n++;
     }
-    double lo = 0, hi = 0;
-    if (n) {
-      lo = hi = xc[0];
-      for (int k = 1; k < n; k++) lo = xc[k] < lo ? xc[k] : lo, hi = xc[k] > hi ? xc[k] : hi;
-    }
-    double x = median(xc, n), ratio = median(mu, n), mbm = median(mb, n);
+    double x = median(xc, n), ratio = median(mu, n), mbm = median(mb, n); /* median sorts: xc[0] is the lowest */
     if (sizes[i] == 65536) mb64 = mbm;
     printf("%-8zu %14.0f %10.1f %8.2f %14.0f %10.1f %10.2f %8.0f", sizes[i], median(mm, n), mbm, x, median(um, n),
            median(ub, n), ratio, median(ce, n));
-    if (row_reps > 1) printf("   %.2f-%.2f (%d)", lo, hi, n);
+    if (row_reps > 1) printf("   %.2f-%.2f (%d)", n ? xc[0] : 0, n ? xc[n - 1] : 0, n);
     printf("\n");
     if (record && n && seen.n < 8) {
       seen.size[seen.n] = sizes[i], seen.x_ceil[seen.n] = x, seen.memif_udp[seen.n] = ratio;
@@ -702,11 +697,10 @@ int main(int argc, char **argv) {
    * of record is the median of the per-repetition ratios, so one disturbed
    * run on a shared machine does not decide it. */
   if (want(only, "loss")) {
-    int reps = loss_reps;
     double ratios[15];
     int nr = 0;
     printf("\n64 KiB over memif, 1%% of frames dropped at RX, against a lossless run just before:\n");
-    for (int i = 0; i < reps; i++) {
+    for (int i = 0; i < loss_reps; i++) {
       result_t lo, base;
       double mb0 = i == 0 ? mb64 : 0;
       if (mb0 == 0 && pair(0, PC_DP_KIND_DPDK, 65536, 0, &base, &tx)) mb0 = mb_s(&base);
@@ -720,10 +714,9 @@ int main(int argc, char **argv) {
       }
     }
     if (nr) {
-      qsort(ratios, (size_t)nr, sizeof ratios[0], cmp_d);
-      printf("1%% loss: median %.2fx the lossless run over %d repetitions (range %.2f-%.2f)\n", ratios[nr / 2], nr,
+      seen.loss_ratio = median(ratios, nr); /* sorts ratios */
+      printf("1%% loss: median %.2fx the lossless run over %d repetitions (range %.2f-%.2f)\n", seen.loss_ratio, nr,
              ratios[0], ratios[nr - 1]);
-      seen.loss_ratio = ratios[nr / 2];
     }
   }
   print_targets();
